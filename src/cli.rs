@@ -1,0 +1,163 @@
+//! The command line: `dl-lab` (the lab) and its subcommands. This is a
+//! contract other tools rely on: keep names and flags stable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::explain::PoolMode;
+
+/// A deep-learning lab in the terminal: step through gradient descent, build
+/// models layer by layer, watch a CNN train on MNIST.
+#[derive(Parser, Debug)]
+#[command(name = "dl-lab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Open the lab straight into a lesson (see `dl-lab lessons`).
+    #[arg(long, value_name = "NAME")]
+    pub lesson: Option<String>,
+    /// MNIST-format directory (the four standard file names) instead of the shipped sample.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Draw charts and digits with plain ASCII characters (for fonts without Braille/blocks).
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the lessons.
+    Lessons,
+    /// Run a lesson headless and print its log.
+    Run(RunArgs),
+    /// Explain a 2-D convolution step by step, ending with the output matrix.
+    Conv {
+        /// Input matrix: rows separated by ';', values by ',' (e.g. "1,2,3;4,5,6;7,8,9").
+        #[arg(long)]
+        input: String,
+        /// Kernel matrix, same format (e.g. "1,0;0,1").
+        #[arg(long)]
+        kernel: String,
+        #[arg(long, default_value_t = 1)]
+        stride: usize,
+        #[arg(long, default_value_t = 0)]
+        padding: usize,
+    },
+    /// Explain max or average pooling step by step, ending with the output matrix.
+    Pool {
+        /// Input matrix: rows separated by ';', values by ','.
+        #[arg(long)]
+        input: String,
+        /// Window size K (K x K).
+        #[arg(long)]
+        size: usize,
+        /// Step between windows (default: the window size).
+        #[arg(long)]
+        stride: Option<usize>,
+        /// max or avg
+        #[arg(long, default_value = "max")]
+        mode: PoolMode,
+    },
+    /// The output size of a convolution, with the formula filled in.
+    ConvSize {
+        /// Input size N (height or width).
+        #[arg(long)]
+        input: usize,
+        /// Kernel size K.
+        #[arg(long)]
+        kernel: usize,
+        #[arg(long, default_value_t = 1)]
+        stride: usize,
+        #[arg(long, default_value_t = 0)]
+        padding: usize,
+    },
+}
+
+/// Flags of `dl-lab run`; each overrides the lesson's default.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The lesson (see `dl-lab lessons`).
+    pub lesson: String,
+    /// Number of epochs (small lessons run epochs 0..=N, as the course's loop).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Learning rate (a positive number).
+    #[arg(long, value_parser = parse_lr)]
+    pub lr: Option<f32>,
+    /// sgd, adam, adamw, rmsprop or adagrad.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Mini-batch size (MNIST lessons).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed for initialisation, generated data and shuffling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A CSV file (small lessons: header row, last column the target) or an MNIST-format directory.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Log epoch 0, every K-th epoch and the last.
+    #[arg(long, value_name = "K")]
+    pub log_every: Option<usize>,
+    /// CPU threads for the kernels (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// One JSON object per logged epoch instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A learning rate must be a positive, finite number.
+pub fn parse_lr(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("the learning rate must be a positive number, got {v}")),
+        Err(_) => Err(format!("the learning rate must be a positive number, got '{s}'")),
+    }
+}
+
+impl RunArgs {
+    /// The lesson's defaults with these flags applied.
+    pub fn config(&self, lesson: &crate::lessons::Lesson) -> crate::Result<crate::lessons::RunConfig> {
+        let mut cfg = crate::lessons::RunConfig::defaults(lesson);
+        let h = &mut cfg.hyper;
+        if let Some(v) = self.epochs {
+            h.epochs = v;
+        }
+        if let Some(v) = self.lr {
+            h.lr = v;
+        }
+        if let Some(v) = &self.optimizer {
+            h.optimizer = v.clone();
+        }
+        if let Some(v) = self.momentum {
+            h.momentum = v;
+        }
+        if let Some(v) = self.weight_decay {
+            h.weight_decay = v;
+        }
+        if let Some(v) = self.batch_size {
+            if v == 0 {
+                return Err(crate::Error::Config("--batch-size must be at least 1".into()));
+            }
+            h.batch_size = v;
+        }
+        if let Some(v) = self.seed {
+            h.seed = v;
+        }
+        if let Some(v) = self.log_every {
+            if v == 0 {
+                return Err(crate::Error::Config("--log-every must be at least 1".into()));
+            }
+            h.log_every = v;
+        }
+        cfg.data = self.data.clone();
+        cfg.json = self.json;
+        Ok(cfg)
+    }
+}

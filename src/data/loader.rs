@@ -1,0 +1,174 @@
+//! Mini-batches for training: a [`DataLoader`] owns the samples and hands out one iterator per
+//! epoch, shuffled (or not) and optionally dropping the last, short batch — the same knobs as
+//! PyTorch's `DataLoader(batch_size, shuffle, drop_last)`.
+//!
+//! Shuffling is reproducible: epoch `e` permutes the samples with
+//! `StdRng::seed_from_u64(seed ⊕ mix(e))` and `SliceRandom::shuffle`, so the same seed gives
+//! the same order on every run, and each epoch gets a different order. (rand documents that
+//! `StdRng`'s stream may change between rand versions; within one build it is fixed.)
+//!
+//! Batches are `(images, labels)`: images (B, F) with one flattened sample per row — (B, 784)
+//! for MNIST — and the class indices. Convolutional models reshape with [`to_nchw`] (no copy).
+
+use ndarray::{Array2, Array4, Axis};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::mnist::ImageSet;
+use crate::{Error, Result};
+
+/// One mini-batch: images (B, F) and B class indices.
+pub type Batch = (Array2<f32>, Vec<usize>);
+
+/// Samples plus batching options. Build with [`DataLoader::new`], then chain the options.
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    images: Array2<f32>,
+    labels: Vec<usize>,
+    batch_size: usize,
+    /// `None`: samples in their stored order every epoch.
+    shuffle_seed: Option<u64>,
+    drop_last: bool,
+}
+
+impl DataLoader {
+    /// Batches of `batch_size` over `images` (N, F) and `labels` (N); no shuffling, last short
+    /// batch kept. Errors if `batch_size` is 0 or the lengths differ.
+    pub fn new(images: Array2<f32>, labels: Vec<usize>, batch_size: usize) -> Result<Self> {
+        if batch_size == 0 {
+            return Err(Error::Config("batch size must be at least 1".to_string()));
+        }
+        if images.nrows() != labels.len() {
+            return Err(Error::Config(format!(
+                "data loader: {} images but {} labels",
+                images.nrows(),
+                labels.len()
+            )));
+        }
+        Ok(DataLoader {
+            images,
+            labels,
+            batch_size,
+            shuffle_seed: None,
+            drop_last: false,
+        })
+    }
+
+    /// A loader over a copy of `set` (images (N, rows·cols), labels as class indices).
+    pub fn from_set(set: &ImageSet, batch_size: usize) -> Result<Self> {
+        Self::new(set.images.clone(), set.labels_usize(), batch_size)
+    }
+
+    /// Reshuffle every epoch, reproducibly from `seed` (see the module docs).
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.shuffle_seed = Some(seed);
+        self
+    }
+
+    /// Skip the last batch when it has fewer than `batch_size` samples.
+    pub fn drop_last(mut self, drop_last: bool) -> Self {
+        self.drop_last = drop_last;
+        self
+    }
+
+    /// Number of samples.
+    pub fn num_samples(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Features per sample (784 for MNIST).
+    pub fn num_features(&self) -> usize {
+        self.images.ncols()
+    }
+
+    /// Number of batches per epoch.
+    pub fn len(&self) -> usize {
+        let n = self.num_samples();
+        if self.drop_last {
+            n / self.batch_size
+        } else {
+            n.div_ceil(self.batch_size)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sample order of `epoch`: a seeded permutation, or `0..N` without shuffling.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.num_samples()).collect();
+        if let Some(seed) = self.shuffle_seed {
+            let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            order.shuffle(&mut rng);
+        }
+        order
+    }
+
+    /// The batches of epoch `epoch` (0-based). Each call with the same epoch gives the same batches.
+    pub fn epoch(&self, epoch: u64) -> Batches<'_> {
+        let mut order = self.order(epoch);
+        order.truncate(self.len() * self.batch_size);
+        Batches {
+            loader: self,
+            order,
+            next: 0,
+        }
+    }
+}
+
+/// Iterator over one epoch's batches; see [`DataLoader::epoch`].
+#[derive(Debug)]
+pub struct Batches<'a> {
+    loader: &'a DataLoader,
+    /// Sample indices of this epoch, already cut to whole batches when `drop_last`.
+    order: Vec<usize>,
+    next: usize,
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        if self.next >= self.order.len() {
+            return None;
+        }
+        let end = (self.next + self.loader.batch_size).min(self.order.len());
+        let idx = &self.order[self.next..end];
+        self.next = end;
+        let images = self.loader.images.select(Axis(0), idx);
+        let labels = idx.iter().map(|&i| self.loader.labels[i]).collect();
+        Some((images, labels))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.order.len() - self.next).div_ceil(self.loader.batch_size);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Batches<'_> {}
+
+/// Reshape a batch (B, rows·cols) into (B, 1, rows, cols) for convolution; no copy when the
+/// batch is in standard layout (batches from [`Batches`] are).
+pub fn to_nchw(images: Array2<f32>, rows: usize, cols: usize) -> Result<Array4<f32>> {
+    let (b, f) = images.dim();
+    if f != rows * cols {
+        return Err(Error::Config(format!(
+            "cannot view {f} features per sample as 1×{rows}×{cols} images"
+        )));
+    }
+    let images = if images.is_standard_layout() {
+        images
+    } else {
+        images.as_standard_layout().into_owned()
+    };
+    Ok(images
+        .into_shape_with_order((b, 1, rows, cols))
+        .expect("standard layout and matching element count"))
+}

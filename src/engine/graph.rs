@@ -1,0 +1,112 @@
+//! Reverse-mode differentiation: order the graph, walk it backwards, and let
+//! each op's backward rule (in `ops/`) add its inputs' gradients to a
+//! [`GradStore`]. Leaves that require grad keep their gradient in
+//! `Tensor::grad`, accumulated across calls until `zero_grad`.
+
+use std::collections::{HashMap, HashSet};
+
+use super::ops::reduce::sum_to_shape;
+use super::tensor::{Array, Tensor};
+use crate::{Error, Result};
+
+/// Gradients of the intermediate nodes during one backward pass, keyed by node id.
+#[derive(Default)]
+pub struct GradStore {
+    grads: HashMap<usize, Array>,
+}
+
+impl GradStore {
+    /// Whether `t` wants a gradient at all (skip the work if not).
+    pub fn wants(&self, t: &Tensor) -> bool {
+        t.requires_grad()
+    }
+
+    /// Add `grad` to `t`'s gradient. A gradient shaped like a broadcast of `t`
+    /// is summed back down to `t`'s shape (PyTorch's broadcasting rule).
+    /// Always adds, never assigns: a tensor used twice gets both contributions.
+    pub fn accumulate(&mut self, t: &Tensor, grad: Array) {
+        if !t.requires_grad() {
+            return;
+        }
+        let shape = t.shape();
+        let grad = if grad.shape() == shape.as_slice() {
+            grad
+        } else {
+            sum_to_shape(&grad, &shape)
+        };
+        match self.grads.get_mut(&t.id()) {
+            Some(g) => *g += &grad,
+            None => {
+                self.grads.insert(t.id(), grad);
+            }
+        }
+    }
+
+    fn take(&mut self, t: &Tensor) -> Option<Array> {
+        self.grads.remove(&t.id())
+    }
+}
+
+/// Every node reachable from `root` that requires grad, inputs before outputs.
+fn topological_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative post-order DFS: (node, children already pushed?)
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((node, expanded)) = stack.pop() {
+        if expanded {
+            order.push(node);
+            continue;
+        }
+        if !seen.insert(node.id()) {
+            continue;
+        }
+        stack.push((node.clone(), true));
+        if let Some(op) = node.op() {
+            for input in op.inputs() {
+                if input.requires_grad() && !seen.contains(&input.id()) {
+                    stack.push((input.clone(), false));
+                }
+            }
+        }
+    }
+    order
+}
+
+impl Tensor {
+    /// Compute d(self)/d(leaf) for every leaf that requires grad and add it to
+    /// the leaf's `grad`. `self` must hold exactly one element (a loss).
+    pub fn backward(&self) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(Error::BackwardNotScalar { shape: self.shape() });
+        }
+        if !self.requires_grad() {
+            return Ok(()); // nothing in this graph needs a gradient
+        }
+        let seed = Array::ones(self.data().raw_dim());
+        self.backward_with(seed)
+    }
+
+    /// Backward from a given output gradient (vector-Jacobian product).
+    pub fn backward_with(&self, grad_out: Array) -> Result<()> {
+        let mut store = GradStore::default();
+        store.accumulate(self, grad_out);
+        for node in topological_order(self).iter().rev() {
+            let Some(grad) = store.take(node) else { continue };
+            match node.op() {
+                Some(op) => {
+                    let out = node.data();
+                    op.backward(&grad, &out, &mut store)?;
+                }
+                None => {
+                    let mut slot = node.grad_mut();
+                    match slot.as_mut() {
+                        Some(g) => *g += &grad,
+                        None => *slot = Some(grad),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

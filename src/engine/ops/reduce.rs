@@ -1,0 +1,200 @@
+//! Reductions: sum, max, log-softmax over a dimension (or all), plus the
+//! helper that sums a broadcast gradient back to its input's shape.
+//! `mean` and `softmax` are derived from these.
+//!
+//! Tie rule for `max`: the FIRST maximal element (lowest index along the
+//! dimension) wins and receives the whole gradient — what PyTorch's
+//! `max(dim)` index points at.
+
+use ndarray::{Axis, IxDyn};
+
+use super::Op;
+use crate::engine::graph::GradStore;
+use crate::engine::tensor::{Array, Tensor};
+use crate::{Error, Result};
+
+/// Sum `grad` (a broadcast of `shape`) back down to `shape`: over leading
+/// dimensions `shape` lacks, and over dimensions where `shape` has size 1.
+pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
+    let mut g = grad.clone();
+    while g.ndim() > shape.len() {
+        g = g.sum_axis(Axis(0));
+    }
+    for (i, &n) in shape.iter().enumerate() {
+        if n == 1 && g.shape()[i] != 1 {
+            g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
+        }
+    }
+    g
+}
+
+/// Split a shape around `axis` into (outer, len, inner) so that element
+/// (o, k, i) sits at flat index o·len·inner + k·inner + i.
+pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
+    if axis >= shape.len() {
+        return Err(Error::BadArgument {
+            op,
+            why: format!("dimension {axis} is out of range for shape {shape:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Vec<usize> {
+    let mut s = shape.to_vec();
+    if keepdim {
+        s[axis] = 1;
+    } else {
+        s.remove(axis);
+    }
+    s
+}
+
+impl Tensor {
+    /// Sum of all elements → a 0-d tensor.
+    pub fn sum(&self) -> Tensor {
+        let axes: Vec<usize> = (0..self.ndim()).collect();
+        self.sum_axes(&axes, false).expect("all axes are in range")
+    }
+
+    /// Sum over one dimension (PyTorch's `sum(dim, keepdim)`).
+    pub fn sum_dim(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
+        self.sum_axes(&[axis], keepdim)
+    }
+
+    /// Sum over several dimensions.
+    pub fn sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor> {
+        let mut axes = axes.to_vec();
+        axes.sort_unstable();
+        axes.dedup();
+        let mut value = self.to_array();
+        for &axis in axes.iter().rev() {
+            check_axis("sum", value.shape(), axis)?;
+            value = value.sum_axis(Axis(axis));
+            if keepdim {
+                value = value.insert_axis(Axis(axis));
+            }
+        }
+        Ok(Tensor::from_op(value, Op::Sum { input: self.clone(), axes, keepdim }))
+    }
+
+    /// Mean of all elements (derived: sum / n).
+    pub fn mean(&self) -> Tensor {
+        let n = self.numel().max(1) as f32;
+        self.sum().mul_scalar(1.0 / n)
+    }
+
+    /// Mean over one dimension (derived: sum / n).
+    pub fn mean_dim(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
+        let n = *self.shape().get(axis).unwrap_or(&1) as f32;
+        Ok(self.sum_dim(axis, keepdim)?.mul_scalar(1.0 / n))
+    }
+
+    /// Largest element → a 0-d tensor.
+    pub fn max(&self) -> Result<Tensor> {
+        let flat = self.reshape(&[self.numel()])?;
+        flat.max_dim(0, false).map(|(v, _)| v)
+    }
+
+    /// Largest element along `axis` and where it is (PyTorch's `max(dim)`).
+    pub fn max_dim(&self, axis: usize, keepdim: bool) -> Result<(Tensor, Vec<usize>)> {
+        let data = self.data();
+        check_axis("max", data.shape(), axis)?;
+        if data.shape()[axis] == 0 {
+            return Err(Error::BadArgument { op: "max", why: "cannot take the max of an empty dimension".into() });
+        }
+        let (outer, len, inner) = split_at_axis(data.shape(), axis);
+        let flat = data.as_standard_layout();
+        let x = flat.as_slice().expect("standard layout is contiguous");
+        let mut values = Vec::with_capacity(outer * inner);
+        let mut argmax = Vec::with_capacity(outer * inner);
+        let mut index = Vec::with_capacity(outer * inner);
+        for o in 0..outer {
+            for i in 0..inner {
+                let base = o * len * inner + i;
+                let mut best = 0;
+                for k in 1..len {
+                    // strict '>' keeps the first maximum (tie rule)
+                    if x[base + k * inner] > x[base + best * inner] {
+                        best = k;
+                    }
+                }
+                values.push(x[base + best * inner]);
+                argmax.push(base + best * inner);
+                index.push(best);
+            }
+        }
+        let shape = reduced_shape(data.shape(), axis, keepdim);
+        drop(data);
+        let value = Array::from_shape_vec(IxDyn(&shape), values).expect("one value per output element");
+        Ok((Tensor::from_op(value, Op::Max { input: self.clone(), argmax }), index))
+    }
+
+    /// Index of the largest element along `axis` (no gradient), as PyTorch's `argmax(dim)`.
+    pub fn argmax(&self, axis: usize) -> Result<Vec<usize>> {
+        let _no_graph = crate::engine::tensor::NoGradGuard::new();
+        self.max_dim(axis, false).map(|(_, i)| i)
+    }
+
+    /// log(softmax(x)) along `axis`, computed stably as x - max - log Σ e^(x - max).
+    pub fn log_softmax(&self, axis: usize) -> Result<Tensor> {
+        let data = self.data();
+        check_axis("log_softmax", data.shape(), axis)?;
+        let (outer, len, inner) = split_at_axis(data.shape(), axis);
+        let mut out = data.as_standard_layout().into_owned();
+        let y = out.as_slice_mut().expect("standard layout is contiguous");
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| o * len * inner + k * inner + i;
+                let m = (0..len).map(|k| y[at(k)]).fold(f32::NEG_INFINITY, f32::max);
+                let lse = m + (0..len).map(|k| (y[at(k)] - m).exp()).sum::<f32>().ln();
+                for k in 0..len {
+                    y[at(k)] -= lse;
+                }
+            }
+        }
+        drop(data);
+        Ok(Tensor::from_op(out, Op::LogSoftmax { input: self.clone(), axis }))
+    }
+
+    /// softmax along `axis` (derived: exp of log_softmax).
+    pub fn softmax(&self, axis: usize) -> Result<Tensor> {
+        Ok(self.log_softmax(axis)?.exp())
+    }
+}
+
+// d(sum)/dx = 1 for every summed element: broadcast the gradient back.
+pub(crate) fn sum_backward(g: &Array, x: &Tensor, axes: &[usize], keepdim: bool, store: &mut GradStore) {
+    let shape = x.shape();
+    let mut g = g.clone();
+    if !keepdim {
+        for &axis in axes {
+            g = g.insert_axis(Axis(axis));
+        }
+    }
+    let gx = g.broadcast(IxDyn(&shape)).expect("kept-dim gradient broadcasts to the input").to_owned();
+    store.accumulate(x, gx);
+}
+
+// The winner of each max gets the gradient; every other element gets 0.
+pub(crate) fn max_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut GradStore) {
+    let shape = x.shape();
+    let mut gx = vec![0.0f32; shape.iter().product()];
+    for (gi, &idx) in g.iter().zip(argmax) {
+        gx[idx] += gi;
+    }
+    store.accumulate(x, Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"));
+}
+
+// y = x - lse(x): dx = g - softmax(x)·Σ g, with softmax = e^y (from the output)
+pub(crate) fn log_softmax_backward(g: &Array, x: &Tensor, axis: usize, out: &Array, store: &mut GradStore) {
+    let g_sum = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
+    let gx = g - &(out.mapv(f32::exp) * &g_sum);
+    store.accumulate(x, gx);
+}

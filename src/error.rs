@@ -1,0 +1,72 @@
+//! The crate-wide error type: one enum, grouped by area, each variant carrying
+//! what a person needs to fix the problem (the op and shapes, the file and line).
+
+use std::path::PathBuf;
+
+/// Errors from the library (engine, data, nn, optim, lessons).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- engine ----
+    #[error("{op}: shapes {lhs:?} and {rhs:?} do not fit: {why}")]
+    ShapeMismatch {
+        op: &'static str,
+        lhs: Vec<usize>,
+        rhs: Vec<usize>,
+        why: String,
+    },
+    #[error("{op}: {why}")]
+    BadArgument { op: &'static str, why: String },
+    #[error("backward() needs a scalar (one element) output, got shape {shape:?}")]
+    BackwardNotScalar { shape: Vec<usize> },
+
+    // ---- data ----
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {why}")]
+    BadFile { path: PathBuf, why: String },
+    #[error("{path}:{line}: {why}")]
+    BadCsv {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+    /// IDX parse errors before a path is known (the parser works on bytes).
+    #[error("{0}")]
+    Idx(String),
+
+    // ---- configuration / lessons ----
+    #[error("{0}")]
+    Config(String),
+    /// `at` says where: "epoch 12" or "epoch 2, step 340".
+    #[error("the loss became {value} at {at}: training diverged. Try a smaller learning rate (now {lr}), e.g. --lr {suggest}")]
+    Diverged {
+        at: String,
+        value: f32,
+        lr: f32,
+        suggest: f32,
+    },
+    #[error("OpenCL {stage}: {message}")]
+    OpenCl { stage: &'static str, message: String },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The divergence error, suggesting a learning rate ten times smaller.
+    pub fn diverged(at: impl Into<String>, value: f32, lr: f32) -> Self {
+        Error::Diverged { at: at.into(), value, lr, suggest: lr / 10.0 }
+    }
+
+    /// Attach a path to an I/O error.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

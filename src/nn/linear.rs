@@ -1,0 +1,45 @@
+//! `Linear(in, out)`: y = x·Wᵀ + b, with W stored (out, in) as in PyTorch.
+//! x: (N, in) → (N, out).
+
+use rand::Rng;
+
+use super::init::uniform_fan_in;
+use super::Module;
+use crate::{Result, Tensor};
+
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Tensor,
+}
+
+impl Linear {
+    /// PyTorch's default initialisation (uniform ±1/√in for both W and b).
+    pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Linear {
+        Linear {
+            weight: Tensor::param(uniform_fan_in(&[out_features, in_features], in_features, rng)),
+            bias: Tensor::param(uniform_fan_in(&[out_features], in_features, rng)),
+        }
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight.t()?)?.add(&self.bias)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        vec![("weight".into(), self.weight.clone()), ("bias".into(), self.bias.clone())]
+    }
+
+    fn describe(&self) -> String {
+        format!("Linear(in_features={}, out_features={})", self.in_features(), self.out_features())
+    }
+}

@@ -1,0 +1,42 @@
+//! Layers and losses with PyTorch's names and default initialisation.
+//!
+//! A model is described by a list of [`LayerSpec`]s (plain data: the model
+//! builder edits it, lessons declare it, shapes are inferred from it) and
+//! built into a [`Sequential`] of [`Module`]s that own their parameters.
+
+pub mod activation;
+pub mod conv2d;
+pub mod init;
+pub mod linear;
+pub mod loss;
+pub mod pool;
+pub mod sequential;
+pub mod spec;
+
+pub use activation::{Flatten, ReLU, Sigmoid, Tanh};
+pub use conv2d::Conv2d;
+pub use linear::Linear;
+pub use loss::{bce_loss, cross_entropy, mse_loss, BCELoss, CrossEntropyLoss, MSELoss};
+pub use pool::{AvgPool2d, MaxPool2d};
+pub use sequential::Sequential;
+pub use spec::LayerSpec;
+
+use crate::{Result, Tensor};
+
+/// A layer: a function of its input and its own parameters.
+pub trait Module: Send + Sync {
+    /// The layer applied to a batch.
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+    /// Parameters with PyTorch's names ("weight", "bias"); empty for
+    /// parameter-free layers.
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    /// The layer as PyTorch prints it: `Linear(in_features=2, out_features=1)`.
+    fn describe(&self) -> String;
+
+    /// The parameters in a fixed order (what an optimizer receives).
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+    }
+}

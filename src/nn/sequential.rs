@@ -1,0 +1,55 @@
+//! `Sequential`: layers applied in order; parameters named "0.weight",
+//! "0.bias", … as PyTorch's `state_dict` names them.
+
+use super::Module;
+use crate::{Result, Tensor};
+
+#[derive(Default)]
+pub struct Sequential {
+    pub layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    pub fn new(layers: Vec<Box<dyn Module>>) -> Self {
+        Sequential { layers }
+    }
+
+    /// Run the layers in order, keeping every intermediate output
+    /// (the visualizer shows feature maps).
+    pub fn forward_all(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut outs = Vec::with_capacity(self.layers.len());
+        let mut h = x.clone();
+        for layer in &self.layers {
+            h = layer.forward(&h)?;
+            outs.push(h.clone());
+        }
+        Ok(outs)
+    }
+
+    /// Total number of trainable values.
+    pub fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(Tensor::numel).sum()
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.layers.iter().try_fold(x.clone(), |h, layer| layer.forward(&h))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.named_parameters().into_iter().map(move |(n, t)| (format!("{i}.{n}"), t)))
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        let mut s = String::from("Sequential(\n");
+        for (i, l) in self.layers.iter().enumerate() {
+            s += &format!("  ({i}): {}\n", l.describe());
+        }
+        s + ")"
+    }
+}

@@ -1,0 +1,138 @@
+//! Adagrad, as in `torch.optim.Adagrad`
+//! (<https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html>):
+//!
+//! ```text
+//! state_sum ← initial_accumulator_value       (at the start)
+//! g ← ∇θ
+//! γ̃ ← γ / (1 + (t − 1)·η)                   (η = lr_decay, t = this parameter's step)
+//! if λ ≠ 0:  g ← g + λ·θ
+//! state_sum ← state_sum + g²
+//! θ ← θ − γ̃·g / (√state_sum + ε)
+//! ```
+//!
+//! Each coordinate's step shrinks as its squared gradients pile up, so rarely
+//! updated coordinates keep larger steps.
+
+use ndarray::Zip;
+
+use super::{
+    add_weight_decay, check_distinct, check_lr, check_non_negative, fresh_if_reshaped, grad_of,
+    zero_grads, Optimizer,
+};
+use crate::engine::Array;
+use crate::{Result, Tensor};
+
+/// Adagrad settings; `Default` is PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdagradConfig {
+    pub lr: f32,
+    pub lr_decay: f32,
+    pub weight_decay: f32,
+    pub initial_accumulator_value: f32,
+    pub eps: f32,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> Self {
+        AdagradConfig {
+            lr: 0.01,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        }
+    }
+}
+
+impl AdagradConfig {
+    pub fn validate(&self) -> Result<()> {
+        check_lr(self.lr)?;
+        check_non_negative("Adagrad lr_decay", self.lr_decay)?;
+        check_non_negative("weight decay (--weight-decay)", self.weight_decay)?;
+        check_non_negative(
+            "Adagrad initial_accumulator_value",
+            self.initial_accumulator_value,
+        )?;
+        check_non_negative("Adagrad eps", self.eps)
+    }
+}
+
+/// One parameter's step count and sum of squared gradients.
+struct Accumulator {
+    step: u64,
+    state_sum: Array,
+}
+
+/// `torch.optim.Adagrad`.
+pub struct Adagrad {
+    params: Vec<Tensor>,
+    config: AdagradConfig,
+    state: Vec<Option<Accumulator>>,
+}
+
+impl Adagrad {
+    pub fn new(params: Vec<Tensor>, config: AdagradConfig) -> Result<Self> {
+        config.validate()?;
+        check_distinct(&params)?;
+        let state = params.iter().map(|_| None).collect();
+        Ok(Adagrad {
+            params,
+            config,
+            state,
+        })
+    }
+
+    pub fn config(&self) -> &AdagradConfig {
+        &self.config
+    }
+}
+
+impl Optimizer for Adagrad {
+    fn step(&mut self) {
+        let AdagradConfig {
+            lr,
+            lr_decay,
+            weight_decay,
+            initial_accumulator_value,
+            eps,
+        } = self.config;
+        for (p, slot) in self.params.iter().zip(&mut self.state) {
+            let Some(mut g) = grad_of(p) else { continue };
+            // PyTorch fills state_sum when the optimizer is built; filling it at
+            // the first step gives the same numbers.
+            fresh_if_reshaped(slot, g.shape(), |s| s.state_sum.shape());
+            let s = slot.get_or_insert_with(|| Accumulator {
+                step: 0,
+                state_sum: Array::from_elem(g.raw_dim(), initial_accumulator_value),
+            });
+            s.step += 1;
+            add_weight_decay(&mut g, p, weight_decay);
+            let clr = (f64::from(lr) / (1.0 + (s.step - 1) as f64 * f64::from(lr_decay))) as f32;
+            s.state_sum.zip_mut_with(&g, |sum, &g| *sum += g * g);
+            Zip::from(&mut *p.data_mut())
+                .and(&g)
+                .and(&s.state_sum)
+                .for_each(|theta, &g, &sum| *theta -= clr * g / (sum.sqrt() + eps));
+        }
+    }
+
+    fn zero_grad(&mut self) {
+        zero_grads(&self.params);
+    }
+
+    fn lr(&self) -> f32 {
+        self.config.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
+    fn name(&self) -> &'static str {
+        "adagrad"
+    }
+
+    fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+}

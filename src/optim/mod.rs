@@ -1,0 +1,296 @@
+//! Optimizers with PyTorch's names, defaults and update rules.
+//!
+//! Each file follows the pseudo-code on the matching `torch.optim` page
+//! (<https://pytorch.org/docs/stable/optim.html>), written out in its `//!` header:
+//!
+//! - `sgd.rs`: [`Sgd`] (momentum, dampening, Nesterov, L2 weight decay)
+//! - `adam.rs`: [`Adam`] (L2 decay added to the gradient) and [`AdamW`] (decoupled decay)
+//! - `rmsprop.rs`: [`Rmsprop`] (momentum, centered)
+//! - `adagrad.rs`: [`Adagrad`] (learning-rate decay, initial accumulator)
+//!
+//! An optimizer holds the parameter handles ([`Tensor`] is an `Arc`, so the model
+//! keeps them too) and per-parameter state keyed by position in that list. A
+//! parameter without a gradient (`grad()` is `None`) is skipped, state and all,
+//! as PyTorch does. What PyTorch has and we leave out: parameter groups,
+//! `maximize`, `amsgrad`, `foreach`/`fused` kernels.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::engine::Array;
+use crate::{Error, Result, Tensor};
+
+mod adagrad;
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig, AdamW};
+pub use rmsprop::{Rmsprop, RmspropConfig};
+pub use sgd::{Sgd, SgdConfig};
+
+/// What every optimizer offers the training loop (PyTorch's method names).
+pub trait Optimizer: Send {
+    /// Apply one update to every parameter that has a gradient.
+    fn step(&mut self);
+    /// Forget every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`).
+    fn zero_grad(&mut self);
+    fn lr(&self) -> f32;
+    /// Change the learning rate (schedulers, the UI's `SetLr`). Not checked
+    /// here: callers taking it from a person run [`check_lr`] first.
+    fn set_lr(&mut self, lr: f32);
+    /// The CLI name: "sgd", "adam", "adamw", "rmsprop", "adagrad".
+    fn name(&self) -> &'static str;
+    /// The parameters being optimized, in the order their state is kept.
+    fn params(&self) -> &[Tensor];
+}
+
+/// The optimizers `--optimizer` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+    AdamW,
+    Rmsprop,
+    Adagrad,
+}
+
+impl OptimizerKind {
+    pub const ALL: [OptimizerKind; 5] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::Adagrad,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+            OptimizerKind::Rmsprop => "rmsprop",
+            OptimizerKind::Adagrad => "adagrad",
+        }
+    }
+
+    /// "sgd|adam|adamw|rmsprop|adagrad", for help and error text.
+    pub fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+        names.join("|")
+    }
+
+    /// This optimizer with PyTorch's defaults, learning rate included.
+    pub fn default_config(self) -> OptimizerConfig {
+        match self {
+            OptimizerKind::Sgd => OptimizerConfig::Sgd(SgdConfig::default()),
+            OptimizerKind::Adam => OptimizerConfig::Adam(AdamConfig::default()),
+            OptimizerKind::AdamW => OptimizerConfig::AdamW(AdamConfig::adamw()),
+            OptimizerKind::Rmsprop => OptimizerConfig::Rmsprop(RmspropConfig::default()),
+            OptimizerKind::Adagrad => OptimizerConfig::Adagrad(AdagradConfig::default()),
+        }
+    }
+}
+
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OptimizerKind {
+    type Err = Error;
+
+    /// Case-insensitive; unknown names get the list of known ones.
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == wanted)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown optimizer {s:?}: --optimizer takes one of {}",
+                    Self::names()
+                ))
+            })
+    }
+}
+
+/// An optimizer and all its settings, as data (for lessons and the model builder).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimizerConfig {
+    Sgd(SgdConfig),
+    Adam(AdamConfig),
+    AdamW(AdamConfig),
+    Rmsprop(RmspropConfig),
+    Adagrad(AdagradConfig),
+}
+
+impl OptimizerConfig {
+    pub fn kind(&self) -> OptimizerKind {
+        match self {
+            OptimizerConfig::Sgd(_) => OptimizerKind::Sgd,
+            OptimizerConfig::Adam(_) => OptimizerKind::Adam,
+            OptimizerConfig::AdamW(_) => OptimizerKind::AdamW,
+            OptimizerConfig::Rmsprop(_) => OptimizerKind::Rmsprop,
+            OptimizerConfig::Adagrad(_) => OptimizerKind::Adagrad,
+        }
+    }
+
+    /// Check the settings and make the optimizer.
+    pub fn build(self, params: Vec<Tensor>) -> Result<Box<dyn Optimizer>> {
+        Ok(match self {
+            OptimizerConfig::Sgd(c) => Box::new(Sgd::new(params, c)?),
+            OptimizerConfig::Adam(c) => Box::new(Adam::new(params, c)?),
+            OptimizerConfig::AdamW(c) => Box::new(AdamW::new(params, c)?),
+            OptimizerConfig::Rmsprop(c) => Box::new(Rmsprop::new(params, c)?),
+            OptimizerConfig::Adagrad(c) => Box::new(Adagrad::new(params, c)?),
+        })
+    }
+}
+
+/// The CLI's `--optimizer NAME --lr --momentum --weight-decay`. Everything not
+/// given keeps PyTorch's default. `weight_decay` is used as given, so AdamW's
+/// default of 0.01 applies only if the caller passes 0.01. `momentum` must be 0
+/// for adam, adamw and adagrad, which have no such setting (Adam's betas play
+/// that part): better an error than a flag silently ignored.
+pub fn build_optimizer(
+    name: &str,
+    params: Vec<Tensor>,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> Result<Box<dyn Optimizer>> {
+    let kind: OptimizerKind = name.parse()?;
+    let mut config = kind.default_config();
+    match &mut config {
+        OptimizerConfig::Sgd(c) => {
+            c.lr = lr;
+            c.momentum = momentum;
+            c.weight_decay = weight_decay;
+        }
+        OptimizerConfig::Rmsprop(c) => {
+            c.lr = lr;
+            c.momentum = momentum;
+            c.weight_decay = weight_decay;
+        }
+        OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
+            no_momentum(kind, momentum, "its betas (0.9, 0.999) play that part")?;
+            c.lr = lr;
+            c.weight_decay = weight_decay;
+        }
+        OptimizerConfig::Adagrad(c) => {
+            no_momentum(kind, momentum, "use sgd or rmsprop for momentum")?;
+            c.lr = lr;
+            c.weight_decay = weight_decay;
+        }
+    }
+    config.build(params)
+}
+
+fn no_momentum(kind: OptimizerKind, momentum: f32, hint: &str) -> Result<()> {
+    if momentum == 0.0 {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{kind} has no momentum setting (--momentum {momentum} given); {hint}"
+    )))
+}
+
+// ---- checks shared by the constructors ----
+
+/// The learning rate must be a positive finite number (PyTorch allows 0; a
+/// run that cannot move is more likely a typo than a wish).
+pub fn check_lr(lr: f32) -> Result<()> {
+    if lr.is_finite() && lr > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "learning rate (--lr) must be a positive number, got {lr}"
+        )))
+    }
+}
+
+/// `lo <= value < hi` (or `<= hi` when `hi_inclusive`), and finite.
+pub(crate) fn check_range(
+    what: &str,
+    value: f32,
+    lo: f32,
+    hi: f32,
+    hi_inclusive: bool,
+) -> Result<()> {
+    let below_hi = if hi_inclusive {
+        value <= hi
+    } else {
+        value < hi
+    };
+    if value.is_finite() && value >= lo && below_hi {
+        return Ok(());
+    }
+    let close = if hi_inclusive { ']' } else { ')' };
+    Err(Error::Config(format!(
+        "{what} must be in [{lo}, {hi}{close}, got {value}"
+    )))
+}
+
+/// `value >= 0` and finite (weight decay, eps, lr_decay, …).
+pub(crate) fn check_non_negative(what: &str, value: f32) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{what} must be a number >= 0, got {value}"
+        )))
+    }
+}
+
+/// The same tensor twice would be updated twice per step (PyTorch warns; we refuse).
+pub(crate) fn check_distinct(params: &[Tensor]) -> Result<()> {
+    let mut seen = HashSet::new();
+    match params.iter().position(|p| !seen.insert(p.id())) {
+        None => Ok(()),
+        Some(i) => Err(Error::Config(format!(
+            "parameter {i} (shape {:?}) appears twice in the optimizer's list",
+            params[i].shape()
+        ))),
+    }
+}
+
+// ---- helpers for `step` ----
+
+/// The gradient to use for `p` this step, or `None` to skip `p`: it has no
+/// gradient yet, or its value was replaced (`set_data`) with another shape
+/// since `backward`, so the gradient no longer describes it.
+pub(crate) fn grad_of(p: &Tensor) -> Option<Array> {
+    let grad = p.grad()?;
+    (grad.shape() == p.data().shape()).then_some(grad)
+}
+
+/// g ← g + λ·θ: L2 weight decay folded into the gradient (SGD, Adam, RMSprop, Adagrad).
+pub(crate) fn add_weight_decay(grad: &mut Array, p: &Tensor, weight_decay: f32) {
+    if weight_decay != 0.0 {
+        grad.zip_mut_with(&p.data(), |g, &theta| *g += weight_decay * theta);
+    }
+}
+
+/// The state slot for a parameter whose gradient has `shape`: emptied first if
+/// it was made for another shape (the value was replaced), so the caller's
+/// `get_or_insert_with` starts it afresh.
+pub(crate) fn fresh_if_reshaped<S>(
+    slot: &mut Option<S>,
+    shape: &[usize],
+    state_shape: impl Fn(&S) -> &[usize],
+) {
+    if slot.as_ref().is_some_and(|s| state_shape(s) != shape) {
+        *slot = None;
+    }
+}
+
+/// Zero every parameter's gradient (shared by the `zero_grad` impls).
+pub(crate) fn zero_grads(params: &[Tensor]) {
+    for p in params {
+        p.zero_grad();
+    }
+}

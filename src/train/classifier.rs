@@ -1,0 +1,167 @@
+//! Mini-batch training of an image classifier (softmax regression, the CNN):
+//! for each batch: logits = model(x); loss = cross_entropy; zero_grad;
+//! backward; step. After each epoch: accuracy on the held-out images.
+
+use std::time::Instant;
+
+use ndarray::{Array2, IxDyn};
+
+use super::Control;
+use crate::data::loader::DataLoader;
+use crate::data::mnist::ImageSet;
+use crate::engine::{no_grad, Array};
+use crate::nn::{cross_entropy, spec::build_model, LayerSpec, Module, Sequential};
+use crate::optim::{build_optimizer, Optimizer};
+use crate::{Error, Result, Tensor};
+
+/// One epoch's results, as `--json` prints them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EpochSummary {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub loss: f32,
+    /// Accuracy on the held-out images after the epoch.
+    pub test_acc: f32,
+    /// Training images per second (training only, not evaluation).
+    pub img_per_s: f32,
+}
+
+/// What the loop reports as it goes.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// After each batch. `step` counts batches from 1 across epochs.
+    Batch { epoch: usize, batch: usize, batches: usize, step: usize, loss: f32, img_per_s: f32 },
+    /// After each epoch's evaluation.
+    Epoch(EpochSummary),
+}
+
+/// A classifier, its optimizer and its data, ready to train.
+pub struct ClassifierRun {
+    pub model: Sequential,
+    pub specs: Vec<LayerSpec>,
+    pub opt: Box<dyn Optimizer>,
+    pub train: ImageSet,
+    pub test: ImageSet,
+    /// Shape of one image as the first layer wants it: [784] or [1, 28, 28].
+    pub input_shape: Vec<usize>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+}
+
+/// A batch (B, rows·cols) reshaped to (B, …input_shape).
+fn batch_tensor(images: Array2<f32>, input_shape: &[usize]) -> Result<Tensor> {
+    let b = images.nrows();
+    let mut shape = vec![b];
+    shape.extend_from_slice(input_shape);
+    let flat = images.into_raw_vec_and_offset().0;
+    Array::from_shape_vec(IxDyn(&shape), flat).map(Tensor::new).map_err(|_| Error::ShapeMismatch {
+        op: "input",
+        lhs: vec![b],
+        rhs: shape.clone(),
+        why: "the images do not have the size the model's input expects".into(),
+    })
+}
+
+/// Fraction of `set` the model classifies correctly (no graph is recorded).
+pub fn evaluate(model: &Sequential, set: &ImageSet, input_shape: &[usize], batch_size: usize) -> Result<f32> {
+    if set.labels.is_empty() {
+        return Ok(0.0);
+    }
+    let loader = DataLoader::from_set(set, batch_size.max(1))?;
+    let mut correct = 0usize;
+    no_grad(|| -> Result<()> {
+        for (images, labels) in loader.epoch(0) {
+            let logits = model.forward(&batch_tensor(images, input_shape)?)?;
+            let pred = logits.argmax(1)?;
+            correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        }
+        Ok(())
+    })?;
+    Ok(correct as f32 / set.labels.len() as f32)
+}
+
+impl ClassifierRun {
+    /// Build the model from `specs` (seeded) and the optimizer by name.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        specs: &[LayerSpec],
+        input_shape: &[usize],
+        train: ImageSet,
+        test: ImageSet,
+        hyper: &crate::lessons::Hyper,
+    ) -> Result<Self> {
+        if train.rows * train.cols != input_shape.iter().product::<usize>() {
+            return Err(Error::Config(format!(
+                "the images are {}x{}, but the model takes {:?}",
+                train.rows, train.cols, input_shape
+            )));
+        }
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
+        let model = build_model(specs, input_shape, &mut rng)?;
+        let opt = build_optimizer(&hyper.optimizer, model.parameters(), hyper.lr, hyper.momentum, hyper.weight_decay)?;
+        let batch_size = if hyper.batch_size == 0 { train.labels.len().max(1) } else { hyper.batch_size };
+        Ok(ClassifierRun {
+            model,
+            specs: specs.to_vec(),
+            opt,
+            train,
+            test,
+            input_shape: input_shape.to_vec(),
+            epochs: hyper.epochs,
+            batch_size,
+            seed: hyper.seed,
+        })
+    }
+
+    /// Train every epoch, reporting to `on`. Returns the epochs' summaries
+    /// (fewer if `on` answered `Stop`). A NaN or infinite batch loss stops
+    /// with [`Error::Diverged`], naming the epoch and step.
+    pub fn train(&mut self, mut on: impl FnMut(&Progress) -> Control) -> Result<Vec<EpochSummary>> {
+        // drop_last as the course's DataLoader: every batch has batch_size images
+        let loader = DataLoader::from_set(&self.train, self.batch_size)?
+            .shuffle(self.seed)
+            .drop_last(self.train.labels.len() >= self.batch_size);
+        let batches = loader.len();
+        let mut summaries = Vec::new();
+        let mut step = 0;
+        for epoch in 1..=self.epochs {
+            let start = Instant::now();
+            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            for (b, (images, labels)) in loader.epoch(epoch as u64 - 1).enumerate() {
+                step += 1;
+                let n = labels.len();
+                let x = batch_tensor(images, &self.input_shape)?;
+                let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
+                let value = loss.item();
+                if !value.is_finite() {
+                    return Err(Error::diverged(format!("epoch {epoch}, step {step}"), value, self.opt.lr()));
+                }
+                self.opt.zero_grad();
+                loss.backward()?;
+                self.opt.step();
+                loss_sum += value as f64 * n as f64;
+                seen += n;
+                let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-9);
+                let p = Progress::Batch { epoch, batch: b + 1, batches, step, loss: value, img_per_s: rate };
+                if on(&p) == Control::Stop {
+                    return Ok(summaries);
+                }
+            }
+            let train_secs = start.elapsed().as_secs_f32().max(1e-9);
+            let test_acc = evaluate(&self.model, &self.test, &self.input_shape, 500)?;
+            let summary = EpochSummary {
+                epoch,
+                loss: (loss_sum / seen.max(1) as f64) as f32,
+                test_acc,
+                img_per_s: seen as f32 / train_secs,
+            };
+            summaries.push(summary.clone());
+            if on(&Progress::Epoch(summary)) == Control::Stop {
+                break;
+            }
+        }
+        Ok(summaries)
+    }
+}

@@ -1,0 +1,14 @@
+//! Training loops shared by `dl-lab run` and the lab's worker thread, so
+//! both train exactly the same way. Progress is reported through a callback
+//! that can also ask the loop to stop.
+
+pub mod classifier;
+
+pub use classifier::{evaluate, ClassifierRun, EpochSummary, Progress};
+
+/// What the progress callback answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
