@@ -23,6 +23,9 @@
 //! inputs of relu/clamp/max/pooling stay further than ε from kinks and ties
 //! (a kink is shown failing on purpose in `gradcheck_reports_failure_at_a_kink`).
 
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` next to `&[a, b]`.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use dl_lab::engine::gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 use dl_lab::engine::Array;
 use dl_lab::{Result, Tensor};

@@ -88,7 +88,16 @@ impl Tensor {
     }
 
     /// Backward from a given output gradient (vector-Jacobian product).
+    /// `grad_out` must have exactly the output's shape.
     pub fn backward_with(&self, grad_out: Array) -> Result<()> {
+        if grad_out.shape() != self.shape().as_slice() {
+            return Err(Error::ShapeMismatch {
+                op: "backward",
+                lhs: self.shape(),
+                rhs: grad_out.shape().to_vec(),
+                why: "the output gradient must have the output's shape".into(),
+            });
+        }
         let mut store = GradStore::default();
         store.accumulate(self, grad_out);
         for node in topological_order(self).iter().rev() {

@@ -168,7 +168,7 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
     }
     let mut run = ClassifierRun::new(layers, input_shape, data.train, data.test, h)?;
     let mut write_err = None;
-    run.train(|p| {
+    run.train(|p, _, _| {
         let Progress::Epoch(s) = p else { return Control::Continue };
         let line = if cfg.json {
             serde_json::to_string(s).unwrap_or_default()

@@ -115,10 +115,15 @@ impl ClassifierRun {
         })
     }
 
-    /// Train every epoch, reporting to `on`. Returns the epochs' summaries
-    /// (fewer if `on` answered `Stop`). A NaN or infinite batch loss stops
-    /// with [`Error::Diverged`], naming the epoch and step.
-    pub fn train(&mut self, mut on: impl FnMut(&Progress) -> Control) -> Result<Vec<EpochSummary>> {
+    /// Train every epoch, reporting to `on`, which also sees the optimizer
+    /// (to change its learning rate) and the model (to snapshot it). Returns
+    /// the epochs' summaries (fewer if `on` answered `Stop`). A NaN or
+    /// infinite batch loss stops with [`Error::Diverged`], naming the epoch
+    /// and step.
+    pub fn train(
+        &mut self,
+        mut on: impl FnMut(&Progress, &mut dyn Optimizer, &Sequential) -> Control,
+    ) -> Result<Vec<EpochSummary>> {
         // drop_last as the course's DataLoader: every batch has batch_size images
         let loader = DataLoader::from_set(&self.train, self.batch_size)?
             .shuffle(self.seed)
@@ -145,7 +150,7 @@ impl ClassifierRun {
                 seen += n;
                 let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-9);
                 let p = Progress::Batch { epoch, batch: b + 1, batches, step, loss: value, img_per_s: rate };
-                if on(&p) == Control::Stop {
+                if on(&p, self.opt.as_mut(), &self.model) == Control::Stop {
                     return Ok(summaries);
                 }
             }
@@ -158,7 +163,7 @@ impl ClassifierRun {
                 img_per_s: seen as f32 / train_secs,
             };
             summaries.push(summary.clone());
-            if on(&Progress::Epoch(summary)) == Control::Stop {
+            if on(&Progress::Epoch(summary), self.opt.as_mut(), &self.model) == Control::Stop {
                 break;
             }
         }

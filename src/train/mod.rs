@@ -3,8 +3,12 @@
 //! that can also ask the loop to stop.
 
 pub mod classifier;
+pub mod messages;
+pub mod worker;
 
 pub use classifier::{evaluate, ClassifierRun, EpochSummary, Progress};
+pub use messages::{TrainCommand, TrainEvent};
+pub use worker::Worker;
 
 /// What the progress callback answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,81 @@
-//! The lab in the terminal (in progress).
+//! The lab in the terminal: ratatui + crossterm over the same engine and
+//! lesson definitions as `dl-lab run`.
+//!
+//! - `app.rs`: state and `App::update(event)` (no terminal, testable)
+//! - `event.rs`: the one event stream (input, ticks, the training worker)
+//! - `keymap.rs`: keys → intents
+//! - `stepper.rs`: the small lessons stepped one keypress at a time
+//! - `views/`: one module per pane, plus layout, status bar and help
 
-/// Open the lab.
-pub fn run(_cli: &crate::cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
-    Err("the terminal lab is not built yet; use `dl-lab run LESSON`".into())
+pub mod app;
+pub mod event;
+pub mod keymap;
+pub mod stepper;
+pub mod views;
+
+use std::io::stdout;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+
+use crate::cli::Cli;
+use crate::data::mnist::Mnist;
+use crate::lessons;
+use app::App;
+use event::Event;
+
+/// The lesson the lab opens when none is named.
+pub const DEFAULT_LESSON: &str = "cnn-mnist";
+
+/// Restores the terminal when dropped: on quit, on error, and while
+/// unwinding from a panic (ratatui's panic hook restores it too).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = execute!(stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
+}
+
+/// Open the lab and run it until the learner quits.
+pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let lesson = lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
+    let mut terminal = ratatui::init();
+    let _guard = TerminalGuard;
+    let _ = execute!(stdout(), EnableMouseCapture);
+
+    let what = match &cli.data {
+        Some(d) => format!("Loading MNIST-format data from {} …", d.display()),
+        None => "Loading the shipped MNIST sample …".to_string(),
+    };
+    terminal.draw(|f| views::loading(f, &what))?;
+    let data = match &cli.data {
+        Some(d) => Mnist::load_dir(d)?,
+        None => Mnist::shipped()?,
+    };
+
+    let (tx, rx) = mpsc::channel();
+    event::spawn_input(tx.clone());
+    event::spawn_ticker(tx.clone());
+    let size = terminal.size()?;
+    let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx);
+    app.update(Event::Resize(size.width, size.height));
+
+    while !app.should_quit {
+        terminal.draw(|f| views::render(&app, f))?;
+        let first = rx.recv()?;
+        app.update(first);
+        // apply everything already waiting before drawing again
+        while let Ok(ev) = rx.try_recv() {
+            app.update(ev);
+            if app.should_quit {
+                break;
+            }
+        }
+    }
+    app.shutdown();
+    Ok(())
 }

@@ -174,6 +174,14 @@ impl Tensor {
                 why: format!("weight must be (O, C, kh, kw), got {:?}", w.shape()),
             });
         }
+        if x.ndim() == 4 && x.shape()[1] != w.shape()[1] {
+            return Err(Error::ShapeMismatch {
+                op: "conv2d",
+                lhs: x.shape().to_vec(),
+                rhs: w.shape().to_vec(),
+                why: format!("input has {} channels but the weight expects {}", x.shape()[1], w.shape()[1]),
+            });
+        }
         let o = w.shape()[0];
         let g = ConvGeometry::new(x.shape(), (w.shape()[2], w.shape()[3]), w.shape()[1], stride, padding)?;
         let xs = x.as_standard_layout();
@@ -198,18 +206,23 @@ pub(crate) fn conv2d_backward(
     cols: &Array2<f32>,
     store: &mut GradStore,
 ) -> Result<()> {
-    let w = weight.data();
-    let o = w.shape()[0];
-    let g = ConvGeometry::new(&input.shape(), (w.shape()[2], w.shape()[3]), w.shape()[1], stride, padding)?;
+    // Copy what is needed and release the weight's lock before `accumulate`,
+    // which reads `weight` again (a recursive RwLock read can deadlock).
+    let (w_shape, w2) = {
+        let w = weight.data();
+        (w.shape().to_vec(), weight_2d(&w))
+    };
+    let o = w_shape[0];
+    let g = ConvGeometry::new(&input.shape(), (w_shape[2], w_shape[3]), w_shape[1], stride, padding)?;
     let g_rows = nchw_to_rows(grad_out, &g, o);
     let be = backend::current();
     if store.wants(weight) {
         let dw2 = be.matmul(g_rows.t(), cols.view());
-        let dw = dw2.into_shape_with_order(IxDyn(w.shape())).expect("O·C·kh·kw elements");
+        let dw = dw2.into_shape_with_order(IxDyn(&w_shape)).expect("O·C·kh·kw elements");
         store.accumulate(weight, dw);
     }
     if store.wants(input) {
-        let dcols = be.matmul(g_rows.view(), weight_2d(&w).view());
+        let dcols = be.matmul(g_rows.view(), w2.view());
         let dx = col2im(dcols.view(), &g);
         store.accumulate(input, Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized by col2im"));
     }

@@ -178,8 +178,12 @@ pub(crate) fn neg_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
     store.accumulate(x, g.mapv(|v| -v));
 }
 
-// d(x^p)/dx = p·x^(p-1)
+// d(x^p)/dx = p·x^(p-1); exactly 0 for p = 0 (not 0·0⁻¹ = NaN at x = 0)
 pub(crate) fn pow_backward(g: &Array, x: &Tensor, p: f32, store: &mut GradStore) {
+    if p == 0.0 {
+        store.accumulate(x, Array::zeros(g.raw_dim()));
+        return;
+    }
     let mut gx = g.clone();
     Zip::from(&mut gx).and(&*x.data()).for_each(|g, &x| *g *= p * x.powf(p - 1.0));
     store.accumulate(x, gx);
@@ -192,7 +196,8 @@ pub(crate) fn exp_backward(g: &Array, x: &Tensor, out: &Array, store: &mut GradS
 
 // d(ln x)/dx = 1/x
 pub(crate) fn log_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
-    store.accumulate(x, g / &*x.data());
+    let gx = g / &*x.data(); // lock released here, before `accumulate` reads x again
+    store.accumulate(x, gx);
 }
 
 // 1 inside [min, max], 0 where clamped

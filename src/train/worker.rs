@@ -1,0 +1,127 @@
+//! The training worker: a named thread that runs [`ClassifierRun::train`]
+//! (the same loop as `dl-lab run`) and reports through a channel. It never
+//! blocks on the UI: batch reports are throttled, and a failed `send` means
+//! the UI is gone, so the worker stops quietly.
+
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::messages::{TrainCommand, TrainEvent};
+use super::{ClassifierRun, Control, Progress};
+use crate::nn::Module;
+use crate::optim::Optimizer;
+
+/// At most one batch report per this many milliseconds.
+pub const REPORT_MS: u64 = 50;
+
+/// The UI's side of a running worker.
+pub struct Worker {
+    pub commands: Sender<TrainCommand>,
+    handle: Option<JoinHandle<ClassifierRun>>,
+}
+
+impl Worker {
+    /// Start training `run` on a new thread; `send` delivers each event to
+    /// the UI and returns false once the UI is gone.
+    pub fn spawn(mut run: ClassifierRun, send: impl Fn(TrainEvent) -> bool + Send + 'static) -> std::io::Result<Worker> {
+        let (commands, inbox) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new().name("dl-lab-train".into()).spawn(move || {
+            work(&mut run, &inbox, &send);
+            run
+        })?;
+        Ok(Worker { commands, handle: Some(handle) })
+    }
+
+    /// Ask the worker to stop and wait for it; returns the run (model and
+    /// optimizer as they are now) unless the thread panicked.
+    pub fn stop(mut self) -> Option<ClassifierRun> {
+        let _ = self.commands.send(TrainCommand::Stop);
+        self.handle.take().and_then(|h| h.join().ok())
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = self.commands.send(TrainCommand::Stop);
+            let _ = h.join();
+        }
+    }
+}
+
+fn snapshot(model: &crate::nn::Sequential) -> TrainEvent {
+    TrainEvent::Snapshot(model.parameters().iter().map(|p| p.to_array()).collect())
+}
+
+/// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`.
+/// Returns false when training should stop.
+fn obey(inbox: &Receiver<TrainCommand>, opt: &mut dyn Optimizer, send: &dyn Fn(TrainEvent) -> bool) -> bool {
+    let mut paused = false;
+    loop {
+        let cmd = if paused {
+            inbox.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            inbox.try_recv()
+        };
+        match cmd {
+            Ok(TrainCommand::Stop) | Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => return true,
+            Ok(TrainCommand::SetLr(lr)) => opt.set_lr(lr),
+            Ok(TrainCommand::Pause) if !paused => {
+                paused = true;
+                if !send(TrainEvent::Paused) {
+                    return false;
+                }
+            }
+            Ok(TrainCommand::Resume) if paused => {
+                if !send(TrainEvent::Resumed) {
+                    return false;
+                }
+                return true;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+fn work(run: &mut ClassifierRun, inbox: &Receiver<TrainCommand>, send: &dyn Fn(TrainEvent) -> bool) {
+    let train_images = run.train.labels.len();
+    let batches = (train_images / run.batch_size.max(1)).max(1);
+    if !send(TrainEvent::Started { epochs: run.epochs, batches_per_epoch: batches, train_images }) {
+        return;
+    }
+    let mut pending = Vec::new();
+    let mut last_report = Instant::now();
+    let mut stopped = false;
+    let result = run.train(|p, opt, model| {
+        let alive = obey(inbox, opt, send)
+            && match p {
+                Progress::Batch { epoch, batch, step, loss, img_per_s, batches } => {
+                    pending.push(*loss);
+                    let due = last_report.elapsed() >= Duration::from_millis(REPORT_MS) || batch == batches;
+                    !due || {
+                        last_report = Instant::now();
+                        let losses = std::mem::take(&mut pending);
+                        send(TrainEvent::Batch { epoch: *epoch, batch: *batch, step: *step, losses, img_per_s: *img_per_s })
+                    }
+                }
+                Progress::Epoch(s) => send(TrainEvent::Epoch(s.clone())) && send(snapshot(model)),
+            };
+        if alive {
+            Control::Continue
+        } else {
+            stopped = true;
+            Control::Stop
+        }
+    });
+    let last = match result {
+        Ok(_) => TrainEvent::Finished { stopped },
+        Err(e) => TrainEvent::Failed(e.to_string()),
+    };
+    let _ = send(snapshot(&run.model)) && send(last);
+}

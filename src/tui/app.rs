@@ -1,0 +1,420 @@
+//! The lab's state and its one transition function, `App::update(event)`.
+//! No terminal here and no drawing: tests drive `update` with scripted
+//! events and assert on the state.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use super::event::Event;
+use super::keymap::{self, Intent};
+use super::stepper::Stepper;
+use super::views::{self, conv_viz::ConvPane, dataset::DatasetPane, loss_chart::LossPane, model_builder::ModelPane};
+use crate::data::mnist::Mnist;
+use crate::lessons::{Hyper, Lesson, Task};
+use crate::nn::{LayerSpec, Sequential};
+use crate::train::{ClassifierRun, TrainCommand, TrainEvent, Worker};
+
+/// The four panes, in Tab order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaneId {
+    Dataset,
+    Model,
+    Loss,
+    Conv,
+}
+
+impl PaneId {
+    pub const ALL: [PaneId; 4] = [PaneId::Dataset, PaneId::Model, PaneId::Loss, PaneId::Conv];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Dataset => "Dataset",
+            PaneId::Model => "Model",
+            PaneId::Loss => "Loss",
+            PaneId::Conv => "Conv/Pool",
+        }
+    }
+
+    fn index(self) -> usize {
+        PaneId::ALL.iter().position(|&p| p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> PaneId {
+        PaneId::ALL[(self.index() + 1) % 4]
+    }
+
+    pub fn prev(self) -> PaneId {
+        PaneId::ALL[(self.index() + 3) % 4]
+    }
+
+    /// The pane beside this one in the 2×2 grid (Dataset Model / Loss Conv).
+    fn neighbour(self, intent: Intent) -> PaneId {
+        let i = self.index();
+        let (row, col) = (i / 2, i % 2);
+        let (row, col) = match intent {
+            Intent::FocusLeft | Intent::FocusRight => (row, 1 - col),
+            Intent::FocusUp | Intent::FocusDown => (1 - row, col),
+            _ => (row, col),
+        };
+        PaneId::ALL[row * 2 + col]
+    }
+}
+
+/// Where classifier training stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainState {
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    /// Stopped by an error (e.g. a NaN loss); the message says what to do.
+    Failed(String),
+}
+
+/// Progress counters of the current run, as the worker reports them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub epochs: usize,
+    pub batches_per_epoch: usize,
+    pub train_images: usize,
+    pub epoch: usize,
+    pub batch: usize,
+    pub step: usize,
+    pub img_per_s: f32,
+    pub last_loss: Option<f32>,
+    pub last_acc: Option<f32>,
+    /// Seconds of training so far (from the worker's img/s), for the ETA.
+    pub started: Option<std::time::Instant>,
+    /// Time spent paused, left out of the ETA.
+    pub paused_for: std::time::Duration,
+    pub paused_at: Option<std::time::Instant>,
+}
+
+impl Progress {
+    /// Fraction of all batches done, 0..=1.
+    pub fn fraction(&self) -> f64 {
+        let total = (self.epochs * self.batches_per_epoch).max(1);
+        (self.step as f64 / total as f64).min(1.0)
+    }
+
+    /// Estimated seconds left, from the pace so far.
+    pub fn eta_secs(&self) -> Option<f64> {
+        let started = self.started?;
+        let now = self.paused_at.unwrap_or_else(std::time::Instant::now);
+        let busy = now.duration_since(started).saturating_sub(self.paused_for).as_secs_f64();
+        let f = self.fraction();
+        (f > 0.0).then(|| busy * (1.0 - f) / f)
+    }
+}
+
+/// Everything the lab shows.
+pub struct App {
+    pub lesson: Lesson,
+    pub hyper: Hyper,
+    pub data: Arc<Mnist>,
+    /// Plain characters instead of Braille and block glyphs.
+    pub ascii: bool,
+    pub focus: PaneId,
+    /// The focused pane fills the screen ("opened" with Enter).
+    pub zoomed: bool,
+    pub show_help: bool,
+    pub should_quit: bool,
+    /// A one-line message for the status bar (errors, notes).
+    pub message: Option<String>,
+    /// The terminal's size, for mouse hit-tests.
+    pub area: Rect,
+    pub dataset: DatasetPane,
+    pub builder: ModelPane,
+    pub loss: LossPane,
+    pub conv: ConvPane,
+    /// The small lessons' step-by-step state (None for MNIST lessons).
+    pub stepper: Option<Stepper>,
+    pub train_state: TrainState,
+    pub progress: Progress,
+    /// The latest trained classifier (after an epoch), for predictions and filters.
+    pub trained: Option<Arc<Sequential>>,
+    /// The layers `trained` was built from (the builder may have moved on).
+    pub trained_specs: Vec<LayerSpec>,
+    worker: Option<Worker>,
+    tx: Sender<Event>,
+}
+
+impl App {
+    /// A lab on `lesson` and `data`; `tx` is where the worker's reports go.
+    pub fn new(lesson: Lesson, data: Arc<Mnist>, ascii: bool, tx: Sender<Event>) -> App {
+        let hyper = lesson.defaults.clone();
+        let stepper = match lesson.task {
+            Task::Classifier { .. } => None,
+            _ => Stepper::new(&lesson, &hyper).ok(),
+        };
+        App {
+            dataset: DatasetPane::new(&data),
+            builder: ModelPane::new(&lesson),
+            loss: LossPane::default(),
+            conv: ConvPane::new(&data),
+            stepper,
+            lesson,
+            hyper,
+            data,
+            ascii,
+            focus: PaneId::Dataset,
+            zoomed: false,
+            show_help: false,
+            should_quit: false,
+            message: None,
+            area: Rect::new(0, 0, 80, 24),
+            train_state: TrainState::Idle,
+            progress: Progress::default(),
+            trained: None,
+            trained_specs: Vec::new(),
+            worker: None,
+            tx,
+        }
+    }
+
+    /// The one state transition.
+    pub fn update(&mut self, event: Event) {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Mouse(m) => self.on_mouse(m),
+            Event::Resize(w, h) => self.area = Rect::new(0, 0, w, h),
+            Event::Tick => self.on_tick(),
+            Event::Train(ev) => self.on_train(ev),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        // an open editor (e.g. the model builder's) sees keys first, but q and Esc stay global
+        if self.zoomed && self.focus == PaneId::Model && self.builder.is_editing() {
+            if let Some(Intent::Quit) = keymap::intent(&key, true) {
+                return self.quit();
+            }
+            if self.builder.handle_key(key) {
+                return;
+            }
+        }
+        match keymap::intent(&key, self.zoomed) {
+            Some(intent) => self.apply(intent),
+            None => {
+                self.pane_key(key);
+            }
+        }
+    }
+
+    /// Give a key to the focused pane; true if it used it.
+    fn pane_key(&mut self, key: KeyEvent) -> bool {
+        match self.focus {
+            PaneId::Dataset => self.dataset.handle_key(key, &self.data),
+            PaneId::Model => {
+                let used = self.builder.handle_key(key);
+                if used {
+                    // the edited model is the one that trains: a new model needs a fresh start
+                    self.message = None;
+                }
+                used
+            }
+            PaneId::Loss => self.loss.handle_key(key),
+            PaneId::Conv => self.conv.handle_key(key, &self.data),
+        }
+    }
+
+    pub fn apply(&mut self, intent: Intent) {
+        match intent {
+            Intent::Quit => self.quit(),
+            Intent::ToggleHelp => self.show_help = !self.show_help,
+            Intent::Back => {
+                if self.show_help {
+                    self.show_help = false;
+                } else {
+                    self.zoomed = false;
+                }
+            }
+            Intent::NextPane => self.focus = self.focus.next(),
+            Intent::PrevPane => self.focus = self.focus.prev(),
+            Intent::FocusLeft | Intent::FocusRight | Intent::FocusUp | Intent::FocusDown => {
+                self.focus = self.focus.neighbour(intent)
+            }
+            Intent::Open => self.zoomed = true,
+            Intent::Step => self.step(),
+            Intent::StartPause => self.start_pause(),
+            Intent::Reset => self.reset(),
+            Intent::LrUp => self.change_lr(true),
+            Intent::LrDown => self.change_lr(false),
+            Intent::ToggleLogScale => self.loss.log_scale = !self.loss.log_scale,
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) {
+        if let MouseEventKind::Down(MouseButton::Left) = m.kind {
+            let at = Position::new(m.column, m.row);
+            if self.zoomed {
+                return;
+            }
+            for (pane, rect) in PaneId::ALL.iter().zip(views::pane_areas(self.area)) {
+                if rect.contains(at) {
+                    self.focus = *pane;
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(s) = self.stepper.as_mut() {
+            if let Some(err) = s.tick() {
+                self.message = Some(err);
+            }
+            self.loss.sync_costs(s);
+        }
+    }
+
+    fn quit(&mut self) {
+        self.should_quit = true;
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+    }
+
+    /// Stop any worker and wait for it (called on quit).
+    pub fn shutdown(&mut self) {
+        self.quit();
+    }
+
+    fn step(&mut self) {
+        match self.stepper.as_mut() {
+            Some(s) => {
+                self.message = s.step_once().err();
+                self.loss.sync_costs(s);
+            }
+            None => self.message = Some("Space steps the small lessons; press s to train this model".into()),
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(s) = self.stepper.as_mut() {
+            self.message = s.reset().err();
+            self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+            self.loss.sync_costs(s);
+            return;
+        }
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+        self.train_state = TrainState::Idle;
+        self.progress = Progress::default();
+        self.trained = None;
+        self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+        self.message = None;
+    }
+
+    fn change_lr(&mut self, up: bool) {
+        let lr = self.stepper.as_ref().map_or(self.hyper.lr, Stepper::lr);
+        let lr = views::lr_ladder(lr, up);
+        self.hyper.lr = lr;
+        if let Some(s) = self.stepper.as_mut() {
+            s.set_lr(lr);
+        }
+        if let Some(w) = &self.worker {
+            let _ = w.commands.send(TrainCommand::SetLr(lr));
+        }
+        self.message = Some(format!("learning rate: {lr}"));
+    }
+
+    fn start_pause(&mut self) {
+        if let Some(s) = self.stepper.as_mut() {
+            s.auto = !s.auto;
+            return;
+        }
+        match self.train_state {
+            TrainState::Running => {
+                if let Some(w) = &self.worker {
+                    let _ = w.commands.send(TrainCommand::Pause);
+                }
+            }
+            TrainState::Paused => {
+                if let Some(w) = &self.worker {
+                    let _ = w.commands.send(TrainCommand::Resume);
+                }
+            }
+            TrainState::Idle | TrainState::Finished | TrainState::Failed(_) => self.start_training(),
+        }
+    }
+
+    /// Build the edited model and train it on a worker thread.
+    fn start_training(&mut self) {
+        let Task::Classifier { input_shape, .. } = &self.lesson.task else { return };
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+        let specs = self.builder.specs.clone();
+        let run = ClassifierRun::new(&specs, input_shape, self.data.train.clone(), self.data.test.clone(), &self.hyper);
+        let run = match run {
+            Ok(r) => r,
+            Err(e) => {
+                self.message = Some(format!("cannot train this model: {e}"));
+                return;
+            }
+        };
+        let tx = self.tx.clone();
+        match Worker::spawn(run, move |ev| tx.send(Event::Train(ev)).is_ok()) {
+            Ok(w) => {
+                self.worker = Some(w);
+                self.train_state = TrainState::Running;
+                self.progress = Progress { started: Some(std::time::Instant::now()), ..Progress::default() };
+                self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+                self.trained_specs = specs;
+                self.message = Some("training started".into());
+            }
+            Err(e) => self.message = Some(format!("cannot start the training thread: {e}")),
+        }
+    }
+
+    fn on_train(&mut self, ev: TrainEvent) {
+        let p = &mut self.progress;
+        match ev {
+            TrainEvent::Started { epochs, batches_per_epoch, train_images } => {
+                p.epochs = epochs;
+                p.batches_per_epoch = batches_per_epoch;
+                p.train_images = train_images;
+            }
+            TrainEvent::Batch { epoch, batch, step, losses, img_per_s } => {
+                p.epoch = epoch;
+                p.batch = batch;
+                p.step = step;
+                p.img_per_s = img_per_s;
+                p.last_loss = losses.last().copied();
+                self.loss.push_losses(step + 1 - losses.len(), &losses);
+            }
+            TrainEvent::Epoch(s) => {
+                p.last_acc = Some(s.test_acc);
+                self.loss.push_epoch(&s);
+            }
+            TrainEvent::Snapshot(params) => {
+                let Task::Classifier { input_shape, .. } = &self.lesson.task else { return };
+                if let Ok(model) = views::model_from_params(&self.trained_specs, input_shape, &params) {
+                    self.trained = Some(Arc::new(model));
+                }
+            }
+            TrainEvent::Paused => {
+                self.train_state = TrainState::Paused;
+                p.paused_at = Some(std::time::Instant::now());
+            }
+            TrainEvent::Resumed => {
+                self.train_state = TrainState::Running;
+                if let Some(t) = p.paused_at.take() {
+                    p.paused_for += t.elapsed();
+                }
+            }
+            TrainEvent::Finished { stopped } => {
+                self.train_state = TrainState::Finished;
+                self.message = Some(if stopped { "training stopped".into() } else { "training finished".into() });
+            }
+            TrainEvent::Failed(msg) => {
+                self.message = Some(msg.clone());
+                self.train_state = TrainState::Failed(msg);
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Drawing: the layout (four panes + status line), the help overlay, the
+//! "terminal too small" notice, and small helpers the panes share. Each
+//! pane draws itself in its own module from `&App`.
+
+pub mod conv_viz;
+pub mod dataset;
+pub mod loss_chart;
+pub mod model_builder;
+pub mod stepper_view;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, PaneId, TrainState};
+use super::keymap::HELP;
+use crate::engine::Array;
+use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
+
+/// The smallest terminal the four-pane layout fits.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// The four pane rectangles (Dataset, Model, Loss, Conv/Pool) in `area`,
+/// which includes the status line at the bottom.
+pub fn pane_areas(area: Rect) -> [Rect; 4] {
+    let [main, _status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(main);
+    let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [c, d] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    [a, b, c, d]
+}
+
+/// A pane's frame: its title, highlighted when focused.
+pub fn pane_block(title: &str, focused: bool) -> Block<'static> {
+    let style = if focused { Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD) } else { Style::new() };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(style)
+        .title(Span::styled(format!(" {title} "), style))
+}
+
+/// Draw the whole lab.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    render_to(app, area, frame.buffer_mut());
+}
+
+/// Draw the whole lab into a buffer (TestBackend-friendly).
+pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(area, buf);
+        return;
+    }
+    let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    if app.zoomed {
+        render_pane(app, app.focus, main, buf, true);
+    } else {
+        for (pane, rect) in PaneId::ALL.iter().zip(pane_areas(area)) {
+            render_pane(app, *pane, rect, buf, false);
+        }
+    }
+    status_bar(app, status, buf);
+    if app.show_help {
+        help_overlay(main, buf);
+    }
+}
+
+fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
+    let focused = app.focus == pane;
+    match pane {
+        PaneId::Dataset if app.stepper.is_some() => stepper_view::render_data(app, area, buf, focused),
+        PaneId::Model if app.stepper.is_some() => stepper_view::render_model(app, area, buf, focused),
+        PaneId::Dataset => dataset::render(app, area, buf, focused, zoomed),
+        PaneId::Model => model_builder::render(app, area, buf, focused, zoomed),
+        PaneId::Loss => loss_chart::render(app, area, buf, focused, zoomed),
+        PaneId::Conv => conv_viz::render(app, area, buf, focused, zoomed),
+    }
+}
+
+/// "terminal too small (need 80×24)", centred as far as it fits.
+pub fn too_small(area: Rect, buf: &mut Buffer) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let text = format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})", area.width, area.height);
+    let y = area.y + area.height / 2;
+    let line = Rect::new(area.x, y, area.width, 1);
+    Paragraph::new(text).wrap(Wrap { trim: true }).render(Rect { height: area.height - (y - area.y), ..line }, buf);
+}
+
+/// The keys that matter now, or the current message.
+fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let keys = if app.stepper.is_some() {
+        "Space step · s run/pause · r reset · +/- lr · Tab pane · Enter open · ? help · q quit"
+    } else {
+        match app.train_state {
+            TrainState::Running => "s pause · +/- lr · l log scale · Tab pane · Enter open · ? help · q quit",
+            TrainState::Paused => "s resume · r reset · +/- lr · Tab pane · Enter open · ? help · q quit",
+            _ => "s train · r reset · +/- lr · Tab pane · Enter open · Esc back · ? help · q quit",
+        }
+    };
+    let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
+    let mut spans = vec![
+        Span::styled(format!(" {} ", app.lesson.name), Style::new().fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(format!(" lr {lr} │ ")),
+    ];
+    match &app.message {
+        Some(m) => spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow))),
+        None => spans.push(Span::styled(keys, Style::new().fg(Color::DarkGray))),
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn help_overlay(area: Rect, buf: &mut Buffer) {
+    let w = area.width.min(70);
+    let h = area.height.min(HELP.len() as u16 + 4);
+    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    Clear.render(rect, buf);
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| Line::from(vec![Span::styled(format!("{k:>16}  "), Style::new().fg(Color::Cyan)), Span::raw(*what)]))
+        .collect();
+    Paragraph::new(lines)
+        .block(Block::bordered().title(" Keys (Esc or ? to close) "))
+        .render(rect, buf);
+}
+
+/// Draw a one-line status in the middle of the screen (before the first frame has data).
+pub fn loading(frame: &mut Frame, what: &str) {
+    let area = frame.area();
+    let y = area.height / 2;
+    Paragraph::new(what.to_string()).render(Rect::new(area.x, area.y + y, area.width, 1.min(area.height)), frame.buffer_mut());
+}
+
+/// Learning rates `+` and `-` step through: the values a lesson wants to try.
+pub const LR_LADDER: &[f32] = &[
+    1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1.0, 1.1, 1.5, 3.0, 10.0,
+];
+
+/// The next rung of [`LR_LADDER`] above (or below) `lr`.
+pub fn lr_ladder(lr: f32, up: bool) -> f32 {
+    let eps = lr * 1e-3;
+    if up {
+        LR_LADDER.iter().copied().find(|&v| v > lr + eps).unwrap_or(lr)
+    } else {
+        LR_LADDER.iter().rev().copied().find(|&v| v < lr - eps).unwrap_or(lr)
+    }
+}
+
+/// A model built from `specs` with the given parameter values (a worker snapshot).
+pub fn model_from_params(specs: &[LayerSpec], input_shape: &[usize], params: &[Array]) -> crate::Result<Sequential> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let model = build_model(specs, input_shape, &mut rng)?;
+    let slots = model.parameters();
+    if slots.len() != params.len() {
+        return Err(crate::Error::Config("snapshot does not match the model".into()));
+    }
+    for (slot, value) in slots.iter().zip(params) {
+        if slot.shape() != value.shape() {
+            return Err(crate::Error::Config("snapshot does not match the model".into()));
+        }
+        slot.set_data(value.clone());
+    }
+    Ok(model)
+}
