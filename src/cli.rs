@@ -83,7 +83,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Learning rate (a positive number).
-    #[arg(long, value_parser = parse_lr, allow_negative_numbers = true)]
+    #[arg(long, value_parser = parse_lr)]
     pub lr: Option<f32>,
     /// sgd, adam, adamw, rmsprop or adagrad.
     #[arg(long)]

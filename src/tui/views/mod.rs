@@ -6,6 +6,7 @@ pub mod conv_viz;
 pub mod dataset;
 pub mod loss_chart;
 pub mod model_builder;
+pub mod shade;
 pub mod stepper_view;
 
 use ratatui::buffer::Buffer;

@@ -1,0 +1,391 @@
+//! The `dl-lab` binary as other tools see it: subcommands, `--json` lines, exit codes and the
+//! messages on stderr for every kind of bad input (none of them may panic).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const LESSONS: [&str; 8] = [
+    "gd-scalar",
+    "linear",
+    "multivariate",
+    "mlp-regression",
+    "xor-perceptron",
+    "xor-mlp",
+    "softmax-mnist",
+    "cnn-mnist",
+];
+
+/// Run `dl-lab args…` with stdout and stderr captured (stdout is then not a terminal).
+fn dl_lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("start dl-lab")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("UTF-8 stderr")
+}
+
+/// Succeeds, and returns stdout.
+fn ok(args: &[&str]) -> String {
+    let o = dl_lab(args);
+    assert!(o.status.success(), "dl-lab {args:?} failed: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// Fails with a non-zero exit and no panic; returns stderr, which must contain each of `needles`.
+fn fails(args: &[&str], needles: &[&str]) -> String {
+    let o = dl_lab(args);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "dl-lab {args:?} should fail; stdout: {}",
+        stdout(&o)
+    );
+    assert_ne!(
+        o.status.code(),
+        None,
+        "dl-lab {args:?} was killed by a signal"
+    );
+    assert!(!err.contains("panicked"), "dl-lab {args:?} panicked: {err}");
+    assert!(!err.trim().is_empty(), "dl-lab {args:?} failed silently");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "dl-lab {args:?}: stderr lacks {n:?}: {err}"
+        );
+    }
+    err
+}
+
+/// A fresh empty directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("dl-lab-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).expect("write temp file");
+        path
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.lines().last().expect("some output").trim()
+}
+
+// ---------------------------------------------------------------- lessons and run
+
+#[test]
+fn lessons_lists_all_eight() {
+    let out = ok(&["lessons"]);
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, LESSONS);
+}
+
+#[test]
+fn run_linear_json_logs_requested_epochs() {
+    let out = ok(&[
+        "run",
+        "linear",
+        "--json",
+        "--epochs",
+        "100",
+        "--log-every",
+        "50",
+    ]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let epochs: Vec<u64> = lines
+        .iter()
+        .map(|v| v["epoch"].as_u64().expect("epoch"))
+        .collect();
+    assert_eq!(epochs, [0, 50, 100]);
+    let mut costs = Vec::new();
+    for (line, v) in out.lines().zip(&lines) {
+        let o = v.as_object().expect("object");
+        let keys: Vec<&str> = o.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["epoch", "cost", "params"], "{line}");
+        // the order as printed, not only as parsed
+        let (e, c, p) = (
+            line.find("\"epoch\""),
+            line.find("\"cost\""),
+            line.find("\"params\""),
+        );
+        assert!(e < c && c < p, "{line}");
+        let params = o["params"].as_object().expect("params");
+        assert_eq!(
+            params.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["W", "b"],
+            "{line}"
+        );
+        assert!(params["W"].is_f64() && params["b"].is_f64(), "{line}");
+        costs.push(o["cost"].as_f64().expect("cost"));
+    }
+    // epoch 0 from W = b = 0: mean(1, 4, 9) = 14/3, then W = 0.01·28/3, b = 0.01·4
+    assert!((costs[0] - 14.0 / 3.0).abs() < 1e-5, "{costs:?}");
+    assert!((lines[0]["params"]["W"].as_f64().expect("W") - 0.093_333).abs() < 1e-5);
+    assert!((lines[0]["params"]["b"].as_f64().expect("b") - 0.04).abs() < 1e-6);
+    assert!(costs[0] > costs[1] && costs[1] > costs[2], "{costs:?}");
+}
+
+#[test]
+fn run_linear_human_output() {
+    let out = ok(&["run", "linear"]);
+    let last = out
+        .lines()
+        .rfind(|l| l.starts_with("Epoch"))
+        .expect("epoch lines");
+    assert!(last.starts_with("Epoch 1000/1000 W: "), "{out}");
+    assert!(last.contains("Cost: "), "{out}");
+    // W approaches 1: "W: 0.985, b: 0.033"
+    let w: f32 = last["Epoch 1000/1000 W: ".len()..]
+        .split(',')
+        .next()
+        .expect("W")
+        .trim()
+        .parse()
+        .expect("W number");
+    assert!((w - 1.0).abs() < 0.05, "{last}");
+}
+
+#[test]
+fn run_softmax_mnist_one_epoch_json() {
+    let out = ok(&["run", "softmax-mnist", "--epochs", "1", "--json"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let v: Value = serde_json::from_str(lines[0]).expect("JSON");
+    let o = v.as_object().expect("object");
+    assert_eq!(
+        o.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["epoch", "loss", "test_acc", "img_per_s"]
+    );
+    assert_eq!(o["epoch"], 1);
+    let loss = o["loss"].as_f64().expect("loss");
+    assert!(loss.is_finite() && loss > 0.0, "{loss}");
+    let acc = o["test_acc"].as_f64().expect("test_acc");
+    assert!((0.0..=1.0).contains(&acc), "{acc}");
+    // one epoch of softmax regression already beats chance by far
+    assert!(acc > 0.5, "{acc}");
+    assert!(o["img_per_s"].as_f64().expect("img_per_s") > 0.0);
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn unknown_lesson_lists_lessons() {
+    let err = fails(&["run", "no-such-lesson"], &["no-such-lesson"]);
+    for name in LESSONS {
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
+fn bad_learning_rates() {
+    for lr in ["abc", "-1", "0", "NaN", "inf"] {
+        let err = fails(&["run", "linear", "--lr", lr], &["--lr"]);
+        assert!(err.contains("learning rate"), "--lr {lr}: {err}");
+        assert!(err.contains(lr), "--lr {lr}: {err}");
+    }
+}
+
+#[test]
+fn unknown_optimizer_lists_names() {
+    fails(
+        &["run", "linear", "--optimizer", "nesterov"],
+        &["nesterov", "--optimizer", "sgd", "adam", "rmsprop"],
+    );
+}
+
+#[test]
+fn missing_data_file_is_named() {
+    let dir = TempDir::new("missing");
+    let path = dir.0.join("nowhere.csv");
+    fails(
+        &["run", "linear", "--data", path.to_str().expect("UTF-8")],
+        &["nowhere.csv"],
+    );
+}
+
+#[test]
+fn csv_with_bad_number_names_file_and_line() {
+    let dir = TempDir::new("bad-number");
+    let path = dir.write("file.csv", b"x,y\n1,1\n2,two\n3,3\n");
+    fails(
+        &["run", "linear", "--data", path.to_str().expect("UTF-8")],
+        &["file.csv:3", "two"],
+    );
+}
+
+#[test]
+fn csv_with_wrong_column_count() {
+    let dir = TempDir::new("columns");
+    let path = dir.write("cols.csv", b"x,y\n1,1\n2,2,2\n");
+    fails(
+        &["run", "linear", "--data", path.to_str().expect("UTF-8")],
+        &["cols.csv:3", "column"],
+    );
+}
+
+/// A copy of the shipped MNIST sample in a temp dir, with `train-images-idx3-ubyte` (raw, so
+/// it wins over the `.gz`) replaced by `bytes`.
+fn mnist_dir_with_bad_images(name: &str, bytes: &[u8]) -> TempDir {
+    let dir = TempDir::new(name);
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist5k");
+    for entry in std::fs::read_dir(&shipped).expect("shipped sample") {
+        let entry = entry.expect("dir entry");
+        let file = entry.file_name();
+        if file.to_string_lossy().ends_with("-ubyte.gz") {
+            std::fs::copy(entry.path(), dir.0.join(file)).expect("copy");
+        }
+    }
+    dir.write("train-images-idx3-ubyte", bytes);
+    dir
+}
+
+#[test]
+fn corrupt_mnist_directory_names_the_file() {
+    // labels magic (2049) where images (2051) belong
+    let wrong_magic = mnist_dir_with_bad_images("magic", &[0, 0, 8, 1, 0, 0, 0, 1, 7]);
+    fails(
+        &["run", "softmax-mnist", "--data", wrong_magic.path()],
+        &["train-images-idx3-ubyte", "magic"],
+    );
+
+    // a good header for 4,000 images of 28x28, cut short after 100 bytes of pixels
+    let mut cut = vec![0, 0, 8, 3];
+    for n in [4000u32, 28, 28] {
+        cut.extend_from_slice(&n.to_be_bytes());
+    }
+    cut.extend_from_slice(&[0; 100]);
+    let truncated = mnist_dir_with_bad_images("truncated", &cut);
+    fails(
+        &["run", "softmax-mnist", "--data", truncated.path()],
+        &["train-images-idx3-ubyte", "truncated"],
+    );
+}
+
+#[test]
+fn csv_for_mnist_lesson_is_refused() {
+    let dir = TempDir::new("csv-for-mnist");
+    let path = dir.write("table.csv", b"x,y\n1,1\n");
+    fails(
+        &[
+            "run",
+            "softmax-mnist",
+            "--data",
+            path.to_str().expect("UTF-8"),
+        ],
+        &["table.csv", "directory"],
+    );
+}
+
+#[test]
+fn divergence_names_epoch_and_suggests_smaller_lr() {
+    // linear with lr 10: the cost grows ~600x an epoch and overflows at epoch 10
+    let err = fails(
+        &["run", "linear", "--lr", "10"],
+        &["diverged", "smaller learning rate", "--lr 1"],
+    );
+    assert!(err.contains("at epoch "), "{err}");
+    // gd-scalar with lr 1.5: x - 3 doubles and flips sign, y overflows f32 at epoch 63
+    fails(
+        &["run", "gd-scalar", "--lr", "1.5"],
+        &["epoch 63", "smaller learning rate", "--lr 0.15"],
+    );
+}
+
+#[test]
+fn bare_dl_lab_without_terminal_points_to_run() {
+    let o = dl_lab(&[]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("dl-lab run"), "{err}");
+    assert!(err.contains("terminal"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+// ---------------------------------------------------------------- explain commands
+
+#[test]
+fn conv_prints_output_rows_last() {
+    let out = ok(&[
+        "conv",
+        "--input",
+        "1,2,3;4,5,6;7,8,9",
+        "--kernel",
+        "1,0;0,1",
+    ]);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(lines.len() >= 2, "{out}");
+    assert_eq!(lines[lines.len() - 2], ["6", "8"], "{out}");
+    assert_eq!(lines[lines.len() - 1], ["12", "14"], "{out}");
+}
+
+#[test]
+fn pool_avg_ends_with_mean() {
+    let out = ok(&["pool", "--input", "1,2;3,4", "--size", "2", "--mode", "avg"]);
+    assert!(last_line(&out).ends_with("2.5"), "{out}");
+    let out = ok(&["pool", "--input", "1,2;3,4", "--size", "2"]);
+    assert!(last_line(&out).ends_with('4'), "max pool: {out}");
+}
+
+#[test]
+fn conv_size_same_padding() {
+    let out = ok(&[
+        "conv-size",
+        "--input",
+        "28",
+        "--kernel",
+        "3",
+        "--padding",
+        "1",
+    ]);
+    assert!(last_line(&out).ends_with("28"), "{out}");
+    let out = ok(&["conv-size", "--input", "28", "--kernel", "5"]);
+    assert!(last_line(&out).ends_with("24"), "{out}");
+}
+
+#[test]
+fn bad_matrices_are_errors() {
+    fails(&["conv", "--input", "1,2;3", "--kernel", "1"], &["row"]);
+    fails(&["conv", "--input", "1,x;3,4", "--kernel", "1"], &["\"x\""]);
+    fails(
+        &[
+            "pool", "--input", "1,2;3,4", "--size", "2", "--mode", "median",
+        ],
+        &["median"],
+    );
+}
