@@ -83,7 +83,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Learning rate (a positive number).
-    #[arg(long, value_parser = parse_lr)]
+    #[arg(long, value_parser = parse_lr, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// sgd, adam, adamw, rmsprop or adagrad.
     #[arg(long)]
@@ -138,8 +138,11 @@ impl RunArgs {
         if let Some(v) = self.momentum {
             h.momentum = v;
         }
-        if let Some(v) = self.weight_decay {
-            h.weight_decay = v;
+        match self.weight_decay {
+            Some(v) => h.weight_decay = v,
+            // PyTorch's AdamW defaults to weight_decay 0.01
+            None if h.optimizer.eq_ignore_ascii_case("adamw") => h.weight_decay = 0.01,
+            None => {}
         }
         if let Some(v) = self.batch_size {
             if v == 0 {

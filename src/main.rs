@@ -42,7 +42,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 dl_lab::backend::set_threads(t)?;
             }
             let stdout = std::io::stdout();
-            lessons::run_headless(&lesson, &cfg, &mut stdout.lock())?;
+            match lessons::run_headless(&lesson, &cfg, &mut stdout.lock()) {
+                // the reader went away (e.g. `| head`): not an error worth reporting
+                Err(dl_lab::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
         }
         Some(Command::Conv { input, kernel, stride, padding }) => {
             print_lines(explain::explain_conv(&input, &kernel, stride, padding)?)

@@ -469,7 +469,7 @@ fn run_headless_text_matches_course_format() {
 
 #[test]
 fn unknown_lesson_lists_the_lessons() {
-    let msg = find("nope").err().expect("unknown").to_string();
+    let msg = find("nope").expect_err("unknown").to_string();
     for l in all() {
         assert!(msg.contains(l.name), "{msg}");
     }

@@ -1,0 +1,163 @@
+//! End to end: drive the real `dl-lab` binary in a detached tmux session of
+//! fixed size — start it, read the screen, press keys, check what changed,
+//! quit, and check the exit status and that the terminal was given back.
+//!
+//! Skips (with the reason printed) when tmux is not installed, unless
+//! DL_LAB_REQUIRE_TMUX=1 (set by .ci/run), which turns the skip into a failure.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dl-lab");
+
+struct Tmux {
+    socket: String,
+    status_file: PathBuf,
+}
+
+fn tmux_available() -> bool {
+    let ok = Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        if std::env::var("DL_LAB_REQUIRE_TMUX").as_deref() == Ok("1") {
+            panic!("tmux is required (DL_LAB_REQUIRE_TMUX=1) but not installed");
+        }
+        eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+    }
+    ok
+}
+
+impl Tmux {
+    /// Start `dl-lab ARGS` in a cols×rows session; its exit status goes to a file.
+    fn start(name: &str, args: &str, cols: u16, rows: u16) -> Tmux {
+        let socket = format!("dl-lab-e2e-{name}-{}", std::process::id());
+        let status_file = std::env::temp_dir().join(format!("{socket}.status"));
+        let _ = std::fs::remove_file(&status_file);
+        let cmd = format!("TERM=xterm-256color {BIN} {args}; echo $? > {}", status_file.display());
+        let ok = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .args(["sh", "-c", &cmd])
+            .status()
+            .expect("run tmux")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        let t = Tmux { socket, status_file };
+        t.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", k]);
+        }
+    }
+
+    /// Poll the screen until `want` appears (or fail with the screen shown).
+    fn wait_for(&self, want: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(secs) {
+                panic!("waited {secs}s for {want:?}; the screen was:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait for the program to end; its exit status.
+    fn exit_status(&self, secs: u64) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.status_file) {
+                if let Ok(code) = s.trim().parse() {
+                    return code;
+                }
+            }
+            if start.elapsed() > Duration::from_secs(secs) {
+                panic!("dl-lab did not exit within {secs}s; the screen was:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.status_file);
+    }
+}
+
+#[test]
+fn gd_scalar_steps_and_quits_cleanly() {
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("gd", "--lesson gd-scalar", 100, 30);
+    let first = t.wait_for("Conv/Pool", 10);
+    for title in ["Dataset", "Model", "Loss", "Conv/Pool"] {
+        assert!(first.contains(title), "pane {title} missing:\n{first}");
+    }
+    assert!(first.contains("lr 0.1"), "status line shows the learning rate:\n{first}");
+
+    t.keys(&["Space"]);
+    t.wait_for("4.600", 5); // x: 5 - 0.1·4 = 4.6
+
+    t.keys(&["+"]);
+    t.wait_for("lr 0.3", 5);
+
+    t.keys(&["?"]);
+    t.wait_for("Keys", 5);
+    t.keys(&["Escape"]);
+
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0, "dl-lab exits with status 0 on q");
+    let after = t.screen();
+    assert!(!after.contains("Conv/Pool"), "the alternate screen was left on quit:\n{after}");
+}
+
+#[test]
+fn training_starts_and_quit_stops_it() {
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("train", "--lesson softmax-mnist", 100, 30);
+    t.wait_for("Conv/Pool", 10);
+    t.keys(&["s"]);
+    t.wait_for("training", 10);
+    // quitting while the worker trains ends promptly and cleanly
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0);
+}
+
+#[test]
+fn tiny_terminal_says_so() {
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("small", "", 40, 10);
+    t.wait_for("terminal too small", 10);
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0);
+}
+
+#[test]
+fn not_a_terminal_points_to_run() {
+    let out = Command::new(BIN).output().expect("run dl-lab");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dl-lab run"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
