@@ -35,7 +35,12 @@ impl Series {
     /// An empty series that keeps at most `capacity` points (at least 2).
     pub fn new(capacity: usize) -> Series {
         let capacity = capacity.max(2);
-        Series { capacity, stride: 1, points: Vec::with_capacity(capacity), last_count: 0 }
+        Series {
+            capacity,
+            stride: 1,
+            points: Vec::with_capacity(capacity),
+            last_count: 0,
+        }
     }
 
     /// Add one value; once `capacity` points are full, pairs are merged.
@@ -53,6 +58,8 @@ impl Series {
         }
         if self.points.len() == self.capacity {
             self.halve();
+            // an odd capacity leaves a partly filled last bucket to fill first
+            return self.push(x, y);
         }
         self.points.push((x, y));
         self.last_count = 1;
@@ -63,11 +70,16 @@ impl Series {
     fn halve(&mut self) {
         let old = std::mem::take(&mut self.points);
         let odd = old.len() % 2 == 1;
-        self.points = old.chunks(2).map(|c| {
-            let n = c.len() as f64;
-            (c.iter().map(|p| p.0).sum::<f64>() / n, c.iter().map(|p| p.1).sum::<f64>() / n)
-        })
-        .collect();
+        self.points = old
+            .chunks(2)
+            .map(|c| {
+                let n = c.len() as f64;
+                (
+                    c.iter().map(|p| p.0).sum::<f64>() / n,
+                    c.iter().map(|p| p.1).sum::<f64>() / n,
+                )
+            })
+            .collect();
         // the last (full) bucket now holds two old strides' worth of values;
         // a lone old point holds one old stride
         self.last_count = if odd { self.stride } else { self.stride * 2 };
@@ -160,7 +172,8 @@ impl LossHistory {
         self.raw.push(step, loss);
         self.seen += 1;
         self.ema = self.smoothing * self.ema + (1.0 - self.smoothing) * loss;
-        let debiased = self.ema / (1.0 - self.smoothing.powi(self.seen.min(i32::MAX as usize) as i32));
+        let debiased =
+            self.ema / (1.0 - self.smoothing.powi(self.seen.min(i32::MAX as usize) as i32));
         let debiased = if debiased.is_finite() { debiased } else { loss };
         self.smooth.push(step, debiased);
         self.last = Some((step, loss));
@@ -221,7 +234,13 @@ impl LossHistory {
 
     /// Smallest plotted y above zero (for a log axis), if any.
     pub fn min_positive(&self) -> Option<f64> {
-        self.raw.points().iter().chain(self.smooth.points()).map(|p| p.1).filter(|&y| y > 0.0).reduce(f64::min)
+        self.raw
+            .points()
+            .iter()
+            .chain(self.smooth.points())
+            .map(|p| p.1)
+            .filter(|&y| y > 0.0)
+            .reduce(f64::min)
     }
 }
 
@@ -248,12 +267,27 @@ mod tests {
         }
         // 8 points became 4 means of pairs, then the 9th starts a bucket of 2
         assert_eq!(s.stride(), 2);
-        assert_eq!(s.points(), &[(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.0, 8.0)]);
+        assert_eq!(
+            s.points(),
+            &[(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.0, 8.0)]
+        );
         s.push(9.0, 9.0);
         assert_eq!(s.last(), Some((8.5, 8.5)));
         assert_eq!(s.len(), 5);
         s.push(10.0, 10.0);
         assert_eq!(s.len(), 6);
+    }
+
+    #[test]
+    fn odd_capacity_fills_the_lone_point_first() {
+        let mut s = Series::new(3);
+        for i in 0..4 {
+            s.push(i as f64, i as f64);
+        }
+        // [0,1,2] → [(0.5), (2 alone, half a bucket)] then 3 joins the 2
+        assert_eq!(s.points(), &[(0.5, 0.5), (2.5, 2.5)]);
+        s.push(4.0, 4.0);
+        assert_eq!(s.points(), &[(0.5, 0.5), (2.5, 2.5), (4.0, 4.0)]);
     }
 
     #[test]

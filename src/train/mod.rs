@@ -3,10 +3,12 @@
 //! that can also ask the loop to stop.
 
 pub mod classifier;
+pub mod history;
 pub mod messages;
 pub mod worker;
 
 pub use classifier::{evaluate, ClassifierRun, EpochSummary, Progress};
+pub use history::LossHistory;
 pub use messages::{TrainCommand, TrainEvent};
 pub use worker::Worker;
 

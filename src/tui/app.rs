@@ -188,7 +188,7 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) {
         // an open editor (e.g. the model builder's) sees keys first, but q and Esc stay global
-        if self.zoomed && self.focus == PaneId::Model && self.builder.is_editing() {
+        if self.focus == PaneId::Model && self.builder.is_editing() {
             if let Some(Intent::Quit) = keymap::intent(&key, true) {
                 return self.quit();
             }
@@ -217,7 +217,10 @@ impl App {
                 used
             }
             PaneId::Loss => self.loss.handle_key(key),
-            PaneId::Conv => self.conv.handle_key(key, &self.data),
+            PaneId::Conv => {
+                let learned = views::conv_viz::Learned::of(self);
+                self.conv.handle_key(key, &self.data, learned.as_ref())
+            }
         }
     }
 

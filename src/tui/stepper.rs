@@ -1,12 +1,40 @@
 //! The small lessons in the lab: gradient descent one keypress at a time
 //! (Space), or running on its own (s), over the same [`SmallSession`] that
 //! `dl-lab run` uses.
+//!
+//! Besides the session the stepper keeps what the views need to write an
+//! update out with its numbers: the parameters before the last step, the
+//! last [`EpochRecord`], and the [`Slope`] at the current parameters (the
+//! cost and gradients the *next* Space will use, so the lab can show
+//! "5.000 − 0.1·4.000 = 4.600" before the first step).
+
+use std::time::{Duration, Instant};
+
+use ndarray::IxDyn;
 
 use crate::engine::Array;
-use crate::lessons::{EpochRecord, Hyper, Lesson, SmallSession};
+use crate::lessons::{EpochRecord, Hyper, Lesson, SmallSession, Task};
+use crate::Error;
 
 /// How many past points the gd-scalar chart keeps as a trail.
 pub const TRAIL_LEN: usize = 50;
+
+/// How many rises in a row (each step's cost above the one before) count as
+/// running away, once the cost is also more than [`RUNAWAY_FACTOR`] × its lowest.
+pub const RUNAWAY_RISES: usize = 3;
+pub const RUNAWAY_FACTOR: f32 = 2.0;
+
+/// Most time one tick may spend stepping when running by itself, so the UI
+/// still redraws (and reads keys) every tick of `event::TICK_MS` = 100 ms.
+pub const TICK_BUDGET_MS: u64 = 60;
+
+/// The cost and the gradients at the current parameters: what the next step uses.
+#[derive(Clone, Debug)]
+pub struct Slope {
+    pub cost: f32,
+    /// One gradient per parameter, named and shaped like `SmallSession::params`.
+    pub grads: Vec<(String, Array)>,
+}
 
 /// A small lesson being stepped.
 pub struct Stepper {
@@ -17,39 +45,91 @@ pub struct Stepper {
     pub before: Vec<(String, Array)>,
     /// The last step: cost before it, gradients, parameters after it.
     pub last: Option<EpochRecord>,
+    /// The learning rate the last step used (`+`/`-` may have changed it since).
+    pub last_lr: f32,
+    /// Cost and gradients at the current parameters (None if the cost cannot
+    /// be computed).
+    pub now: Option<Slope>,
     /// Every cost so far, in epoch order.
     pub costs: Vec<f32>,
     /// (x, y) of recent gd-scalar positions, oldest first.
     pub trail: Vec<(f32, f32)>,
     /// Running by itself (s), a few epochs per tick.
     pub auto: bool,
-    /// Set when the cost diverged; stepping stops until reset.
+    /// Set when the cost became NaN or infinite; stepping stops until reset.
     pub diverged: Option<String>,
+    /// Set while the cost keeps rising (the learning rate is too large);
+    /// stepping goes on, running by itself stops.
+    pub running_away: Option<String>,
 }
 
-fn param_arrays(session: &SmallSession) -> Vec<(String, Array)> {
+/// The current value of every parameter.
+pub fn param_arrays(session: &SmallSession) -> Vec<(String, Array)> {
     session.params().into_iter().map(|(n, t)| (n, t.to_array())).collect()
+}
+
+/// Cost and gradients at the session's current parameters, leaving no
+/// gradient behind (the next `step` computes its own).
+pub fn slope(session: &SmallSession) -> Option<Slope> {
+    let params = session.params();
+    params.iter().for_each(|(_, t)| t.zero_grad());
+    let cost = session.cost().ok()?;
+    let value = cost.item();
+    let grads = if value.is_finite() && cost.backward().is_ok() {
+        params
+            .iter()
+            .map(|(n, t)| (n.clone(), t.grad().unwrap_or_else(|| Array::zeros(IxDyn(&t.shape())))))
+            .collect()
+    } else {
+        params.iter().map(|(n, t)| (n.clone(), Array::from_elem(IxDyn(&t.shape()), f32::NAN))).collect()
+    };
+    params.iter().for_each(|(_, t)| t.zero_grad());
+    Some(Slope { cost: value, grads })
+}
+
+/// The session's error in the lab's words (keys instead of command-line flags).
+fn lab_message(e: &Error) -> String {
+    match e {
+        Error::Diverged { at, value, lr, .. } => format!(
+            "diverged: the cost became {value} at {at} with lr {lr}. Press r to reset, then - to lower the learning rate"
+        ),
+        other => other.to_string(),
+    }
 }
 
 impl Stepper {
     pub fn new(lesson: &Lesson, hyper: &Hyper) -> crate::Result<Stepper> {
         let session = SmallSession::new(lesson, hyper, None)?;
         let before = param_arrays(&session);
+        let now = slope(&session);
         Ok(Stepper {
             lesson: lesson.clone(),
             hyper: hyper.clone(),
             session,
             before,
             last: None,
+            last_lr: hyper.lr,
+            now,
             costs: Vec::new(),
             trail: Vec::new(),
             auto: false,
             diverged: None,
+            running_away: None,
         })
     }
 
     pub fn lesson(&self) -> &Lesson {
         &self.lesson
+    }
+
+    pub fn hyper(&self) -> &Hyper {
+        &self.hyper
+    }
+
+    /// Whether each update is exactly p ← p − lr·∂cost/∂p (SGD without
+    /// momentum or weight decay), so the views may write it out that way.
+    pub fn plain_sgd(&self) -> bool {
+        self.hyper.optimizer == "sgd" && self.hyper.momentum == 0.0 && self.hyper.weight_decay == 0.0
     }
 
     pub fn lr(&self) -> f32 {
@@ -61,16 +141,30 @@ impl Stepper {
         self.session.set_lr(lr);
     }
 
+    /// The current value of every parameter.
+    pub fn params(&self) -> Vec<(String, Array)> {
+        param_arrays(&self.session)
+    }
+
     /// Back to the starting parameters, keeping the learning rate.
     pub fn reset(&mut self) -> Result<(), String> {
         let lr = self.lr();
-        *self = Stepper::new(&self.lesson, &self.hyper).map_err(|e| e.to_string())?;
+        *self = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
         self.set_lr(lr);
         Ok(())
     }
 
-    /// Take exactly one step; a diverging cost becomes the error message.
+    /// Take exactly one step. `Err` is a message for the learner: either no
+    /// step was taken (diverged to NaN/∞, all epochs done), or it was taken
+    /// and the cost keeps rising (see [`Stepper::running_away`]).
     pub fn step_once(&mut self) -> Result<(), String> {
+        self.advance()?;
+        self.now = slope(&self.session);
+        self.check_runaway()
+    }
+
+    /// One step without the slope and run-away bookkeeping.
+    fn advance(&mut self) -> Result<(), String> {
         if let Some(msg) = &self.diverged {
             return Err(format!("{msg} (press r to reset)"));
         }
@@ -79,32 +173,67 @@ impl Stepper {
             return Err(format!("all {} epochs done; press r to start again", self.session.epochs));
         }
         let before = param_arrays(&self.session);
+        let lr = self.lr();
         match self.session.step() {
             Ok(r) => {
-                if let Some(x) = before.first().and_then(|(_, a)| a.iter().next().copied()) {
-                    if self.lesson.name == "gd-scalar" {
-                        self.trail.push((x, r.cost));
-                        if self.trail.len() > TRAIL_LEN {
-                            self.trail.remove(0);
-                        }
+                if let (Task::Scalar { .. }, Some(x)) =
+                    (&self.lesson.task, before.first().and_then(|(_, a)| a.iter().next().copied()))
+                {
+                    self.trail.push((x, r.cost));
+                    if self.trail.len() > TRAIL_LEN {
+                        self.trail.remove(0);
                     }
                 }
                 self.before = before;
                 self.costs.push(r.cost);
                 self.last = Some(r);
+                self.last_lr = lr;
                 Ok(())
             }
             Err(e) => {
                 self.auto = false;
-                let msg = e.to_string();
+                let msg = lab_message(&e);
                 self.diverged = Some(msg.clone());
+                self.now = slope(&self.session);
                 Err(msg)
             }
         }
     }
 
+    /// Costs so far, with the current one (after the last step) at the end.
+    fn cost_path(&self) -> Vec<f32> {
+        let mut c = self.costs.clone();
+        if let Some(s) = &self.now {
+            c.push(s.cost);
+        }
+        c
+    }
+
+    /// Notice a cost that keeps climbing: stop running by itself and say so.
+    fn check_runaway(&mut self) -> Result<(), String> {
+        let path = self.cost_path();
+        let n = path.len();
+        let rising = n > RUNAWAY_RISES && path[n - RUNAWAY_RISES - 1..].windows(2).all(|w| w[1] > w[0]);
+        let lowest = path.iter().copied().fold(f32::INFINITY, f32::min);
+        let last = path.last().copied().unwrap_or(0.0);
+        if rising && last > RUNAWAY_FACTOR * lowest.max(f32::MIN_POSITIVE) {
+            let from = path[n - RUNAWAY_RISES - 1];
+            let msg = format!(
+                "diverging: the cost rose {RUNAWAY_RISES} steps in a row ({from:.3} → {last:.3}); lr {} is too large. \
+                 Press - to lower it, r to reset",
+                self.lr()
+            );
+            self.auto = false;
+            self.running_away = Some(msg.clone());
+            Err(msg)
+        } else {
+            self.running_away = None;
+            Ok(())
+        }
+    }
+
     /// Epochs to run per tick when running by itself: the whole lesson in about 10 s.
-    fn per_tick(&self) -> usize {
+    pub fn per_tick(&self) -> usize {
         (self.session.epochs / 100).max(1)
     }
 
@@ -113,12 +242,23 @@ impl Stepper {
         if !self.auto {
             return None;
         }
+        let start = Instant::now();
+        let budget = Duration::from_millis(TICK_BUDGET_MS);
+        let mut stopped = None;
         for _ in 0..self.per_tick() {
-            if let Err(e) = self.step_once() {
-                self.auto = false;
-                return Some(e);
+            if let Err(e) = self.advance() {
+                stopped = Some(e);
+                break;
+            }
+            if start.elapsed() > budget {
+                break;
             }
         }
-        None
+        self.now = slope(&self.session);
+        if stopped.is_some() {
+            self.auto = false;
+            return stopped;
+        }
+        self.check_runaway().err()
     }
 }

@@ -107,7 +107,7 @@ impl Tensor {
     }
     /// min(max(a, lo), hi); the gradient passes only where a is inside [lo, hi].
     pub fn clamp(&self, min: f32, max: f32) -> Tensor {
-        unary(self, |x| x.clamp(min, max), Op::Clamp { input: self.clone(), min, max })
+        unary(self, |x| x.max(min).min(max), Op::Clamp { input: self.clone(), min, max })
     }
     /// max(a, 0)
     pub fn relu(&self) -> Tensor {

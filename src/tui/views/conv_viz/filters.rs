@@ -1,0 +1,122 @@
+//! After training: conv1's learned filters, each beside its feature map for
+//! the chosen digit. The maps come from the engine's own `Tensor::conv2d`
+//! (under `no_grad`, with conv1's stride and padding, plus its bias), so they
+//! are what the trained network computes, before its ReLU.
+
+use ndarray::{Array2, Axis, IxDyn};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
+
+use super::grid::{self, Marks};
+use super::walk::wrap;
+use super::{Learned, PRESETS};
+use crate::tui::app::App;
+use crate::tui::views::shade::{cells_needed, Scale};
+use crate::{no_grad, Tensor};
+
+/// conv1 applied to `digit`: one (H', W') map per filter, bias added.
+pub fn feature_maps(learned: &Learned, digit: &Array2<f32>) -> crate::Result<Vec<Array2<f32>>> {
+    let (h, w) = digit.dim();
+    let x = digit.clone().into_shape_with_order(IxDyn(&[1, 1, h, w])).map_err(|e| crate::Error::Config(e.to_string()))?;
+    let out = no_grad(|| Tensor::new(x).conv2d(&Tensor::new(learned.weight.clone()), learned.stride, learned.padding))?;
+    let out = out.to_array();
+    if out.ndim() != 4 {
+        return Err(crate::Error::Config(format!("conv1 gave shape {:?}", out.shape())));
+    }
+    let batch = out.index_axis(Axis(0), 0);
+    let maps = batch
+        .axis_iter(Axis(0))
+        .zip(&learned.bias)
+        .filter_map(|(m, &b)| m.into_dimensionality::<ndarray::Ix2>().ok().map(|m| m.mapv(|v| v + b)))
+        .collect();
+    Ok(maps)
+}
+
+/// Tile geometry: columns, tile width and height.
+struct Tiles {
+    cols: usize,
+    w: u16,
+    h: u16,
+}
+
+/// The largest maps that let all `n` tiles fit `area` (a blank row between
+/// tile rows when it costs nothing in size).
+fn layout(n: usize, filter: (usize, usize), map: (usize, usize), ascii: bool, area: Rect) -> Option<Tiles> {
+    let (fw, fh) = cells_needed(filter.0, filter.1, ascii);
+    let label_w = 2; // up to "32"
+    for f in 1..=map.0.max(map.1).max(1) {
+        let (mw, mh) = cells_needed(map.0.div_ceil(f), map.1.div_ceil(f), ascii);
+        for gap in [1u16, 0] {
+            let w = fw.max(label_w) + 1 + mw + 1;
+            let h = (fh + 1).max(mh) + gap;
+            let rows_fit = (area.height / h.max(1)) as usize;
+            if rows_fit == 0 {
+                continue;
+            }
+            let cols = n.div_ceil(rows_fit).max(1);
+            if cols as u16 * w <= area.width + 1 {
+                return Some(Tiles { cols, w, h });
+            }
+        }
+    }
+    None
+}
+
+pub(super) fn render(app: &App, learned: Option<&Learned>, digit: &Array2<f32>, label: u8, area: Rect, buf: &mut Buffer) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let Some(learned) = learned else {
+        let why = if app.trained.is_some() {
+            "This model does not start with a Conv2d layer, so there are no conv1 filters to show."
+        } else {
+            "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."
+        };
+        let mut lines: Vec<Line> = wrap(why, area.width as usize).into_iter().map(Line::raw).collect();
+        lines.push(Line::styled("f: back to the kernel walk", dim));
+        for (i, l) in lines.iter().enumerate().take(area.height as usize) {
+            l.render(Rect { y: area.y + i as u16, height: 1, ..area }, buf);
+        }
+        return;
+    };
+    let maps = match feature_maps(learned, digit) {
+        Ok(m) => m,
+        Err(e) => return Line::raw(format!("cannot run conv1 on this digit: {e}")).render(area, buf),
+    };
+    let n = learned.filters.len().min(maps.len());
+    let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
+    let (mh, mw) = maps.first().map_or((0, 0), |m| m.dim());
+    let header = format!(
+        "conv1: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for digit #{} (a {label}); \
+         red +, blue -, before ReLU, each on its own scale · k picks one for the walk · f back",
+        app.conv.digit
+    );
+    let head: Vec<String> = wrap(&header, area.width as usize).into_iter().take(2).collect();
+    for (i, l) in head.iter().enumerate() {
+        Line::styled(l.clone(), dim).render(Rect { y: area.y + i as u16, height: 1, ..area }, buf);
+    }
+    let top = (head.len() as u16).min(area.height);
+    let body = Rect { y: area.y + top, height: area.height - top, ..area };
+    let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
+        return Line::raw("too small for the filter grid").render(body, buf);
+    };
+    let chosen = app.conv.kernel.checked_sub(PRESETS.len());
+    for (i, (filter, map)) in learned.filters.iter().zip(&maps).take(n).enumerate() {
+        let (x, y) = (body.x + (i % t.cols) as u16 * t.w, body.y + (i / t.cols) as u16 * t.h);
+        let tile = Rect::new(x, y, t.w.saturating_sub(1), t.h).intersection(body);
+        if tile.is_empty() {
+            continue;
+        }
+        let fscale = Scale::signed(filter.as_slice().unwrap_or(&[]));
+        let f_area = Rect { width: (kw as u16).max(2).min(tile.width), ..tile };
+        let drawn = grid::draw(filter, fscale, app.ascii, f_area, buf, Marks::default());
+        let fh = drawn.map_or(0, |(_, h, _)| h);
+        let style = if chosen == Some(i) { Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD) } else { dim };
+        Line::styled(format!("{}", i + 1), style).render(Rect { y: tile.y + fh, height: 1, ..f_area }.intersection(tile), buf);
+        let m_x = tile.x + f_area.width + 1;
+        let m_area = Rect::new(m_x, tile.y, tile.right().saturating_sub(m_x), tile.height).intersection(tile);
+        let mscale = Scale::signed(map.as_slice().unwrap_or(&[]));
+        grid::draw(map, mscale, app.ascii, m_area, buf, Marks::default());
+    }
+}

@@ -1,0 +1,158 @@
+//! Matrices for the Conv/Pool pane: shaded cells (via `shade::draw_matrix`),
+//! shrunk by block averaging until they fit, with the kernel window and one
+//! chosen cell (the output cell, or the max-pool winner) marked on top; and
+//! small matrices written out as numbers on shaded backgrounds.
+//!
+//! Marks are drawn over the shaded cells: in colour the marked half-cells are
+//! re-shaded yellow (window) or green (cell) at the same brightness, so the
+//! values stay readable; in ASCII mode the window is shown reversed and the
+//! cell as a reversed `X`.
+
+use ndarray::Array2;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::tui::views::shade::{cells_needed, draw_matrix, Scale};
+
+/// What to mark over a matrix, in its own (row, col) coordinates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Marks {
+    /// (top row, left col, rows, cols) of the kernel window.
+    pub window: Option<(usize, usize, usize, usize)>,
+    pub cell: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Copy)]
+enum MarkKind {
+    Window,
+    Cell,
+}
+
+impl MarkKind {
+    /// The mark's colour at brightness `t` (0..=1).
+    fn color(self, t: f32) -> Color {
+        let ramp = |lo: f32, hi: f32| (lo + (hi - lo) * t).round().clamp(0.0, 255.0) as u8;
+        match self {
+            MarkKind::Window => Color::Rgb(ramp(90.0, 255.0), ramp(70.0, 240.0), ramp(0.0, 90.0)),
+            MarkKind::Cell => Color::Rgb(ramp(0.0, 120.0), ramp(110.0, 255.0), ramp(40.0, 140.0)),
+        }
+    }
+}
+
+/// The smallest block size `f` (1 = full size) that fits a rows×cols matrix
+/// into `w`×`h` cells; None when not even one cell fits.
+pub fn fit_factor(rows: usize, cols: usize, ascii: bool, w: u16, h: u16) -> Option<usize> {
+    if rows == 0 || cols == 0 || w == 0 || h == 0 {
+        return None;
+    }
+    (1..=rows.max(cols)).find(|&f| {
+        let (cw, ch) = cells_needed(rows.div_ceil(f), cols.div_ceil(f), ascii);
+        cw <= w && ch <= h
+    })
+}
+
+/// Block means of f×f tiles (the last row/column of tiles may be partial).
+pub fn downsample(values: &[f32], rows: usize, cols: usize, f: usize) -> Vec<f32> {
+    let (r2, c2) = (rows.div_ceil(f), cols.div_ceil(f));
+    let mut out = Vec::with_capacity(r2 * c2);
+    for br in 0..r2 {
+        for bc in 0..c2 {
+            let (mut sum, mut n) = (0.0f32, 0usize);
+            for r in br * f..((br + 1) * f).min(rows) {
+                for c in bc * f..((bc + 1) * f).min(cols) {
+                    if let Some(v) = values.get(r * cols + c) {
+                        sum += v;
+                        n += 1;
+                    }
+                }
+            }
+            out.push(if n > 0 { sum / n as f32 } else { 0.0 });
+        }
+    }
+    out
+}
+
+/// Draw `m` at the top-left of `area`, shrunk to fit, with `marks` on top.
+/// Returns the cells used (width, height) and the block size, or None when
+/// nothing fits.
+pub fn draw(m: &Array2<f32>, scale: Scale, ascii: bool, area: Rect, buf: &mut Buffer, marks: Marks) -> Option<(u16, u16, usize)> {
+    let (rows, cols) = m.dim();
+    let f = fit_factor(rows, cols, ascii, area.width, area.height)?;
+    let values: Vec<f32> = m.iter().copied().collect();
+    let small = if f == 1 { values } else { downsample(&values, rows, cols, f) };
+    let (r2, c2) = (rows.div_ceil(f), cols.div_ceil(f));
+    draw_matrix(&small, r2, c2, scale, ascii, area, buf);
+    let mark = |r: usize, c: usize, kind: MarkKind, buf: &mut Buffer| {
+        let Some(&v) = small.get(r * c2 + c).filter(|_| r < r2 && c < c2) else { return };
+        let (x, y) = (area.x as usize + c, area.y as usize + if ascii { r } else { r / 2 });
+        if x >= area.right() as usize || y >= area.bottom() as usize {
+            return;
+        }
+        let Some(cell) = buf.cell_mut((x as u16, y as u16)) else { return };
+        if ascii {
+            cell.modifier.insert(Modifier::REVERSED);
+            if let MarkKind::Cell = kind {
+                cell.set_char('X');
+                cell.modifier.insert(Modifier::BOLD);
+            }
+        } else if r % 2 == 0 {
+            cell.fg = kind.color(scale.level(v));
+        } else {
+            cell.bg = kind.color(scale.level(v));
+        }
+    };
+    if let Some((r0, c0, h, w)) = marks.window.filter(|&(_, _, h, w)| h > 0 && w > 0) {
+        for r in r0 / f..=(r0 + h - 1) / f {
+            for c in c0 / f..=(c0 + w - 1) / f {
+                mark(r, c, MarkKind::Window, buf);
+            }
+        }
+    }
+    if let Some((r, c)) = marks.cell {
+        mark(r / f, c / f, MarkKind::Cell, buf);
+    }
+    let (w, h) = cells_needed(r2, c2, ascii);
+    Some((w.min(area.width), h.min(area.height), f))
+}
+
+/// Size (width, height) of [`number_table`] for `m` written with `fmt`.
+pub fn table_size(m: &Array2<f32>, fmt: fn(f32) -> String) -> (u16, u16) {
+    let cell = m.iter().map(|&v| fmt(v).chars().count()).max().unwrap_or(1) + 1;
+    ((cell * m.ncols()) as u16, m.nrows() as u16)
+}
+
+/// `m` written out as numbers, right-aligned in equal columns on backgrounds
+/// shaded by `scale` (plain text in ASCII mode); `mark` is shown reversed and
+/// bold. Draws nothing and returns None unless the whole table fits.
+pub fn number_table(
+    m: &Array2<f32>,
+    fmt: fn(f32) -> String,
+    scale: Scale,
+    ascii: bool,
+    area: Rect,
+    buf: &mut Buffer,
+    mark: Option<(usize, usize)>,
+) -> Option<(u16, u16)> {
+    let (w, h) = table_size(m, fmt);
+    let area = area.intersection(buf.area);
+    if w > area.width || h > area.height {
+        return None;
+    }
+    let cell_w = (w as usize / m.ncols().max(1)).max(1);
+    for ((r, c), &v) in m.indexed_iter() {
+        let mut style = if ascii {
+            Style::new()
+        } else {
+            let fg = if scale.level(v) > 0.55 { Color::Black } else { Color::White };
+            Style::new().fg(fg).bg(scale.color(v))
+        };
+        if mark == Some((r, c)) {
+            style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        }
+        let text = format!("{:>cell_w$}", fmt(v));
+        let x = area.x + (c * cell_w) as u16;
+        buf.set_stringn(x, area.y + r as u16, text, cell_w, style);
+    }
+    Some((w, h))
+}
