@@ -599,3 +599,23 @@ fn shapes_in_the_pane_match_infer_shapes() {
         );
     }
 }
+
+#[test]
+fn editing_during_a_run_says_the_run_keeps_its_model() {
+    let mut app = cnn_lab();
+    // as if `s` had started a run on the course's model
+    app.trained_specs = app.builder.specs.clone();
+    app.train_state = TrainState::Running;
+    assert!(row_with(&screen(&app, 100, 30), &["keeps its own model"]).is_none());
+    keys(&mut app, "jd");
+    assert_eq!(app.trained_specs.len(), 8, "the running model is untouched");
+    assert_row(
+        &screen(&app, 100, 30),
+        &["the run in progress keeps its own model"],
+    );
+    app.train_state = TrainState::Finished;
+    assert_row(
+        &screen(&app, 100, 30),
+        &["changed since the last run; s trains it"],
+    );
+}

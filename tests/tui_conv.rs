@@ -18,9 +18,9 @@ use dl_lab::tui::views::conv_viz::{self, Mode, PRESETS};
 use dl_lab::tui::views::render_to;
 use dl_lab::Tensor;
 use ndarray::{Array2, IxDyn};
+use rand::SeedableRng;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use rand::SeedableRng;
 
 /// The lab on cnn-mnist with the Conv/Pool pane opened; keep the receiver alive.
 fn app() -> (App, Receiver<Event>) {
@@ -98,7 +98,12 @@ fn with_model(app: &mut App) -> dl_lab::nn::Sequential {
     let specs = cnn_specs(app);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let model = build_model(&specs, &[1, 28, 28], &mut rng).expect("cnn-mnist builds");
-    let copy = build_model(&specs, &[1, 28, 28], &mut rand::rngs::StdRng::seed_from_u64(7)).expect("builds");
+    let copy = build_model(
+        &specs,
+        &[1, 28, 28],
+        &mut rand::rngs::StdRng::seed_from_u64(7),
+    )
+    .expect("builds");
     app.trained = Some(Arc::new(model));
     app.trained_specs = specs;
     copy
@@ -129,11 +134,19 @@ fn output_size_formula_follows_padding_and_stride() {
     keys(&mut app, "P");
     assert_eq!(app.conv.padding, 0);
     let s = wide(&app);
-    assert!(s.contains("output size = floor((N + 2P - K) / S) + 1 = floor((28 + 2*0 - 3) / 1) + 1 = 26"), "{s}");
+    assert!(
+        s.contains(
+            "output size = floor((N + 2P - K) / S) + 1 = floor((28 + 2*0 - 3) / 1) + 1 = 26"
+        ),
+        "{s}"
+    );
     assert!(s.contains("output 26x26"), "{s}");
     keys(&mut app, "t");
     let s = wide(&app);
-    assert!(s.contains("floor((28 + 2*0 - 3) / 2) + 1 = floor(12.5) + 1 = 13"), "{s}");
+    assert!(
+        s.contains("floor((28 + 2*0 - 3) / 2) + 1 = floor(12.5) + 1 = 13"),
+        "{s}"
+    );
     assert!(s.contains("output 13x13"), "{s}");
     // explain's note on the remainder comes along
     assert!(s.contains("25 / 2 is not exact"), "{s}");
@@ -158,7 +171,12 @@ fn multiply_add_matches_the_pixels() {
             terms.push(format!("{}*{}", factor(x), factor(w[i * 3 + j])));
         }
     }
-    assert!(img.slice(ndarray::s![11..14, 8..11]).iter().any(|&v| v > 0.0), "pick a window with ink");
+    assert!(
+        img.slice(ndarray::s![11..14, 8..11])
+            .iter()
+            .any(|&v| v > 0.0),
+        "pick a window with ink"
+    );
     let expected = format!("out[12,9] = {} = {}", terms.join(" + "), n3(sum));
     assert!(s.contains(&expected), "expected {expected}\n{s}");
     // and the explain module agrees with the sum
@@ -166,17 +184,26 @@ fn multiply_add_matches_the_pixels() {
     let walk = conv2d_steps(&img, &kernel, 1, 1).expect("walk");
     assert!((walk.steps[12 * 28 + 9].sum - sum).abs() < 1e-5);
     assert!(s.contains(&format!("sum = {}", n3(sum))));
-    assert!(s.contains("window rows 12-14, cols 9-11 of the input 30x30 · position 346 of 784"), "{s}");
+    assert!(
+        s.contains("window rows 12-14, cols 9-11 of the input 30x30 · position 346 of 784"),
+        "{s}"
+    );
 }
 
 #[test]
 fn n_moves_the_window() {
     let (mut app, _rx) = app();
     let s = wide(&app);
-    assert!(s.contains("out[0,0] = ") && s.contains("position 1 of 784"), "{s}");
+    assert!(
+        s.contains("out[0,0] = ") && s.contains("position 1 of 784"),
+        "{s}"
+    );
     keys(&mut app, "n");
     let s = wide(&app);
-    assert!(s.contains("out[0,1] = ") && s.contains("position 2 of 784"), "{s}");
+    assert!(
+        s.contains("out[0,1] = ") && s.contains("position 2 of 784"),
+        "{s}"
+    );
     press(&mut app, KeyCode::Right);
     assert!(wide(&app).contains("out[0,2] = "));
     press(&mut app, KeyCode::Down);
@@ -192,10 +219,12 @@ fn n_moves_the_window() {
     let (r, c) = app.conv.pos;
     let img = digit(&app, 0);
     let ink = |r: usize, c: usize| {
-        (0..3).any(|i| (0..3).any(|j| {
-            let (y, x) = ((r + i) as isize - 1, (c + j) as isize - 1);
-            y >= 0 && x >= 0 && y < 28 && x < 28 && img[(y as usize, x as usize)] > 0.0
-        }))
+        (0..3).any(|i| {
+            (0..3).any(|j| {
+                let (y, x) = ((r + i) as isize - 1, (c + j) as isize - 1);
+                y >= 0 && x >= 0 && y < 28 && x < 28 && img[(y as usize, x as usize)] > 0.0
+            })
+        })
     };
     assert!(ink(r, c));
     assert!((0..r * 28 + c).all(|k| k == 0 || !ink(k / 28, k % 28)));
@@ -222,7 +251,10 @@ fn max_pool_shows_the_winner_and_avg_the_mean() {
     assert!(s.contains("max pooling, window 2x2, stride 2"), "{s}");
     assert!(s.contains("floor((28 + 2*0 - 2) / 2) + 1 = 14"), "{s}");
     let img = digit(&app, 0);
-    let vals: Vec<f32> = [(12, 10), (12, 11), (13, 10), (13, 11)].iter().map(|&p| img[p]).collect();
+    let vals: Vec<f32> = [(12, 10), (12, 11), (13, 10), (13, 11)]
+        .iter()
+        .map(|&p| img[p])
+        .collect();
     let mut best = 0;
     for (i, &v) in vals.iter().enumerate() {
         if v > vals[best] {
@@ -231,12 +263,19 @@ fn max_pool_shows_the_winner_and_avg_the_mean() {
     }
     let (wr, wc) = (12 + best / 2, 10 + best % 2);
     let listed: Vec<String> = vals.iter().map(|&v| n3(v)).collect();
-    let expected = format!("out[6,5] = max({}) = {}: the winner is input[{wr},{wc}]", listed.join(", "), n3(vals[best]));
+    let expected = format!(
+        "out[6,5] = max({}) = {}: the winner is input[{wr},{wc}]",
+        listed.join(", "),
+        n3(vals[best])
+    );
     assert!(s.contains(&expected), "expected {expected}\n{s}");
     keys(&mut app, "m");
     let s = wide(&app);
     let mean = vals.iter().sum::<f32>() / 4.0;
-    assert!(s.contains(&format!("= {} / 4 = {}", n3(vals.iter().sum()), n3(mean))), "{s}");
+    assert!(
+        s.contains(&format!("= {} / 4 = {}", n3(vals.iter().sum()), n3(mean))),
+        "{s}"
+    );
     assert!(s.contains(&format!("mean = {}", n3(mean))));
     // window size 3 with the stride following it
     keys(&mut app, "z");
@@ -259,14 +298,25 @@ fn learned_filters_after_training() {
     let learned = conv_viz::Learned::of(&app).expect("conv1");
     let img = digit(&app, 0);
     let maps = conv_viz::feature_maps(&learned, &img).expect("maps");
-    let x = Tensor::new(img.clone().into_shape_with_order(IxDyn(&[1, 1, 28, 28])).expect("shape"));
-    let want = dl_lab::no_grad(|| model.layers[0].forward(&x)).expect("conv1").to_array();
+    let x = Tensor::new(
+        img.clone()
+            .into_shape_with_order(IxDyn(&[1, 1, 28, 28]))
+            .expect("shape"),
+    );
+    let want = dl_lab::no_grad(|| model.layers[0].forward(&x))
+        .expect("conv1")
+        .to_array();
     assert_eq!(maps.len(), 32);
     for (o, m) in maps.iter().enumerate() {
         for ((r, c), &v) in m.indexed_iter() {
             assert!((v - want[[0, o, r, c]]).abs() < 1e-4);
         }
     }
+    // the overview has room for the filters alone
+    app.zoomed = false;
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("conv1's 32 learned filters"), "{s}");
+    app.zoomed = true;
     // k reaches the learned filters; the walk uses their weights
     keys(&mut app, "f");
     keys(&mut app, "kkk"); // vertical edge → blur → sharpen → conv1 filter 1
@@ -306,7 +356,17 @@ fn ascii_mode_uses_the_ramp() {
 #[test]
 fn tiny_areas_do_not_panic() {
     let (mut app, _rx) = app();
-    let sizes = [(0, 0), (1, 1), (20, 8), (2, 30), (40, 11), (17, 5), (30, 6), (60, 14), (200, 60)];
+    let sizes = [
+        (0, 0),
+        (1, 1),
+        (20, 8),
+        (2, 30),
+        (40, 11),
+        (17, 5),
+        (30, 6),
+        (60, 14),
+        (200, 60),
+    ];
     let check = |app: &App| {
         for &(w, h) in &sizes {
             let area = Rect::new(0, 0, w, h);

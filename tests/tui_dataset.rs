@@ -26,7 +26,11 @@ fn app_on(lesson: &str, data: Mnist, ascii: bool) -> App {
 }
 
 fn app(ascii: bool) -> App {
-    app_on("cnn-mnist", Mnist::shipped().expect("shipped sample loads"), ascii)
+    app_on(
+        "cnn-mnist",
+        Mnist::shipped().expect("shipped sample loads"),
+        ascii,
+    )
 }
 
 fn key(app: &mut App, code: KeyCode) {
@@ -62,7 +66,13 @@ fn text(buf: &Buffer) -> String {
 }
 
 fn model_for(app: &App, seed: u64) -> Arc<Sequential> {
-    let Task::Classifier { layers, input_shape } = &app.lesson.task else { panic!("a classifier lesson") };
+    let Task::Classifier {
+        layers,
+        input_shape,
+    } = &app.lesson.task
+    else {
+        panic!("a classifier lesson")
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     Arc::new(build_model(layers, input_shape, &mut rng).expect("lesson model builds"))
 }
@@ -75,7 +85,9 @@ fn input_shape(app: &App) -> Vec<usize> {
 }
 
 fn argmax(p: &[f32]) -> usize {
-    (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).expect("non-empty")
+    (0..p.len())
+        .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+        .expect("non-empty")
 }
 
 #[test]
@@ -104,8 +116,20 @@ fn zoomed_shows_everything_with_units() {
     assert!(s.contains("train a model (s) to see predictions"), "{s}");
     let held_out: String = (0..10).map(|c| format!("{c}:100 ")).collect();
     let training: String = (0..10).map(|c| format!("{c}:400 ")).collect();
-    assert!(s.contains(&format!("images per class, held-out set: {}", held_out.trim_end())), "{s}");
-    assert!(s.contains(&format!("images per class, training set: {}", training.trim_end())), "{s}");
+    assert!(
+        s.contains(&format!(
+            "images per class, held-out set: {}",
+            held_out.trim_end()
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "images per class, training set: {}",
+            training.trim_end()
+        )),
+        "{s}"
+    );
     assert!(s.contains("←/→ ±1 image"), "{s}");
 }
 
@@ -117,9 +141,16 @@ fn digit_is_drawn_in_half_blocks_with_grey_shades() {
         let lit = buf
             .content
             .iter()
-            .filter(|c| c.symbol() == "▀" && matches!(c.fg, Color::Rgb(r, g, b) if r > 128 && r == g && g == b))
+            .filter(|c| {
+                c.symbol() == "▀"
+                    && matches!(c.fg, Color::Rgb(r, g, b) if r > 128 && r == g && g == b)
+            })
             .count();
-        assert!(lit >= 10, "{w}×{h}: only {lit} bright '▀' cells\n{}", text(&buf));
+        assert!(
+            lit >= 10,
+            "{w}×{h}: only {lit} bright '▀' cells\n{}",
+            text(&buf)
+        );
     }
 }
 
@@ -132,10 +163,19 @@ fn ascii_mode_draws_the_ramp_and_no_blocks() {
         assert!(!s.contains('▀'), "{s}");
         // the digit sits at the left, below the "data:" line
         let (dw, dh) = if zoomed { (28, 14) } else { (14, 7) };
-        let digit: String = (2..2 + dh).flat_map(|y| (1..1 + dw).map(move |x| (x, y))).map(|p| buf[p].symbol()).collect();
+        let digit: String = (2..2 + dh)
+            .flat_map(|y| (1..1 + dw).map(move |x| (x, y)))
+            .map(|p| buf[p].symbol())
+            .collect();
         let inked = digit.chars().filter(|c| "-=+*#%@".contains(*c)).count();
-        assert!(inked >= 15 && digit.contains('@'), "{w}×{h}: only {inked} inked ramp characters\n{s}");
-        assert!(s.contains(&format!("label: {}", app.data.test.labels[0])), "{s}");
+        assert!(
+            inked >= 15 && digit.contains('@'),
+            "{w}×{h}: only {inked} inked ramp characters\n{s}"
+        );
+        assert!(
+            s.contains(&format!("label: {}", app.data.test.labels[0])),
+            "{s}"
+        );
     }
 }
 
@@ -143,7 +183,10 @@ fn ascii_mode_draws_the_ramp_and_no_blocks() {
 fn page_down_moves_to_the_next_image_and_its_label() {
     let mut app = app(false);
     let labels = app.data.test.labels.clone();
-    let j = labels.iter().position(|&l| l != labels[0]).expect("two classes");
+    let j = labels
+        .iter()
+        .position(|&l| l != labels[0])
+        .expect("two classes");
     for _ in 0..j {
         key(&mut app, KeyCode::PageDown);
     }
@@ -155,7 +198,10 @@ fn page_down_moves_to_the_next_image_and_its_label() {
     assert_eq!(app.dataset.index, j - 1);
     key(&mut app, KeyCode::Home);
     key(&mut app, KeyCode::PageUp);
-    assert_eq!(app.dataset.index, 999, "PgUp on the first image wraps to the last");
+    assert_eq!(
+        app.dataset.index, 999,
+        "PgUp on the first image wraps to the last"
+    );
     key(&mut app, KeyCode::PageDown);
     assert_eq!(app.dataset.index, 0);
     key(&mut app, KeyCode::End);
@@ -180,7 +226,10 @@ fn arrows_browse_only_when_zoomed() {
     key(&mut app, KeyCode::Down);
     let s = text(&screen(&app, 100, 30));
     assert!(s.contains("image 11 of 1,000"), "{s}");
-    assert!(s.contains(&format!("label: {}", app.data.test.labels[10])), "{s}");
+    assert!(
+        s.contains(&format!("label: {}", app.data.test.labels[10])),
+        "{s}"
+    );
 }
 
 #[test]
@@ -190,7 +239,10 @@ fn t_switches_to_the_training_set_and_back() {
     key(&mut app, KeyCode::Char('t'));
     let s = text(&screen(&app, 80, 24));
     assert!(s.contains("training 1/4,000"), "{s}");
-    assert!(s.contains(&format!("label: {}", app.data.train.labels[0])), "{s}");
+    assert!(
+        s.contains(&format!("label: {}", app.data.train.labels[0])),
+        "{s}"
+    );
     assert!(s.contains("training per class: 400 each"), "{s}");
     key(&mut app, KeyCode::Char('t'));
     assert_eq!(app.dataset.index, 1, "the held-out position is kept");
@@ -214,14 +266,22 @@ fn a_trained_model_shows_its_prediction_and_top3() {
         app.trained = Some(model_for(&app, 7));
         key(&mut app, KeyCode::PageDown);
         let pixels: Vec<f32> = app.data.test.images.row(1).to_vec();
-        let probs = dataset::predict(app.trained.as_ref().expect("set"), &input_shape(&app), &pixels).expect("predicts");
+        let probs = dataset::predict(
+            app.trained.as_ref().expect("set"),
+            &input_shape(&app),
+            &pixels,
+        )
+        .expect("predicts");
         assert_eq!(probs.len(), 10);
         assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         let best = argmax(&probs);
 
         let s = text(&screen(&app, 80, 24));
         assert!(s.contains(&format!("predicted: {best}")), "{lesson}\n{s}");
-        assert!(s.contains(&format!("top-3 {best}:{:.0}%", probs[best] * 100.0)), "{lesson}\n{s}");
+        assert!(
+            s.contains(&format!("top-3 {best}:{:.0}%", probs[best] * 100.0)),
+            "{lesson}\n{s}"
+        );
         assert!(!s.contains("train a model"), "{s}");
 
         key(&mut app, KeyCode::Enter);
@@ -229,7 +289,10 @@ fn a_trained_model_shows_its_prediction_and_top3() {
         assert!(s.contains("top-3 probabilities:"), "{s}");
         let top = dataset::top_k(&probs, 3);
         for (c, p) in top {
-            assert!(s.contains(&format!("  {c} {:>6.1}% ", p * 100.0)), "class {c} at {p}\n{s}");
+            assert!(
+                s.contains(&format!("  {c} {:>6.1}% ", p * 100.0)),
+                "class {c} at {p}\n{s}"
+            );
         }
     }
 }
@@ -240,9 +303,18 @@ fn a_new_model_replaces_the_cached_prediction() {
     let pixels: Vec<f32> = app.data.test.images.row(0).to_vec();
     for seed in 0..6 {
         app.trained = Some(model_for(&app, seed));
-        let probs = dataset::predict(app.trained.as_ref().expect("set"), &input_shape(&app), &pixels).expect("predicts");
+        let probs = dataset::predict(
+            app.trained.as_ref().expect("set"),
+            &input_shape(&app),
+            &pixels,
+        )
+        .expect("predicts");
         let s = text(&pane(&app, 100, 29, true));
-        let line = format!("  {} {:>6.1}% ", argmax(&probs), probs[argmax(&probs)] * 100.0);
+        let line = format!(
+            "  {} {:>6.1}% ",
+            argmax(&probs),
+            probs[argmax(&probs)] * 100.0
+        );
         assert!(s.contains(&line), "seed {seed}: {line:?}\n{s}");
     }
 }
@@ -255,7 +327,10 @@ fn fashion_mnist_labels_get_class_names() {
     let mut app = app_on("cnn-mnist", data, false);
     key(&mut app, KeyCode::Enter);
     let s = text(&screen(&app, 100, 30));
-    assert!(s.contains(&format!("label: {label0} {}", FASHION_CLASSES[label0])), "{s}");
+    assert!(
+        s.contains(&format!("label: {label0} {}", FASHION_CLASSES[label0])),
+        "{s}"
+    );
     assert!(s.contains("9 Ankle boot"), "{s}");
     assert!(dataset::is_fashion("fashion-mnist"));
     assert!(!dataset::is_fashion("shipped MNIST sample"));
@@ -286,7 +361,10 @@ fn tiny_areas_do_not_panic() {
         }
         let s = text(&pane(&app, 20, 8, false));
         assert!(s.contains("Dataset"), "{s}");
-        assert!(s.contains(&format!("label: {}", app.data.test.labels[0])), "{s}");
+        assert!(
+            s.contains(&format!("label: {}", app.data.test.labels[0])),
+            "{s}"
+        );
         // every size up to a large screen, as a resize would pass through
         for w in (0..=120).step_by(7) {
             for h in 0..=45 {

@@ -427,3 +427,71 @@ fn s_pauses_and_resumes_and_q_stops_promptly() {
         t.elapsed()
     );
 }
+
+#[test]
+fn r_while_training_starts_clean() {
+    let (mut app, rx) = lab("softmax-mnist");
+    app.hyper.epochs = 500;
+    app.update(key('s'));
+    assert!(
+        pump(&mut app, &rx, Duration::from_secs(60), |a| a.progress.step
+            > 0),
+        "batches arrive"
+    );
+    app.update(key('r'));
+    assert_eq!(app.train_state, TrainState::Idle);
+    // the stopped worker's last reports are still in the channel
+    pump(&mut app, &rx, Duration::from_millis(300), |_| false);
+    assert_eq!(
+        app.train_state,
+        TrainState::Idle,
+        "a stopped run's late reports are dropped"
+    );
+    assert_eq!(app.progress.step, 0);
+    assert!(app.loss.losses.is_empty());
+    assert!(app.trained.is_none());
+    // and the next run reports as usual
+    app.hyper.epochs = 1;
+    app.update(key('s'));
+    assert!(pump(&mut app, &rx, Duration::from_secs(60), |a| a
+        .train_state
+        == TrainState::Finished));
+    assert_eq!(app.progress.step, 40);
+}
+
+#[test]
+fn a_diverging_small_lesson_says_so_in_the_pane() {
+    let (mut app, _rx) = lab("linear");
+    for _ in 0..30 {
+        app.update(key('+'));
+    }
+    let mut warned = false;
+    for _ in 0..200 {
+        app.update(key(' '));
+        let s = app.stepper.as_ref().expect("a small lesson");
+        if s.diverged.is_some() {
+            break;
+        }
+        if let (false, Some(m)) = (warned, &s.running_away) {
+            // first the warning that the cost keeps rising, in the pane too
+            let head: String = m.split_whitespace().take(5).collect::<Vec<_>>().join(" ");
+            let (pane, joined) = draw(&app, 80, 24);
+            assert!(
+                joined.contains(&head) && pane.contains("diverging"),
+                "{head:?} in\n{pane}"
+            );
+            warned = true;
+        }
+    }
+    assert!(warned, "the rising cost was flagged before it overflowed");
+    let msg = app
+        .stepper
+        .as_ref()
+        .and_then(|s| s.diverged.clone())
+        .expect("lr 10 diverges on `linear`");
+    let (pane, joined) = draw(&app, 80, 24);
+    let head: String = msg.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains(&head), "{head:?} in\n{pane}");
+    assert!(pane.contains("diverged"), "{pane}");
+}
+

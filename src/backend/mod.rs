@@ -35,12 +35,11 @@ pub fn set_backend(backend: Arc<dyn Backend>) {
     *CURRENT.write().expect("backend lock poisoned") = Some(backend);
 }
 
-/// Limit the threads the CPU kernels use (rayon loops and the matmul).
-/// Call before any tensor work; later calls cannot shrink rayon's pool.
+/// Limit the threads the CPU kernels use (rayon loops, and the matmul, which
+/// splits large products on rayon's pool too). Call before any tensor work;
+/// later calls cannot shrink rayon's pool.
 pub fn set_threads(threads: usize) -> crate::Result<()> {
     let threads = threads.max(1);
-    // matrixmultiply reads this once, at its first threaded call
-    std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

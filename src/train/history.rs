@@ -7,8 +7,9 @@
 //! points; when it is full, neighbouring pairs are averaged into one point
 //! and the stride (raw values per point) doubles. A long run therefore keeps
 //! its whole shape in at most `capacity` points, at a coarser grain the
-//! longer it runs. Averaging (rather than keeping every other point) keeps
-//! the thinned curve honest about noisy losses.
+//! longer it runs. burn keeps every other point; averaging the pair instead
+//! keeps the thinned curve honest about noisy losses (a dropped point can be
+//! a spike, and the mean of means stays the mean).
 //!
 //! The smoothed line is an exponential moving average with TensorBoard's
 //! debiasing (`ema / (1 - α^n)`), so it starts at the first value instead

@@ -139,6 +139,8 @@ pub struct App {
     /// The layers `trained` was built from (the builder may have moved on).
     pub trained_specs: Vec<LayerSpec>,
     worker: Option<Worker>,
+    /// A stopped run's last reports may still be queued: drop them until the next `Started`.
+    stale_reports: bool,
     tx: Sender<Event>,
 }
 
@@ -171,6 +173,7 @@ impl App {
             trained: None,
             trained_specs: Vec::new(),
             worker: None,
+            stale_reports: false,
             tx,
         }
     }
@@ -304,6 +307,7 @@ impl App {
         }
         if let Some(w) = self.worker.take() {
             w.stop();
+            self.stale_reports = true;
         }
         self.train_state = TrainState::Idle;
         self.progress = Progress::default();
@@ -350,6 +354,7 @@ impl App {
         let Task::Classifier { input_shape, .. } = &self.lesson.task else { return };
         if let Some(w) = self.worker.take() {
             w.stop();
+            self.stale_reports = true;
         }
         let specs = self.builder.specs.clone();
         let run = ClassifierRun::new(&specs, input_shape, self.data.train.clone(), self.data.test.clone(), &self.hyper);
@@ -375,6 +380,12 @@ impl App {
     }
 
     fn on_train(&mut self, ev: TrainEvent) {
+        if self.stale_reports {
+            if !matches!(ev, TrainEvent::Started { .. }) {
+                return;
+            }
+            self.stale_reports = false;
+        }
         let p = &mut self.progress;
         match ev {
             TrainEvent::Started { epochs, batches_per_epoch, train_images } => {

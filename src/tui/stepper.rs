@@ -65,7 +65,11 @@ pub struct Stepper {
 
 /// The current value of every parameter.
 pub fn param_arrays(session: &SmallSession) -> Vec<(String, Array)> {
-    session.params().into_iter().map(|(n, t)| (n, t.to_array())).collect()
+    session
+        .params()
+        .into_iter()
+        .map(|(n, t)| (n, t.to_array()))
+        .collect()
 }
 
 /// Cost and gradients at the session's current parameters, leaving no
@@ -78,10 +82,18 @@ pub fn slope(session: &SmallSession) -> Option<Slope> {
     let grads = if value.is_finite() && cost.backward().is_ok() {
         params
             .iter()
-            .map(|(n, t)| (n.clone(), t.grad().unwrap_or_else(|| Array::zeros(IxDyn(&t.shape())))))
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    t.grad().unwrap_or_else(|| Array::zeros(IxDyn(&t.shape()))),
+                )
+            })
             .collect()
     } else {
-        params.iter().map(|(n, t)| (n.clone(), Array::from_elem(IxDyn(&t.shape()), f32::NAN))).collect()
+        params
+            .iter()
+            .map(|(n, t)| (n.clone(), Array::from_elem(IxDyn(&t.shape()), f32::NAN)))
+            .collect()
     };
     params.iter().for_each(|(_, t)| t.zero_grad());
     Some(Slope { cost: value, grads })
@@ -129,7 +141,9 @@ impl Stepper {
     /// Whether each update is exactly p ← p − lr·∂cost/∂p (SGD without
     /// momentum or weight decay), so the views may write it out that way.
     pub fn plain_sgd(&self) -> bool {
-        self.hyper.optimizer == "sgd" && self.hyper.momentum == 0.0 && self.hyper.weight_decay == 0.0
+        self.hyper.optimizer == "sgd"
+            && self.hyper.momentum == 0.0
+            && self.hyper.weight_decay == 0.0
     }
 
     pub fn lr(&self) -> f32 {
@@ -170,15 +184,19 @@ impl Stepper {
         }
         if self.session.done() {
             self.auto = false;
-            return Err(format!("all {} epochs done; press r to start again", self.session.epochs));
+            return Err(format!(
+                "all {} epochs done; press r to start again",
+                self.session.epochs
+            ));
         }
         let before = param_arrays(&self.session);
         let lr = self.lr();
         match self.session.step() {
             Ok(r) => {
-                if let (Task::Scalar { .. }, Some(x)) =
-                    (&self.lesson.task, before.first().and_then(|(_, a)| a.iter().next().copied()))
-                {
+                if let (Task::Scalar { .. }, Some(x)) = (
+                    &self.lesson.task,
+                    before.first().and_then(|(_, a)| a.iter().next().copied()),
+                ) {
                     self.trail.push((x, r.cost));
                     if self.trail.len() > TRAIL_LEN {
                         self.trail.remove(0);
@@ -213,7 +231,10 @@ impl Stepper {
     fn check_runaway(&mut self) -> Result<(), String> {
         let path = self.cost_path();
         let n = path.len();
-        let rising = n > RUNAWAY_RISES && path[n - RUNAWAY_RISES - 1..].windows(2).all(|w| w[1] > w[0]);
+        let rising = n > RUNAWAY_RISES
+            && path[n - RUNAWAY_RISES - 1..]
+                .windows(2)
+                .all(|w| w[1] > w[0]);
         let lowest = path.iter().copied().fold(f32::INFINITY, f32::min);
         let last = path.last().copied().unwrap_or(0.0);
         if rising && last > RUNAWAY_FACTOR * lowest.max(f32::MIN_POSITIVE) {

@@ -4,11 +4,19 @@
 //! x: (N, C, H, W), w: (O, C, kh, kw) → (N, O, H', W') with
 //! H' = (H + 2·padding - kh) / stride + 1 (floor), W' likewise.
 //!
-//! im2col lays every receptive field out as a row: cols (N·H'·W', C·kh·kw),
-//! row (n, oy, ox), column (c, ky, kx). Then
-//!   out  = cols · w2ᵀ          (N·H'·W', O), with w2 = w as (O, C·kh·kw)
-//!   dw2  = gᵀ · cols           (O, C·kh·kw)
-//!   dcols = g · w2             (N·H'·W', C·kh·kw), scattered back by col2im.
+//! The engine works one image at a time (rayon spreads the images over the
+//! threads). im2col lays image n's receptive fields out as columns:
+//! cols_n (C·kh·kw, H'·W'), row (c, ky, kx), column (oy, ox). With
+//! w2 = w as (O, C·kh·kw) and g_n the gradient's (O, H'·W') block of image n:
+//!   out_n  = w2 · cols_n         (O, H'·W'), already NCHW order: no permute
+//!   dw2   += g_n · cols_nᵀ       (O, C·kh·kw), summed over the images
+//!   dcols_n = w2ᵀ · g_n          (C·kh·kw, H'·W'), scattered back by col2im.
+//! One image's cols (C·kh·kw·H'·W' floats, 225 KB for the course's second
+//! conv) stays in cache between im2col and the product, where the whole
+//! batch's (22 MB) would not.
+//!
+//! The public [`im2col`] / [`col2im`] keep the row layout, (N·H'·W', C·kh·kw)
+//! with row (n, oy, ox), for callers that want the classic picture.
 //! Bias is a separate broadcast add (see nn::Conv2d).
 
 use ndarray::{Array2, ArrayView2, IxDyn};
@@ -64,95 +72,139 @@ impl ConvGeometry {
         self.c * self.kh * self.kw
     }
 
-    /// Input coordinate read by output (oy, ox) at kernel offset (ky, kx), if inside.
+    /// The outputs o in 0..out_len whose input coordinate o·stride + k − padding
+    /// (kernel offset k) falls inside 0..in_len, as `lo..hi` (empty: lo == hi).
+    /// Outside it the kernel reads padding. The same rule serves rows and columns.
     #[inline]
-    fn source(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let iy = (oy * self.stride + ky).checked_sub(self.padding)?;
-        let ix = (ox * self.stride + kx).checked_sub(self.padding)?;
-        (iy < self.h && ix < self.w).then_some((iy, ix))
+    fn valid(&self, k: usize, out_len: usize, in_len: usize) -> (usize, usize) {
+        // o·stride ≥ padding − k
+        let lo = self.padding.saturating_sub(k).div_ceil(self.stride).min(out_len);
+        // o·stride ≤ in_len − 1 + padding − k
+        let hi = match (in_len + self.padding).checked_sub(k + 1) {
+            Some(last) => (last / self.stride + 1).min(out_len),
+            None => 0,
+        };
+        (lo, hi.max(lo))
     }
 }
 
-/// Lay out every receptive field as a row (zeros where padding is read).
+/// The public im2col layout, one image at a time: rows (n, oy, ox), columns
+/// (c, ky, kx), zeros where padding is read. The engine itself works on one
+/// image's transposed block ([`im2col_image`]); this is that block turned over.
 pub fn im2col(x: &[f32], g: &ConvGeometry) -> Array2<f32> {
-    let (rows, patch) = (g.rows_per_image(), g.patch());
+    let (rows, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
     let mut cols = vec![0.0f32; g.n * rows * patch];
-    cols.par_chunks_mut(rows * patch).enumerate().for_each(|(n, out)| {
-        let img = &x[n * g.c * g.h * g.w..(n + 1) * g.c * g.h * g.w];
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let row = &mut out[(oy * g.ow + ox) * patch..][..patch];
-                for c in 0..g.c {
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            if let Some((iy, ix)) = g.source(oy, ox, ky, kx) {
-                                row[(c * g.kh + ky) * g.kw + kx] = img[(c * g.h + iy) * g.w + ix];
-                            }
-                        }
-                    }
+    cols.par_chunks_mut((rows * patch).max(1)).enumerate().for_each_init(
+        || vec![0.0f32; patch * rows],
+        |cols_t, (n, out)| {
+            im2col_image(&x[n * chw..(n + 1) * chw], g, cols_t);
+            for (r, col) in cols_t.chunks_exact(rows.max(1)).enumerate() {
+                for (p, &v) in col.iter().enumerate() {
+                    out[p * patch + r] = v;
                 }
             }
-        }
-    });
+        },
+    );
     Array2::from_shape_vec((g.n * rows, patch), cols).expect("sized above")
 }
 
-/// The adjoint of im2col: add each row's entries back where they were read.
+/// The adjoint of [`im2col`]: add each row's entries back where they were read.
 pub fn col2im(cols: ArrayView2<'_, f32>, g: &ConvGeometry) -> Vec<f32> {
-    let (rows, patch) = (g.rows_per_image(), g.patch());
+    let (rows, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
     let cols = cols.as_standard_layout();
     let cols = cols.as_slice().expect("standard layout is contiguous");
-    let mut x = vec![0.0f32; g.n * g.c * g.h * g.w];
-    x.par_chunks_mut(g.c * g.h * g.w).enumerate().for_each(|(n, img)| {
-        let src = &cols[n * rows * patch..(n + 1) * rows * patch];
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let row = &src[(oy * g.ow + ox) * patch..][..patch];
-                for c in 0..g.c {
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            if let Some((iy, ix)) = g.source(oy, ox, ky, kx) {
-                                img[(c * g.h + iy) * g.w + ix] += row[(c * g.kh + ky) * g.kw + kx];
-                            }
+    let mut x = vec![0.0f32; g.n * chw];
+    x.par_chunks_mut(chw.max(1)).enumerate().for_each_init(
+        || vec![0.0f32; patch * rows],
+        |cols_t, (n, img)| {
+            let src = &cols[n * rows * patch..(n + 1) * rows * patch];
+            for (p, row) in src.chunks_exact(patch.max(1)).enumerate() {
+                for (r, &v) in row.iter().enumerate() {
+                    cols_t[r * rows + p] = v;
+                }
+            }
+            col2im_image(cols_t, g, img);
+        },
+    );
+    x
+}
+
+/// One image's receptive fields as columns: `cols_t` (C·kh·kw, H'·W'), row
+/// (c, ky, kx), column (oy, ox); zeros where padding is read. In this layout
+/// each (c, ky, kx) row is, output row by output row, a shifted copy of one
+/// input row, so the valid part is found once per kernel offset
+/// ([`ConvGeometry::valid`]) and the inner loop is a plain copy with no
+/// padding test per element.
+fn im2col_image(img: &[f32], g: &ConvGeometry, cols_t: &mut [f32]) {
+    let (hw, plane) = (g.rows_per_image(), g.h * g.w);
+    for c in 0..g.c {
+        let src_plane = &img[c * plane..(c + 1) * plane];
+        for ky in 0..g.kh {
+            let (y_lo, y_hi) = g.valid(ky, g.oh, g.h);
+            for kx in 0..g.kw {
+                let (x_lo, x_hi) = g.valid(kx, g.ow, g.w);
+                let row = &mut cols_t[((c * g.kh + ky) * g.kw + kx) * hw..][..hw];
+                row[..y_lo * g.ow].fill(0.0); // padding rows above
+                row[y_hi * g.ow..].fill(0.0); // and below
+                for oy in y_lo..y_hi {
+                    let iy = oy * g.stride + ky - g.padding;
+                    let src = &src_plane[iy * g.w..(iy + 1) * g.w];
+                    let dst = &mut row[oy * g.ow..(oy + 1) * g.ow];
+                    dst[..x_lo].fill(0.0);
+                    dst[x_hi..].fill(0.0);
+                    let ix0 = x_lo * g.stride + kx - g.padding;
+                    let dst = &mut dst[x_lo..x_hi];
+                    if g.stride == 1 {
+                        dst.copy_from_slice(&src[ix0..ix0 + dst.len()]);
+                    } else {
+                        for (d, &s) in dst.iter_mut().zip(src[ix0..].iter().step_by(g.stride)) {
+                            *d = s;
                         }
                     }
                 }
             }
         }
-    });
-    x
+    }
 }
 
-/// (N·H'·W', O) rows → (N, O, H', W').
-fn rows_to_nchw(m: &Array2<f32>, g: &ConvGeometry, o: usize) -> Array {
-    let rows = g.rows_per_image();
-    let m = m.as_standard_layout();
-    let src = m.as_slice().expect("standard layout is contiguous");
-    let mut out = vec![0.0f32; g.n * o * rows];
-    out.par_chunks_mut(o * rows).enumerate().for_each(|(n, dst)| {
-        for r in 0..rows {
-            for oc in 0..o {
-                dst[oc * rows + r] = src[(n * rows + r) * o + oc];
+/// The adjoint of [`im2col_image`]: add each column entry back into `img`
+/// (which the caller zeroed) where it was read; padding reads are dropped.
+fn col2im_image(cols_t: &[f32], g: &ConvGeometry, img: &mut [f32]) {
+    let (hw, plane) = (g.rows_per_image(), g.h * g.w);
+    for c in 0..g.c {
+        let dst_plane = &mut img[c * plane..(c + 1) * plane];
+        for ky in 0..g.kh {
+            let (y_lo, y_hi) = g.valid(ky, g.oh, g.h);
+            for kx in 0..g.kw {
+                let (x_lo, x_hi) = g.valid(kx, g.ow, g.w);
+                let row = &cols_t[((c * g.kh + ky) * g.kw + kx) * hw..][..hw];
+                let ix0 = x_lo * g.stride + kx - g.padding;
+                for oy in y_lo..y_hi {
+                    let iy = oy * g.stride + ky - g.padding;
+                    let dst = &mut dst_plane[iy * g.w..(iy + 1) * g.w];
+                    let src = &row[oy * g.ow + x_lo..oy * g.ow + x_hi];
+                    if g.stride == 1 {
+                        for (d, &s) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                            *d += s;
+                        }
+                    } else {
+                        for (d, &s) in dst[ix0..].iter_mut().step_by(g.stride).zip(src) {
+                            *d += s;
+                        }
+                    }
+                }
             }
         }
-    });
-    Array::from_shape_vec(IxDyn(&[g.n, o, g.oh, g.ow]), out).expect("sized above")
+    }
 }
 
-/// (N, O, H', W') → (N·H'·W', O) rows.
-fn nchw_to_rows(a: &Array, g: &ConvGeometry, o: usize) -> Array2<f32> {
-    let rows = g.rows_per_image();
-    let a = a.as_standard_layout();
-    let src = a.as_slice().expect("standard layout is contiguous");
-    let mut out = vec![0.0f32; g.n * rows * o];
-    out.par_chunks_mut(rows * o).enumerate().for_each(|(n, dst)| {
-        for oc in 0..o {
-            for r in 0..rows {
-                dst[r * o + oc] = src[(n * o + oc) * rows + r];
-            }
-        }
-    });
-    Array2::from_shape_vec((g.n * rows, o), out).expect("sized above")
+/// Copy a product into a slice in row-major order (it is already row-major
+/// when it comes from the CPU backend; other layouts are walked).
+fn copy_row_major(dst: &mut [f32], m: &Array2<f32>) {
+    match m.as_slice() {
+        Some(src) => dst.copy_from_slice(src),
+        None => dst.iter_mut().zip(m.iter()).for_each(|(d, &s)| *d = s),
+    }
 }
 
 fn weight_2d(w: &Array) -> Array2<f32> {
@@ -164,8 +216,16 @@ fn weight_2d(w: &Array) -> Array2<f32> {
         .expect("weight element count is O·C·kh·kw")
 }
 
+/// Images per partial weight gradient in the backward pass. Fixed (not the
+/// thread count) so that dW is summed in the same order on every machine.
+const IMAGES_PER_PARTIAL: usize = 4;
+
 impl Tensor {
     /// Convolve `self` (N, C, H, W) with `weight` (O, C, kh, kw).
+    ///
+    /// Image by image, on rayon's threads: im2col into a per-thread buffer
+    /// (C·kh·kw, H'·W') that stays in cache, then out_n = w2 · cols_t, which is
+    /// already this image's (O, H'·W') block of the NCHW output.
     pub fn conv2d(&self, weight: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
         let (x, w) = (self.data(), weight.data());
         if w.ndim() != 4 {
@@ -184,28 +244,50 @@ impl Tensor {
         }
         let o = w.shape()[0];
         let g = ConvGeometry::new(x.shape(), (w.shape()[2], w.shape()[3]), w.shape()[1], stride, padding)?;
-        let xs = x.as_standard_layout();
-        let cols = im2col(xs.as_slice().expect("standard layout is contiguous"), &g);
+        let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
         let w2 = weight_2d(&w);
-        let out_rows = backend::current().matmul(cols.view(), w2.t());
-        let value = rows_to_nchw(&out_rows, &g, o);
+        drop(w);
+        let xs = x.as_standard_layout();
+        let src = xs.as_slice().expect("standard layout is contiguous");
+        let be = backend::current();
+        let mut out = vec![0.0f32; g.n * o * hw];
+        out.par_chunks_mut((o * hw).max(1)).enumerate().for_each_init(
+            || vec![0.0f32; patch * hw],
+            |cols_t, (n, dst)| {
+                im2col_image(&src[n * chw..(n + 1) * chw], &g, cols_t);
+                let cols_t = ArrayView2::from_shape((patch, hw), &cols_t[..]).expect("sized by the geometry");
+                copy_row_major(dst, &be.matmul(w2.view(), cols_t));
+            },
+        );
         drop(xs);
         drop(x);
-        drop(w);
+        let value = Array::from_shape_vec(IxDyn(&[g.n, o, g.oh, g.ow]), out).expect("sized above");
+        // im2col is redone per image in backward (cheaper than keeping
+        // N·H'·W' × C·kh·kw floats alive), so `cols` keeps only its width.
+        let cols = Array2::zeros((0, patch));
         let op = Op::Conv2d { input: self.clone(), weight: weight.clone(), stride, padding, cols };
         Ok(Tensor::from_op(value, op))
     }
 }
 
+/// grad_out (N, O, H', W'). Per image n, with g_n its (O, H'·W') block:
+///   dw2  += g_n · cols_nᵀ         (O, C·kh·kw), cols_n recomputed by im2col
+///   dcols = w2ᵀ · g_n             (C·kh·kw, H'·W'), scattered into dx_n by col2im
+/// Images go in fixed groups of [`IMAGES_PER_PARTIAL`], each summing its own
+/// dw2; the groups' sums are then added in order, so dw is deterministic.
 pub(crate) fn conv2d_backward(
     grad_out: &Array,
     input: &Tensor,
     weight: &Tensor,
     stride: usize,
     padding: usize,
-    cols: &Array2<f32>,
+    _cols: &Array2<f32>,
     store: &mut GradStore,
 ) -> Result<()> {
+    let (want_w, want_x) = (store.wants(weight), store.wants(input));
+    if !want_w && !want_x {
+        return Ok(());
+    }
     // Copy what is needed and release the weight's lock before `accumulate`,
     // which reads `weight` again (a recursive RwLock read can deadlock).
     let (w_shape, w2) = {
@@ -213,17 +295,63 @@ pub(crate) fn conv2d_backward(
         (w.shape().to_vec(), weight_2d(&w))
     };
     let o = w_shape[0];
-    let g = ConvGeometry::new(&input.shape(), (w_shape[2], w_shape[3]), w_shape[1], stride, padding)?;
-    let g_rows = nchw_to_rows(grad_out, &g, o);
+    let x = input.data();
+    let g = ConvGeometry::new(x.shape(), (w_shape[2], w_shape[3]), w_shape[1], stride, padding)?;
+    let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
+    let xs = x.as_standard_layout();
+    let xsrc = xs.as_slice().expect("standard layout is contiguous");
+    let gs = grad_out.as_standard_layout();
+    let gsrc = gs.as_slice().expect("standard layout is contiguous");
     let be = backend::current();
-    if store.wants(weight) {
-        let dw2 = be.matmul(g_rows.t(), cols.view());
+
+    // One group of images: returns its dw2 (None when not wanted or empty).
+    let group = |first: usize, dx: Option<&mut [f32]>, cols_t: &mut Vec<f32>| -> Option<Array2<f32>> {
+        let mut dw2: Option<Array2<f32>> = None;
+        let mut dx = dx;
+        for (j, n) in (first..(first + IMAGES_PER_PARTIAL).min(g.n)).enumerate() {
+            let g_n = ArrayView2::from_shape((o, hw), &gsrc[n * o * hw..(n + 1) * o * hw]).expect("sized");
+            if want_w {
+                im2col_image(&xsrc[n * chw..(n + 1) * chw], &g, cols_t);
+                let cols_n = ArrayView2::from_shape((patch, hw), &cols_t[..]).expect("sized");
+                let d = be.matmul(g_n, cols_n.t());
+                match &mut dw2 {
+                    Some(acc) => *acc += &d,
+                    None => dw2 = Some(d),
+                }
+            }
+            if let Some(dx) = dx.as_deref_mut() {
+                let dcols = be.matmul(w2.t(), g_n);
+                let dcols = dcols.as_standard_layout();
+                let dcols = dcols.as_slice().expect("standard layout is contiguous");
+                col2im_image(dcols, &g, &mut dx[j * chw..(j + 1) * chw]);
+            }
+        }
+        dw2
+    };
+    let buffer = || vec![0.0f32; if want_w { patch * hw } else { 0 }];
+    let mut dx = vec![0.0f32; if want_x { g.n * chw } else { 0 }];
+    let partials: Vec<Option<Array2<f32>>> = if want_x {
+        dx.par_chunks_mut((IMAGES_PER_PARTIAL * chw).max(1))
+            .enumerate()
+            .map_init(buffer, |cols_t, (i, dx)| group(i * IMAGES_PER_PARTIAL, Some(dx), cols_t))
+            .collect()
+    } else {
+        (0..g.n.div_ceil(IMAGES_PER_PARTIAL))
+            .into_par_iter()
+            .map_init(buffer, |cols_t, i| group(i * IMAGES_PER_PARTIAL, None, cols_t))
+            .collect()
+    };
+    drop(xs);
+    drop(x);
+    if want_w {
+        let mut dw2 = Array2::<f32>::zeros((o, patch));
+        for p in partials.iter().flatten() {
+            dw2 += p;
+        }
         let dw = dw2.into_shape_with_order(IxDyn(&w_shape)).expect("O·C·kh·kw elements");
         store.accumulate(weight, dw);
     }
-    if store.wants(input) {
-        let dcols = be.matmul(g_rows.view(), w2.view());
-        let dx = col2im(dcols.view(), &g);
+    if want_x {
         store.accumulate(input, Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized by col2im"));
     }
     Ok(())

@@ -152,24 +152,40 @@ impl DatasetPane {
     fn next_of_class(&mut self, class: u8, data: &Mnist) {
         let labels = &self.set(data).labels;
         let n = labels.len();
-        if let Some(i) = (1..=n).map(|k| (self.index + k) % n).find(|&i| labels[i] == class) {
+        if let Some(i) = (1..=n)
+            .map(|k| (self.index + k) % n)
+            .find(|&i| labels[i] == class)
+        {
             self.index = i;
         }
     }
 
     /// Softmax probabilities of `model` for the shown image, cached per
     /// (split, index, model).
-    fn probabilities(&self, set: &ImageSet, input_shape: &[usize], model: &Arc<Sequential>) -> Result<Vec<f32>, String> {
-        let fresh = |c: &Cached| c.split == self.split && c.index == self.index && Arc::ptr_eq(&c.model, model);
+    fn probabilities(
+        &self,
+        set: &ImageSet,
+        input_shape: &[usize],
+        model: &Arc<Sequential>,
+    ) -> Result<Vec<f32>, String> {
+        let fresh = |c: &Cached| {
+            c.split == self.split && c.index == self.index && Arc::ptr_eq(&c.model, model)
+        };
         if let Ok(guard) = self.cache.lock() {
             if let Some(c) = guard.as_ref().filter(|c| fresh(c)) {
                 return c.probs.clone();
             }
         }
         let pixels: Vec<f32> = set.images.row(self.index).iter().copied().collect();
-        let probs = predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"));
+        let probs =
+            predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"));
         if let Ok(mut guard) = self.cache.lock() {
-            *guard = Some(Cached { split: self.split, index: self.index, model: model.clone(), probs: probs.clone() });
+            *guard = Some(Cached {
+                split: self.split,
+                index: self.index,
+                model: model.clone(),
+                probs: probs.clone(),
+            });
         }
         probs
     }
@@ -177,7 +193,11 @@ impl DatasetPane {
 
 /// Class probabilities of `model` for one image: softmax of its logits.
 /// `input_shape` is the lesson's per-image shape (`[784]` or `[1, 28, 28]`).
-pub fn predict(model: &Sequential, input_shape: &[usize], pixels: &[f32]) -> crate::Result<Vec<f32>> {
+pub fn predict(
+    model: &Sequential,
+    input_shape: &[usize],
+    pixels: &[f32],
+) -> crate::Result<Vec<f32>> {
     let mut shape = vec![1];
     shape.extend_from_slice(input_shape);
     crate::no_grad(|| {
@@ -212,7 +232,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -226,7 +246,11 @@ fn counts_text(set: &ImageSet, compact: bool) -> String {
     if compact && counts.iter().all(|&c| c == counts[0]) {
         return format!("{} each", thousands(counts[0]));
     }
-    let parts: Vec<String> = counts.iter().enumerate().map(|(c, n)| format!("{c}:{n}")).collect();
+    let parts: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(c, n)| format!("{c}:{n}"))
+        .collect();
     parts.join(" ")
 }
 
@@ -262,7 +286,13 @@ impl Size {
 }
 
 /// Average `fy`×`fx` blocks of a rows×cols image → (values, rows', cols').
-fn pool_mean(px: &[f32], rows: usize, cols: usize, fy: usize, fx: usize) -> (Vec<f32>, usize, usize) {
+fn pool_mean(
+    px: &[f32],
+    rows: usize,
+    cols: usize,
+    fy: usize,
+    fx: usize,
+) -> (Vec<f32>, usize, usize) {
     let (r2, c2) = (rows.div_ceil(fy), cols.div_ceil(fx));
     let mut out = Vec::with_capacity(r2 * c2);
     for r in 0..r2 {
@@ -283,7 +313,13 @@ fn pool_mean(px: &[f32], rows: usize, cols: usize, fy: usize, fx: usize) -> (Vec
 /// Repeat each value `k`×`k` times (nearest-neighbour upscaling).
 fn repeat(px: &[f32], rows: usize, cols: usize, k: usize) -> (Vec<f32>, usize, usize) {
     let (r2, c2) = (rows * k, cols * k);
-    let out = (0..r2 * c2).map(|i| px.get((i / c2 / k) * cols + (i % c2) / k).copied().unwrap_or(0.0)).collect();
+    let out = (0..r2 * c2)
+        .map(|i| {
+            px.get((i / c2 / k) * cols + (i % c2) / k)
+                .copied()
+                .unwrap_or(0.0)
+        })
+        .collect();
     (out, r2, c2)
 }
 
@@ -300,17 +336,23 @@ fn digit_matrix(set: &ImageSet, index: usize, size: Size, ascii: bool) -> (Vec<f
 fn digit_cells(set: &ImageSet, size: Size, ascii: bool) -> (u16, u16) {
     let (k, f) = size.factors();
     let fy = if ascii { 2 * f } else { f };
-    cells_needed((set.rows * k).div_ceil(fy), (set.cols * k).div_ceil(f), ascii)
+    cells_needed(
+        (set.rows * k).div_ceil(fy),
+        (set.cols * k).div_ceil(f),
+        ascii,
+    )
 }
 
 /// The largest digit that fits `inner` beside a readable text column.
 fn pick_size(inner: Rect, set: &ImageSet, ascii: bool) -> Option<Size> {
-    [Size::Big, Size::Full, Size::Half].into_iter().find(|&size| {
-        let (w, h) = digit_cells(set, size, ascii);
-        let extra_rows = if size == Size::Half { 0 } else { 1 };
-        u32::from(inner.width) >= u32::from(w) + u32::from(GAP) + u32::from(size.text_min())
-            && u32::from(inner.height) >= u32::from(h) + extra_rows
-    })
+    [Size::Big, Size::Full, Size::Half]
+        .into_iter()
+        .find(|&size| {
+            let (w, h) = digit_cells(set, size, ascii);
+            let extra_rows = if size == Size::Half { 0 } else { 1 };
+            u32::from(inner.width) >= u32::from(w) + u32::from(GAP) + u32::from(size.text_min())
+                && u32::from(inner.height) >= u32::from(h) + extra_rows
+        })
 }
 
 /// Everything the pane says, as lines, built once per draw.
@@ -336,11 +378,19 @@ fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec
     };
     let probs = match pane.probabilities(set, &input_shape, model) {
         Ok(p) if !p.is_empty() => p,
-        Ok(_) => return vec![Line::styled("the model gave no output", Style::new().fg(Color::Red))],
+        Ok(_) => {
+            return vec![Line::styled(
+                "the model gave no output",
+                Style::new().fg(Color::Red),
+            )]
+        }
         Err(e) => return vec![Line::styled(e, Style::new().fg(Color::Red))],
     };
     let top = top_k(&probs, 3);
-    let label = set.labels.get(pane.index).map_or(usize::MAX, |&l| usize::from(l));
+    let label = set
+        .labels
+        .get(pane.index)
+        .map_or(usize::MAX, |&l| usize::from(l));
     let (best, _) = top[0];
     let right = best == label;
     let mark = match (app.ascii, right) {
@@ -349,25 +399,41 @@ fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec
         (false, true) => " ✓",
         (false, false) => " ✗",
     };
-    let verdict = Style::new().fg(if right { Color::Green } else { Color::Red }).add_modifier(Modifier::BOLD);
+    let verdict = Style::new()
+        .fg(if right { Color::Green } else { Color::Red })
+        .add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(vec![
         Span::raw("predicted: "),
-        Span::styled(class_name(best, fashion), verdict),
+        Span::styled(class_name(best, fashion && wide), verdict),
         Span::styled(mark, verdict),
     ])];
     if !wide {
-        let parts: Vec<String> = top.iter().map(|&(c, p)| format!("{c}:{:.0}%", p * 100.0)).collect();
+        let parts: Vec<String> = top
+            .iter()
+            .map(|&(c, p)| format!("{c}:{:.0}%", p * 100.0))
+            .collect();
         lines.push(Line::raw(format!("top-3 {}", parts.join(" "))));
         return lines;
     }
     lines.push(Line::raw("top-3 probabilities:"));
-    let name_w = top.iter().map(|&(c, _)| class_name(c, fashion).chars().count()).max().unwrap_or(1);
+    let name_w = top
+        .iter()
+        .map(|&(c, _)| class_name(c, fashion).chars().count())
+        .max()
+        .unwrap_or(1);
     for &(c, p) in &top {
         let bar_len = (p.clamp(0.0, 1.0) * 20.0).round() as usize;
         let bar = if app.ascii { "#" } else { "█" }.repeat(bar_len);
-        let style = if c == label { Style::new().fg(Color::Green) } else { Style::new() };
+        let style = if c == label {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new()
+        };
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<name_w$} {:>6.1}% ", class_name(c, fashion), p * 100.0), style),
+            Span::styled(
+                format!("  {:<name_w$} {:>6.1}% ", class_name(c, fashion), p * 100.0),
+                style,
+            ),
             Span::styled(bar, style),
         ]));
     }
@@ -384,18 +450,38 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
 
     let source = &app.data.source;
     let short = source.split(" (").next().unwrap_or(source);
-    let shown = if roomy || source.chars().count() + 6 <= usize::from(inner.width) { source.as_str() } else { short };
-    let header = vec![Line::from(vec![Span::styled("data: ", dim()), Span::raw(shown.to_string())])];
+    let shown = if roomy || source.chars().count() + 6 <= usize::from(inner.width) {
+        source.as_str()
+    } else {
+        short
+    };
+    let header = vec![Line::from(vec![
+        Span::styled("data: ", dim()),
+        Span::raw(shown.to_string()),
+    ])];
 
     let label = set.labels.get(pane.index).map_or(0, |&l| usize::from(l));
-    let where_ = format!("{} {}/{}", pane.split.name(), pane.index + 1, thousands(set.len()));
+    let where_ = format!(
+        "{} {}/{}",
+        pane.split.name(),
+        pane.index + 1,
+        thousands(set.len())
+    );
     let mut side = vec![
         Line::raw(if roomy {
-            format!("{} set · image {} of {}", pane.split.name(), pane.index + 1, thousands(set.len()))
+            format!(
+                "{} set · image {} of {}",
+                pane.split.name(),
+                pane.index + 1,
+                thousands(set.len())
+            )
         } else {
             where_
         }),
-        Line::from(vec![Span::raw("label: "), Span::styled(class_name(label, fashion), bold.fg(Color::Cyan))]),
+        Line::from(vec![
+            Span::raw("label: "),
+            Span::styled(class_name(label, fashion), bold.fg(Color::Cyan)),
+        ]),
     ];
     if roomy {
         side.push(Line::raw(""));
@@ -413,7 +499,10 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
         }
         if fashion {
             let names: Vec<String> = (0..NUM_CLASSES).map(|c| class_name(c, true)).collect();
-            footer.push(Line::styled(format!("classes: {}", names.join(" · ")), dim()));
+            footer.push(Line::styled(
+                format!("classes: {}", names.join(" · ")),
+                dim(),
+            ));
         }
     } else {
         footer.push(Line::from(vec![
@@ -423,7 +512,11 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
     }
 
     let keys = if zoomed {
-        let arrows = if app.ascii { "Left/Right ±1 image · Up/Down ±10 images" } else { "←/→ ±1 image · ↑/↓ ±10 images" };
+        let arrows = if app.ascii {
+            "Left/Right ±1 image · Up/Down ±10 images"
+        } else {
+            "←/→ ±1 image · ↑/↓ ±10 images"
+        };
         format!(
             "keys: {arrows} · PgUp/PgDn ±1 · Home/End first/last · 0-9 next image of that class · \
              t show the {} set · Esc back",
@@ -445,12 +538,18 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
         footer.push(Line::raw(""));
         footer.push(Line::styled(keys, dim()));
     }
-    Texts { header, side, footer }
+    Texts {
+        header,
+        side,
+        footer,
+    }
 }
 
 fn paragraph(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
     if !area.is_empty() {
-        Paragraph::new(lines).wrap(Wrap { trim: false }).render(area, buf);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
     }
 }
 
@@ -469,12 +568,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         return;
     }
     if set.is_empty() || pane.index >= set.len() {
-        let msg = format!("no images in the {} set ({})", pane.split.name(), app.data.source);
+        let msg = format!(
+            "no images in the {} set ({})",
+            pane.split.name(),
+            app.data.source
+        );
         paragraph(vec![Line::raw(msg)], inner, buf);
         return;
     }
     let digit = pick_size(inner, set, app.ascii);
-    let Texts { header, side, footer } = texts(app, inner, digit, zoomed);
+    let Texts {
+        header,
+        side,
+        footer,
+    } = texts(app, inner, digit, zoomed);
 
     let Some(size) = digit else {
         let mut all = header;
@@ -485,10 +592,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     };
     // rows: header, then digit beside the text, then the footer
     let (dw, dh) = digit_cells(set, size, app.ascii);
-    let wants_header = header.iter().map(Line::width).sum::<usize>().div_ceil(usize::from(inner.width).max(1));
-    let header_h = if inner.height >= dh + 2 { (wants_header.max(1) as u16).min(2).min(inner.height - dh - 1) } else { 0 };
+    let wants_header = header
+        .iter()
+        .map(Line::width)
+        .sum::<usize>()
+        .div_ceil(usize::from(inner.width).max(1));
+    let header_h = if inner.height >= dh + 2 {
+        (wants_header.max(1) as u16)
+            .min(2)
+            .min(inner.height - dh - 1)
+    } else {
+        0
+    };
     let avail = inner.height - header_h;
-    let body_h = (side.len() as u16).min(avail.saturating_sub(footer.len() as u16)).max(dh).min(avail);
+    let body_h = (side.len() as u16)
+        .min(avail.saturating_sub(footer.len() as u16))
+        .max(dh)
+        .min(avail);
     let header_area = Rect::new(inner.x, inner.y, inner.width, header_h);
     let body = Rect::new(inner.x, inner.y + header_h, inner.width, body_h);
     let footer_area = Rect::new(inner.x, body.bottom(), inner.width, avail - body_h);
@@ -496,9 +616,29 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     paragraph(header, header_area, buf);
     let (values, rows, cols) = digit_matrix(set, pane.index, size, app.ascii);
     let hi = values.iter().copied().fold(0.0f32, f32::max);
-    let scale = Scale::Gray { lo: 0.0, hi: if hi > 0.0 { hi } else { 1.0 } };
-    draw_matrix(&values, rows, cols, scale, app.ascii, Rect::new(body.x, body.y, dw, dh), buf);
+    let scale = Scale::Gray {
+        lo: 0.0,
+        hi: if hi > 0.0 { hi } else { 1.0 },
+    };
+    draw_matrix(
+        &values,
+        rows,
+        cols,
+        scale,
+        app.ascii,
+        Rect::new(body.x, body.y, dw, dh),
+        buf,
+    );
     let text_x = body.x + dw + GAP;
-    paragraph(side, Rect::new(text_x, body.y, body.right().saturating_sub(text_x), body.height), buf);
+    paragraph(
+        side,
+        Rect::new(
+            text_x,
+            body.y,
+            body.right().saturating_sub(text_x),
+            body.height,
+        ),
+        buf,
+    );
     paragraph(footer, footer_area, buf);
 }

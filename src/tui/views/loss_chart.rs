@@ -101,12 +101,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     // a failure comes first and in red, above everything else
     let failure = failure_text(app);
     let mut rest = inner;
-    if let Some(text) = &failure {
+    if let Some((text, colour)) = &failure {
         let lines = wrap_words(text, inner.width as usize);
         let h = (lines.len() as u16)
             .min(inner.height.saturating_sub(1))
             .max(1);
-        let style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+        let style = Style::new().fg(*colour).add_modifier(Modifier::BOLD);
         let [top, below] =
             Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(inner);
         Paragraph::new(
@@ -142,7 +142,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         ])
         .areas(rest);
         Paragraph::new(lines).render(text, buf);
-        progress_line(app, bar, buf);
+        progress_line(app, bar, buf, false);
         if chart.height >= 4 {
             loss_chart(app, chart, buf, false);
         }
@@ -163,16 +163,19 @@ fn per_epoch(app: &App) -> bool {
 }
 
 /// The message a failed run (or diverged small lesson) leaves, with what to do.
-fn failure_text(app: &App) -> Option<String> {
+fn failure_text(app: &App) -> Option<(String, Color)> {
     if let Some(s) = &app.stepper {
-        return s
-            .diverged
-            .as_ref()
-            .map(|m| format!("{m} — press - to lower the learning rate, r to reset"));
+        // the stepper's messages already say what to press
+        return match (&s.diverged, &s.running_away) {
+            (Some(m), _) => Some((m.clone(), Color::Red)),
+            (None, Some(m)) => Some((m.clone(), Color::Yellow)),
+            _ => None,
+        };
     }
     match &app.train_state {
-        TrainState::Failed(m) => Some(format!(
-            "{m} — press - to lower the learning rate, then s to train again"
+        TrainState::Failed(m) => Some((
+            format!("{m} — press - to lower the learning rate, then s to train again"),
+            Color::Red,
         )),
         _ => None,
     }
@@ -198,6 +201,7 @@ fn field(short: String, label: &'static str, value: String) -> Field {
 fn state_field(app: &App) -> Field {
     let (text, colour) = match (&app.stepper, &app.train_state) {
         (Some(s), _) if s.diverged.is_some() => ("diverged", Color::Red),
+        (Some(s), _) if s.running_away.is_some() => ("diverging", Color::Yellow),
         (Some(s), _) if s.session.done() => ("done", Color::Cyan),
         (Some(s), _) if s.auto => ("running", Color::Green),
         (Some(_), _) => ("Space steps · s runs", Color::Gray),
@@ -303,27 +307,25 @@ fn compact_fields(app: &App) -> Vec<Field> {
     f
 }
 
-/// Lay `fields` out left to right, wrapping at `width`.
+/// Lay `fields` out in rows of `width`: each goes on the first row with
+/// room for it (first fit), so short counters fill the gaps long ones leave.
 fn flow(fields: &[Field], width: usize) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let (mut line, mut used): (Vec<Span>, usize) = (Vec::new(), 0);
+    let mut rows: Vec<(Vec<Span<'static>>, usize)> = Vec::new();
     for f in fields {
         let w = f.short.chars().count();
-        if used > 0 && used + 2 + w > width {
-            lines.push(Line::from(std::mem::take(&mut line)));
-            used = 0;
+        let span = Span::styled(f.short.clone(), f.style);
+        match rows.iter_mut().find(|(_, used)| *used + 2 + w <= width) {
+            Some((spans, used)) => {
+                spans.push(Span::raw("  "));
+                spans.push(span);
+                *used += 2 + w;
+            }
+            None => rows.push((vec![span], w)),
         }
-        if used > 0 {
-            line.push(Span::raw("  "));
-            used += 2;
-        }
-        line.push(Span::styled(f.short.clone(), f.style));
-        used += w;
     }
-    if !line.is_empty() {
-        lines.push(Line::from(line));
-    }
-    lines
+    rows.into_iter()
+        .map(|(spans, _)| Line::from(spans))
+        .collect()
 }
 
 /// The counters column of the opened pane: one labelled value per row.
@@ -335,6 +337,14 @@ fn render_side(app: &App, area: Rect, buf: &mut Buffer) {
     if !not_started(app) && app.stepper.is_none() {
         if let Some(s) = app.loss.losses.last_smoothed() {
             all.push(field(String::new(), "loss, smoothed", fmt_value(s)));
+        }
+        if let Some(e) = &app.loss.last_epoch {
+            // the number `dl-lab run --json` prints as img_per_s
+            all.push(field(
+                String::new(),
+                "speed, last epoch",
+                format!("{:.0} img/s", e.img_per_s),
+            ));
         }
         if let Some((e, a)) = app.loss.best {
             all.push(field(
@@ -360,11 +370,7 @@ fn render_side(app: &App, area: Rect, buf: &mut Buffer) {
             format!("{} ({})", app.hyper.lr, app.hyper.optimizer),
         ));
     }
-    let per = if per_epoch(app) {
-        "epochs"
-    } else {
-        "steps"
-    };
+    let per = if per_epoch(app) { "epochs" } else { "steps" };
     let stride = app.loss.losses.stride();
     all.push(field(
         String::new(),
@@ -382,38 +388,40 @@ fn render_side(app: &App, area: Rect, buf: &mut Buffer) {
             format!("mean of {stride} {per}"),
         ));
     }
+    let width = area.width.saturating_sub(1) as usize;
     for f in &all {
-        lines.push(Line::from(Span::styled(f.label, label)));
-        lines.push(Line::from(Span::styled(format!("  {}", f.value), f.style)));
+        let (lw, vw) = (f.label.chars().count(), f.value.chars().count());
+        if lw + 2 + vw <= width {
+            // label on the left, value right-aligned on the same row
+            let gap = " ".repeat(width - lw - vw);
+            lines.push(Line::from(vec![
+                Span::styled(f.label, label),
+                Span::raw(gap),
+                Span::styled(f.value.clone(), f.style),
+            ]));
+        } else {
+            lines.push(Line::from(Span::styled(f.label, label)));
+            lines.push(Line::from(Span::styled(format!("  {}", f.value), f.style)));
+        }
     }
-    let bar_row = Rect {
-        height: area.height.min(1),
+    let text = Rect {
+        x: area.x + 1,
+        width: area.width.saturating_sub(1),
         ..area
     };
-    if !not_started(app) && app.stepper.is_none() && area.height > 2 {
-        progress_line(app, bar_row, buf);
-        let below = Rect {
-            y: area.y + 1,
-            height: area.height - 1,
-            ..area
-        };
+    if !not_started(app) && app.stepper.is_none() && text.height > 2 {
+        // the bar on its own row; state and ETA are rows of their own below
+        progress_line(app, Rect { height: 1, ..text }, buf, true);
         Paragraph::new(lines).render(
             Rect {
-                x: below.x + 1,
-                width: below.width.saturating_sub(1),
-                ..below
+                y: text.y + 2,
+                height: text.height - 2,
+                ..text
             },
             buf,
         );
     } else {
-        Paragraph::new(lines).render(
-            Rect {
-                x: area.x + 1,
-                width: area.width.saturating_sub(1),
-                ..area
-            },
-            buf,
-        );
+        Paragraph::new(lines).render(text, buf);
     }
 }
 
@@ -434,7 +442,7 @@ fn eta_text(app: &App) -> String {
 }
 
 /// "[#####-----] 43 % · ETA 12 s" on one row.
-fn progress_line(app: &App, area: Rect, buf: &mut Buffer) {
+fn progress_line(app: &App, area: Rect, buf: &mut Buffer, bare: bool) {
     if area.height == 0 || area.width == 0 {
         return;
     }
@@ -446,6 +454,9 @@ fn progress_line(app: &App, area: Rect, buf: &mut Buffer) {
         None if not_started(app) => (0.0, " not started".to_string()),
         None => {
             let f = app.progress.fraction();
+            if bare {
+                return progress_bar(f, format!(" {:.0} %", f * 100.0), app.ascii, area, buf);
+            }
             let state = state_field(app).short;
             (
                 f,
@@ -453,14 +464,15 @@ fn progress_line(app: &App, area: Rect, buf: &mut Buffer) {
             )
         }
     };
+    progress_bar(fraction, label, app.ascii, area, buf);
+}
+
+/// A bar of at most 40 cells followed by `label`.
+fn progress_bar(fraction: f64, label: String, ascii: bool, area: Rect, buf: &mut Buffer) {
     let label_w = label.chars().count();
-    let bar_w = (area.width as usize).saturating_sub(label_w).clamp(0, 40);
+    let bar_w = (area.width as usize).saturating_sub(label_w).min(40);
     let filled = ((fraction.clamp(0.0, 1.0) * bar_w as f64).round() as usize).min(bar_w);
-    let (on, off) = if app.ascii {
-        ("#", "-")
-    } else {
-        ("█", "░")
-    };
+    let (on, off) = if ascii { ("#", "-") } else { ("█", "░") };
     let line = Line::from(vec![
         Span::styled(on.repeat(filled), Style::new().fg(Color::Green)),
         Span::styled(off.repeat(bar_w - filled), Style::new().fg(Color::DarkGray)),
@@ -500,7 +512,7 @@ fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
         (lo, hi)
     };
     let (lo, hi) = pad(lo, hi, !log);
-    let y_label = |v: f64| fmt_value(if log { 10f64.powf(v) } else { v });
+    let y_label = |v: f64| fmt_tick(if log { 10f64.powf(v) } else { v });
     let what = if per_epoch(app) { "cost" } else { "loss" };
     let y_title = if log {
         format!("{what} (log)")
@@ -525,7 +537,7 @@ fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
         .style(Style::new().fg(if per_epoch(app) {
             Color::Yellow
         } else {
-            Color::DarkGray
+            Color::Gray
         }))
         .data(&raw)];
     if !per_epoch(app) {
@@ -586,17 +598,25 @@ fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
     let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
     let lo = ((lo - 5.0) / 10.0).floor().max(0.0) * 10.0;
-    let marker = if app.ascii {
-        Marker::Custom('o')
+    let (line, dot) = if app.ascii {
+        (Marker::Custom('.'), Marker::Custom('o'))
     } else {
-        Marker::Braille
+        (Marker::Braille, Marker::Dot)
     };
-    let chart = Chart::new(vec![Dataset::default()
-        .name("test accuracy")
-        .marker(marker)
-        .graph_type(GraphType::Line)
-        .style(Style::new().fg(Color::Green))
-        .data(&pts)])
+    let green = Style::new().fg(Color::Green);
+    let chart = Chart::new(vec![
+        Dataset::default()
+            .marker(line)
+            .graph_type(GraphType::Line)
+            .style(green)
+            .data(&pts),
+        // a mark per epoch, so one epoch is visible too
+        Dataset::default()
+            .marker(dot)
+            .graph_type(GraphType::Scatter)
+            .style(green)
+            .data(&pts),
+    ])
     .x_axis(
         Axis::default()
             .title("epoch")
@@ -650,6 +670,26 @@ pub fn fmt_value(v: f64) -> String {
         format!("{v:.2}")
     } else {
         format!("{v:.4}")
+    }
+}
+
+/// An axis label: three significant digits at most (2.40, 0.082, 1.2e-5).
+fn fmt_tick(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        format!("{v}")
+    } else if a == 0.0 {
+        "0".into()
+    } else if a >= 1e4 || a < 1e-2 {
+        format!("{v:.1e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
     }
 }
 

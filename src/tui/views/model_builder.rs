@@ -764,6 +764,7 @@ struct Glyphs {
     bad: &'static str,
     cursor: &'static str,
     more: &'static str,
+    ascii: bool,
 }
 
 impl Glyphs {
@@ -775,6 +776,7 @@ impl Glyphs {
                 bad: "x",
                 cursor: "_",
                 more: "...",
+                ascii,
             }
         } else {
             Glyphs {
@@ -783,6 +785,7 @@ impl Glyphs {
                 bad: "✗",
                 cursor: "▏",
                 more: "…",
+                ascii,
             }
         }
     }
@@ -1127,7 +1130,8 @@ fn chooser_lines(kind: usize, before: bool, at: usize, w: usize, g: &Glyphs) -> 
     } else {
         // narrow: one line with the current choice
         let name = LayerKind::ALL.get(kind).map_or("?", |k| k.name());
-        let text = format!("‹ {} {name} › of {}", kind + 1, LayerKind::ALL.len());
+        let (l, r) = if g.ascii { ("<", ">") } else { ("‹", "›") };
+        let text = format!("{l} {} {name} {r} of {}", kind + 1, LayerKind::ALL.len());
         lines.push(Line::styled(
             fit(&text, w, g.more),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
@@ -1138,9 +1142,15 @@ fn chooser_lines(kind: usize, before: bool, at: usize, w: usize, g: &Glyphs) -> 
 
 /// "edit layer 4, Conv2d: in channels 32 · [out channels 64▏] · kernel 3 · …", or the focused field alone.
 fn editor_lines(ed: &Editor, w: usize, g: &Glyphs) -> Vec<Line<'static>> {
-    let head = format!("edit layer {} ({}):", ed.index + 1, ed.original.label());
+    let long = format!("edit layer {} ({}):", ed.index + 1, ed.original.label());
+    let short = format!(
+        "edit layer {} ({}):",
+        ed.index + 1,
+        short_label(&ed.original, g.ascii)
+    );
+    let head = pick(&[&long, &short], w);
     let mut lines = vec![Line::styled(
-        fit(&head, w, g.more),
+        fit(head, w, g.more),
         Style::new().add_modifier(Modifier::BOLD),
     )];
     let focus = Style::new()

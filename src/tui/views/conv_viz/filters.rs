@@ -11,7 +11,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::grid::{self, Marks};
-use super::walk::wrap;
+use super::text::wrap;
 use super::{Learned, PRESETS};
 use crate::tui::app::App;
 use crate::tui::views::shade::{cells_needed, Scale};
@@ -20,17 +20,33 @@ use crate::{no_grad, Tensor};
 /// conv1 applied to `digit`: one (H', W') map per filter, bias added.
 pub fn feature_maps(learned: &Learned, digit: &Array2<f32>) -> crate::Result<Vec<Array2<f32>>> {
     let (h, w) = digit.dim();
-    let x = digit.clone().into_shape_with_order(IxDyn(&[1, 1, h, w])).map_err(|e| crate::Error::Config(e.to_string()))?;
-    let out = no_grad(|| Tensor::new(x).conv2d(&Tensor::new(learned.weight.clone()), learned.stride, learned.padding))?;
+    let x = digit
+        .clone()
+        .into_shape_with_order(IxDyn(&[1, 1, h, w]))
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    let out = no_grad(|| {
+        Tensor::new(x).conv2d(
+            &Tensor::new(learned.weight.clone()),
+            learned.stride,
+            learned.padding,
+        )
+    })?;
     let out = out.to_array();
     if out.ndim() != 4 {
-        return Err(crate::Error::Config(format!("conv1 gave shape {:?}", out.shape())));
+        return Err(crate::Error::Config(format!(
+            "conv1 gave shape {:?}",
+            out.shape()
+        )));
     }
     let batch = out.index_axis(Axis(0), 0);
     let maps = batch
         .axis_iter(Axis(0))
         .zip(&learned.bias)
-        .filter_map(|(m, &b)| m.into_dimensionality::<ndarray::Ix2>().ok().map(|m| m.mapv(|v| v + b)))
+        .filter_map(|(m, &b)| {
+            m.into_dimensionality::<ndarray::Ix2>()
+                .ok()
+                .map(|m| m.mapv(|v| v + b))
+        })
         .collect();
     Ok(maps)
 }
@@ -44,7 +60,13 @@ struct Tiles {
 
 /// The largest maps that let all `n` tiles fit `area` (a blank row between
 /// tile rows when it costs nothing in size).
-fn layout(n: usize, filter: (usize, usize), map: (usize, usize), ascii: bool, area: Rect) -> Option<Tiles> {
+fn layout(
+    n: usize,
+    filter: (usize, usize),
+    map: (usize, usize),
+    ascii: bool,
+    area: Rect,
+) -> Option<Tiles> {
     let (fw, fh) = cells_needed(filter.0, filter.1, ascii);
     let label_w = 2; // up to "32"
     for f in 1..=map.0.max(map.1).max(1) {
@@ -65,7 +87,14 @@ fn layout(n: usize, filter: (usize, usize), map: (usize, usize), ascii: bool, ar
     None
 }
 
-pub(super) fn render(app: &App, learned: Option<&Learned>, digit: &Array2<f32>, label: u8, area: Rect, buf: &mut Buffer) {
+pub(super) fn render(
+    app: &App,
+    learned: Option<&Learned>,
+    digit: &Array2<f32>,
+    label: u8,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let dim = Style::new().fg(Color::DarkGray);
     let Some(learned) = learned else {
         let why = if app.trained.is_some() {
@@ -73,50 +102,138 @@ pub(super) fn render(app: &App, learned: Option<&Learned>, digit: &Array2<f32>, 
         } else {
             "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."
         };
-        let mut lines: Vec<Line> = wrap(why, area.width as usize).into_iter().map(Line::raw).collect();
+        let mut lines: Vec<Line> = wrap(why, area.width as usize)
+            .into_iter()
+            .map(Line::raw)
+            .collect();
         lines.push(Line::styled("f: back to the kernel walk", dim));
         for (i, l) in lines.iter().enumerate().take(area.height as usize) {
-            l.render(Rect { y: area.y + i as u16, height: 1, ..area }, buf);
+            l.render(
+                Rect {
+                    y: area.y + i as u16,
+                    height: 1,
+                    ..area
+                },
+                buf,
+            );
         }
         return;
     };
     let maps = match feature_maps(learned, digit) {
         Ok(m) => m,
-        Err(e) => return Line::raw(format!("cannot run conv1 on this digit: {e}")).render(area, buf),
+        Err(e) => {
+            return Line::raw(format!("cannot run conv1 on this digit: {e}")).render(area, buf)
+        }
     };
     let n = learned.filters.len().min(maps.len());
     let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
     let (mh, mw) = maps.first().map_or((0, 0), |m| m.dim());
     let header = format!(
-        "conv1: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for digit #{} (a {label}); \
+        "conv1: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label}); \
          red +, blue -, before ReLU, each on its own scale · k picks one for the walk · f back",
-        app.conv.digit
+        app.conv.digit.min(app.data.test.len().saturating_sub(1)) + 1
     );
-    let head: Vec<String> = wrap(&header, area.width as usize).into_iter().take(2).collect();
-    for (i, l) in head.iter().enumerate() {
-        Line::styled(l.clone(), dim).render(Rect { y: area.y + i as u16, height: 1, ..area }, buf);
-    }
-    let top = (head.len() as u16).min(area.height);
-    let body = Rect { y: area.y + top, height: area.height - top, ..area };
-    let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
-        return Line::raw("too small for the filter grid").render(body, buf);
-    };
     let chosen = app.conv.kernel.checked_sub(PRESETS.len());
+    let head = wrap(&header, area.width as usize);
+    let body = below(&head[..head.len().min(2)], area);
+    let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
+        // no room for the maps (e.g. the overview): the filters alone
+        let short = format!("conv1's {n} learned filters (the feature maps need more room)");
+        let head = wrap(&short, area.width as usize);
+        let body = below(&head[..head.len().min(1)], area);
+        draw_head(&head[..head.len().min(1)], area, buf);
+        return filters_only(&learned.filters[..n], chosen, app.ascii, body, buf);
+    };
+    draw_head(&head[..head.len().min(2)], area, buf);
     for (i, (filter, map)) in learned.filters.iter().zip(&maps).take(n).enumerate() {
-        let (x, y) = (body.x + (i % t.cols) as u16 * t.w, body.y + (i / t.cols) as u16 * t.h);
+        let (x, y) = (
+            body.x + (i % t.cols) as u16 * t.w,
+            body.y + (i / t.cols) as u16 * t.h,
+        );
         let tile = Rect::new(x, y, t.w.saturating_sub(1), t.h).intersection(body);
         if tile.is_empty() {
             continue;
         }
         let fscale = Scale::signed(filter.as_slice().unwrap_or(&[]));
-        let f_area = Rect { width: (kw as u16).max(2).min(tile.width), ..tile };
+        let f_area = Rect {
+            width: (kw as u16).max(2).min(tile.width),
+            ..tile
+        };
         let drawn = grid::draw(filter, fscale, app.ascii, f_area, buf, Marks::default());
         let fh = drawn.map_or(0, |(_, h, _)| h);
-        let style = if chosen == Some(i) { Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD) } else { dim };
-        Line::styled(format!("{}", i + 1), style).render(Rect { y: tile.y + fh, height: 1, ..f_area }.intersection(tile), buf);
+        let style = if chosen == Some(i) {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            dim
+        };
+        Line::styled(format!("{}", i + 1), style).render(
+            Rect {
+                y: tile.y + fh,
+                height: 1,
+                ..f_area
+            }
+            .intersection(tile),
+            buf,
+        );
         let m_x = tile.x + f_area.width + 1;
-        let m_area = Rect::new(m_x, tile.y, tile.right().saturating_sub(m_x), tile.height).intersection(tile);
+        let m_area = Rect::new(m_x, tile.y, tile.right().saturating_sub(m_x), tile.height)
+            .intersection(tile);
         let mscale = Scale::signed(map.as_slice().unwrap_or(&[]));
         grid::draw(map, mscale, app.ascii, m_area, buf, Marks::default());
+    }
+}
+
+/// `area` below `head`'s lines.
+fn below(head: &[String], area: Rect) -> Rect {
+    let top = (head.len() as u16).min(area.height);
+    Rect {
+        y: area.y + top,
+        height: area.height - top,
+        ..area
+    }
+}
+
+fn draw_head(head: &[String], area: Rect, buf: &mut Buffer) {
+    let dim = Style::new().fg(Color::DarkGray);
+    for (i, l) in head.iter().enumerate().take(area.height as usize) {
+        let row = Rect {
+            y: area.y + i as u16,
+            height: 1,
+            ..area
+        };
+        Line::styled(l.clone(), dim).render(row, buf);
+    }
+}
+
+/// The filters alone, shaded, a column apart (a row apart when there is room);
+/// the one `k` picked for the walk is underlined by its marker row.
+fn filters_only(
+    filters: &[Array2<f32>],
+    chosen: Option<usize>,
+    ascii: bool,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let (kh, kw) = filters.first().map_or((3, 3), |f| f.dim());
+    let (fw, fh) = cells_needed(kh, kw, ascii);
+    let n = filters.len();
+    let fits = |gap: u16| {
+        let per_row = ((area.width + 1) / (fw + 1)) as usize;
+        let rows = n.div_ceil(per_row.max(1));
+        (per_row > 0 && rows as u16 * (fh + gap) <= area.height + gap).then_some((per_row, gap))
+    };
+    let Some((per_row, gap)) = fits(1).or_else(|| fits(0)) else {
+        return Line::raw("too small for the filter grid").render(area, buf);
+    };
+    for (i, filter) in filters.iter().enumerate() {
+        let x = area.x + (i % per_row) as u16 * (fw + 1);
+        let y = area.y + (i / per_row) as u16 * (fh + gap);
+        let cell = Rect::new(x, y, fw, fh).intersection(area);
+        let scale = Scale::signed(filter.as_slice().unwrap_or(&[]));
+        grid::draw(filter, scale, ascii, cell, buf, Marks::default());
+        if chosen == Some(i) && gap > 0 {
+            let mark = Rect::new(x, y + fh, fw, 1).intersection(area);
+            Line::styled("^".repeat(fw as usize), Style::new().fg(Color::Yellow)).render(mark, buf);
+        }
     }
 }

@@ -76,27 +76,45 @@ pub fn downsample(values: &[f32], rows: usize, cols: usize, f: usize) -> Vec<f32
 /// Draw `m` at the top-left of `area`, shrunk to fit, with `marks` on top.
 /// Returns the cells used (width, height) and the block size, or None when
 /// nothing fits.
-pub fn draw(m: &Array2<f32>, scale: Scale, ascii: bool, area: Rect, buf: &mut Buffer, marks: Marks) -> Option<(u16, u16, usize)> {
+pub fn draw(
+    m: &Array2<f32>,
+    scale: Scale,
+    ascii: bool,
+    area: Rect,
+    buf: &mut Buffer,
+    marks: Marks,
+) -> Option<(u16, u16, usize)> {
     let (rows, cols) = m.dim();
     let f = fit_factor(rows, cols, ascii, area.width, area.height)?;
     let values: Vec<f32> = m.iter().copied().collect();
-    let small = if f == 1 { values } else { downsample(&values, rows, cols, f) };
+    let small = if f == 1 {
+        values
+    } else {
+        downsample(&values, rows, cols, f)
+    };
     let (r2, c2) = (rows.div_ceil(f), cols.div_ceil(f));
     draw_matrix(&small, r2, c2, scale, ascii, area, buf);
     let mark = |r: usize, c: usize, kind: MarkKind, buf: &mut Buffer| {
-        let Some(&v) = small.get(r * c2 + c).filter(|_| r < r2 && c < c2) else { return };
-        let (x, y) = (area.x as usize + c, area.y as usize + if ascii { r } else { r / 2 });
+        let Some(&v) = small.get(r * c2 + c).filter(|_| r < r2 && c < c2) else {
+            return;
+        };
+        let (x, y) = (
+            area.x as usize + c,
+            area.y as usize + if ascii { r } else { r / 2 },
+        );
         if x >= area.right() as usize || y >= area.bottom() as usize {
             return;
         }
-        let Some(cell) = buf.cell_mut((x as u16, y as u16)) else { return };
+        let Some(cell) = buf.cell_mut((x as u16, y as u16)) else {
+            return;
+        };
         if ascii {
             cell.modifier.insert(Modifier::REVERSED);
             if let MarkKind::Cell = kind {
                 cell.set_char('X');
                 cell.modifier.insert(Modifier::BOLD);
             }
-        } else if r % 2 == 0 {
+        } else if r.is_multiple_of(2) {
             cell.fg = kind.color(scale.level(v));
         } else {
             cell.bg = kind.color(scale.level(v));
@@ -123,8 +141,8 @@ pub fn table_size(m: &Array2<f32>, fmt: fn(f32) -> String) -> (u16, u16) {
 }
 
 /// `m` written out as numbers, right-aligned in equal columns on backgrounds
-/// shaded by `scale` (plain text in ASCII mode); `mark` is shown reversed and
-/// bold. Draws nothing and returns None unless the whole table fits.
+/// shaded by `scale` (plain text in ASCII mode); `mark` is shown on green
+/// (reversed in ASCII mode). Draws nothing and returns None unless the whole table fits.
 pub fn number_table(
     m: &Array2<f32>,
     fmt: fn(f32) -> String,
@@ -144,15 +162,34 @@ pub fn number_table(
         let mut style = if ascii {
             Style::new()
         } else {
-            let fg = if scale.level(v) > 0.55 { Color::Black } else { Color::White };
-            Style::new().fg(fg).bg(scale.color(v))
+            let bg = scale.color(v);
+            Style::new().fg(readable_on(bg)).bg(bg)
         };
         if mark == Some((r, c)) {
-            style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
+            style = if ascii {
+                style.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(MarkKind::Cell.color(1.0))
+                    .add_modifier(Modifier::BOLD)
+            };
         }
-        let text = format!("{:>cell_w$}", fmt(v));
+        // the shaded number, then one plain column between numbers
+        let num_w = cell_w.saturating_sub(1).max(1);
+        let text = format!("{:>num_w$}", fmt(v));
         let x = area.x + (c * cell_w) as u16;
-        buf.set_stringn(x, area.y + r as u16, text, cell_w, style);
+        buf.set_stringn(x, area.y + r as u16, text, num_w, style);
     }
     Some((w, h))
+}
+
+/// Black or white text, whichever reads better on `bg` (by luma).
+fn readable_on(bg: Color) -> Color {
+    match bg {
+        Color::Rgb(r, g, b) if 0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32 > 150.0 => {
+            Color::Black
+        }
+        _ => Color::White,
+    }
 }

@@ -12,12 +12,16 @@
 //!
 //! - `mod.rs`: the pane's state, its keys, the kernels and the render entry
 //! - `walk.rs`: the conv/pool view (compact in the overview, full when opened)
+//! - `view.rs`: what one frame of that view shows, taken from the explain walk
+//! - `text.rs`: numbers as the pane writes them, word wrap
 //! - `grid.rs`: shaded matrices with a highlighted window, and number tables
 //! - `filters.rs`: the grid of conv1's learned filters and feature maps
 
 mod filters;
 pub use filters::feature_maps;
 mod grid;
+mod text;
+mod view;
 mod walk;
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -29,7 +33,7 @@ use ratatui::widgets::Widget;
 
 use super::pane_block;
 use crate::data::mnist::Mnist;
-use crate::explain::{conv_output_size, format_number};
+use crate::explain::conv_output_size;
 use crate::nn::{LayerSpec, Module};
 use crate::tui::app::App;
 
@@ -37,8 +41,14 @@ use crate::tui::app::App;
 pub const PRESETS: [(&str, [f32; 9]); 5] = [
     ("identity", [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
     // Sobel: bright below dark gives a large positive output
-    ("horizontal edge", [-1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0]),
-    ("vertical edge", [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0]),
+    (
+        "horizontal edge",
+        [-1.0, -2.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0],
+    ),
+    (
+        "vertical edge",
+        [-1.0, 0.0, 1.0, -2.0, 0.0, 2.0, -1.0, 0.0, 1.0],
+    ),
     ("blur", [1.0 / 9.0; 9]),
     ("sharpen", [0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0]),
 ];
@@ -111,7 +121,10 @@ impl Learned {
     /// `parameters()[0]` and `[1]` are.)
     pub fn of(app: &App) -> Option<Learned> {
         let model = app.trained.as_ref()?;
-        let Some(&LayerSpec::Conv2d { stride, padding, .. }) = app.trained_specs.first() else {
+        let Some(&LayerSpec::Conv2d {
+            stride, padding, ..
+        }) = app.trained_specs.first()
+        else {
             return None;
         };
         let params = model.parameters();
@@ -121,9 +134,21 @@ impl Learned {
         if o == 0 || c == 0 {
             return None;
         }
-        let filters = (0..o).map(|i| w4.slice(s![i, 0, .., ..]).to_owned()).collect();
-        let bias = params.get(1).map(|b| b.to_vec()).filter(|b| b.len() == o).unwrap_or_else(|| vec![0.0; o]);
-        Some(Learned { filters, weight, bias, stride, padding })
+        let filters = (0..o)
+            .map(|i| w4.slice(s![i, 0, .., ..]).to_owned())
+            .collect();
+        let bias = params
+            .get(1)
+            .map(|b| b.to_vec())
+            .filter(|b| b.len() == o)
+            .unwrap_or_else(|| vec![0.0; o]);
+        Some(Learned {
+            filters,
+            weight,
+            bias,
+            stride,
+            padding,
+        })
     }
 }
 
@@ -156,7 +181,10 @@ impl ConvPane {
         let i = self.kernel - PRESETS.len();
         match learned.and_then(|l| l.filters.get(i).map(|f| (l.filters.len(), f))) {
             Some((n, f)) => (format!("conv1 filter {}/{n}", i + 1), f.clone()),
-            None => ("identity (train to see conv1's filters)".into(), preset(&PRESETS[0].1)),
+            None => (
+                "identity (train to see conv1's filters)".into(),
+                preset(&PRESETS[0].1),
+            ),
         }
     }
 
@@ -172,9 +200,17 @@ impl ConvPane {
     }
 
     /// Output (rows, cols) for a rows×cols input, or None when the window does not fit.
-    pub fn out_dims(&self, rows: usize, cols: usize, learned: Option<&Learned>) -> Option<(usize, usize)> {
+    pub fn out_dims(
+        &self,
+        rows: usize,
+        cols: usize,
+        learned: Option<&Learned>,
+    ) -> Option<(usize, usize)> {
         let (kh, kw, stride, padding) = self.window(learned);
-        Some((conv_output_size(rows, kh, stride, padding).ok()?, conv_output_size(cols, kw, stride, padding).ok()?))
+        Some((
+            conv_output_size(rows, kh, stride, padding).ok()?,
+            conv_output_size(cols, kw, stride, padding).ok()?,
+        ))
     }
 
     /// Keys for this pane; true if used. `learned` is conv1 of the trained
@@ -185,7 +221,11 @@ impl ConvPane {
             KeyCode::Char('k') | KeyCode::Char('K') => {
                 let n = Self::kernel_count(learned);
                 let k = self.kernel.min(n - 1);
-                self.kernel = if key.code == KeyCode::Char('k') { (k + 1) % n } else { (k + n - 1) % n };
+                self.kernel = if key.code == KeyCode::Char('k') {
+                    (k + 1) % n
+                } else {
+                    (k + n - 1) % n
+                };
                 self.mode = Mode::Conv;
             }
             KeyCode::Char('n') | KeyCode::Right => self.move_by(data, learned, 1),
@@ -196,7 +236,9 @@ impl ConvPane {
             KeyCode::Char('p') if !pool => self.padding = (self.padding + 1).min(MAX_PADDING),
             KeyCode::Char('P') if !pool => self.padding = self.padding.saturating_sub(1),
             KeyCode::Char('t') if pool => self.pool_stride = (self.pool_stride + 1).min(MAX_STRIDE),
-            KeyCode::Char('T') if pool => self.pool_stride = self.pool_stride.saturating_sub(1).max(1),
+            KeyCode::Char('T') if pool => {
+                self.pool_stride = self.pool_stride.saturating_sub(1).max(1)
+            }
             KeyCode::Char('t') => self.stride = (self.stride + 1).min(MAX_STRIDE),
             KeyCode::Char('T') => self.stride = self.stride.saturating_sub(1).max(1),
             KeyCode::Char('z') | KeyCode::Char('Z') if pool => {
@@ -218,7 +260,11 @@ impl ConvPane {
                     return false;
                 }
                 let d = self.digit.min(n - 1);
-                self.digit = if key.code == KeyCode::Char('d') { (d + 1) % n } else { (d + n - 1) % n };
+                self.digit = if key.code == KeyCode::Char('d') {
+                    (d + 1) % n
+                } else {
+                    (d + n - 1) % n
+                };
             }
             KeyCode::Char('f') => self.show_filters = !self.show_filters,
             _ => return false,
@@ -231,7 +277,9 @@ impl ConvPane {
 
     /// Step the window `by` positions in reading order, wrapping at the ends.
     fn move_by(&mut self, data: &Mnist, learned: Option<&Learned>, by: isize) {
-        let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else { return };
+        let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else {
+            return;
+        };
         let n = (h * w) as isize;
         let i = (self.pos.0.min(h - 1) * w + self.pos.1.min(w - 1)) as isize;
         let j = (i + by).rem_euclid(n) as usize;
@@ -241,42 +289,47 @@ impl ConvPane {
     /// Jump to the next position (in reading order, wrapping) whose window
     /// covers some ink: most windows of a digit see only background.
     fn next_ink(&mut self, data: &Mnist, learned: Option<&Learned>) {
-        let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else { return };
-        let Some(img) = data.test.image(self.digit.min(data.test.len().saturating_sub(1))) else { return };
+        let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else {
+            return;
+        };
+        let Some(img) = data
+            .test
+            .image(self.digit.min(data.test.len().saturating_sub(1)))
+        else {
+            return;
+        };
         let (kh, kw, stride, padding) = self.window(learned);
         let inked = |r: usize, c: usize| {
             // the window in unpadded coordinates, clipped to the image
-            let (top, left) = ((r * stride).saturating_sub(padding), (c * stride).saturating_sub(padding));
+            let (top, left) = (
+                (r * stride).saturating_sub(padding),
+                (c * stride).saturating_sub(padding),
+            );
             let bottom = (r * stride + kh).saturating_sub(padding).min(img.nrows());
             let right = (c * stride + kw).saturating_sub(padding).min(img.ncols());
-            top < bottom && left < right && img.slice(s![top..bottom, left..right]).iter().any(|&v| v > 0.0)
+            top < bottom
+                && left < right
+                && img
+                    .slice(s![top..bottom, left..right])
+                    .iter()
+                    .any(|&v| v > 0.0)
         };
         let start = self.pos.0.min(h - 1) * w + self.pos.1.min(w - 1);
-        if let Some(j) = (1..=h * w).map(|d| (start + d) % (h * w)).find(|&j| inked(j / w, j % w)) {
+        if let Some(j) = (1..=h * w)
+            .map(|d| (start + d) % (h * w))
+            .find(|&j| inked(j / w, j % w))
+        {
             self.pos = (j / w, j % w);
         }
     }
 
     /// Move the window one output row down (or up), wrapping.
     fn move_rows(&mut self, data: &Mnist, learned: Option<&Learned>, down: bool) {
-        let Some((h, _)) = self.out_dims(data.test.rows, data.test.cols, learned) else { return };
+        let Some((h, _)) = self.out_dims(data.test.rows, data.test.cols, learned) else {
+            return;
+        };
         let r = self.pos.0.min(h - 1);
         self.pos.0 = if down { (r + 1) % h } else { (r + h - 1) % h };
-    }
-}
-
-/// A number for the pane: rounded to 3 decimals, written as `format_number` does.
-pub(crate) fn num(x: f32) -> String {
-    format_number((x * 1000.0).round() / 1000.0)
-}
-
-/// [`num`] as a factor of a product: negatives in parentheses, `0.51*(-1)`.
-pub(crate) fn factor(x: f32) -> String {
-    let s = num(x);
-    if s.starts_with('-') {
-        format!("({s})")
-    } else {
-        s
     }
 }
 

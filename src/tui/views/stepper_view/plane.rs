@@ -12,7 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Line as Segment};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::fit::predict;
 use super::num;
@@ -27,7 +27,12 @@ pub const BOUNDS: [f64; 2] = [-0.5, 1.5];
 /// Below this every weight of a line counts as 0 (no line to draw).
 pub const ZERO_WEIGHT: f32 = 1e-3;
 
-const LINE_COLORS: [Color; 4] = [Color::Yellow, Color::Magenta, Color::LightBlue, Color::LightRed];
+const LINE_COLORS: [Color; 4] = [
+    Color::Yellow,
+    Color::Magenta,
+    Color::LightBlue,
+    Color::LightRed,
+];
 
 /// (name, weight (out, in), bias (out)) of each Linear layer, in order.
 fn linears(s: &Stepper) -> Vec<(Array2<f32>, Vec<f32>)> {
@@ -44,7 +49,13 @@ fn linears(s: &Stepper) -> Vec<(Array2<f32>, Vec<f32>)> {
 }
 
 fn activation_after(s: &Stepper, layer: usize) -> &'static str {
-    let Task::Regression { model: SmallModel::Layers(specs), .. } = &s.lesson().task else { return "" };
+    let Task::Regression {
+        model: SmallModel::Layers(specs),
+        ..
+    } = &s.lesson().task
+    else {
+        return "";
+    };
     let mut seen = 0;
     for (i, spec) in specs.iter().enumerate() {
         if matches!(spec, LayerSpec::Linear { .. }) {
@@ -73,7 +84,11 @@ fn affine_text(w: &[f32], b: f32, var: &str) -> String {
             (_, true) => format!(" − {term}"),
         };
     }
-    s + &if b < 0.0 { format!(" − {}", num(-b)) } else { format!(" + {}", num(b)) }
+    s + &if b < 0.0 {
+        format!(" − {}", num(-b))
+    } else {
+        format!(" + {}", num(b))
+    }
 }
 
 /// Each unit as a formula with today's numbers: h1 = σ(6.594·x1 + 6.594·x2 − 10.166), p = σ(…).
@@ -85,9 +100,21 @@ pub(super) fn unit_formulas(s: &Stepper) -> Vec<Line<'static>> {
         let var = if k == 0 { "x" } else { "h" };
         let act = activation_after(s, k);
         for (j, row) in w.outer_iter().enumerate() {
-            let name = if k + 1 == n { if w.nrows() == 1 { "p".to_string() } else { format!("p{}", j + 1) } } else { format!("h{}", j + 1) };
+            let name = if k + 1 == n {
+                if w.nrows() == 1 {
+                    "p".to_string()
+                } else {
+                    format!("p{}", j + 1)
+                }
+            } else {
+                format!("h{}", j + 1)
+            };
             let inner = affine_text(&row.to_vec(), b.get(j).copied().unwrap_or(f32::NAN), var);
-            lines.push(Line::raw(if act.is_empty() { format!("{name} = {inner}") } else { format!("{name} = {act}({inner})") }));
+            lines.push(Line::raw(if act.is_empty() {
+                format!("{name} = {inner}")
+            } else {
+                format!("{name} = {act}({inner})")
+            }));
         }
     }
     lines
@@ -101,20 +128,52 @@ fn weights_vanished(s: &Stepper) -> bool {
 
 /// The cost against ln 2, the BCE of answering p = 0.5 for every point.
 pub(super) fn ln2_note(s: &Stepper) -> Vec<Line<'static>> {
-    let Some(cost) = s.now.as_ref().map(|n| n.cost) else { return Vec::new() };
+    let Some(cost) = s.now.as_ref().map(|n| n.cost) else {
+        return Vec::new();
+    };
     let ln2 = std::f32::consts::LN_2;
     let (text, color) = if weights_vanished(s) {
-        (format!("the weights shrank to 0: p = 0.5 everywhere, cost = ln 2 = {}", num(ln2)), Color::Red)
+        (
+            format!(
+                "the weights shrank to 0: p = 0.5 everywhere, cost = ln 2 = {}",
+                num(ln2)
+            ),
+            Color::Red,
+        )
     } else if (cost - ln2).abs() < 5e-3 {
-        (format!("cost {} ≈ ln 2 = {}: no better than p = 0.5 everywhere", num(cost), num(ln2)), Color::Red)
+        (
+            format!(
+                "cost {} ≈ ln 2 = {}: no better than p = 0.5 everywhere",
+                num(cost),
+                num(ln2)
+            ),
+            Color::Red,
+        )
     } else if cost < ln2 {
-        (format!("cost {} < ln 2 = {}: better than p = 0.5 everywhere", num(cost), num(ln2)), Color::Green)
+        (
+            format!(
+                "cost {} < ln 2 = {}: better than p = 0.5 everywhere",
+                num(cost),
+                num(ln2)
+            ),
+            Color::Green,
+        )
     } else {
-        (format!("cost {} > ln 2 = {} (p = 0.5 everywhere would do better)", num(cost), num(ln2)), Color::Yellow)
+        (
+            format!(
+                "cost {} > ln 2 = {} (p = 0.5 everywhere would do better)",
+                num(cost),
+                num(ln2)
+            ),
+            Color::Yellow,
+        )
     };
     let mut lines = vec![Line::styled(text, Style::new().fg(color))];
     if linears(s).len() == 1 {
-        lines.push(Line::styled("one line cannot split XOR's 1s from its 0s", Style::new().fg(Color::DarkGray)));
+        lines.push(Line::styled(
+            "one line can't split XOR's 1s and 0s",
+            Style::new().fg(Color::DarkGray),
+        ));
     }
     lines
 }
@@ -127,7 +186,10 @@ fn segment(w1: f64, w2: f64, b: f64) -> Option<(f64, f64, f64, f64)> {
     } else {
         ((w2 * far - b) / w1, -far, (-w2 * far - b) / w1, far)
     };
-    [ends.0, ends.1, ends.2, ends.3].iter().all(|v| v.is_finite()).then_some(ends)
+    [ends.0, ends.1, ends.2, ends.3]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(ends)
 }
 
 /// The point of the line nearest the plane's centre, for its label.
@@ -138,14 +200,22 @@ fn label_at(w1: f64, w2: f64, b: f64) -> (f64, f64) {
 }
 
 pub(super) fn render(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
-    let block = pane_block("XOR: points, model's lines, p > 0.5 shaded", focused);
+    let block = pane_block("Dataset: XOR, lines, p > 0.5 shaded", focused);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {
         return;
     }
-    let (plane, list) = if inner.width >= 40 {
-        let [a, b] = Layout::horizontal([Constraint::Min(16), Constraint::Length(22)]).areas(inner);
+    // a cell is about twice as tall as wide: keep the plane about square
+    let square = inner.height.saturating_mul(2).saturating_add(2);
+    let (plane, list) = if inner.width >= 36 {
+        let w = (inner.width - 20).min(square);
+        let [a, _, b] = Layout::horizontal([
+            Constraint::Length(w),
+            Constraint::Length(1),
+            Constraint::Min(19),
+        ])
+        .areas(inner);
         (a, Some(b))
     } else {
         (inner, None)
@@ -158,32 +228,57 @@ pub(super) fn render(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, foc
         .enumerate()
         .map(|(i, (row, &t))| {
             let r: Vec<f32> = row.iter().copied().collect();
-            (f64::from(r.first().copied().unwrap_or(0.0)), f64::from(r.get(1).copied().unwrap_or(0.0)), t, p.get(i).copied().unwrap_or(f32::NAN))
+            (
+                f64::from(r.first().copied().unwrap_or(0.0)),
+                f64::from(r.get(1).copied().unwrap_or(0.0)),
+                t,
+                p.get(i).copied().unwrap_or(f32::NAN),
+            )
         })
         .collect();
     render_plane(s, ascii, &points, plane, buf);
     if let Some(list) = list {
-        render_list(&points, ascii, list, buf);
+        render_list(s, &points, ascii, list, buf);
     }
 }
 
-fn render_plane(s: &Stepper, ascii: bool, points: &[(f64, f64, f32, f32)], area: Rect, buf: &mut Buffer) {
+fn render_plane(
+    s: &Stepper,
+    ascii: bool,
+    points: &[(f64, f64, f32, f32)],
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let layers = linears(s);
     let lines: Vec<(f64, f64, f64)> = layers
         .first()
-        .map(|(w, b)| w.outer_iter().zip(b).map(|(r, &b)| (f64::from(r[0]), f64::from(r.get(1).copied().unwrap_or(0.0)), f64::from(b))).collect())
+        .map(|(w, b)| {
+            w.outer_iter()
+                .zip(b)
+                .map(|(r, &b)| {
+                    (
+                        f64::from(r.get(0).copied().unwrap_or(0.0)),
+                        f64::from(r.get(1).copied().unwrap_or(0.0)),
+                        f64::from(b),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     let vanished = weights_vanished(s);
     let many = lines.len() > 1;
     Canvas::default()
         .x_bounds(BOUNDS)
         .y_bounds(BOUNDS)
-        .marker(if ascii { Marker::Custom('*') } else { Marker::Braille })
+        .marker(if ascii {
+            Marker::Custom('*')
+        } else {
+            Marker::Braille
+        })
         .paint(|ctx| {
-            let faint = Color::DarkGray;
-            ctx.draw(&Segment::new(BOUNDS[0], 0.0, BOUNDS[1], 0.0, faint));
-            ctx.draw(&Segment::new(0.0, BOUNDS[0], 0.0, BOUNDS[1], faint));
-            ctx.layer();
+            let faint = Style::new().fg(Color::DarkGray);
+            ctx.print(BOUNDS[1] - 0.2, BOUNDS[0], Span::styled("x1→", faint));
+            ctx.print(BOUNDS[0], BOUNDS[1], Span::styled("x2↑", faint));
             for (k, &(w1, w2, b)) in lines.iter().enumerate() {
                 if w1.abs().max(w2.abs()) < f64::from(ZERO_WEIGHT) {
                     continue;
@@ -192,18 +287,33 @@ fn render_plane(s: &Stepper, ascii: bool, points: &[(f64, f64, f32, f32)], area:
                 if let Some((x1, y1, x2, y2)) = segment(w1, w2, b) {
                     ctx.draw(&Segment::new(x1, y1, x2, y2, color));
                 }
-                if many {
-                    let (lx, ly) = label_at(w1, w2, b);
-                    ctx.print(lx, ly, Span::styled(format!("h{}", k + 1), Style::new().fg(color)));
-                }
+                // where a unit's output is 0.5: the decision line itself, or h = 0.5
+                let name = if many {
+                    format!("h{}", k + 1)
+                } else {
+                    "p=0.5".to_string()
+                };
+                let (lx, ly) = label_at(w1, w2, b);
+                ctx.print(lx, ly, Span::styled(name, Style::new().fg(color)));
             }
             for &(px, py, t, p) in points {
                 let right = (p > 0.5) == (t > 0.5);
                 let color = if right { Color::Green } else { Color::Red };
-                ctx.print(px, py, Span::styled(format!("{t}"), Style::new().fg(color).add_modifier(Modifier::BOLD)));
+                ctx.print(
+                    px,
+                    py,
+                    Span::styled(
+                        format!("{t}"),
+                        Style::new().fg(color).add_modifier(Modifier::BOLD),
+                    ),
+                );
             }
             if vanished {
-                ctx.print(-0.45, 1.45, Span::styled("w ≈ 0: no line, p = 0.5", Style::new().fg(Color::Red)));
+                ctx.print(
+                    0.0,
+                    0.5,
+                    Span::styled("w ≈ 0: no line", Style::new().fg(Color::Red)),
+                );
             }
         })
         .render(area, buf);
@@ -225,13 +335,20 @@ fn shade(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer) {
             [wx as f32, wy as f32]
         })
         .collect();
-    let Some(p) = Array2::from_shape_vec((w * h, 2), centres).ok().and_then(|g| predict(s, g.into_dyn())) else { return };
+    let Some(p) = Array2::from_shape_vec((w * h, 2), centres)
+        .ok()
+        .and_then(|g| predict(s, g.into_dyn()))
+    else {
+        return;
+    };
     for (i, &pi) in p.iter().enumerate() {
         if pi <= 0.5 {
             continue;
         }
         let pos = (area.x + (i % w) as u16, area.y + (i / w) as u16);
-        let Some(cell) = buf.cell_mut(pos) else { continue };
+        let Some(cell) = buf.cell_mut(pos) else {
+            continue;
+        };
         if ascii {
             if cell.symbol() == " " {
                 cell.set_char('.');
@@ -243,9 +360,18 @@ fn shade(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer) {
 }
 
 /// Each point: inputs, target, p and class, and the tally.
-fn render_list(points: &[(f64, f64, f32, f32)], ascii: bool, area: Rect, buf: &mut Buffer) {
+fn render_list(
+    s: &Stepper,
+    points: &[(f64, f64, f32, f32)],
+    ascii: bool,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let (yes, no) = if ascii { ("ok", "X") } else { ("✓", "✗") };
-    let mut lines = vec![Line::styled(" x1 x2 y     p class", Style::new().add_modifier(Modifier::BOLD))];
+    let mut lines = vec![Line::styled(
+        "x1 x2 y     p  →",
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
     let mut right = 0;
     for &(x1, x2, t, p) in points {
         let class = u8::from(p > 0.5);
@@ -253,12 +379,24 @@ fn render_list(points: &[(f64, f64, f32, f32)], ascii: bool, area: Rect, buf: &m
         right += usize::from(ok);
         let color = if ok { Color::Green } else { Color::Red };
         lines.push(Line::from(vec![
-            Span::raw(format!("{x1:>3}{x2:>3}{t:>2} {:>5} ", num(p))),
-            Span::styled(format!("{class} {}", if ok { yes } else { no }), Style::new().fg(color)),
+            Span::raw(format!("{x1:>2}{x2:>3}{t:>2} {:>5} ", num(p))),
+            Span::styled(
+                format!("{class} {}", if ok { yes } else { no }),
+                Style::new().fg(color),
+            ),
         ]));
     }
     lines.push(Line::raw(format!("right: {right}/{}", points.len())));
-    lines.push(Line::styled("p = model's P(y = 1)", Style::new().fg(Color::DarkGray)));
-    lines.push(Line::styled("class = 1 if p > 0.5", Style::new().fg(Color::DarkGray)));
-    Paragraph::new(lines).render(area, buf);
+    lines.push(Line::styled(
+        "p = P(y = 1)",
+        Style::new().fg(Color::DarkGray),
+    ));
+    lines.push(Line::styled(
+        "→ 1 if p > 0.5",
+        Style::new().fg(Color::DarkGray),
+    ));
+    lines.extend(ln2_note(s));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(area, buf);
 }

@@ -25,12 +25,19 @@ fn f(x: f64) -> f64 {
 
 /// The current x (NaN if the session has none).
 fn current_x(s: &Stepper) -> f32 {
-    s.params().first().and_then(|(_, a)| a.iter().next().copied()).unwrap_or(f32::NAN)
+    s.params()
+        .first()
+        .and_then(|(_, a)| a.iter().next().copied())
+        .unwrap_or(f32::NAN)
 }
 
 /// dy/dx at the current x, as backward() computed it.
 fn current_grad(s: &Stepper) -> f32 {
-    s.now.as_ref().and_then(|n| n.grads.first()).and_then(|(_, g)| g.iter().next().copied()).unwrap_or(f32::NAN)
+    s.now
+        .as_ref()
+        .and_then(|n| n.grads.first())
+        .and_then(|(_, g)| g.iter().next().copied())
+        .unwrap_or(f32::NAN)
 }
 
 /// A short axis label: 2.5, 120, 4e9.
@@ -63,29 +70,56 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     let [lo, hi] = window(s.trail.iter().map(|&(tx, _)| f64::from(tx)).chain([x]));
     let top = f(lo).max(f(hi)) * 1.05;
     let n = (usize::from(area.width) * 2).clamp(16, 400);
-    let curve: Vec<(f64, f64)> = (0..=n).map(|i| lo + (hi - lo) * i as f64 / n as f64).map(|x| (x, f(x))).collect();
+    let curve: Vec<(f64, f64)> = (0..=n)
+        .map(|i| lo + (hi - lo) * i as f64 / n as f64)
+        .map(|x| (x, f(x)))
+        .collect();
     let half = 0.12 * (hi - lo);
     let tangent: Vec<(f64, f64)> = if x.is_finite() && g.is_finite() {
         vec![(x - half, f(x) - g * half), (x + half, f(x) + g * half)]
     } else {
         Vec::new()
     };
-    let trail: Vec<(f64, f64)> = s.trail.iter().map(|&(tx, ty)| (f64::from(tx), f64::from(ty))).collect();
-    let now: Vec<(f64, f64)> = if x.is_finite() { vec![(x, f(x))] } else { Vec::new() };
+    let trail: Vec<(f64, f64)> = s
+        .trail
+        .iter()
+        .map(|&(tx, ty)| (f64::from(tx), f64::from(ty)))
+        .collect();
+    let now: Vec<(f64, f64)> = if x.is_finite() {
+        vec![(x, f(x))]
+    } else {
+        Vec::new()
+    };
     let (line, slope, past, point) = if ascii {
-        (Marker::Custom('.'), Marker::Custom('+'), Marker::Custom('o'), Marker::Custom('@'))
+        (
+            Marker::Custom('.'),
+            Marker::Custom('+'),
+            Marker::Custom('o'),
+            Marker::Custom('@'),
+        )
     } else {
         (Marker::Braille, Marker::Braille, Marker::Dot, Marker::Block)
     };
     let title = if ascii {
-        "y = (x−3)² + 4  @ now o trail + slope"
+        "Dataset: y = (x−3)²+4 @ now o trail"
     } else {
-        "y = (x−3)² + 4  █ now • trail ╱ slope"
+        "Dataset: y = (x−3)²+4 █ now • trail"
     };
     let datasets = vec![
-        Dataset::default().data(&curve).graph_type(GraphType::Line).marker(line).style(Style::new().fg(Color::Cyan)),
-        Dataset::default().data(&tangent).graph_type(GraphType::Line).marker(slope).style(Style::new().fg(Color::Magenta)),
-        Dataset::default().data(&trail).marker(past).style(Style::new().fg(Color::DarkGray)),
+        Dataset::default()
+            .data(&curve)
+            .graph_type(GraphType::Line)
+            .marker(line)
+            .style(Style::new().fg(Color::Cyan)),
+        Dataset::default()
+            .data(&tangent)
+            .graph_type(GraphType::Line)
+            .marker(slope)
+            .style(Style::new().fg(Color::Magenta)),
+        Dataset::default()
+            .data(&trail)
+            .marker(past)
+            .style(Style::new().fg(Color::DarkGray)),
         Dataset::default()
             .data(&now)
             .marker(point)
@@ -94,8 +128,16 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     Chart::new(datasets)
         .block(pane_block(title, focused))
         .legend_position(None)
-        .x_axis(Axis::default().title("x").bounds([lo, hi]).labels([tick(lo), tick((lo + hi) / 2.0), tick(hi)]))
-        .y_axis(Axis::default().title("y").bounds([0.0, top]).labels([tick(0.0), tick(top / 2.0), tick(top)]))
+        .x_axis(Axis::default().title("x").bounds([lo, hi]).labels([
+            tick(lo),
+            tick((lo + hi) / 2.0),
+            tick(hi),
+        ]))
+        .y_axis(Axis::default().title("y").bounds([0.0, top]).labels([
+            tick(0.0),
+            tick(top / 2.0),
+            tick(top),
+        ]))
         .render(area, buf);
 }
 
@@ -132,10 +174,13 @@ pub(super) fn model_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     let g = current_grad(s);
     let lr = s.lr();
     let dim = Style::new().fg(Color::DarkGray);
-    let mut lines = vec![header(s)];
+    let mut lines = header(s, width);
     lines.extend(trouble(s));
     lines.push(Line::raw(format!("x = {}", num(x))));
-    lines.push(Line::raw(format!("y = (x−3)² + 4 = {}", num((x - 3.0).powi(2) + 4.0))));
+    lines.push(Line::raw(format!(
+        "y = (x−3)² + 4 = {}",
+        num((x - 3.0).powi(2) + 4.0)
+    )));
     lines.push(Line::raw(format!("dy/dx = 2(x−3) = {}", num(g))));
     let next = update_numbers(x, lr, g);
     let full = format!("next (Space): x ← x − lr·dy/dx = {next}");
@@ -145,11 +190,29 @@ pub(super) fn model_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::raw("next (Space): x ← x − lr·dy/dx"));
         lines.push(Line::raw(format!("  = {next}")));
     }
-    if let (Some(r), Some(b)) = (&s.last, s.before.first().and_then(|(_, a)| a.iter().next().copied())) {
-        let gl = r.grads.first().and_then(|(_, a)| a.iter().next().copied()).unwrap_or(f32::NAN);
-        let after = r.params.first().and_then(|(_, a)| a.iter().next().copied()).unwrap_or(f32::NAN);
+    if let (Some(r), Some(b)) = (
+        &s.last,
+        s.before.first().and_then(|(_, a)| a.iter().next().copied()),
+    ) {
+        let gl = r
+            .grads
+            .first()
+            .and_then(|(_, a)| a.iter().next().copied())
+            .unwrap_or(f32::NAN);
+        let after = r
+            .params
+            .first()
+            .and_then(|(_, a)| a.iter().next().copied())
+            .unwrap_or(f32::NAN);
         lines.push(Line::styled(
-            format!("last: {} − {}·{} = {} (y was {})", num(b), lr_text(s.last_lr), super::paren(gl), num(after), num(r.cost)),
+            format!(
+                "last: {} − {}·{} = {} (y was {})",
+                num(b),
+                lr_text(s.last_lr),
+                super::paren(gl),
+                num(after),
+                num(r.cost)
+            ),
             dim,
         ));
     }
@@ -157,7 +220,10 @@ pub(super) fn model_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::styled(verdict(lr, width), dim));
     }
     if (x - 3.0).abs() < 5e-4 {
-        lines.push(Line::styled("at the minimum: x = 3, y = 4, dy/dx = 0", Style::new().fg(Color::Green)));
+        lines.push(Line::styled(
+            "at the minimum: x = 3, y = 4, dy/dx = 0",
+            Style::new().fg(Color::Green),
+        ));
     }
     lines
 }

@@ -1,0 +1,246 @@
+//! The lab's state transitions, driven through `App::update` with scripted
+//! events (keys, mouse, resizes); only the help overlay and the "terminal
+//! too small" notice are rendered, into a plain buffer.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use dl_lab::data::mnist::Mnist;
+use dl_lab::lessons;
+use dl_lab::tui::app::{App, PaneId};
+use dl_lab::tui::event::Event;
+use dl_lab::tui::keymap::HELP;
+use dl_lab::tui::views;
+
+fn app(lesson: &str) -> App {
+    let (tx, _rx) = mpsc::channel();
+    let data = Mnist::shipped().expect("the shipped MNIST sample is embedded");
+    App::new(
+        lessons::find(lesson).expect("lesson exists"),
+        Arc::new(data),
+        false,
+        tx,
+    )
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn press(app: &mut App, c: char) {
+    key(app, KeyCode::Char(c));
+}
+
+fn click(app: &mut App, column: u16, row: u16) {
+    app.update(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }));
+}
+
+/// gd-scalar's x.
+fn x(app: &App) -> f32 {
+    let s = app.stepper.as_ref().expect("gd-scalar is stepped");
+    s.params()[0]
+        .1
+        .iter()
+        .next()
+        .copied()
+        .expect("x has one value")
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    views::render_to(app, area, &mut buf);
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}
+
+#[test]
+fn tab_and_shift_tab_cycle_through_the_four_panes() {
+    let mut a = app("gd-scalar");
+    assert_eq!(a.focus, PaneId::Dataset);
+    let mut seen = vec![a.focus];
+    for _ in 0..4 {
+        key(&mut a, KeyCode::Tab);
+        seen.push(a.focus);
+    }
+    assert_eq!(
+        seen,
+        [
+            PaneId::Dataset,
+            PaneId::Model,
+            PaneId::Loss,
+            PaneId::Conv,
+            PaneId::Dataset
+        ]
+    );
+    key(&mut a, KeyCode::BackTab);
+    assert_eq!(a.focus, PaneId::Conv);
+    key(&mut a, KeyCode::BackTab);
+    assert_eq!(a.focus, PaneId::Loss);
+}
+
+#[test]
+fn arrows_move_focus_in_the_grid() {
+    let mut a = app("gd-scalar");
+    key(&mut a, KeyCode::Right);
+    assert_eq!(a.focus, PaneId::Model);
+    key(&mut a, KeyCode::Down);
+    assert_eq!(a.focus, PaneId::Conv);
+    key(&mut a, KeyCode::Left);
+    assert_eq!(a.focus, PaneId::Loss);
+    key(&mut a, KeyCode::Up);
+    assert_eq!(a.focus, PaneId::Dataset);
+}
+
+#[test]
+fn enter_zooms_and_esc_goes_back() {
+    let mut a = app("gd-scalar");
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Enter);
+    assert!(a.zoomed);
+    assert_eq!(a.focus, PaneId::Model);
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.zoomed);
+    assert_eq!(a.focus, PaneId::Model);
+}
+
+#[test]
+fn question_mark_toggles_help_listing_every_key() {
+    let mut a = app("gd-scalar");
+    press(&mut a, '?');
+    assert!(a.show_help);
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("Keys"), "{s}");
+    for (keys, what) in HELP {
+        assert!(s.contains(keys), "help lacks {keys}:\n{s}");
+        let start: String = what.chars().take(20).collect();
+        assert!(s.contains(&start), "help lacks '{start}':\n{s}");
+    }
+    press(&mut a, '?');
+    assert!(!a.show_help);
+    press(&mut a, '?');
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.show_help, "Esc closes help");
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut a = app("gd-scalar");
+    press(&mut a, 'q');
+    assert!(a.should_quit);
+    let mut a = app("gd-scalar");
+    a.update(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(a.should_quit);
+}
+
+#[test]
+fn clicking_a_pane_focuses_it() {
+    let mut a = app("gd-scalar");
+    a.update(Event::Resize(120, 40));
+    for (pane, r) in PaneId::ALL.iter().zip(views::pane_areas(a.area)) {
+        click(&mut a, r.x + r.width / 2, r.y + r.height / 2);
+        assert_eq!(a.focus, *pane, "click in {r:?}");
+    }
+    // the status line is no pane: focus stays
+    click(&mut a, 5, 39);
+    assert_eq!(a.focus, PaneId::Conv);
+}
+
+#[test]
+fn space_takes_one_step() {
+    let mut a = app("gd-scalar");
+    assert_eq!(x(&a), 5.0);
+    press(&mut a, ' ');
+    assert!((x(&a) - 4.6).abs() < 1e-6, "x = {}", x(&a));
+    assert_eq!(a.stepper.as_ref().map(|s| s.costs.len()), Some(1));
+}
+
+#[test]
+fn plus_raises_lr_along_the_ladder_and_the_next_step_uses_it() {
+    let mut a = app("gd-scalar");
+    press(&mut a, '+');
+    let lr = a.stepper.as_ref().map(|s| s.lr());
+    assert_eq!(lr, Some(0.3));
+    assert_eq!(views::lr_ladder(0.1, true), 0.3);
+    press(&mut a, ' ');
+    // x ← 5 − 0.3·4 = 3.8
+    assert!((x(&a) - 3.8).abs() < 1e-6, "x = {}", x(&a));
+    press(&mut a, '-');
+    press(&mut a, '-');
+    assert_eq!(a.stepper.as_ref().map(|s| s.lr()), Some(0.03));
+}
+
+#[test]
+fn r_resets_x_and_keeps_lr() {
+    let mut a = app("gd-scalar");
+    press(&mut a, '+');
+    press(&mut a, ' ');
+    press(&mut a, ' ');
+    assert_ne!(x(&a), 5.0);
+    press(&mut a, 'r');
+    assert_eq!(x(&a), 5.0);
+    let s = a.stepper.as_ref().expect("stepper");
+    assert!(s.costs.is_empty() && s.trail.is_empty() && s.last.is_none());
+    assert_eq!(s.lr(), 0.3);
+}
+
+#[test]
+fn s_runs_by_itself_on_ticks_and_pauses() {
+    let mut a = app("gd-scalar");
+    press(&mut a, 's');
+    assert!(a.stepper.as_ref().is_some_and(|s| s.auto));
+    for _ in 0..5 {
+        a.update(Event::Tick);
+    }
+    let per_tick = a.stepper.as_ref().map_or(0, |s| s.per_tick());
+    assert_eq!(
+        a.stepper.as_ref().map(|s| s.costs.len()),
+        Some(5 * per_tick)
+    );
+    press(&mut a, 's');
+    a.update(Event::Tick);
+    assert_eq!(
+        a.stepper.as_ref().map(|s| s.costs.len()),
+        Some(5 * per_tick),
+        "paused"
+    );
+}
+
+#[test]
+fn too_small_a_terminal_says_so_and_recovers() {
+    let mut a = app("gd-scalar");
+    for (w, h) in [(79, 24), (80, 23), (40, 10)] {
+        a.update(Event::Resize(w, h));
+        let s = screen(&a, w, h);
+        assert!(
+            s.contains("terminal too small (need 80×24"),
+            "{w}×{h}:\n{s}"
+        );
+    }
+    a.update(Event::Resize(80, 24));
+    let s = screen(&a, 80, 24);
+    assert!(!s.contains("too small"), "{s}");
+    assert!(s.contains("Loss"), "{s}");
+    assert!(s.contains("x = 5.000"), "{s}");
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let a = app("gd-scalar");
+    for (w, h) in [(0, 0), (1, 1), (20, 8), (80, 24)] {
+        screen(&a, w, h);
+    }
+}

@@ -1,0 +1,408 @@
+//! The small lessons in the lab, rendered: gd-scalar's update written out
+//! before and after Space, lr 1.0 bouncing 5 ↔ 1, lr 1.5 diverging into a
+//! message, linear's numbers matching the session's, XOR against ln 2, and
+//! every view at sizes from 0×0 up without a panic.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use dl_lab::data::mnist::Mnist;
+use dl_lab::lessons;
+use dl_lab::tui::app::{App, PaneId};
+use dl_lab::tui::event::Event;
+use dl_lab::tui::stepper::Stepper;
+use dl_lab::tui::views::{self, stepper_view};
+
+const SMALL_LESSONS: [&str; 6] = [
+    "gd-scalar",
+    "linear",
+    "multivariate",
+    "mlp-regression",
+    "xor-perceptron",
+    "xor-mlp",
+];
+
+fn app_with(lesson: &str, ascii: bool) -> App {
+    let (tx, _rx) = mpsc::channel();
+    let data = Mnist::shipped().expect("the shipped MNIST sample is embedded");
+    App::new(
+        lessons::find(lesson).expect("lesson exists"),
+        Arc::new(data),
+        ascii,
+        tx,
+    )
+}
+
+fn app(lesson: &str) -> App {
+    app_with(lesson, false)
+}
+
+fn press(app: &mut App, c: char) {
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
+}
+
+fn stepper(app: &App) -> &Stepper {
+    app.stepper.as_ref().expect("a small lesson has a stepper")
+}
+
+fn x(app: &App) -> f32 {
+    stepper(app).params()[0]
+        .1
+        .iter()
+        .next()
+        .copied()
+        .expect("x has one value")
+}
+
+fn text(buf: &Buffer) -> String {
+    let a = buf.area;
+    (a.y..a.y + a.height)
+        .map(|y| {
+            (a.x..a.x + a.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect()
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    views::render_to(app, area, &mut buf);
+    text(&buf)
+}
+
+/// The Model pane's place alone, `w`×`h`.
+fn model_pane(app: &App, w: u16, h: u16) -> String {
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    stepper_view::render_model(app, area, &mut buf, true);
+    text(&buf)
+}
+
+fn data_pane(app: &App, w: u16, h: u16) -> Buffer {
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    stepper_view::render_data(app, area, &mut buf, true);
+    buf
+}
+
+fn raise_lr_to(app: &mut App, lr: f32) {
+    for _ in 0..20 {
+        if stepper(app).lr() >= lr {
+            break;
+        }
+        press(app, '+');
+    }
+    assert_eq!(stepper(app).lr(), lr, "the ladder has {lr}");
+}
+
+#[test]
+fn gd_scalar_writes_the_first_update_out_before_and_after_space() {
+    let mut a = app("gd-scalar");
+    let s = screen(&a, 80, 24);
+    for want in [
+        "x = 5.000",
+        "y = (x−3)² + 4 = 8.000",
+        "dy/dx = 2(x−3) = 4.000",
+        "5.000 − 0.1·4.000 = 4.600",
+    ] {
+        assert!(s.contains(want), "before Space, no '{want}':\n{s}");
+    }
+    press(&mut a, ' ');
+    assert!((x(&a) - 4.6).abs() < 1e-6);
+    let s = screen(&a, 80, 24);
+    for want in [
+        "x = 4.600",
+        "5.000 − 0.1·4.000 = 4.600",
+        "4.600 − 0.1·3.200 = 4.280",
+        "epoch 0/100",
+    ] {
+        assert!(s.contains(want), "after Space, no '{want}':\n{s}");
+    }
+}
+
+#[test]
+fn gd_scalar_lr_1_bounces_between_5_and_1() {
+    let mut a = app("gd-scalar");
+    raise_lr_to(&mut a, 1.0);
+    let mut xs = vec![x(&a)];
+    for _ in 0..4 {
+        press(&mut a, ' ');
+        xs.push(x(&a));
+    }
+    assert_eq!(xs, [5.0, 1.0, 5.0, 1.0, 5.0]);
+    assert!(
+        a.message.is_none(),
+        "bouncing is no divergence: {:?}",
+        a.message
+    );
+    let s = model_pane(&a, 60, 14);
+    assert!(s.contains("bounces for ever"), "{s}");
+    assert!(s.contains("1.000 − 1·(−4.000) = 5.000"), "{s}");
+}
+
+#[test]
+fn gd_scalar_lr_1_5_diverges_into_a_message() {
+    let mut a = app("gd-scalar");
+    raise_lr_to(&mut a, 1.5);
+    let mut warned = None;
+    for i in 0..120 {
+        press(&mut a, ' ');
+        // the point stays on the chart (the window grows with it)
+        let buf = data_pane(&a, 40, 11);
+        assert!(
+            text(&buf).contains('█'),
+            "step {i}: the point left the chart\n{}",
+            text(&buf)
+        );
+        screen(&a, 80, 24);
+        if warned.is_none() && a.message.as_deref().is_some_and(|m| m.contains("diverg")) {
+            warned = Some(i);
+        }
+    }
+    assert!(
+        warned.is_some_and(|i| i < 5),
+        "warned at step {warned:?}: {:?}",
+        a.message
+    );
+    let s = stepper(&a);
+    assert!(s.diverged.is_some(), "at last the cost overflows");
+    let msg = a.message.clone().unwrap_or_default();
+    assert!(msg.contains("diverged") && msg.contains("press r"), "{msg}");
+    press(&mut a, 'r');
+    assert_eq!(x(&a), 5.0);
+    assert!(stepper(&a).diverged.is_none() && a.message.is_none());
+}
+
+#[test]
+fn gd_scalar_runaway_stops_running_by_itself() {
+    let mut a = app("gd-scalar");
+    raise_lr_to(&mut a, 1.5);
+    press(&mut a, 's');
+    for _ in 0..10 {
+        a.update(Event::Tick);
+    }
+    assert!(
+        !stepper(&a).auto,
+        "running by itself stops when the cost runs away"
+    );
+    assert!(
+        a.message
+            .as_deref()
+            .is_some_and(|m| m.contains("diverging")),
+        "{:?}",
+        a.message
+    );
+}
+
+#[test]
+fn gd_scalar_trail_keeps_past_points() {
+    let mut a = app("gd-scalar");
+    for _ in 0..3 {
+        press(&mut a, ' ');
+    }
+    let t: Vec<f32> = stepper(&a).trail.iter().map(|p| p.0).collect();
+    assert_eq!(t.len(), 3);
+    assert!(
+        (t[0] - 5.0).abs() < 1e-6 && (t[1] - 4.6).abs() < 1e-6 && (t[2] - 4.28).abs() < 1e-5,
+        "{t:?}"
+    );
+    let chart = text(&data_pane(&a, 60, 20));
+    assert!(chart.contains('•') && chart.contains('█'), "{chart}");
+}
+
+#[test]
+fn linear_shows_the_sessions_numbers() {
+    let mut a = app("linear");
+    let s = model_pane(&a, 100, 20);
+    assert!(
+        s.contains("W ← W − lr·∂cost/∂W = 0.000 − 0.01·(−9.333) = 0.093"),
+        "{s}"
+    );
+    assert!(
+        s.contains("b ← b − lr·∂cost/∂b = 0.000 − 0.01·(−4.000) = 0.040"),
+        "{s}"
+    );
+    for _ in 0..3 {
+        press(&mut a, ' ');
+    }
+    let st = stepper(&a);
+    let now = st
+        .now
+        .as_ref()
+        .expect("cost and gradients at the current parameters");
+    let s = model_pane(&a, 100, 20);
+    for ((name, p), (gname, g)) in st.params().iter().zip(&now.grads) {
+        assert_eq!(name, gname);
+        let (p, g) = (
+            p.iter().next().copied().unwrap_or(f32::NAN),
+            g.iter().next().copied().unwrap_or(f32::NAN),
+        );
+        let want = format!(
+            "{name} = {}   ∂cost/∂{name} = {}",
+            stepper_view::num(p),
+            stepper_view::num(g)
+        );
+        assert!(s.contains(&want), "no '{want}':\n{s}");
+        let upd = stepper_view::update_numbers(p, st.lr(), g);
+        assert!(s.contains(&upd), "no '{upd}':\n{s}");
+    }
+    assert!(
+        s.contains(&format!("cost now {}", stepper_view::num(now.cost))),
+        "{s}"
+    );
+    assert!(s.contains("epoch 2/1000"), "{s}");
+    // the chart names the line with the same numbers
+    let w = stepper_view::num(st.params()[0].1.iter().next().copied().unwrap_or(f32::NAN));
+    let chart = text(&data_pane(&a, 80, 20));
+    assert!(chart.contains(&format!("H(x) = {w}·x")), "{chart}");
+}
+
+#[test]
+fn multivariate_lists_samples_and_writes_each_weight_out() {
+    let mut a = app("multivariate");
+    press(&mut a, ' ');
+    let table = text(&data_pane(&a, 60, 14));
+    for want in [
+        "x1",
+        "x2",
+        "x3",
+        "H(x)",
+        "73",
+        "152",
+        "cost = mean((H(x) − y)²)",
+    ] {
+        assert!(table.contains(want), "no '{want}':\n{table}");
+    }
+    let s = model_pane(&a, 100, 24);
+    for want in [
+        "W1 ← W1 − lr·∂cost/∂W1 = 0.294 − 1e-5·",
+        "W2 =",
+        "W3 =",
+        "b ← b",
+    ] {
+        assert!(s.contains(want), "no '{want}':\n{s}");
+    }
+}
+
+#[test]
+fn xor_perceptron_gets_stuck_at_ln_2() {
+    let mut a = app("xor-perceptron");
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("ln 2"), "{s}");
+    if let Some(st) = a.stepper.as_mut() {
+        for _ in 0..2000 {
+            st.step_once()
+                .expect("the perceptron steps without trouble");
+        }
+    }
+    let st = stepper(&a);
+    assert!((st.now.as_ref().map_or(0.0, |n| n.cost) - std::f32::consts::LN_2).abs() < 1e-3);
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("ln 2 = 0.693"), "{s}");
+    assert!(s.contains("right: 2/4"), "{s}");
+    let s = model_pane(&a, 80, 20);
+    assert!(
+        s.contains("the weights shrank to 0: p = 0.5 everywhere, cost = ln 2 = 0.693"),
+        "{s}"
+    );
+}
+
+#[test]
+fn xor_mlp_learns_and_shows_its_hidden_units() {
+    let mut a = app("xor-mlp");
+    if let Some(st) = a.stepper.as_mut() {
+        for _ in 0..3000 {
+            st.step_once().expect("the MLP steps without trouble");
+        }
+    }
+    let plane = text(&data_pane(&a, 80, 24));
+    assert!(plane.contains("right: 4/4"), "{plane}");
+    assert!(plane.contains("h1") && plane.contains("h2"), "{plane}");
+    let s = model_pane(&a, 80, 20);
+    assert!(s.contains("< ln 2 = 0.693"), "{s}");
+    assert!(s.contains("h1 = σ(") && s.contains("p = σ("), "{s}");
+}
+
+#[test]
+fn mlp_regression_draws_data_and_curve() {
+    let mut a = app("mlp-regression");
+    press(&mut a, ' ');
+    let chart = text(&data_pane(&a, 80, 24));
+    assert!(chart.contains("model's curve"), "{chart}");
+    let s = model_pane(&a, 80, 24);
+    assert!(s.contains("layers 1→6→10→6→1"), "{s}");
+    assert!(s.contains("‖∂cost/∂‖"), "{s}");
+}
+
+#[test]
+fn ascii_mode_draws_no_braille() {
+    for lesson in SMALL_LESSONS {
+        let mut a = app_with(lesson, true);
+        press(&mut a, ' ');
+        let t = text(&data_pane(&a, 60, 20));
+        assert!(
+            !t.chars().any(|c| ('\u{2800}'..='\u{28FF}').contains(&c)),
+            "{lesson}:\n{t}"
+        );
+    }
+}
+
+#[test]
+fn every_view_renders_at_every_size_without_panic() {
+    let sizes = [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (5, 3),
+        (20, 8),
+        (40, 11),
+        (80, 24),
+        (200, 60),
+    ];
+    for lesson in SMALL_LESSONS {
+        for ascii in [false, true] {
+            let mut a = app_with(lesson, ascii);
+            for step in 0..2 {
+                for &(w, h) in &sizes {
+                    data_pane(&a, w, h);
+                    model_pane(&a, w, h);
+                    screen(&a, w, h);
+                }
+                for pane in [PaneId::Dataset, PaneId::Model] {
+                    a.focus = pane;
+                    a.zoomed = true;
+                    screen(&a, 120, 40);
+                    a.zoomed = false;
+                }
+                if step == 0 {
+                    press(&mut a, ' ');
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_update_format_reads_like_the_course() {
+    assert_eq!(
+        stepper_view::update_numbers(5.0, 0.1, 4.0),
+        "5.000 − 0.1·4.000 = 4.600"
+    );
+    assert_eq!(
+        stepper_view::update_numbers(0.0, 0.01, -9.333_333),
+        "0.000 − 0.01·(−9.333) = 0.093"
+    );
+    assert_eq!(stepper_view::num(-0.0001), "−1.000e-4");
+    assert_eq!(stepper_view::num(-0.0), "0.000");
+    assert_eq!(stepper_view::num(f32::INFINITY), "inf");
+}
