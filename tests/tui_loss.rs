@@ -494,4 +494,3 @@ fn a_diverging_small_lesson_says_so_in_the_pane() {
     assert!(joined.contains(&head), "{head:?} in\n{pane}");
     assert!(pane.contains("diverged"), "{pane}");
 }
-

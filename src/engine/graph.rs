@@ -28,11 +28,13 @@ impl GradStore {
         if !t.requires_grad() {
             return;
         }
-        let shape = t.shape();
-        let grad = if grad.shape() == shape.as_slice() {
-            grad
-        } else {
-            sum_to_shape(&grad, &shape)
+        let grad = {
+            let data = t.data();
+            if grad.shape() == data.shape() {
+                grad
+            } else {
+                sum_to_shape(&grad, data.shape())
+            }
         };
         match self.grads.get_mut(&t.id()) {
             Some(g) => *g += &grad,
@@ -63,11 +65,11 @@ fn topological_order(root: &Tensor) -> Vec<Tensor> {
         }
         stack.push((node.clone(), true));
         if let Some(op) = node.op() {
-            for input in op.inputs() {
+            op.for_each_input(|input| {
                 if input.requires_grad() && !seen.contains(&input.id()) {
                     stack.push((input.clone(), false));
                 }
-            }
+            });
         }
     }
     order
@@ -105,7 +107,7 @@ impl Tensor {
             match node.op() {
                 Some(op) => {
                     let out = node.data();
-                    op.backward(&grad, &out, &mut store)?;
+                    op.backward(grad, &out, &mut store)?;
                 }
                 None => {
                     let mut slot = node.grad_mut();

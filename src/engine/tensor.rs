@@ -87,7 +87,9 @@ impl Tensor {
 
     /// The result of an op: tracked if grad mode is on and any input is.
     pub(crate) fn from_op(data: Array, op: Op) -> Tensor {
-        if is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad()) {
+        let mut any_tracked = false;
+        op.for_each_input(|t| any_tracked |= t.requires_grad());
+        if any_tracked && is_grad_enabled() {
             Tensor::from_parts(data, true, Some(op))
         } else {
             Tensor::from_parts(data, false, None)

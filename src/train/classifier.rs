@@ -124,6 +124,8 @@ impl ClassifierRun {
         &mut self,
         mut on: impl FnMut(&Progress, &mut dyn Optimizer, &Sequential) -> Control,
     ) -> Result<Vec<EpochSummary>> {
+        // every batch reallocates the same activations: keep them mapped
+        crate::backend::cpu::retain_freed_memory();
         // drop_last as the course's DataLoader: every batch has batch_size images
         let loader = DataLoader::from_set(&self.train, self.batch_size)?
             .shuffle(self.seed)

@@ -245,6 +245,8 @@ impl Tensor {
         let o = w.shape()[0];
         let g = ConvGeometry::new(x.shape(), (w.shape()[2], w.shape()[3]), w.shape()[1], stride, padding)?;
         let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
+        // convolutions make the large activations; see retain_freed_memory
+        backend::cpu::retain_freed_memory();
         let w2 = weight_2d(&w);
         drop(w);
         let xs = x.as_standard_layout();

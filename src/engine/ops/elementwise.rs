@@ -8,7 +8,7 @@
 
 use ndarray::{IxDyn, Zip};
 
-use super::Op;
+use super::{layout, Op};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::{Array, Tensor};
 use crate::{Error, Result};
@@ -37,32 +37,58 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
     Ok(out)
 }
 
-/// Apply `f` element by element over the broadcast of `a` and `b`.
-fn zip_broadcast(op: &'static str, a: &Array, b: &Array, f: impl Fn(f32, f32) -> f32) -> Result<Array> {
+/// Apply `f` element by element over the broadcast of `a` and `b`
+/// (loops in `layout.rs`: a plain slice loop when the shapes are equal).
+fn zip_broadcast(op: &'static str, a: &Array, b: &Array, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Array> {
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
-    let dim = IxDyn(&shape);
-    let (av, bv) = (
-        a.broadcast(dim.clone()).expect("shape checked by broadcast_shape"),
-        b.broadcast(dim.clone()).expect("shape checked by broadcast_shape"),
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let out = layout::zip_map(
+        &shape,
+        (a.as_slice().expect("standard layout is contiguous"), a.shape()),
+        (b.as_slice().expect("standard layout is contiguous"), b.shape()),
+        f,
     );
-    let mut out = Array::zeros(dim);
-    Zip::from(&mut out).and(&av).and(&bv).for_each(|o, &x, &y| *o = f(x, y));
-    Ok(out)
+    Ok(Array::from_shape_vec(IxDyn(&shape), out).expect("sized by the broadcast shape"))
 }
 
-fn binary(op: &'static str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32, make: fn(Tensor, Tensor) -> Op) -> Result<Tensor> {
+fn binary(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+    make: fn(Tensor, Tensor) -> Op,
+) -> Result<Tensor> {
     let value = zip_broadcast(op, &a.data(), &b.data(), f)?;
     Ok(Tensor::from_op(value, make(a.clone(), b.clone())))
 }
 
-fn unary(x: &Tensor, f: impl Fn(f32) -> f32, op: Op) -> Tensor {
-    let value = x.data().mapv(f);
+/// f applied to every element of `x`.
+fn map(x: &Array, f: impl Fn(f32) -> f32 + Sync) -> Array {
+    match x.as_slice() {
+        Some(v) => Array::from_shape_vec(x.raw_dim(), layout::map(v, f)).expect("same element count"),
+        None => x.mapv(f),
+    }
+}
+
+fn unary(x: &Tensor, f: impl Fn(f32) -> f32 + Sync, op: Op) -> Tensor {
+    let value = map(&x.data(), f);
     Tensor::from_op(value, op)
 }
 
 /// `a * g`-style product at the broadcast shape, for backward rules.
-fn times(g: &Array, other: &Array, f: impl Fn(f32, f32) -> f32) -> Array {
+fn times(g: &Array, other: &Array, f: impl Fn(f32, f32) -> f32 + Sync) -> Array {
     zip_broadcast("backward", g, other, f).expect("backward shapes come from a checked forward")
+}
+
+/// g[i] ← f(g[i], x[i]) in place, for rules whose input has the output's shape
+/// (unary ops): the incoming gradient's buffer becomes the input's gradient.
+fn scale_in_place(mut g: Array, x: &Array, f: impl Fn(&mut f32, f32) + Sync) -> Array {
+    let same = g.shape() == x.shape();
+    match (g.as_slice_mut(), x.as_slice()) {
+        (Some(gs), Some(xs)) if same => layout::update_with(gs, xs, f),
+        _ => Zip::from(&mut g).and(x).for_each(|g, &x| f(g, x)),
+    }
+    g
 }
 
 impl Tensor {
@@ -133,77 +159,86 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 // ---- backward rules: (upstream grad, saved inputs, store) ----
+// The upstream gradient comes by value: a rule that can reuse its buffer for
+// an input's gradient does so instead of copying it.
 
 // d(a+b)/da = 1, d(a+b)/db = 1
-pub(crate) fn add_backward(g: &Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
-    store.accumulate(a, g.clone());
-    store.accumulate(b, g.clone());
+pub(crate) fn add_backward(g: Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
+    match (store.wants(a), store.wants(b)) {
+        (true, true) => {
+            store.accumulate(a, g.clone());
+            store.accumulate(b, g);
+        }
+        (true, false) => store.accumulate(a, g),
+        (false, true) => store.accumulate(b, g),
+        (false, false) => {}
+    }
 }
 
 // d(a-b)/da = 1, d(a-b)/db = -1
-pub(crate) fn sub_backward(g: &Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
-    store.accumulate(a, g.clone());
-    if store.wants(b) {
-        store.accumulate(b, g.mapv(|x| -x));
+pub(crate) fn sub_backward(g: Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
+    let gb = store.wants(b).then(|| map(&g, |x| -x));
+    store.accumulate(a, g); // a before b, as for add (x - x adds in a fixed order)
+    if let Some(gb) = gb {
+        store.accumulate(b, gb);
     }
 }
 
 // d(ab)/da = b, d(ab)/db = a
-pub(crate) fn mul_backward(g: &Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
+pub(crate) fn mul_backward(g: Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
     if store.wants(a) {
-        let ga = times(g, &b.data(), |g, b| g * b);
+        let ga = times(&g, &b.data(), |g, b| g * b);
         store.accumulate(a, ga);
     }
     if store.wants(b) {
-        let gb = times(g, &a.data(), |g, a| g * a);
+        let gb = times(&g, &a.data(), |g, a| g * a);
         store.accumulate(b, gb);
     }
 }
 
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
-pub(crate) fn div_backward(g: &Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
+pub(crate) fn div_backward(g: Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
     if store.wants(a) {
-        let ga = times(g, &b.data(), |g, b| g / b);
+        let ga = times(&g, &b.data(), |g, b| g / b);
         store.accumulate(a, ga);
     }
     if store.wants(b) {
         // -g·a/b² = -(g·a)/b², computed at the broadcast shape
-        let ga = times(g, &a.data(), |g, a| g * a);
+        let ga = times(&g, &a.data(), |g, a| g * a);
         let gb = times(&ga, &b.data(), |ga, b| -ga / (b * b));
         store.accumulate(b, gb);
     }
 }
 
-pub(crate) fn neg_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
-    store.accumulate(x, g.mapv(|v| -v));
+pub(crate) fn neg_backward(mut g: Array, x: &Tensor, store: &mut GradStore) {
+    g.mapv_inplace(|v| -v);
+    store.accumulate(x, g);
 }
 
 // d(x^p)/dx = p·x^(p-1); exactly 0 for p = 0 (not 0·0⁻¹ = NaN at x = 0)
-pub(crate) fn pow_backward(g: &Array, x: &Tensor, p: f32, store: &mut GradStore) {
+pub(crate) fn pow_backward(g: Array, x: &Tensor, p: f32, store: &mut GradStore) {
     if p == 0.0 {
         store.accumulate(x, Array::zeros(g.raw_dim()));
         return;
     }
-    let mut gx = g.clone();
-    Zip::from(&mut gx).and(&*x.data()).for_each(|g, &x| *g *= p * x.powf(p - 1.0));
+    let gx = scale_in_place(g, &x.data(), |g, x| *g *= p * x.powf(p - 1.0));
     store.accumulate(x, gx);
 }
 
 // d(e^x)/dx = e^x, the output itself
-pub(crate) fn exp_backward(g: &Array, x: &Tensor, out: &Array, store: &mut GradStore) {
-    store.accumulate(x, g * out);
+pub(crate) fn exp_backward(g: Array, x: &Tensor, out: &Array, store: &mut GradStore) {
+    store.accumulate(x, scale_in_place(g, out, |g, e| *g *= e));
 }
 
 // d(ln x)/dx = 1/x
-pub(crate) fn log_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
-    let gx = g / &*x.data(); // lock released here, before `accumulate` reads x again
+pub(crate) fn log_backward(g: Array, x: &Tensor, store: &mut GradStore) {
+    let gx = scale_in_place(g, &x.data(), |g, x| *g /= x); // lock released here, before `accumulate` reads x again
     store.accumulate(x, gx);
 }
 
 // 1 inside [min, max], 0 where clamped
-pub(crate) fn clamp_backward(g: &Array, x: &Tensor, min: f32, max: f32, store: &mut GradStore) {
-    let mut gx = g.clone();
-    Zip::from(&mut gx).and(&*x.data()).for_each(|g, &x| {
+pub(crate) fn clamp_backward(g: Array, x: &Tensor, min: f32, max: f32, store: &mut GradStore) {
+    let gx = scale_in_place(g, &x.data(), |g, x| {
         if x < min || x > max {
             *g = 0.0
         }
@@ -212,9 +247,8 @@ pub(crate) fn clamp_backward(g: &Array, x: &Tensor, min: f32, max: f32, store: &
 }
 
 // d relu(x)/dx = 1 if x > 0 else 0 (0 at x = 0, as PyTorch)
-pub(crate) fn relu_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
-    let mut gx = g.clone();
-    Zip::from(&mut gx).and(&*x.data()).for_each(|g, &x| {
+pub(crate) fn relu_backward(g: Array, x: &Tensor, store: &mut GradStore) {
+    let gx = scale_in_place(g, &x.data(), |g, x| {
         if x <= 0.0 {
             *g = 0.0
         }
@@ -223,15 +257,11 @@ pub(crate) fn relu_backward(g: &Array, x: &Tensor, store: &mut GradStore) {
 }
 
 // dσ/dx = σ(1-σ), from the output
-pub(crate) fn sigmoid_backward(g: &Array, x: &Tensor, out: &Array, store: &mut GradStore) {
-    let mut gx = g.clone();
-    Zip::from(&mut gx).and(out).for_each(|g, &s| *g *= s * (1.0 - s));
-    store.accumulate(x, gx);
+pub(crate) fn sigmoid_backward(g: Array, x: &Tensor, out: &Array, store: &mut GradStore) {
+    store.accumulate(x, scale_in_place(g, out, |g, s| *g *= s * (1.0 - s)));
 }
 
 // d tanh/dx = 1 - tanh², from the output
-pub(crate) fn tanh_backward(g: &Array, x: &Tensor, out: &Array, store: &mut GradStore) {
-    let mut gx = g.clone();
-    Zip::from(&mut gx).and(out).for_each(|g, &t| *g *= 1.0 - t * t);
-    store.accumulate(x, gx);
+pub(crate) fn tanh_backward(g: Array, x: &Tensor, out: &Array, store: &mut GradStore) {
+    store.accumulate(x, scale_in_place(g, out, |g, t| *g *= 1.0 - t * t));
 }

@@ -7,6 +7,7 @@
 
 pub mod conv;
 pub mod elementwise;
+mod layout;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
@@ -105,9 +106,39 @@ impl Op {
         }
     }
 
+    /// The tensors this op read, without allocating (the graph walk asks often).
+    pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor)) {
+        match self {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => {
+                f(a);
+                f(b);
+            }
+            Op::Conv2d { input, weight, .. } => {
+                f(input);
+                f(weight);
+            }
+            Op::Neg(x)
+            | Op::Pow(x, _)
+            | Op::Exp(x)
+            | Op::Log(x)
+            | Op::Relu(x)
+            | Op::Sigmoid(x)
+            | Op::Tanh(x)
+            | Op::Reshape(x) => f(x),
+            Op::Clamp { input, .. }
+            | Op::Sum { input, .. }
+            | Op::Max { input, .. }
+            | Op::LogSoftmax { input, .. }
+            | Op::Permute { input, .. }
+            | Op::MaxPool2d { input, .. }
+            | Op::AvgPool2d { input, .. } => f(input),
+        }
+    }
+
     /// Add the inputs' gradients to `store`, given the gradient of this op's
-    /// output (`grad_out`) and its value (`out`).
-    pub(crate) fn backward(&self, grad_out: &Array, out: &Array, store: &mut GradStore) -> Result<()> {
+    /// output (`grad_out`, by value so that a rule may reuse its buffer) and
+    /// its value (`out`).
+    pub(crate) fn backward(&self, grad_out: Array, out: &Array, store: &mut GradStore) -> Result<()> {
         use elementwise as ew;
         match self {
             Op::Add(a, b) => ew::add_backward(grad_out, a, b, store),
@@ -122,18 +153,18 @@ impl Op {
             Op::Relu(x) => ew::relu_backward(grad_out, x, store),
             Op::Sigmoid(x) => ew::sigmoid_backward(grad_out, x, out, store),
             Op::Tanh(x) => ew::tanh_backward(grad_out, x, out, store),
-            Op::MatMul(a, b) => matmul::matmul_backward(grad_out, a, b, store)?,
+            Op::MatMul(a, b) => matmul::matmul_backward(&grad_out, a, b, store)?,
             Op::Sum { input, axes, keepdim } => reduce::sum_backward(grad_out, input, axes, *keepdim, store),
-            Op::Max { input, argmax } => reduce::max_backward(grad_out, input, argmax, store),
+            Op::Max { input, argmax } => reduce::max_backward(&grad_out, input, argmax, store),
             Op::LogSoftmax { input, axis } => reduce::log_softmax_backward(grad_out, input, *axis, out, store),
             Op::Reshape(x) => shape::reshape_backward(grad_out, x, store)?,
-            Op::Permute { input, axes } => shape::permute_backward(grad_out, input, axes, store),
+            Op::Permute { input, axes } => shape::permute_backward(&grad_out, input, axes, store),
             Op::Conv2d { input, weight, stride, padding, cols } => {
-                conv::conv2d_backward(grad_out, input, weight, *stride, *padding, cols, store)?
+                conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, cols, store)?
             }
-            Op::MaxPool2d { input, argmax } => pool::max_pool2d_backward(grad_out, input, argmax, store),
+            Op::MaxPool2d { input, argmax } => pool::max_pool2d_backward(&grad_out, input, argmax, store),
             Op::AvgPool2d { input, kernel, stride } => {
-                pool::avg_pool2d_backward(grad_out, input, *kernel, *stride, store)
+                pool::avg_pool2d_backward(&grad_out, input, *kernel, *stride, store)
             }
         }
         Ok(())

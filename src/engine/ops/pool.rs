@@ -41,22 +41,29 @@ impl Tensor {
         let src = xs.as_slice().expect("standard layout is contiguous");
         let mut out = vec![0.0f32; n * c * oh * ow];
         let mut argmax = vec![0usize; n * c * oh * ow];
-        out.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).enumerate().for_each(
+        // One plane per task. Each window's rows are sliced once, so the scan
+        // is over short slices with no per-element bounds arithmetic.
+        out.par_chunks_mut((oh * ow).max(1)).zip(argmax.par_chunks_mut((oh * ow).max(1))).enumerate().for_each(
             |(plane, (o, a))| {
                 let base = plane * h * w;
+                let src = &src[base..base + h * w];
                 for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut best = base + oy * stride * w + ox * stride;
+                    let (o, a) = (&mut o[oy * ow..(oy + 1) * ow], &mut a[oy * ow..(oy + 1) * ow]);
+                    for (ox, (o, a)) in o.iter_mut().zip(a.iter_mut()).enumerate() {
+                        let first = oy * stride * w + ox * stride;
+                        let (mut best, mut best_v) = (first, src[first]);
                         for ky in 0..k {
-                            for kx in 0..k {
-                                let i = base + (oy * stride + ky) * w + ox * stride + kx;
-                                if src[i] > src[best] {
-                                    best = i;
+                            let row0 = first + ky * w;
+                            for (kx, &v) in src[row0..row0 + k].iter().enumerate() {
+                                // strict '>' keeps the first maximum (tie rule)
+                                if v > best_v {
+                                    best = row0 + kx;
+                                    best_v = v;
                                 }
                             }
                         }
-                        o[oy * ow + ox] = src[best];
-                        a[oy * ow + ox] = best;
+                        *o = best_v;
+                        *a = base + best;
                     }
                 }
             },
@@ -97,13 +104,23 @@ impl Tensor {
     }
 }
 
-// Each window's gradient goes to its winner.
+// Each window's gradient goes to its winner. A winner lies in its window's
+// plane, so planes are filled in parallel, each in window order.
 pub(crate) fn max_pool2d_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut GradStore) {
     let shape = x.shape();
+    let plane = shape[2] * shape[3];
+    let gs = g.as_standard_layout();
+    let gsrc = gs.as_slice().expect("standard layout is contiguous");
+    let per_plane = gsrc.len() / (shape[0] * shape[1]).max(1);
     let mut gx = vec![0.0f32; shape.iter().product()];
-    for (gi, &idx) in g.iter().zip(argmax) {
-        gx[idx] += gi;
-    }
+    gx.par_chunks_mut(plane.max(1))
+        .zip(gsrc.par_chunks(per_plane.max(1)).zip(argmax.par_chunks(per_plane.max(1))))
+        .enumerate()
+        .for_each(|(p, (dst, (g, a)))| {
+            for (&gi, &idx) in g.iter().zip(a) {
+                dst[idx - p * plane] += gi;
+            }
+        });
     store.accumulate(x, Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"));
 }
 

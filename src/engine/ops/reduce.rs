@@ -7,18 +7,40 @@
 //! `max(dim)` index points at.
 
 use ndarray::{Axis, IxDyn};
+use rayon::prelude::*;
 
-use super::Op;
+use super::{layout, Op};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::{Array, Tensor};
 use crate::{Error, Result};
 
 /// Sum `grad` (a broadcast of `shape`) back down to `shape`: over leading
 /// dimensions `shape` lacks, and over dimensions where `shape` has size 1.
+///
+/// The sums are taken in the order ndarray's `sum_axis` takes them, one
+/// dimension at a time from the left, so results do not change with the fast
+/// path: the first (and largest) reduction, over dimension 0, adds the
+/// dimension-0 slices one after another as `sum_axis(Axis(0))` does, but in
+/// place and spread over rayon's threads by column ([`sum_leading`]). What is
+/// left (a conv bias's (1, O, H, W) → (1, O, 1, 1)) is small.
 pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
-    let mut g = grad.clone();
+    let g = grad.as_standard_layout();
+    if g.shape() == shape {
+        return g.into_owned();
+    }
+    let first_reduced = g.ndim() > shape.len() || (shape.first() == Some(&1) && g.shape()[0] != 1);
+    let mut g: Array = if first_reduced && g.ndim() >= 2 {
+        let summed = sum_leading(&g);
+        if g.ndim() > shape.len() {
+            summed
+        } else {
+            summed.insert_axis(Axis(0))
+        }
+    } else {
+        g.into_owned()
+    };
     while g.ndim() > shape.len() {
-        g = g.sum_axis(Axis(0));
+        g = if g.ndim() >= 2 { sum_leading(&g) } else { g.sum_axis(Axis(0)) };
     }
     for (i, &n) in shape.iter().enumerate() {
         if n == 1 && g.shape()[i] != 1 {
@@ -26,6 +48,31 @@ pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
         }
     }
     g
+}
+
+/// Σ over dimension 0 of a row-major `g` with at least 2 dimensions, in the
+/// order `sum_axis(Axis(0))` uses there (0 + g[0] + g[1] + …, element by
+/// element). Dimension 0 is never the smallest-stride axis of such an array,
+/// the case where ndarray would sum lanes instead.
+fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
+    let (rows, rest) = (g.shape()[0], &g.shape()[1..]);
+    let len: usize = rest.iter().product();
+    let gs = g.as_standard_layout();
+    let src = gs.as_slice().expect("standard layout is contiguous");
+    let mut acc = vec![0.0f32; len];
+    let add_rows = |start: usize, acc: &mut [f32]| {
+        for r in 0..rows {
+            let row = &src[r * len + start..r * len + start + acc.len()];
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
+    };
+    const PIECE: usize = 4096;
+    if rows * len >= layout::PAR_MIN_ELEMS && len > PIECE {
+        acc.par_chunks_mut(PIECE).enumerate().for_each(|(i, a)| add_rows(i * PIECE, a));
+    } else {
+        add_rows(0, &mut acc);
+    }
+    Array::from_shape_vec(IxDyn(rest), acc).expect("one sum per remaining element")
 }
 
 /// Split a shape around `axis` into (outer, len, inner) so that element
@@ -170,9 +217,8 @@ impl Tensor {
 }
 
 // d(sum)/dx = 1 for every summed element: broadcast the gradient back.
-pub(crate) fn sum_backward(g: &Array, x: &Tensor, axes: &[usize], keepdim: bool, store: &mut GradStore) {
+pub(crate) fn sum_backward(mut g: Array, x: &Tensor, axes: &[usize], keepdim: bool, store: &mut GradStore) {
     let shape = x.shape();
-    let mut g = g.clone();
     if !keepdim {
         for &axis in axes {
             g = g.insert_axis(Axis(axis));
@@ -193,7 +239,7 @@ pub(crate) fn max_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut 
 }
 
 // y = x - lse(x): dx = g - softmax(x)·Σ g, with softmax = e^y (from the output)
-pub(crate) fn log_softmax_backward(g: &Array, x: &Tensor, axis: usize, out: &Array, store: &mut GradStore) {
+pub(crate) fn log_softmax_backward(g: Array, x: &Tensor, axis: usize, out: &Array, store: &mut GradStore) {
     let g_sum = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
     let gx = g - &(out.mapv(f32::exp) * &g_sum);
     store.accumulate(x, gx);

@@ -8,7 +8,8 @@ use crate::engine::graph::GradStore;
 use crate::engine::tensor::{Array, Tensor};
 use crate::{Error, Result};
 
-fn reshaped(op: &'static str, a: &Array, shape: &[usize]) -> Result<Array> {
+/// The error for viewing `a` as `shape` when the element counts differ.
+fn check_count(op: &'static str, a: &Array, shape: &[usize]) -> Result<()> {
     let n: usize = shape.iter().product();
     if n != a.len() {
         return Err(Error::ShapeMismatch {
@@ -18,8 +19,19 @@ fn reshaped(op: &'static str, a: &Array, shape: &[usize]) -> Result<Array> {
             why: format!("{} elements cannot be viewed as {n}", a.len()),
         });
     }
-    let flat: Vec<f32> = a.as_standard_layout().iter().copied().collect();
-    Ok(Array::from_shape_vec(IxDyn(shape), flat).expect("element count checked"))
+    Ok(())
+}
+
+fn reshaped(op: &'static str, a: &Array, shape: &[usize]) -> Result<Array> {
+    check_count(op, a, shape)?;
+    // a row-major copy (a memcpy when `a` is already row-major), then a new shape
+    Ok(reshape_owned(a.as_standard_layout().into_owned(), shape))
+}
+
+/// `a` (any layout) with a new row-major shape; free when `a` is row-major.
+fn reshape_owned(a: Array, shape: &[usize]) -> Array {
+    let a = if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() };
+    a.into_shape_with_order(IxDyn(shape)).expect("element count checked")
 }
 
 impl Tensor {
@@ -88,9 +100,11 @@ impl Tensor {
     }
 }
 
-pub(crate) fn reshape_backward(g: &Array, x: &Tensor, store: &mut GradStore) -> Result<()> {
-    let gx = reshaped("reshape backward", g, &x.shape())?;
-    store.accumulate(x, gx);
+// The gradient's elements, in the input's shape (no copy: it is ours).
+pub(crate) fn reshape_backward(g: Array, x: &Tensor, store: &mut GradStore) -> Result<()> {
+    let shape = x.shape();
+    check_count("reshape backward", &g, &shape)?;
+    store.accumulate(x, reshape_owned(g, &shape)); // no copy: the buffer is ours
     Ok(())
 }
 

@@ -259,11 +259,11 @@ fn fields(app: &App) -> Vec<Field> {
             "epochs planned",
             h.epochs.to_string(),
         ));
-        out.push(field(
-            format!("batch {}", h.batch_size),
-            "batch size",
-            format!("{} images", h.batch_size),
-        ));
+        let batch = match h.batch_size {
+            0 => "full batch".to_string(),
+            b => format!("{b} images"),
+        };
+        out.push(field(format!("batch {batch}"), "batch size", batch));
         out.push(field(
             format!("lr {} ({})", h.lr, h.optimizer),
             "learning rate",
@@ -662,7 +662,7 @@ pub fn fmt_value(v: f64) -> String {
         format!("{v}")
     } else if a == 0.0 {
         "0".into()
-    } else if a >= 1e5 || a < 1e-3 {
+    } else if !(1e-3..1e5).contains(&a) {
         format!("{v:.1e}")
     } else if a >= 100.0 {
         format!("{v:.0}")
@@ -680,7 +680,7 @@ fn fmt_tick(v: f64) -> String {
         format!("{v}")
     } else if a == 0.0 {
         "0".into()
-    } else if a >= 1e4 || a < 1e-2 {
+    } else if !(1e-2..1e4).contains(&a) {
         format!("{v:.1e}")
     } else if a >= 100.0 {
         format!("{v:.0}")
