@@ -357,6 +357,10 @@ impl App {
             self.stale_reports = true;
         }
         let specs = self.builder.specs.clone();
+        if let Err(why) = views::model_builder::readiness(&specs, input_shape) {
+            self.message = Some(format!("cannot train this model: {why}"));
+            return;
+        }
         let run = ClassifierRun::new(&specs, input_shape, self.data.train.clone(), self.data.test.clone(), &self.hyper);
         let run = match run {
             Ok(r) => r,

@@ -14,8 +14,9 @@ pub mod stepper;
 pub mod views;
 
 use std::io::stdout;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
@@ -25,6 +26,9 @@ use crate::data::mnist::Mnist;
 use crate::lessons;
 use app::App;
 use event::Event;
+
+/// Shortest time between two frames.
+pub const FRAME_MS: u64 = 33;
 
 /// The lesson the lab opens when none is named.
 pub const DEFAULT_LESSON: &str = "cnn-mnist";
@@ -64,16 +68,29 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx);
     app.update(Event::Resize(size.width, size.height));
 
+    // Draw after changes, but at most once per FRAME_MS: the worker may
+    // report hundreds of times a second, and frames cost CPU that training
+    // needs. Ticks (every TICK_MS) keep at least 10 redraws a second.
+    let frame = Duration::from_millis(FRAME_MS);
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
     while !app.should_quit {
-        terminal.draw(|f| views::render(&app, f))?;
-        let first = rx.recv()?;
-        app.update(first);
-        // apply everything already waiting before drawing again
-        while let Ok(ev) = rx.try_recv() {
-            app.update(ev);
-            if app.should_quit {
-                break;
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame) {
+            terminal.draw(|f| views::render(&app, f))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        let wait = match (dirty, last_draw) {
+            (true, Some(t)) => frame.saturating_sub(t.elapsed()),
+            _ => Duration::from_secs(1),
+        };
+        match rx.recv_timeout(wait) {
+            Ok(ev) => {
+                app.update(ev);
+                dirty = true;
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     app.shutdown();

@@ -555,7 +555,7 @@ fn paragraph(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
     let area = area.intersection(*buf.area());
-    let block = pane_block("Dataset", focused);
+    let block = pane_block("Dataset", focused, app.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {

@@ -90,7 +90,7 @@ impl LossPane {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
-    let block = pane_block("Loss", focused);
+    let block = pane_block("Loss", focused, app.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < 16 || inner.height < 2 {

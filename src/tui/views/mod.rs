@@ -12,6 +12,7 @@ pub mod stepper_view;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::border;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
@@ -35,13 +36,41 @@ pub fn pane_areas(area: Rect) -> [Rect; 4] {
     [a, b, c, d]
 }
 
-/// A pane's frame: its title, highlighted when focused.
-pub fn pane_block(title: &str, focused: bool) -> Block<'static> {
+/// Borders drawn with plain ASCII, for `--ascii`.
+const ASCII_BORDER: border::Set = border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+/// Focused ASCII panes get '#' borders.
+const ASCII_BORDER_FOCUSED: border::Set = border::Set {
+    top_left: "#",
+    top_right: "#",
+    bottom_left: "#",
+    bottom_right: "#",
+    vertical_left: "#",
+    vertical_right: "#",
+    horizontal_top: "#",
+    horizontal_bottom: "#",
+};
+
+/// A pane's frame: its title, highlighted when focused; ASCII-only with `ascii`.
+pub fn pane_block(title: &str, focused: bool, ascii: bool) -> Block<'static> {
     let style = if focused { Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD) } else { Style::new() };
-    Block::new()
-        .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
-        .border_style(style)
+    let block = Block::new().borders(Borders::ALL).border_style(style);
+    let block = match (ascii, focused) {
+        (true, true) => block.border_set(ASCII_BORDER_FOCUSED),
+        (true, false) => block.border_set(ASCII_BORDER),
+        (false, true) => block.border_type(BorderType::Thick),
+        (false, false) => block.border_type(BorderType::Plain),
+    };
+    block
         .title(Span::styled(format!(" {title} "), style))
 }
 
@@ -67,7 +96,7 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     }
     status_bar(app, status, buf);
     if app.show_help {
-        help_overlay(main, buf);
+        help_overlay(main, buf, app.ascii);
     }
 }
 
@@ -96,28 +125,29 @@ pub fn too_small(area: Rect, buf: &mut Buffer) {
 
 /// The keys that matter now, or the current message.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let keys = if app.stepper.is_some() {
-        "Space step · s run/pause · r reset · +/- lr · Tab pane · Enter open · ? help · q quit"
+    let keys: &[&str] = if app.stepper.is_some() {
+        &["Space step", "s run/pause", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"]
     } else {
         match app.train_state {
-            TrainState::Running => "s pause · +/- lr · l log scale · Tab pane · Enter open · ? help · q quit",
-            TrainState::Paused => "s resume · r reset · +/- lr · Tab pane · Enter open · ? help · q quit",
-            _ => "s train · r reset · +/- lr · Tab pane · Enter open · Esc back · ? help · q quit",
+            TrainState::Running => &["s pause", "+/- lr", "l log", "Tab pane", "Enter open", "? help", "q quit"],
+            TrainState::Paused => &["s resume", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"],
+            _ => &["s train", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"],
         }
     };
+    let sep = if app.ascii { " | " } else { " · " };
     let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
     let mut spans = vec![
         Span::styled(format!(" {} ", app.lesson.name), Style::new().fg(Color::Black).bg(Color::Cyan)),
-        Span::raw(format!(" lr {lr} │ ")),
+        Span::raw(format!(" lr {lr}{}", if app.ascii { " | " } else { " │ " })),
     ];
     match &app.message {
         Some(m) => spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow))),
-        None => spans.push(Span::styled(keys, Style::new().fg(Color::DarkGray))),
+        None => spans.push(Span::styled(keys.join(sep), Style::new().fg(Color::DarkGray))),
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
-fn help_overlay(area: Rect, buf: &mut Buffer) {
+fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
     let w = area.width.min(70);
     let h = area.height.min(HELP.len() as u16 + 4);
     let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
@@ -127,7 +157,7 @@ fn help_overlay(area: Rect, buf: &mut Buffer) {
         .map(|(k, what)| Line::from(vec![Span::styled(format!("{k:>16}  "), Style::new().fg(Color::Cyan)), Span::raw(*what)]))
         .collect();
     Paragraph::new(lines)
-        .block(Block::bordered().title(" Keys (Esc or ? to close) "))
+        .block(pane_block("Keys (Esc or ? to close)", false, ascii))
         .render(rect, buf);
 }
 

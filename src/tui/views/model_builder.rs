@@ -892,7 +892,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     } else {
         Style::new().fg(Color::Red)
     };
-    let block = pane_block("Model", focused)
+    let block = pane_block("Model", focused, app.ascii)
         .title_top(Line::styled(format!(" {total} params "), title_style).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);

@@ -64,20 +64,20 @@ impl Kind {
 pub fn render_data(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let Some(s) = app.stepper.as_ref() else {
         return Paragraph::new("no small lesson")
-            .block(pane_block("Dataset", focused))
+            .block(pane_block("Dataset", focused, app.ascii))
             .render(area, buf);
     };
     match Kind::of(s) {
         Kind::Scalar => scalar::render_chart(s, app.ascii, area, buf, focused),
         Kind::Curve => fit::render_curve(s, app.ascii, area, buf, focused),
-        Kind::Table => fit::render_table(s, area, buf, focused),
+        Kind::Table => fit::render_table(s, app.ascii, area, buf, focused),
         Kind::Plane => plane::render(s, app.ascii, area, buf, focused),
     }
 }
 
 /// The Model pane's place: parameters, gradients and the update written out.
 pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let block = pane_block("Model: parameters & update", focused);
+    let block = pane_block("Model: parameters & update", focused, app.ascii);
     let inner = block.inner(area);
     let Some(s) = app.stepper.as_ref() else {
         return Paragraph::new("no small lesson")

@@ -349,7 +349,7 @@ const MIN_INNER: (u16, u16) = (16, 3);
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
     let area = area.intersection(buf.area);
-    let block = pane_block("Conv/Pool", focused);
+    let block = pane_block("Conv/Pool", focused, app.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < MIN_INNER.0 || inner.height < MIN_INNER.1 {

@@ -129,7 +129,7 @@ pub(super) fn render_curve(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
     ];
     Chart::new(datasets)
-        .block(pane_block(&title, focused))
+        .block(pane_block(&title, focused, ascii))
         .legend_position(None)
         .x_axis(Axis::default().title("x").bounds([xlo, xhi]).labels([
             tick(xlo),
@@ -154,9 +154,9 @@ fn short(v: f32) -> String {
 }
 
 /// Each sample: inputs │ target, prediction H(x), error; then the cost.
-pub(super) fn render_table(s: &Stepper, area: Rect, buf: &mut Buffer, focused: bool) {
+pub(super) fn render_table(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
     let (x, y) = s.session.data();
-    let block = pane_block("Dataset: samples, target y, H(x)", focused);
+    let block = pane_block("Dataset: samples, target y, H(x)", focused, ascii);
     let inner = block.inner(area);
     let width = usize::from(inner.width);
     let rows = x.shape().first().copied().unwrap_or(0);

@@ -200,7 +200,7 @@ fn label_at(w1: f64, w2: f64, b: f64) -> (f64, f64) {
 }
 
 pub(super) fn render(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
-    let block = pane_block("Dataset: XOR, lines, p > 0.5 shaded", focused);
+    let block = pane_block("Dataset: XOR, lines, p > 0.5 shaded", focused, ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {

@@ -126,7 +126,7 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
     ];
     Chart::new(datasets)
-        .block(pane_block(title, focused))
+        .block(pane_block(title, focused, ascii))
         .legend_position(None)
         .x_axis(Axis::default().title("x").bounds([lo, hi]).labels([
             tick(lo),
