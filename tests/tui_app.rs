@@ -244,3 +244,31 @@ fn tiny_terminals_do_not_panic() {
         screen(&a, w, h);
     }
 }
+
+#[test]
+fn a_status_message_gives_the_keys_back_after_a_while() {
+    let mut a = app("gd-scalar");
+    press(&mut a, '+');
+    assert_eq!(a.message.as_deref(), Some("learning rate: 0.3"));
+    for _ in 0..dl_lab::tui::app::MESSAGE_TICKS {
+        a.update(Event::Tick);
+    }
+    assert_eq!(a.message, None, "the key hints return");
+    assert!(screen(&a, 100, 30).contains("Space step"));
+}
+
+#[test]
+fn a_divergence_message_stays() {
+    let mut a = app("gd-scalar");
+    for _ in 0..10 {
+        press(&mut a, '+'); // up the ladder to 10
+    }
+    for _ in 0..80 {
+        press(&mut a, ' ');
+    }
+    let msg = a.message.clone().expect("divergence is reported");
+    for _ in 0..2 * dl_lab::tui::app::MESSAGE_TICKS {
+        a.update(Event::Tick);
+    }
+    assert_eq!(a.message.as_deref(), Some(msg.as_str()), "a failure is not cleared by time");
+}

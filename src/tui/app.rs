@@ -17,6 +17,9 @@ use crate::lessons::{Hyper, Lesson, Task};
 use crate::nn::{LayerSpec, Sequential};
 use crate::train::{ClassifierRun, TrainCommand, TrainEvent, Worker};
 
+/// Ticks a status message stays before the key hints return (6 s).
+pub const MESSAGE_TICKS: u32 = 60;
+
 /// The four panes, in Tab order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaneId {
@@ -141,6 +144,9 @@ pub struct App {
     worker: Option<Worker>,
     /// A stopped run's last reports may still be queued: drop them until the next `Started`.
     stale_reports: bool,
+    /// The message as of the last tick, and how many ticks it has been shown.
+    message_seen: Option<String>,
+    message_ticks: u32,
     tx: Sender<Event>,
 }
 
@@ -174,6 +180,8 @@ impl App {
             trained_specs: Vec::new(),
             worker: None,
             stale_reports: false,
+            message_seen: None,
+            message_ticks: 0,
             tx,
         }
     }
@@ -273,6 +281,22 @@ impl App {
                 self.message = Some(err);
             }
             self.loss.sync_costs(s);
+        }
+        self.age_message();
+    }
+
+    /// A status message gives the key hints back after MESSAGE_TICKS ticks;
+    /// a failure stays (the panes show it too, but it is the thing to read).
+    fn age_message(&mut self) {
+        if self.message != self.message_seen {
+            self.message_seen = self.message.clone();
+            self.message_ticks = 0;
+        }
+        let failed = matches!(self.train_state, TrainState::Failed(_))
+            || self.stepper.as_ref().is_some_and(|s| s.diverged.is_some());
+        self.message_ticks += 1;
+        if self.message.is_some() && !failed && self.message_ticks >= MESSAGE_TICKS {
+            self.message = None;
         }
     }
 
