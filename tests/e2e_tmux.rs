@@ -33,7 +33,8 @@ impl Tmux {
         let socket = format!("dl-lab-e2e-{name}-{}", std::process::id());
         let status_file = std::env::temp_dir().join(format!("{socket}.status"));
         let _ = std::fs::remove_file(&status_file);
-        let cmd = format!("TERM=xterm-256color {BIN} {args}; echo $? > {}", status_file.display());
+        // the shell waits after dl-lab ends, so the screen it left can be read
+        let cmd = format!("TERM=xterm-256color {BIN} {args}; echo $? > {}; sleep 60", status_file.display());
         let ok = Command::new("tmux")
             .args(["-L", &socket, "new-session", "-d", "-x", &cols.to_string(), "-y", &rows.to_string()])
             .args(["sh", "-c", &cmd])
@@ -41,9 +42,7 @@ impl Tmux {
             .expect("run tmux")
             .success();
         assert!(ok, "tmux new-session failed");
-        let t = Tmux { socket, status_file };
-        t.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
-        t
+        Tmux { socket, status_file }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -160,4 +159,18 @@ fn not_a_terminal_points_to_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dl-lab run"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_data_dir_gives_the_terminal_back_with_an_error() {
+    if !tmux_available() {
+        return;
+    }
+    let missing = std::env::temp_dir().join(format!("dl-lab-no-such-dir-{}", std::process::id()));
+    let t = Tmux::start("baddata", &format!("--data {}", missing.display()), 100, 30);
+    let code = t.exit_status(10);
+    assert_ne!(code, 0, "a missing data directory is an error");
+    let screen = t.wait_for("error:", 5);
+    assert!(screen.contains("dl-lab-no-such-dir"), "the error names the directory:\n{screen}");
+    assert!(!screen.contains("Conv/Pool"), "the alternate screen was left:\n{screen}");
 }

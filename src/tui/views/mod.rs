@@ -1,6 +1,13 @@
 //! Drawing: the layout (four panes + status line), the help overlay, the
 //! "terminal too small" notice, and small helpers the panes share. Each
 //! pane draws itself in its own module from `&App`.
+//!
+//! - `dataset/`, `model_builder/`, `loss_chart/`, `conv_viz/`: the four
+//!   panes, each with its own state, keys and drawing
+//! - `stepper_view`: the small lessons' pictures, in the Dataset and Model
+//!   panes' place
+//! - `shade.rs`: a matrix (digit, kernel, feature map) as shaded cells
+//! - `text.rs`: display width and word wrap, shared by the panes
 
 pub mod conv_viz;
 pub mod dataset;
@@ -8,6 +15,7 @@ pub mod loss_chart;
 pub mod model_builder;
 pub mod shade;
 pub mod stepper_view;
+mod text;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,9 +38,12 @@ pub const MIN_HEIGHT: u16 = 24;
 /// which includes the status line at the bottom.
 pub fn pane_areas(area: Rect) -> [Rect; 4] {
     let [main, _status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    let [top, bottom] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(main);
-    let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
-    let [c, d] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(main);
+    let [a, b] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [c, d] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
     [a, b, c, d]
 }
 
@@ -62,7 +73,11 @@ const ASCII_BORDER_FOCUSED: border::Set = border::Set {
 
 /// A pane's frame: its title, highlighted when focused; ASCII-only with `ascii`.
 pub fn pane_block(title: &str, focused: bool, ascii: bool) -> Block<'static> {
-    let style = if focused { Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD) } else { Style::new() };
+    let style = if focused {
+        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
     let block = Block::new().borders(Borders::ALL).border_style(style);
     let block = match (ascii, focused) {
         (true, true) => block.border_set(ASCII_BORDER_FOCUSED),
@@ -70,8 +85,7 @@ pub fn pane_block(title: &str, focused: bool, ascii: bool) -> Block<'static> {
         (false, true) => block.border_type(BorderType::Thick),
         (false, false) => block.border_type(BorderType::Plain),
     };
-    block
-        .title(Span::styled(format!(" {title} "), style))
+    block.title(Span::styled(format!(" {title} "), style))
 }
 
 /// Draw the whole lab.
@@ -103,8 +117,12 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
     match pane {
-        PaneId::Dataset if app.stepper.is_some() => stepper_view::render_data(app, area, buf, focused),
-        PaneId::Model if app.stepper.is_some() => stepper_view::render_model(app, area, buf, focused),
+        PaneId::Dataset if app.stepper.is_some() => {
+            stepper_view::render_data(app, area, buf, focused)
+        }
+        PaneId::Model if app.stepper.is_some() => {
+            stepper_view::render_model(app, area, buf, focused)
+        }
         PaneId::Dataset => dataset::render(app, area, buf, focused, zoomed),
         PaneId::Model => model_builder::render(app, area, buf, focused, zoomed),
         PaneId::Loss => loss_chart::render(app, area, buf, focused, zoomed),
@@ -117,32 +135,51 @@ pub fn too_small(area: Rect, buf: &mut Buffer) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let text = format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})", area.width, area.height);
+    let text = format!(
+        "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{})",
+        area.width, area.height
+    );
     let y = area.y + area.height / 2;
     let line = Rect::new(area.x, y, area.width, 1);
-    Paragraph::new(text).wrap(Wrap { trim: true }).render(Rect { height: area.height - (y - area.y), ..line }, buf);
+    Paragraph::new(text).wrap(Wrap { trim: true }).render(
+        Rect {
+            height: area.height - (y - area.y),
+            ..line
+        },
+        buf,
+    );
 }
+
+/// Keys the status bar lists in every state, after the state's own.
+const NAV_KEYS: [&str; 4] = ["Tab pane", "Enter open", "? help", "q quit"];
 
 /// The keys that matter now, or the current message.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let keys: &[&str] = if app.stepper.is_some() {
-        &["Space step", "s run/pause", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"]
+    let state_keys: &[&str] = if app.stepper.is_some() {
+        &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
         match app.train_state {
-            TrainState::Running => &["s pause", "+/- lr", "l log", "Tab pane", "Enter open", "? help", "q quit"],
-            TrainState::Paused => &["s resume", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"],
-            _ => &["s train", "r reset", "+/- lr", "Tab pane", "Enter open", "? help", "q quit"],
+            TrainState::Running => &["s pause", "+/- lr", "l log"],
+            TrainState::Paused => &["s resume", "r reset", "+/- lr"],
+            _ => &["s train", "r reset", "+/- lr"],
         }
     };
+    let keys: Vec<&str> = state_keys.iter().chain(&NAV_KEYS).copied().collect();
     let sep = if app.ascii { " | " } else { " · " };
     let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
     let mut spans = vec![
-        Span::styled(format!(" {} ", app.lesson.name), Style::new().fg(Color::Black).bg(Color::Cyan)),
+        Span::styled(
+            format!(" {} ", app.lesson.name),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
         Span::raw(format!(" lr {lr}{}", if app.ascii { " | " } else { " │ " })),
     ];
     match &app.message {
         Some(m) => spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow))),
-        None => spans.push(Span::styled(keys.join(sep), Style::new().fg(Color::DarkGray))),
+        None => spans.push(Span::styled(
+            keys.join(sep),
+            Style::new().fg(Color::DarkGray),
+        )),
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
@@ -150,11 +187,21 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
 fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
     let w = area.width.min(70);
     let h = area.height.min(HELP.len() as u16 + 4);
-    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
     Clear.render(rect, buf);
     let lines: Vec<Line> = HELP
         .iter()
-        .map(|(k, what)| Line::from(vec![Span::styled(format!("{k:>16}  "), Style::new().fg(Color::Cyan)), Span::raw(*what)]))
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>16}  "), Style::new().fg(Color::Cyan)),
+                Span::raw(*what),
+            ])
+        })
         .collect();
     Paragraph::new(lines)
         .block(pane_block("Keys (Esc or ? to close)", false, ascii))
@@ -165,36 +212,57 @@ fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
 pub fn loading(frame: &mut Frame, what: &str) {
     let area = frame.area();
     let y = area.height / 2;
-    Paragraph::new(what.to_string()).render(Rect::new(area.x, area.y + y, area.width, 1.min(area.height)), frame.buffer_mut());
+    Paragraph::new(what.to_string()).render(
+        Rect::new(area.x, area.y + y, area.width, 1.min(area.height)),
+        frame.buffer_mut(),
+    );
 }
 
 /// Learning rates `+` and `-` step through: the values a lesson wants to try.
 pub const LR_LADDER: &[f32] = &[
-    1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1.0, 1.1, 1.5, 3.0, 10.0,
+    1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.5, 0.9, 1.0, 1.1, 1.5,
+    3.0, 10.0,
 ];
 
 /// The next rung of [`LR_LADDER`] above (or below) `lr`.
 pub fn lr_ladder(lr: f32, up: bool) -> f32 {
     let eps = lr * 1e-3;
     if up {
-        LR_LADDER.iter().copied().find(|&v| v > lr + eps).unwrap_or(lr)
+        LR_LADDER
+            .iter()
+            .copied()
+            .find(|&v| v > lr + eps)
+            .unwrap_or(lr)
     } else {
-        LR_LADDER.iter().rev().copied().find(|&v| v < lr - eps).unwrap_or(lr)
+        LR_LADDER
+            .iter()
+            .rev()
+            .copied()
+            .find(|&v| v < lr - eps)
+            .unwrap_or(lr)
     }
 }
 
 /// A model built from `specs` with the given parameter values (a worker snapshot).
-pub fn model_from_params(specs: &[LayerSpec], input_shape: &[usize], params: &[Array]) -> crate::Result<Sequential> {
+pub fn model_from_params(
+    specs: &[LayerSpec],
+    input_shape: &[usize],
+    params: &[Array],
+) -> crate::Result<Sequential> {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let model = build_model(specs, input_shape, &mut rng)?;
     let slots = model.parameters();
     if slots.len() != params.len() {
-        return Err(crate::Error::Config("snapshot does not match the model".into()));
+        return Err(crate::Error::Config(
+            "snapshot does not match the model".into(),
+        ));
     }
     for (slot, value) in slots.iter().zip(params) {
         if slot.shape() != value.shape() {
-            return Err(crate::Error::Config("snapshot does not match the model".into()));
+            return Err(crate::Error::Config(
+                "snapshot does not match the model".into(),
+            ));
         }
         slot.set_data(value.clone());
     }

@@ -11,10 +11,11 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::grid::{self, Marks};
-use super::text::wrap;
+use super::text::render_lines;
 use super::{Learned, PRESETS};
 use crate::tui::app::App;
 use crate::tui::views::shade::{cells_needed, Scale};
+use crate::tui::views::text::wrap_words;
 use crate::{no_grad, Tensor};
 
 /// conv1 applied to `digit`: one (H', W') map per filter, bias added.
@@ -102,22 +103,12 @@ pub(super) fn render(
         } else {
             "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."
         };
-        let mut lines: Vec<Line> = wrap(why, area.width as usize)
+        let mut lines: Vec<Line> = wrap_words(why, area.width as usize)
             .into_iter()
             .map(Line::raw)
             .collect();
         lines.push(Line::styled("f: back to the kernel walk", dim));
-        for (i, l) in lines.iter().enumerate().take(area.height as usize) {
-            l.render(
-                Rect {
-                    y: area.y + i as u16,
-                    height: 1,
-                    ..area
-                },
-                buf,
-            );
-        }
-        return;
+        return render_lines(&lines, area, buf);
     };
     let maps = match feature_maps(learned, digit) {
         Ok(m) => m,
@@ -134,12 +125,12 @@ pub(super) fn render(
         app.conv.digit.min(app.data.test.len().saturating_sub(1)) + 1
     );
     let chosen = app.conv.kernel.checked_sub(PRESETS.len());
-    let head = wrap(&header, area.width as usize);
+    let head = wrap_words(&header, area.width as usize);
     let body = below(&head[..head.len().min(2)], area);
     let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
         // no room for the maps (e.g. the overview): the filters alone
         let short = format!("conv1's {n} learned filters (the feature maps need more room)");
-        let head = wrap(&short, area.width as usize);
+        let head = wrap_words(&short, area.width as usize);
         let body = below(&head[..head.len().min(1)], area);
         draw_head(&head[..head.len().min(1)], area, buf);
         return filters_only(&learned.filters[..n], chosen, app.ascii, body, buf);
@@ -193,16 +184,11 @@ fn below(head: &[String], area: Rect) -> Rect {
     }
 }
 
+/// `head`'s lines, dimmed, from the top of `area`.
 fn draw_head(head: &[String], area: Rect, buf: &mut Buffer) {
     let dim = Style::new().fg(Color::DarkGray);
-    for (i, l) in head.iter().enumerate().take(area.height as usize) {
-        let row = Rect {
-            y: area.y + i as u16,
-            height: 1,
-            ..area
-        };
-        Line::styled(l.clone(), dim).render(row, buf);
-    }
+    let lines: Vec<Line> = head.iter().map(|l| Line::styled(l.as_str(), dim)).collect();
+    render_lines(&lines, area, buf);
 }
 
 /// The filters alone, shaded, a column apart (a row apart when there is room);

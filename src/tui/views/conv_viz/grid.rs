@@ -13,7 +13,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::tui::views::shade::{cells_needed, draw_matrix, Scale};
+use crate::tui::views::shade::{block_mean, cells_needed, draw_matrix, Scale};
 
 /// What to mark over a matrix, in its own (row, col) coordinates.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -52,27 +52,6 @@ pub fn fit_factor(rows: usize, cols: usize, ascii: bool, w: u16, h: u16) -> Opti
     })
 }
 
-/// Block means of f×f tiles (the last row/column of tiles may be partial).
-pub fn downsample(values: &[f32], rows: usize, cols: usize, f: usize) -> Vec<f32> {
-    let (r2, c2) = (rows.div_ceil(f), cols.div_ceil(f));
-    let mut out = Vec::with_capacity(r2 * c2);
-    for br in 0..r2 {
-        for bc in 0..c2 {
-            let (mut sum, mut n) = (0.0f32, 0usize);
-            for r in br * f..((br + 1) * f).min(rows) {
-                for c in bc * f..((bc + 1) * f).min(cols) {
-                    if let Some(v) = values.get(r * cols + c) {
-                        sum += v;
-                        n += 1;
-                    }
-                }
-            }
-            out.push(if n > 0 { sum / n as f32 } else { 0.0 });
-        }
-    }
-    out
-}
-
 /// Draw `m` at the top-left of `area`, shrunk to fit, with `marks` on top.
 /// Returns the cells used (width, height) and the block size, or None when
 /// nothing fits.
@@ -90,7 +69,7 @@ pub fn draw(
     let small = if f == 1 {
         values
     } else {
-        downsample(&values, rows, cols, f)
+        block_mean(&values, rows, cols, f, f).0
     };
     let (r2, c2) = (rows.div_ceil(f), cols.div_ceil(f));
     draw_matrix(&small, r2, c2, scale, ascii, area, buf);

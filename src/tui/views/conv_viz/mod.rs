@@ -13,7 +13,7 @@
 //! - `mod.rs`: the pane's state, its keys, the kernels and the render entry
 //! - `walk.rs`: the conv/pool view (compact in the overview, full when opened)
 //! - `view.rs`: what one frame of that view shows, taken from the explain walk
-//! - `text.rs`: numbers as the pane writes them, word wrap
+//! - `text.rs`: numbers as the pane writes them, lines stacked in an area
 //! - `grid.rs`: shaded matrices with a highlighted window, and number tables
 //! - `filters.rs`: the grid of conv1's learned filters and feature maps
 

@@ -1,5 +1,6 @@
-//! Text helpers of the Conv/Pool pane: numbers as the pane writes them,
-//! greedy word wrap, and lines stacked from the top of an area.
+//! Text helpers of the Conv/Pool pane: numbers as the pane writes them and
+//! lines stacked from the top of an area (word wrap is the views' shared
+//! [`wrap_words`](crate::tui::views::text::wrap_words)).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -37,32 +38,11 @@ pub(super) fn render_lines(lines: &[Line], area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// Greedy word wrap at spaces; words longer than `width` are cut.
-pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        let mut word = word.to_string();
-        while word.chars().count() > width {
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            let rest: String = word.chars().skip(width).collect();
-            lines.push(word.chars().take(width).collect());
-            word = rest;
-        }
-        let need = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
-        if need > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
+/// The rows of `area` from row `y` down.
+pub(super) fn rows_from(area: Rect, y: u16) -> Rect {
+    Rect {
+        y,
+        height: area.bottom().saturating_sub(y),
+        ..area
     }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }

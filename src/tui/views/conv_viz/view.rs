@@ -10,6 +10,10 @@ use super::ConvPane;
 use crate::explain::{conv_size_explanation, format_number, ConvWalk, PoolWalk};
 use crate::tui::views::shade::Scale;
 
+/// One axis of the output-size formula: (axis name, N, K, S, P, output).
+/// The name is empty when both axes agree and one line says it all.
+type AxisSize = (&'static str, usize, usize, usize, usize, usize);
+
 /// One frame of the walk, gathered from an explain walk.
 pub(super) struct View {
     /// What the window slides over: the padded digit (conv) or the digit (pool).
@@ -32,8 +36,8 @@ pub(super) struct View {
     pub(super) result: f32,
     /// `out[r,c] = …` with every number.
     pub(super) arithmetic: String,
-    /// Per axis: (axis name, N, K, S, P, output).
-    pub(super) sizes: Vec<(&'static str, usize, usize, usize, usize, usize)>,
+    /// The output-size formula's numbers, per axis.
+    pub(super) sizes: Vec<AxisSize>,
     /// "convolution with vertical edge (3x3), stride 1, padding 1".
     pub(super) setting: String,
 }
@@ -41,11 +45,7 @@ pub(super) struct View {
 impl View {
     pub(super) fn conv(walk: &ConvWalk, pane: &ConvPane, name: String) -> Option<View> {
         let (oh, ow) = walk.output.dim();
-        let (r, c) = (
-            pane.pos.0.min(oh.checked_sub(1)?),
-            pane.pos.1.min(ow.checked_sub(1)?),
-        );
-        let index = r * ow + c;
+        let ((r, c), index) = clamped_cell(pane.pos, (oh, ow))?;
         let step = walk.steps.get(index)?;
         let (kh, kw) = walk.kernel.dim();
         let (top, left) = step.window;
@@ -68,13 +68,7 @@ impl View {
         } else {
             format!("input {h}x{w}")
         };
-        let mut sizes = vec![("", h, kh, walk.stride, p, oh)];
-        if (h, kh) != (w, kw) {
-            sizes = vec![
-                ("height: ", h, kh, walk.stride, p, oh),
-                ("width: ", w, kw, walk.stride, p, ow),
-            ];
-        }
+        let sizes = axis_sizes((h, w), (kh, kw), walk.stride, p, (oh, ow));
         Some(View {
             input: walk.padded.clone(),
             input_label,
@@ -100,11 +94,7 @@ impl View {
 
     pub(super) fn pool(walk: &PoolWalk, pane: &ConvPane) -> Option<View> {
         let (oh, ow) = walk.output.dim();
-        let (r, c) = (
-            pane.pos.0.min(oh.checked_sub(1)?),
-            pane.pos.1.min(ow.checked_sub(1)?),
-        );
-        let index = r * ow + c;
+        let ((r, c), index) = clamped_cell(pane.pos, (oh, ow))?;
         let step = walk.steps.get(index)?;
         let k = walk.size;
         let (top, left) = step.window;
@@ -136,13 +126,7 @@ impl View {
             }
         };
         let (h, w) = walk.input.dim();
-        let mut sizes = vec![("", h, k, walk.stride, 0, oh)];
-        if h != w {
-            sizes = vec![
-                ("height: ", h, k, walk.stride, 0, oh),
-                ("width: ", w, k, walk.stride, 0, ow),
-            ];
-        }
+        let sizes = axis_sizes((h, w), (k, k), walk.stride, 0, (oh, ow));
         Some(View {
             input: walk.input.clone(),
             input_label: format!("input {h}x{w}"),
@@ -200,5 +184,31 @@ impl View {
             }
         }
         notes
+    }
+}
+
+/// The output cell `pos` points at, clamped into an oh×ow output, and its
+/// number in reading order (None for an empty output).
+fn clamped_cell(pos: (usize, usize), (oh, ow): (usize, usize)) -> Option<((usize, usize), usize)> {
+    let (r, c) = (pos.0.min(oh.checked_sub(1)?), pos.1.min(ow.checked_sub(1)?));
+    Some(((r, c), r * ow + c))
+}
+
+/// The size formula's numbers: one line when height and width (and the
+/// window's rows and columns) agree, else one per axis.
+fn axis_sizes(
+    (h, w): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    padding: usize,
+    (oh, ow): (usize, usize),
+) -> Vec<AxisSize> {
+    if (h, kh) == (w, kw) {
+        vec![("", h, kh, stride, padding, oh)]
+    } else {
+        vec![
+            ("height: ", h, kh, stride, padding, oh),
+            ("width: ", w, kw, stride, padding, ow),
+        ]
     }
 }

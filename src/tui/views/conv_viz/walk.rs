@@ -15,12 +15,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::grid::{self, Marks};
-use super::text::{num, render_lines, wrap};
+use super::text::{num, render_lines, rows_from};
 use super::view::View;
 use super::{Learned, Mode};
 use crate::explain::{conv2d_steps, pool2d_steps, PoolMode};
 use crate::tui::app::App;
 use crate::tui::views::shade::Scale;
+use crate::tui::views::text::wrap_words;
 
 const WINDOW_COLOR: Color = Color::Yellow;
 const CELL_COLOR: Color = Color::Green;
@@ -56,7 +57,7 @@ pub(super) fn render(
         Ok(Some(v)) => v,
         Ok(None) => return Line::from("nothing to show").render(area, buf),
         Err(e) => {
-            let lines = wrap(&e.to_string(), area.width as usize);
+            let lines = wrap_words(&e.to_string(), area.width as usize);
             let lines: Vec<Line> = lines.into_iter().map(Line::from).collect();
             return render_lines(&lines, area, buf);
         }
@@ -111,7 +112,7 @@ fn render_full(
 
     let mut bottom: Vec<Line> = Vec::new();
     let cell_style = Style::new().fg(CELL_COLOR).add_modifier(Modifier::BOLD);
-    for l in wrap(&v.arithmetic, width) {
+    for l in wrap_words(&v.arithmetic, width) {
         bottom.push(Line::styled(l, cell_style));
     }
     let (top, left, kh, kw) = v.window;
@@ -123,20 +124,24 @@ fn render_full(
         v.index + 1,
         v.count
     );
-    for l in wrap(&place, width) {
+    for l in wrap_words(&place, width) {
         bottom.push(Line::styled(l, Style::new().fg(WINDOW_COLOR)));
     }
     let (oh, ow) = v.output.dim();
     for f in v.formulas(false) {
-        for l in wrap(&f, width) {
+        for l in wrap_words(&f, width) {
             bottom.push(Line::raw(l));
         }
     }
     let mut extra: Vec<Line> = Vec::new();
     for n in v.notes() {
-        extra.extend(wrap(&n, width).into_iter().map(|l| Line::styled(l, dim)));
+        extra.extend(
+            wrap_words(&n, width)
+                .into_iter()
+                .map(|l| Line::styled(l, dim)),
+        );
     }
-    let hints: Vec<Line> = wrap(&hint(app.conv.mode, learned.is_some(), app.ascii), width)
+    let hints: Vec<Line> = wrap_words(&hint(app.conv.mode, learned.is_some(), app.ascii), width)
         .into_iter()
         .map(|l| Line::styled(l, dim))
         .collect();
@@ -164,15 +169,7 @@ fn render_full(
     };
     // the text follows the grids, one blank row between
     let text_y = area.y + 1 + (used + 1).min(grid_h);
-    render_lines(
-        &bottom,
-        Rect {
-            y: text_y,
-            height: area.bottom().saturating_sub(text_y),
-            ..area
-        },
-        buf,
-    );
+    render_lines(&bottom, rows_from(area, text_y), buf);
 }
 
 /// Input | kernel, window and products as numbers | output, with labels.
@@ -332,15 +329,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     header.render(Rect { height: 1, ..area }, buf);
     let grid_h = area.height.saturating_sub(1 + bottom.len() as u16);
     let text_y = area.y + 1 + grid_h;
-    render_lines(
-        &bottom,
-        Rect {
-            y: text_y,
-            height: area.bottom().saturating_sub(text_y),
-            ..area
-        },
-        buf,
-    );
+    render_lines(&bottom, rows_from(area, text_y), buf);
     if grid_h == 0 {
         return;
     }

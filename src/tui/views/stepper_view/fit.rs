@@ -9,10 +9,10 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
+use ratatui::widgets::{Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::num;
-use super::scalar::tick;
+use super::scalar::ticked_axis;
 use crate::engine::Array;
 use crate::lessons::{SmallModel, Task};
 use crate::tui::stepper::Stepper;
@@ -131,16 +131,8 @@ pub(super) fn render_curve(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     Chart::new(datasets)
         .block(pane_block(&title, focused, ascii))
         .legend_position(None)
-        .x_axis(Axis::default().title("x").bounds([xlo, xhi]).labels([
-            tick(xlo),
-            tick((xlo + xhi) / 2.0),
-            tick(xhi),
-        ]))
-        .y_axis(Axis::default().title("y").bounds([ylo, yhi]).labels([
-            tick(ylo),
-            tick((ylo + yhi) / 2.0),
-            tick(yhi),
-        ]))
+        .x_axis(ticked_axis("x", [xlo, xhi]))
+        .y_axis(ticked_axis("y", [ylo, yhi]))
         .render(area, buf);
 }
 
@@ -151,6 +143,18 @@ fn short(v: f32) -> String {
     } else {
         format!("{v:.2}")
     }
+}
+
+/// Cells a column of `values` written with [`short`] needs: the widest,
+/// at least `min`, plus one for the gap before it.
+fn column_width(values: &Array, min: usize) -> usize {
+    values
+        .iter()
+        .map(|&v| short(v).chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(min)
+        + 1
 }
 
 /// Each sample: inputs │ target, prediction H(x), error; then the cost.
@@ -164,20 +168,8 @@ pub(super) fn render_table(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     let preds = predict(s, x.clone()).unwrap_or_else(|| vec![f32::NAN; rows]);
     let x2 = x.view().into_dimensionality::<ndarray::Ix2>().ok();
     // column widths from the numbers themselves; the error column goes first when narrow
-    let in_w = x
-        .iter()
-        .map(|&v| short(v).chars().count())
-        .max()
-        .unwrap_or(1)
-        .max(2)
-        + 1;
-    let y_w = y
-        .iter()
-        .map(|&v| short(v).chars().count())
-        .max()
-        .unwrap_or(1)
-        .max(1)
-        + 1;
+    let in_w = column_width(&x, 2);
+    let y_w = column_width(&y, 1);
     let fixed = 1 + y_w + 9;
     let with_err = features * in_w + fixed + 9 <= width;
     let fixed = if with_err { fixed + 9 } else { fixed };

@@ -49,6 +49,15 @@ pub(super) fn tick(v: f64) -> String {
     }
 }
 
+/// An axis over `[lo, hi]` labelled at both ends and in the middle.
+pub(super) fn ticked_axis(title: &'static str, [lo, hi]: [f64; 2]) -> Axis<'static> {
+    Axis::default().title(title).bounds([lo, hi]).labels([
+        tick(lo),
+        tick((lo + hi) / 2.0),
+        tick(hi),
+    ])
+}
+
 /// [`X_WINDOW`], grown (with a margin) to hold every point given.
 fn window(xs: impl Iterator<Item = f64>) -> [f64; 2] {
     let [mut lo, mut hi] = X_WINDOW;
@@ -128,16 +137,8 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     Chart::new(datasets)
         .block(pane_block(title, focused, ascii))
         .legend_position(None)
-        .x_axis(Axis::default().title("x").bounds([lo, hi]).labels([
-            tick(lo),
-            tick((lo + hi) / 2.0),
-            tick(hi),
-        ]))
-        .y_axis(Axis::default().title("y").bounds([0.0, top]).labels([
-            tick(0.0),
-            tick(top / 2.0),
-            tick(top),
-        ]))
+        .x_axis(ticked_axis("x", [lo, hi]))
+        .y_axis(ticked_axis("y", [0.0, top]))
         .render(area, buf);
 }
 

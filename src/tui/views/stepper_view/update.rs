@@ -66,16 +66,18 @@ fn flat(a: &Array) -> Vec<f32> {
     a.iter().copied().collect()
 }
 
+/// The gradient of the parameter called `name` at the current parameters.
+fn grad_of<'a>(s: &'a Stepper, name: &str) -> Option<&'a Array> {
+    let now = s.now.as_ref()?;
+    now.grads.iter().find(|(g, _)| g == name).map(|(_, g)| g)
+}
+
 /// Every number of the model with its gradient (NaN when unknown).
 fn elements(s: &Stepper) -> Vec<Elem> {
     let single = single_linear(s);
     let mut out = Vec::new();
     for (name, value) in s.params() {
-        let grad = s
-            .now
-            .as_ref()
-            .and_then(|n| n.grads.iter().find(|(g, _)| *g == name))
-            .map(|(_, g)| flat(g));
+        let grad = grad_of(s, &name).map(flat);
         let before = s.last.as_ref().and_then(|r| {
             let b = s.before.iter().find(|(b, _)| *b == name)?;
             let g = r.grads.iter().find(|(g, _)| *g == name)?;
@@ -308,11 +310,7 @@ fn tensor_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     let mut example = None;
     let mut sizes = Vec::new();
     for (name, value) in s.params() {
-        let grad = s
-            .now
-            .as_ref()
-            .and_then(|n| n.grads.iter().find(|(g, _)| *g == name))
-            .map(|(_, g)| g.clone());
+        let grad = grad_of(s, &name);
         let shape: Vec<String> = value.shape().iter().map(usize::to_string).collect();
         let norm = grad
             .as_ref()

@@ -1,0 +1,222 @@
+//! The Dataset pane: browse the images one at a time. It shows the digit in
+//! shaded cells ([`super::shade`]), its label, which data and split are
+//! loaded, and the images per class. Once a model has trained, it also shows
+//! the model's prediction and top-3 probabilities (softmax of its logits for
+//! that one image).
+//!
+//! The layout follows the room, not the mode. A tall pane gets the digit at
+//! twice its size (56×28 cells), a large one at full size (28×14), the
+//! four-pane overview a digit averaged over 2×2 pixels (14×7), anything
+//! smaller text only, and a pane too small even for that a short notice.
+//! ASCII mode first averages pairs of rows, so both modes fill the same cells
+//! and keep the digit's shape (a text cell is about twice as tall as it is
+//! wide).
+//!
+//! - `mod.rs`: the pane's state ([`DatasetPane`], [`Split`]), its keys, and
+//!   the prediction for the shown image (cached per image and model)
+//! - `digit.rs`: how large the digit is drawn and its matrix at that size
+//! - `render.rs`: the pane: header, digit beside its text, footer
+
+mod digit;
+mod render;
+
+pub use render::render;
+
+use std::sync::{Arc, Mutex};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use crate::data::mnist::{ImageSet, Mnist, NUM_CLASSES};
+use crate::nn::{Module, Sequential};
+use crate::Tensor;
+
+/// Fashion-MNIST's class names, by label (Xiao, Rasul, Vollgraf 2017).
+pub const FASHION_CLASSES: [&str; NUM_CLASSES] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Images that ↑/↓ move when the pane is open (PgUp/PgDn and ←/→ move one).
+pub const BIG_STEP: usize = 10;
+/// Which split the pane browses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Split {
+    /// The held-out images (the t10k files): what the model is judged on.
+    #[default]
+    Test,
+    Train,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Test => "held-out",
+            Split::Train => "training",
+        }
+    }
+
+    pub fn other(self) -> Split {
+        match self {
+            Split::Test => Split::Train,
+            Split::Train => Split::Test,
+        }
+    }
+
+    pub fn of(self, data: &Mnist) -> &ImageSet {
+        match self {
+            Split::Test => &data.test,
+            Split::Train => &data.train,
+        }
+    }
+}
+
+/// The last prediction: redraws come every tick, the model need not rerun.
+struct Cached {
+    split: Split,
+    index: usize,
+    /// Held (not just its address), so a later model cannot reuse the address.
+    model: Arc<Sequential>,
+    probs: Result<Vec<f32>, String>,
+}
+
+/// The Dataset pane's own state.
+#[derive(Default)]
+pub struct DatasetPane {
+    /// Index of the shown image in `split` (0-based; the pane shows it 1-based).
+    pub index: usize,
+    pub split: Split,
+    /// The index in the other split, restored when `t` switches back.
+    other_index: usize,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl DatasetPane {
+    pub fn new(_data: &Mnist) -> Self {
+        DatasetPane::default()
+    }
+
+    /// The split being browsed.
+    pub fn set<'a>(&self, data: &'a Mnist) -> &'a ImageSet {
+        self.split.of(data)
+    }
+
+    /// Keys for this pane; true if used. Arrows only arrive here when the
+    /// pane is open (in the overview the keymap moves focus with them).
+    pub fn handle_key(&mut self, key: KeyEvent, data: &Mnist) -> bool {
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        let len = self.set(data).len();
+        match key.code {
+            KeyCode::PageDown | KeyCode::Right => self.step(1, len),
+            KeyCode::PageUp | KeyCode::Left => self.step(-1, len),
+            KeyCode::Down => self.step(BIG_STEP as isize, len),
+            KeyCode::Up => self.step(-(BIG_STEP as isize), len),
+            KeyCode::Home => self.index = 0,
+            KeyCode::End => self.index = len.saturating_sub(1),
+            KeyCode::Char('t') => {
+                self.split = self.split.other();
+                std::mem::swap(&mut self.index, &mut self.other_index);
+                self.index = self.index.min(self.set(data).len().saturating_sub(1));
+            }
+            KeyCode::Char(c @ '0'..='9') => self.next_of_class(c as u8 - b'0', data),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Move by `by` images, wrapping around at either end.
+    fn step(&mut self, by: isize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        let i = (self.index.min(len - 1) as isize + by).rem_euclid(len as isize);
+        self.index = i as usize;
+    }
+
+    /// Jump to the next image labelled `class` (wrapping); stay if there is none.
+    fn next_of_class(&mut self, class: u8, data: &Mnist) {
+        let labels = &self.set(data).labels;
+        let n = labels.len();
+        if let Some(i) = (1..=n)
+            .map(|k| (self.index + k) % n)
+            .find(|&i| labels[i] == class)
+        {
+            self.index = i;
+        }
+    }
+
+    /// Softmax probabilities of `model` for the shown image, cached per
+    /// (split, index, model).
+    fn probabilities(
+        &self,
+        set: &ImageSet,
+        input_shape: &[usize],
+        model: &Arc<Sequential>,
+    ) -> Result<Vec<f32>, String> {
+        let fresh = |c: &Cached| {
+            c.split == self.split && c.index == self.index && Arc::ptr_eq(&c.model, model)
+        };
+        if let Ok(guard) = self.cache.lock() {
+            if let Some(c) = guard.as_ref().filter(|c| fresh(c)) {
+                return c.probs.clone();
+            }
+        }
+        let pixels: Vec<f32> = set.images.row(self.index).iter().copied().collect();
+        let probs =
+            predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"));
+        if let Ok(mut guard) = self.cache.lock() {
+            *guard = Some(Cached {
+                split: self.split,
+                index: self.index,
+                model: model.clone(),
+                probs: probs.clone(),
+            });
+        }
+        probs
+    }
+}
+
+/// Class probabilities of `model` for one image: softmax of its logits.
+/// `input_shape` is the lesson's per-image shape (`[784]` or `[1, 28, 28]`).
+pub fn predict(
+    model: &Sequential,
+    input_shape: &[usize],
+    pixels: &[f32],
+) -> crate::Result<Vec<f32>> {
+    let mut shape = vec![1];
+    shape.extend_from_slice(input_shape);
+    crate::no_grad(|| {
+        let x = Tensor::from_vec(&shape, pixels.to_vec())?;
+        Ok(model.forward(&x)?.softmax(1)?.to_vec())
+    })
+}
+
+/// The `k` most probable classes, most probable first.
+pub fn top_k(probs: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(k);
+    ranked
+}
+
+/// Whether `source` names Fashion-MNIST (then labels get class names).
+pub fn is_fashion(source: &str) -> bool {
+    source.to_lowercase().contains("fashion")
+}
+
+/// "7", or "7 Sneaker" for Fashion-MNIST.
+pub fn class_name(class: usize, fashion: bool) -> String {
+    match FASHION_CLASSES.get(class) {
+        Some(name) if fashion => format!("{class} {name}"),
+        _ => class.to_string(),
+    }
+}

@@ -1,0 +1,344 @@
+//! Drawing the Dataset pane: a header naming the data, the digit with the
+//! label and prediction beside it, and a footer with the images per class
+//! and the keys. What is said follows the room (`roomy`): full sentences
+//! and the top-3 as bars, or short forms.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::digit::{digit_cells, digit_matrix, pick_size, Size, GAP};
+use super::{class_name, is_fashion, top_k, Split};
+use crate::data::mnist::{ImageSet, NUM_CLASSES};
+use crate::lessons::Task;
+use crate::tui::app::App;
+use crate::tui::views::pane_block;
+use crate::tui::views::shade::{draw_matrix, Scale};
+
+/// Below this inner width even the text-only layout is unreadable.
+const NOTICE_WIDTH: u16 = 10;
+
+/// 1234567 → "1,234,567".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// "0:100 1:100 …", or "100 each" when `compact` and every class has as many.
+fn counts_text(set: &ImageSet, compact: bool) -> String {
+    let counts = set.class_counts();
+    if compact && counts.iter().all(|&c| c == counts[0]) {
+        return format!("{} each", thousands(counts[0]));
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(c, n)| format!("{c}:{n}"))
+        .collect();
+    parts.join(" ")
+}
+
+/// Everything the pane says, as lines, built once per draw.
+struct Texts {
+    header: Vec<Line<'static>>,
+    side: Vec<Line<'static>>,
+    footer: Vec<Line<'static>>,
+}
+
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+/// The prediction lines: "predicted: 7 ✓" and the top-3, as `wide` allows.
+fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec<Line<'static>> {
+    let pane = &app.dataset;
+    let Some(model) = &app.trained else {
+        return vec![Line::styled("train a model (s) to see predictions", dim())];
+    };
+    let input_shape = match &app.lesson.task {
+        Task::Classifier { input_shape, .. } => input_shape.clone(),
+        _ => vec![set.pixels()],
+    };
+    let probs = match pane.probabilities(set, &input_shape, model) {
+        Ok(p) if !p.is_empty() => p,
+        Ok(_) => {
+            return vec![Line::styled(
+                "the model gave no output",
+                Style::new().fg(Color::Red),
+            )]
+        }
+        Err(e) => return vec![Line::styled(e, Style::new().fg(Color::Red))],
+    };
+    let top = top_k(&probs, 3);
+    let label = set
+        .labels
+        .get(pane.index)
+        .map_or(usize::MAX, |&l| usize::from(l));
+    let (best, _) = top[0];
+    let right = best == label;
+    let mark = match (app.ascii, right) {
+        (true, true) => " (right)",
+        (true, false) => " (wrong)",
+        (false, true) => " ✓",
+        (false, false) => " ✗",
+    };
+    let verdict = Style::new()
+        .fg(if right { Color::Green } else { Color::Red })
+        .add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(vec![
+        Span::raw("predicted: "),
+        Span::styled(class_name(best, fashion && wide), verdict),
+        Span::styled(mark, verdict),
+    ])];
+    if !wide {
+        let parts: Vec<String> = top
+            .iter()
+            .map(|&(c, p)| format!("{c}:{:.0}%", p * 100.0))
+            .collect();
+        lines.push(Line::raw(format!("top-3 {}", parts.join(" "))));
+        return lines;
+    }
+    lines.push(Line::raw("top-3 probabilities:"));
+    let name_w = top
+        .iter()
+        .map(|&(c, _)| class_name(c, fashion).chars().count())
+        .max()
+        .unwrap_or(1);
+    for &(c, p) in &top {
+        let bar_len = (p.clamp(0.0, 1.0) * 20.0).round() as usize;
+        let bar = if app.ascii { "#" } else { "█" }.repeat(bar_len);
+        let style = if c == label {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<name_w$} {:>6.1}% ", class_name(c, fashion), p * 100.0),
+                style,
+            ),
+            Span::styled(bar, style),
+        ]));
+    }
+    lines
+}
+
+fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
+    let pane = &app.dataset;
+    let set = pane.set(&app.data);
+    let fashion = is_fashion(&app.data.source);
+    let full_digit = matches!(digit, Some(Size::Big | Size::Full));
+    let roomy = full_digit || (digit.is_none() && inner.width >= 60);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+
+    let source = &app.data.source;
+    let short = source.split(" (").next().unwrap_or(source);
+    let shown = if roomy || source.chars().count() + 6 <= usize::from(inner.width) {
+        source.as_str()
+    } else {
+        short
+    };
+    let header = vec![Line::from(vec![
+        Span::styled("data: ", dim()),
+        Span::raw(shown.to_string()),
+    ])];
+
+    let label = set.labels.get(pane.index).map_or(0, |&l| usize::from(l));
+    let where_ = format!(
+        "{} {}/{}",
+        pane.split.name(),
+        pane.index + 1,
+        thousands(set.len())
+    );
+    let mut side = vec![
+        Line::raw(if roomy {
+            format!(
+                "{} set · image {} of {}",
+                pane.split.name(),
+                pane.index + 1,
+                thousands(set.len())
+            )
+        } else {
+            where_
+        }),
+        Line::from(vec![
+            Span::raw("label: "),
+            Span::styled(class_name(label, fashion), bold.fg(Color::Cyan)),
+        ]),
+    ];
+    if roomy {
+        side.push(Line::raw(""));
+    }
+    side.extend(prediction_lines(app, set, roomy, fashion));
+
+    let other = pane.split.other();
+    let mut footer = Vec::new();
+    if roomy {
+        for split in [pane.split, other] {
+            footer.push(Line::from(vec![
+                Span::styled(format!("images per class, {} set: ", split.name()), dim()),
+                Span::raw(counts_text(split.of(&app.data), false)),
+            ]));
+        }
+        if fashion {
+            let names: Vec<String> = (0..NUM_CLASSES).map(|c| class_name(c, true)).collect();
+            footer.push(Line::styled(
+                format!("classes: {}", names.join(" · ")),
+                dim(),
+            ));
+        }
+    } else {
+        footer.push(Line::from(vec![
+            Span::styled(format!("{} per class: ", pane.split.name()), dim()),
+            Span::raw(counts_text(set, true)),
+        ]));
+    }
+
+    match keys_line(zoomed, roomy, app.ascii, other) {
+        Some(keys) => {
+            footer.push(Line::raw(""));
+            footer.push(Line::styled(keys, dim()));
+        }
+        None => {
+            side.push(Line::styled("PgDn/PgUp: ±1 image", dim()));
+            side.push(Line::styled("Home/End: first/last", dim()));
+            side.push(Line::styled(format!("t: show {} set", other.name()), dim()));
+        }
+    }
+    Texts {
+        header,
+        side,
+        footer,
+    }
+}
+
+/// The keys as one footer line when the pane is open or roomy; None when
+/// the short forms go in the side column instead.
+fn keys_line(zoomed: bool, roomy: bool, ascii: bool, other: Split) -> Option<String> {
+    if zoomed {
+        let arrows = if ascii {
+            "Left/Right ±1 image · Up/Down ±10 images"
+        } else {
+            "←/→ ±1 image · ↑/↓ ±10 images"
+        };
+        Some(format!(
+            "keys: {arrows} · PgUp/PgDn ±1 · Home/End first/last · 0-9 next image of that class · \
+             t show the {} set · Esc back",
+            other.name()
+        ))
+    } else if roomy {
+        Some(format!(
+            "keys: PgDn/PgUp ±1 image · Home/End first/last · 0-9 next image of that class · t show the {} set",
+            other.name()
+        ))
+    } else {
+        None
+    }
+}
+
+fn paragraph(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
+    if !area.is_empty() {
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    let area = area.intersection(*buf.area());
+    let block = pane_block("Dataset", focused, app.ascii);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.is_empty() {
+        return;
+    }
+    let pane = &app.dataset;
+    let set = pane.set(&app.data);
+    if inner.width < NOTICE_WIDTH {
+        paragraph(vec![Line::raw("too small")], inner, buf);
+        return;
+    }
+    if set.is_empty() || pane.index >= set.len() {
+        let msg = format!(
+            "no images in the {} set ({})",
+            pane.split.name(),
+            app.data.source
+        );
+        paragraph(vec![Line::raw(msg)], inner, buf);
+        return;
+    }
+    let digit = pick_size(inner, set, app.ascii);
+    let Texts {
+        header,
+        side,
+        footer,
+    } = texts(app, inner, digit, zoomed);
+
+    let Some(size) = digit else {
+        let mut all = header;
+        all.extend(side);
+        all.extend(footer);
+        paragraph(all, inner, buf);
+        return;
+    };
+    // rows: header, then digit beside the text, then the footer
+    let (dw, dh) = digit_cells(set, size, app.ascii);
+    let wants_header = header
+        .iter()
+        .map(Line::width)
+        .sum::<usize>()
+        .div_ceil(usize::from(inner.width).max(1));
+    let header_h = if inner.height >= dh + 2 {
+        (wants_header.max(1) as u16)
+            .min(2)
+            .min(inner.height - dh - 1)
+    } else {
+        0
+    };
+    let avail = inner.height - header_h;
+    let body_h = (side.len() as u16)
+        .min(avail.saturating_sub(footer.len() as u16))
+        .max(dh)
+        .min(avail);
+    let header_area = Rect::new(inner.x, inner.y, inner.width, header_h);
+    let body = Rect::new(inner.x, inner.y + header_h, inner.width, body_h);
+    let footer_area = Rect::new(inner.x, body.bottom(), inner.width, avail - body_h);
+
+    paragraph(header, header_area, buf);
+    let (values, rows, cols) = digit_matrix(set, pane.index, size, app.ascii);
+    let hi = values.iter().copied().fold(0.0f32, f32::max);
+    let scale = Scale::Gray {
+        lo: 0.0,
+        hi: if hi > 0.0 { hi } else { 1.0 },
+    };
+    draw_matrix(
+        &values,
+        rows,
+        cols,
+        scale,
+        app.ascii,
+        Rect::new(body.x, body.y, dw, dh),
+        buf,
+    );
+    let text_x = body.x + dw + GAP;
+    paragraph(
+        side,
+        Rect::new(
+            text_x,
+            body.y,
+            body.right().saturating_sub(text_x),
+            body.height,
+        ),
+        buf,
+    );
+    paragraph(footer, footer_area, buf);
+}

@@ -1,0 +1,201 @@
+//! The Loss pane's charts: the loss (or a small lesson's cost) per step or
+//! epoch with its smoothed line, on a linear or log axis; and the held-out
+//! accuracy per epoch in percent. Both are ratatui `Chart`s; with too little
+//! data they draw a short notice instead.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
+
+use super::format::{fmt_count, fmt_tick};
+use super::{notice, per_epoch};
+use crate::lessons::Task;
+use crate::tui::app::App;
+
+/// Loss (or cost) per step with its smoothed line; `full` adds the legend.
+pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
+    let h = &app.loss.losses;
+    let Some((x0, x1)) = h.x_range() else {
+        let what = if per_epoch(app) {
+            "no cost yet: Space takes a step"
+        } else {
+            "no loss yet: press s to train"
+        };
+        notice(what, area, buf);
+        return;
+    };
+    if area.width < 12 || area.height < 4 {
+        return;
+    }
+    let log = app.loss.log_scale;
+    let floor = h.min_positive().unwrap_or(1e-12);
+    let map = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        pts.iter()
+            .map(|&(x, y)| (x, if log { y.max(floor).log10() } else { y }))
+            .collect()
+    };
+    let raw = map(h.points());
+    let smooth = map(h.smoothed());
+    let (lo, hi) = h.y_range().unwrap_or((0.0, 1.0));
+    let (lo, hi) = if log {
+        (lo.max(floor).log10(), hi.max(floor).log10())
+    } else {
+        (lo, hi)
+    };
+    let (lo, hi) = pad(lo, hi, !log);
+    let y_label = |v: f64| fmt_tick(if log { 10f64.powf(v) } else { v });
+    let what = if per_epoch(app) { "cost" } else { "loss" };
+    let y_title = if log {
+        format!("{what} (log)")
+    } else {
+        what.to_string()
+    };
+    let x_title = if per_epoch(app) { "epoch" } else { "step" };
+    let x1 = x1.max(x0 + 1.0);
+    let ascii = app.ascii;
+    let mut sets = vec![Dataset::default()
+        .name(if h.stride() > 1 {
+            format!("{what} (mean of {})", h.stride())
+        } else {
+            format!("{what} per {x_title}")
+        })
+        .marker(if ascii {
+            Marker::Custom('.')
+        } else {
+            Marker::Braille
+        })
+        .graph_type(GraphType::Line)
+        .style(Style::new().fg(if per_epoch(app) {
+            Color::Yellow
+        } else {
+            Color::Gray
+        }))
+        .data(&raw)];
+    if !per_epoch(app) {
+        sets.push(
+            Dataset::default()
+                .name("smoothed (EMA)")
+                .marker(if ascii {
+                    Marker::Custom('*')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::Yellow))
+                .data(&smooth),
+        );
+    }
+    let axis_style = Style::new().fg(Color::Gray);
+    let chart = Chart::new(sets)
+        .x_axis(
+            Axis::default()
+                .title(x_title)
+                .style(axis_style)
+                .bounds([x0, x1])
+                .labels([fmt_count(x0), fmt_count((x0 + x1) / 2.0), fmt_count(x1)]),
+        )
+        .y_axis(
+            Axis::default()
+                .title(y_title)
+                .style(axis_style)
+                .bounds([lo, hi])
+                .labels([y_label(lo), y_label((lo + hi) / 2.0), y_label(hi)]),
+        )
+        .legend_position(full.then_some(LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
+    chart.render(area, buf);
+}
+
+/// Held-out accuracy per epoch, in percent, on its own axis.
+pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
+    let pts: Vec<(f64, f64)> = app
+        .loss
+        .accuracy
+        .points()
+        .iter()
+        .map(|&(e, a)| (e, a * 100.0))
+        .collect();
+    if pts.is_empty() {
+        notice("test accuracy: after the first epoch", area, buf);
+        return;
+    }
+    if area.width < 12 || area.height < 4 {
+        return;
+    }
+    let planned = match app.lesson.task {
+        Task::Classifier { .. } => app.progress.epochs.max(1) as f64,
+        _ => 1.0,
+    };
+    let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
+    let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
+    let lo = ((lo - 5.0) / 10.0).floor().max(0.0) * 10.0;
+    let (line, dot) = if app.ascii {
+        (Marker::Custom('.'), Marker::Custom('o'))
+    } else {
+        (Marker::Braille, Marker::Dot)
+    };
+    let green = Style::new().fg(Color::Green);
+    let chart = Chart::new(vec![
+        Dataset::default()
+            .marker(line)
+            .graph_type(GraphType::Line)
+            .style(green)
+            .data(&pts),
+        // a mark per epoch, so one epoch is visible too
+        Dataset::default()
+            .marker(dot)
+            .graph_type(GraphType::Scatter)
+            .style(green)
+            .data(&pts),
+    ])
+    .x_axis(
+        Axis::default()
+            .title("epoch")
+            .style(Style::new().fg(Color::Gray))
+            .bounds([0.0, x1])
+            .labels(["0".to_string(), fmt_count(x1 / 2.0), fmt_count(x1)]),
+    )
+    .y_axis(
+        Axis::default()
+            .title("test acc %")
+            .style(Style::new().fg(Color::Gray))
+            .bounds([lo, 100.0])
+            .labels([
+                format!("{lo:.0} %"),
+                format!("{:.0} %", (lo + 100.0) / 2.0),
+                "100 %".to_string(),
+            ]),
+    );
+    chart.render(area, buf);
+}
+
+/// Bounds with a little room; a flat line gets a visible band. `from_zero`
+/// keeps a non-negative range from dipping below 0.
+fn pad(lo: f64, hi: f64, from_zero: bool) -> (f64, f64) {
+    let span = hi - lo;
+    let m = if span > 1e-12 {
+        span * 0.05
+    } else {
+        lo.abs() * 0.1 + 1e-3
+    };
+    let bottom = if from_zero && lo >= 0.0 {
+        (lo - m).max(0.0)
+    } else {
+        lo - m
+    };
+    (bottom, hi + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flat_line_gets_a_band() {
+        let (lo, hi) = pad(2.0, 2.0, true);
+        assert!(lo < 2.0 && hi > 2.0);
+        assert_eq!(pad(0.0, 1.0, true).0, 0.0);
+    }
+}

@@ -1,0 +1,234 @@
+//! The Loss pane: training loss per step (raw and smoothed), held-out
+//! accuracy per epoch, and the run's counters (epoch, step, progress with
+//! ETA, img/s, current loss, last accuracy). For the small lessons the same
+//! pane charts the cost per epoch.
+//!
+//! The history is bounded ([`LossHistory`], thinned like burn's
+//! `FullHistoryPlot`). The chart is ratatui's `Chart` with Braille markers;
+//! `--ascii` swaps in plain-character markers and ASCII axes. The overview
+//! (about 40×11 at 80×24) shows a compact chart and the key numbers; opened
+//! (Enter) it adds the accuracy chart and every counter.
+//!
+//! - `mod.rs`: the pane's state ([`LossPane`]), the layout of the overview and
+//!   the opened pane, and a failed run's message above everything
+//! - `counters.rs`: the counters (state, epoch, step, speed, …), flowed into
+//!   rows in the overview or listed in a column when opened; the progress bar
+//! - `charts.rs`: the loss (or cost) chart and the accuracy chart
+//! - `format.rs`: numbers, counts and durations as the pane writes them
+
+mod charts;
+mod counters;
+mod format;
+
+pub use format::{fmt_secs, fmt_value};
+
+use crossterm::event::KeyEvent;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+
+use self::charts::{acc_chart, loss_chart};
+use self::counters::{compact_lines, progress_line, render_side};
+use super::pane_block;
+use super::text::wrap_words;
+use crate::train::history::Series;
+use crate::train::{EpochSummary, LossHistory};
+use crate::tui::app::{App, TrainState};
+use crate::tui::stepper::Stepper;
+
+/// Epochs of accuracy the chart keeps (thinned beyond that).
+const ACC_CAPACITY: usize = 500;
+
+/// Width of the counters column when the pane is opened.
+const SIDE_WIDTH: u16 = 34;
+
+/// The smallest inner area the pane draws anything but a notice in.
+const MIN_INNER: (u16, u16) = (16, 2);
+
+/// The Loss pane's own state: the loss history and the accuracy per epoch.
+pub struct LossPane {
+    pub log_scale: bool,
+    /// Loss per step (classifiers) or cost per epoch (small lessons).
+    pub losses: LossHistory,
+    /// (epoch, held-out accuracy in 0..=1).
+    pub accuracy: Series,
+    pub last_epoch: Option<EpochSummary>,
+    /// Best held-out accuracy so far and its epoch.
+    pub best: Option<(usize, f32)>,
+    /// The x axis counts epochs (small lessons) rather than steps.
+    pub per_epoch: bool,
+}
+
+impl Default for LossPane {
+    fn default() -> Self {
+        LossPane {
+            log_scale: false,
+            losses: LossHistory::default(),
+            accuracy: Series::new(ACC_CAPACITY),
+            last_epoch: None,
+            best: None,
+            per_epoch: false,
+        }
+    }
+}
+
+impl LossPane {
+    /// The losses of consecutive steps, the first at `first_step`.
+    pub fn push_losses(&mut self, first_step: usize, losses: &[f32]) {
+        for (i, &l) in losses.iter().enumerate() {
+            self.losses.push((first_step + i) as f64, l as f64);
+        }
+    }
+
+    pub fn push_epoch(&mut self, s: &EpochSummary) {
+        self.accuracy.push(s.epoch as f64, s.test_acc as f64);
+        if self.best.is_none_or(|(_, a)| s.test_acc > a) {
+            self.best = Some((s.epoch, s.test_acc));
+        }
+        self.last_epoch = Some(s.clone());
+    }
+
+    /// Mirror a small lesson's cost history (appending only what is new).
+    pub fn sync_costs(&mut self, s: &Stepper) {
+        self.per_epoch = true;
+        if s.costs.len() < self.losses.pushed() {
+            self.losses = LossHistory::default();
+        }
+        for (i, &c) in s.costs.iter().enumerate().skip(self.losses.pushed()) {
+            self.losses.push(i as f64, c as f64);
+        }
+    }
+
+    pub fn handle_key(&mut self, _key: KeyEvent) -> bool {
+        false
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    let block = pane_block("Loss", focused, app.ascii);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.width < MIN_INNER.0 || inner.height < MIN_INNER.1 {
+        notice("too small", inner, buf);
+        return;
+    }
+    let ascii = app.ascii;
+    // a failure comes first and in red, above everything else
+    let failure = failure_text(app);
+    let mut rest = inner;
+    if let Some((text, colour)) = &failure {
+        let lines = wrap_words(text, inner.width as usize);
+        let h = (lines.len() as u16)
+            .min(inner.height.saturating_sub(1))
+            .max(1);
+        let style = Style::new().fg(*colour).add_modifier(Modifier::BOLD);
+        let [top, below] =
+            Layout::vertical([Constraint::Length(h), Constraint::Min(0)]).areas(inner);
+        Paragraph::new(
+            lines
+                .into_iter()
+                .map(|l| Line::styled(l, style))
+                .collect::<Vec<_>>(),
+        )
+        .render(top, buf);
+        rest = below;
+    }
+    if zoomed && rest.width >= SIDE_WIDTH + 24 {
+        let [charts, side] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(SIDE_WIDTH)]).areas(rest);
+        render_side(app, side, buf);
+        let with_acc = app.stepper.is_none() && charts.height >= 14;
+        if with_acc {
+            let [top, bottom] =
+                Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)])
+                    .areas(charts);
+            loss_chart(app, top, buf, true);
+            acc_chart(app, bottom, buf);
+        } else {
+            loss_chart(app, charts, buf, true);
+        }
+    } else {
+        let lines = compact_lines(app, rest.width as usize);
+        let h = (lines.len() as u16).min(rest.height);
+        let [text, bar, chart] = Layout::vertical([
+            Constraint::Length(h),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(rest);
+        Paragraph::new(lines).render(text, buf);
+        progress_line(app, bar, buf, false);
+        if chart.height >= 4 {
+            loss_chart(app, chart, buf, false);
+        }
+    }
+    if ascii {
+        asciify(inner, buf);
+    }
+}
+
+/// No run has reported yet (a classifier lesson before its first `Started`).
+fn not_started(app: &App) -> bool {
+    app.stepper.is_none() && app.progress.epochs == 0
+}
+
+/// The chart counts epochs (a small lesson) rather than steps.
+fn per_epoch(app: &App) -> bool {
+    app.stepper.is_some() || app.loss.per_epoch
+}
+
+/// The message a failed run (or diverged small lesson) leaves, with what to do.
+fn failure_text(app: &App) -> Option<(String, Color)> {
+    if let Some(s) = &app.stepper {
+        // the stepper's messages already say what to press
+        return match (&s.diverged, &s.running_away) {
+            (Some(m), _) => Some((m.clone(), Color::Red)),
+            (None, Some(m)) => Some((m.clone(), Color::Yellow)),
+            _ => None,
+        };
+    }
+    match &app.train_state {
+        TrainState::Failed(m) => Some((
+            format!("{m} — press - to lower the learning rate, then s to train again"),
+            Color::Red,
+        )),
+        _ => None,
+    }
+}
+
+/// A short grey notice, centred as far as it fits.
+fn notice(text: &str, area: Rect, buf: &mut Buffer) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let row = Rect {
+        y: area.y + area.height / 2,
+        height: 1,
+        ..area
+    };
+    Paragraph::new(text.to_string())
+        .style(Style::new().fg(Color::DarkGray))
+        .centered()
+        .render(row, buf);
+}
+
+/// Replace the chart's box-drawing glyphs with plain characters (`--ascii`).
+fn asciify(area: Rect, buf: &mut Buffer) {
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            let plain = match cell.symbol() {
+                "│" | "┃" => "|",
+                "─" | "━" => "-",
+                "└" | "┌" | "┐" | "┘" => "+",
+                "–" | "—" => "-",
+                "·" => "-",
+                _ => continue,
+            };
+            cell.set_symbol(plain);
+        }
+    }
+}

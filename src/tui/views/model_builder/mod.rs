@@ -1,0 +1,274 @@
+//! The Model pane: the current classifier's layers as an editable list.
+//! Each row shows the layer, its output shape and its parameter count, the
+//! way Keras' `model.summary()` and torchinfo lay a model out, recomputed
+//! from [`infer_shapes`] on every change. A layer that cannot follow its
+//! predecessor shows the reason ("Linear expects 3136 inputs, gets 1568")
+//! where its shape would be.
+//!
+//! Editing has three small modes: browsing (j/k select, a/i add, d delete,
+//! J/K move, e/Enter edit, u undo), a layer chooser after `a`/`i`, and a
+//! field editor after `e`. While the chooser or editor is open the table
+//! previews the result, and [`ModelPane::is_editing`] makes the app route
+//! keys here before its global keymap (except `q`). The trainer copies
+//! `specs` when a run starts, so edits never reach a running worker.
+//!
+//! - `mod.rs`: the pane's state ([`ModelPane`], [`Mode`]), the layers the
+//!   chooser offers and how a new one is sized, the preview, and the checks
+//!   the trainer shares ([`readiness`], [`shape_text`], [`short_label`])
+//! - `keys.rs`: the keys of each mode and the list edits they make (add,
+//!   delete, move, undo, apply an edit)
+//! - `editor.rs`: a layer's editable fields and the field editor
+//! - `render.rs`: the pane: its title, the lines under the table (status,
+//!   notes, chooser or editor, key hints) and which of them fit
+//! - `table.rs`: the layer table, its columns fitted to the width
+//! - `glyphs.rs`: the pane's glyphs (ASCII stand-ins) and text cut to a width
+
+mod editor;
+mod glyphs;
+mod keys;
+mod render;
+mod table;
+
+pub use editor::{fields_of, Editor, Field, FieldKind};
+pub use render::render;
+
+use crate::lessons::{Lesson, Task};
+use crate::nn::spec::infer_shapes;
+use crate::nn::LayerSpec;
+
+/// Scores the classifier must end with: one per digit.
+pub const CLASSES: usize = 10;
+/// The largest count a field accepts: beyond it a layer would not fit in memory anyway.
+pub const MAX_VALUE: usize = 65_536;
+
+/// The layers the chooser offers, in its order (1–8 pick them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Linear,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Flatten,
+}
+
+impl LayerKind {
+    pub const ALL: [LayerKind; 8] = [
+        LayerKind::Linear,
+        LayerKind::Conv2d,
+        LayerKind::MaxPool2d,
+        LayerKind::AvgPool2d,
+        LayerKind::ReLU,
+        LayerKind::Sigmoid,
+        LayerKind::Tanh,
+        LayerKind::Flatten,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::Linear => "Linear",
+            LayerKind::Conv2d => "Conv2d",
+            LayerKind::MaxPool2d => "MaxPool2d",
+            LayerKind::AvgPool2d => "AvgPool2d",
+            LayerKind::ReLU => "ReLU",
+            LayerKind::Sigmoid => "Sigmoid",
+            LayerKind::Tanh => "Tanh",
+            LayerKind::Flatten => "Flatten",
+        }
+    }
+}
+
+/// What the pane's keys do right now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Browse,
+    /// Choosing a layer to add, before or after the selection.
+    Choose {
+        kind: usize,
+        before: bool,
+    },
+    Edit(Editor),
+}
+
+/// The Model pane's own state: the layer list being edited.
+pub struct ModelPane {
+    pub specs: Vec<LayerSpec>,
+    pub selected: usize,
+    /// The lesson's input without the batch dimension, e.g. `[1, 28, 28]`.
+    pub input_shape: Vec<usize>,
+    pub mode: Mode,
+    /// A one-line note about the last action ("deleted layer 3 (ReLU)").
+    pub note: Option<String>,
+    undo: Vec<(Vec<LayerSpec>, usize)>,
+}
+
+impl ModelPane {
+    pub fn new(lesson: &Lesson) -> Self {
+        let (specs, input_shape) = match &lesson.task {
+            Task::Classifier {
+                layers,
+                input_shape,
+            } => (layers.clone(), input_shape.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        ModelPane {
+            specs,
+            selected: 0,
+            input_shape,
+            mode: Mode::Browse,
+            note: None,
+            undo: Vec::new(),
+        }
+    }
+
+    /// Whether the chooser or a field editor is open (it then sees keys before the global keymap).
+    pub fn is_editing(&self) -> bool {
+        !matches!(self.mode, Mode::Browse)
+    }
+
+    /// Where the chooser's layer goes.
+    pub(super) fn insert_at(&self, before: bool) -> usize {
+        if self.specs.is_empty() {
+            0
+        } else if before {
+            self.selected.min(self.specs.len())
+        } else {
+            (self.selected + 1).min(self.specs.len())
+        }
+    }
+
+    /// A layer of `kind` to insert at `at`, sized to take what the layer before gives and,
+    /// for Linear and Conv2d, to give the same on (so a valid model stays valid).
+    pub fn new_layer(&self, kind: usize, at: usize) -> LayerSpec {
+        let before = &self.specs[..at.min(self.specs.len())];
+        let input = match infer_shapes(before, &self.input_shape).pop() {
+            None => Some(self.input_shape.clone()),
+            Some(r) => r.ok(),
+        };
+        let at_end = at >= self.specs.len();
+        match LayerKind::ALL.get(kind).copied().unwrap_or(LayerKind::ReLU) {
+            LayerKind::Linear => {
+                let features = input
+                    .map(|s| s.iter().product::<usize>())
+                    .filter(|&f| f > 0)
+                    .unwrap_or(CLASSES);
+                LayerSpec::Linear {
+                    in_features: features,
+                    out_features: if at_end { CLASSES } else { features },
+                }
+            }
+            LayerKind::Conv2d => {
+                let c = match input.as_deref() {
+                    Some(&[c, _, _]) => c,
+                    _ => 1,
+                };
+                LayerSpec::Conv2d {
+                    in_channels: c,
+                    out_channels: c,
+                    kernel_size: 3,
+                    stride: 1,
+                    padding: 1,
+                }
+            }
+            LayerKind::MaxPool2d => LayerSpec::MaxPool2d {
+                kernel_size: 2,
+                stride: 2,
+            },
+            LayerKind::AvgPool2d => LayerSpec::AvgPool2d {
+                kernel_size: 2,
+                stride: 2,
+            },
+            LayerKind::ReLU => LayerSpec::ReLU,
+            LayerKind::Sigmoid => LayerSpec::Sigmoid,
+            LayerKind::Tanh => LayerSpec::Tanh,
+            LayerKind::Flatten => LayerSpec::Flatten,
+        }
+    }
+
+    /// The layers as the table shows them (with the chooser's or editor's pending change in
+    /// place), and the highlighted one.
+    pub fn preview(&self) -> (Vec<LayerSpec>, usize) {
+        match &self.mode {
+            Mode::Browse => (self.specs.clone(), self.selected),
+            Mode::Choose { kind, before } => {
+                let at = self.insert_at(*before);
+                let mut specs = self.specs.clone();
+                specs.insert(at, self.new_layer(*kind, at));
+                (specs, at)
+            }
+            Mode::Edit(ed) => {
+                let mut specs = self.specs.clone();
+                if let (Ok(spec), Some(slot)) = (ed.build(), specs.get_mut(ed.index)) {
+                    *slot = spec;
+                }
+                (specs, ed.index)
+            }
+        }
+    }
+}
+
+/// Whether `specs` can be trained on `input`: `Ok(total params)`, or what to fix first
+/// ("fix layer 8: Linear expects 3136 inputs, gets 1568"). Layers count from 1, as in the pane.
+pub fn readiness(specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> {
+    if specs.is_empty() {
+        return Err("no layers yet: a adds one".into());
+    }
+    let shapes = infer_shapes(specs, input);
+    if let Some((i, why)) = shapes
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.as_ref().err().map(|w| (i, w)))
+    {
+        return Err(format!("fix layer {}: {why}", i + 1));
+    }
+    match shapes.last() {
+        Some(Ok(out)) => match out.as_slice() {
+            [n] if *n >= CLASSES => Ok(specs.iter().map(LayerSpec::param_count).sum()),
+            [n] => Err(format!(
+                "the model ends with {n} scores; the digits need {CLASSES}"
+            )),
+            _ => Err(format!(
+                "the model ends with {}: end with Flatten and Linear(…, {CLASSES})",
+                shape_text(out)
+            )),
+        },
+        _ => Err("no layers yet: a adds one".into()),
+    }
+}
+
+/// `[N,32,28,28]`
+pub fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[N,{}]", dims.join(","))
+}
+
+/// A label for narrow panes: `Conv 1→32 k3 s1 p1`, `Linear 3136→10`, `MaxPool 2 s2`.
+pub fn short_label(spec: &LayerSpec, ascii: bool) -> String {
+    let to = if ascii { "->" } else { "→" };
+    match *spec {
+        LayerSpec::Linear {
+            in_features,
+            out_features,
+        } => format!("Linear {in_features}{to}{out_features}"),
+        LayerSpec::Conv2d {
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+        } => {
+            format!("Conv {in_channels}{to}{out_channels} k{kernel_size} s{stride} p{padding}")
+        }
+        LayerSpec::MaxPool2d {
+            kernel_size,
+            stride,
+        } => format!("MaxPool {kernel_size} s{stride}"),
+        LayerSpec::AvgPool2d {
+            kernel_size,
+            stride,
+        } => format!("AvgPool {kernel_size} s{stride}"),
+        _ => spec.label(),
+    }
+}
