@@ -272,3 +272,26 @@ fn a_divergence_message_stays() {
     }
     assert_eq!(a.message.as_deref(), Some(msg.as_str()), "a failure is not cleared by time");
 }
+
+#[test]
+fn the_lesson_list_switches_lessons() {
+    let mut a = app("cnn-mnist");
+    assert!(a.stepper.is_none());
+    press(&mut a, 'L');
+    assert_eq!(a.lesson_picker, Some(7), "the list opens on the current lesson");
+    let shown = screen(&a, 100, 30);
+    assert!(shown.contains("Lessons") && shown.contains("xor-perceptron"), "{shown}");
+    key(&mut a, KeyCode::Down); // wraps to the first lesson
+    key(&mut a, KeyCode::Down); // linear
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.lesson.name, "linear");
+    assert!(a.lesson_picker.is_none());
+    assert!(a.stepper.is_some(), "linear is stepped one epoch at a time");
+    press(&mut a, ' ');
+    assert_eq!(a.stepper.as_ref().map(|s| s.costs.len()), Some(1));
+    // Esc closes the list without switching
+    press(&mut a, 'L');
+    key(&mut a, KeyCode::Up);
+    key(&mut a, KeyCode::Esc);
+    assert_eq!(a.lesson.name, "linear");
+}

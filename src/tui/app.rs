@@ -124,6 +124,8 @@ pub struct App {
     /// The focused pane fills the screen ("opened" with Enter).
     pub zoomed: bool,
     pub show_help: bool,
+    /// The lesson list (L) is open, with this row selected.
+    pub lesson_picker: Option<usize>,
     pub should_quit: bool,
     /// A one-line message for the status bar (errors, notes).
     pub message: Option<String>,
@@ -171,6 +173,7 @@ impl App {
             focus: PaneId::Dataset,
             zoomed: false,
             show_help: false,
+            lesson_picker: None,
             should_quit: false,
             message: None,
             area: Rect::new(0, 0, 80, 24),
@@ -198,6 +201,9 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) {
+        if self.lesson_picker.is_some() {
+            return self.picker_key(key);
+        }
         // an open editor (e.g. the model builder's) sees keys first, but q and Esc stay global
         if self.focus == PaneId::Model && self.builder.is_editing() {
             if let Some(Intent::Quit) = keymap::intent(&key, true) {
@@ -213,6 +219,41 @@ impl App {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// Keys while the lesson list is open: ↑/↓ (j/k) choose, Enter opens, Esc closes.
+    fn picker_key(&mut self, key: KeyEvent) {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let n = crate::lessons::all().len();
+        let Some(i) = self.lesson_picker else { return };
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.lesson_picker = Some((i + n - 1) % n),
+            KeyCode::Down | KeyCode::Char('j') => self.lesson_picker = Some((i + 1) % n),
+            KeyCode::Esc | KeyCode::Char('L') => self.lesson_picker = None,
+            KeyCode::Char('q') => self.quit(),
+            KeyCode::Enter => {
+                if let Some(lesson) = crate::lessons::all().into_iter().nth(i) {
+                    self.switch_lesson(lesson);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Open `lesson` in place of the current one (stopping any training).
+    pub fn switch_lesson(&mut self, lesson: Lesson) {
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+        let (area, focus) = (self.area, self.focus);
+        let name = lesson.name;
+        *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone());
+        self.area = area;
+        self.focus = focus;
+        self.message = Some(format!("opened lesson {name}"));
     }
 
     /// Give a key to the focused pane; true if it used it.
@@ -239,6 +280,10 @@ impl App {
         match intent {
             Intent::Quit => self.quit(),
             Intent::ToggleHelp => self.show_help = !self.show_help,
+            Intent::Lessons => {
+                let all = crate::lessons::all();
+                self.lesson_picker = Some(all.iter().position(|l| l.name == self.lesson.name).unwrap_or(0));
+            }
             Intent::Back => {
                 if self.show_help {
                     self.show_help = false;

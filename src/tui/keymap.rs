@@ -29,6 +29,8 @@ pub enum Intent {
     LrDown,
     /// l: log scale on the loss chart.
     ToggleLogScale,
+    /// L: the list of lessons, to switch to another.
+    Lessons,
 }
 
 /// Every key the status bar and help overlay list: (keys, what they do).
@@ -43,6 +45,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("r", "reset the lesson"),
     ("+ / -", "raise / lower the learning rate"),
     ("l", "loss chart: linear / log scale"),
+    ("L", "choose another lesson"),
     ("?", "this help"),
     ("q", "quit (also while training)"),
 ];
@@ -68,6 +71,7 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Char('+') | KeyCode::Char('=') => Intent::LrUp,
         KeyCode::Char('-') => Intent::LrDown,
         KeyCode::Char('l') => Intent::ToggleLogScale,
+        KeyCode::Char('L') => Intent::Lessons,
         KeyCode::Enter if !zoomed => Intent::Open,
         KeyCode::Left if !zoomed => Intent::FocusLeft,
         KeyCode::Right if !zoomed => Intent::FocusRight,

@@ -112,6 +112,9 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     if app.show_help {
         help_overlay(main, buf, app.ascii);
     }
+    if let Some(selected) = app.lesson_picker {
+        lesson_overlay(main, buf, selected, app.ascii);
+    }
 }
 
 fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
@@ -182,6 +185,31 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// The lessons, one per row, the selected one highlighted.
+fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
+    let lessons = crate::lessons::all();
+    let w = area.width.min(100);
+    let h = area.height.min(lessons.len() as u16 + 4);
+    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    Clear.render(rect, buf);
+    let mut lines: Vec<Line> = lessons
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let style = if i == selected { Style::new().fg(Color::Black).bg(Color::Cyan) } else { Style::new() };
+            Line::from(vec![
+                Span::styled(format!("{:<15}", l.name), style.add_modifier(Modifier::BOLD)),
+                Span::styled(format!(" {}", l.summary), style),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(
+        "up/down choose · Enter open · Esc close",
+        Style::new().fg(Color::DarkGray),
+    )));
+    Paragraph::new(lines).block(pane_block("Lessons", true, ascii)).render(rect, buf);
 }
 
 fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
