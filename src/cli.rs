@@ -116,14 +116,21 @@ pub struct RunArgs {
 pub fn parse_lr(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(v) => Err(format!("the learning rate must be a positive number, got {v}")),
-        Err(_) => Err(format!("the learning rate must be a positive number, got '{s}'")),
+        Ok(v) => Err(format!(
+            "the learning rate must be a positive number, got {v}"
+        )),
+        Err(_) => Err(format!(
+            "the learning rate must be a positive number, got '{s}'"
+        )),
     }
 }
 
 impl RunArgs {
     /// The lesson's defaults with these flags applied.
-    pub fn config(&self, lesson: &crate::lessons::Lesson) -> crate::Result<crate::lessons::RunConfig> {
+    pub fn config(
+        &self,
+        lesson: &crate::lessons::Lesson,
+    ) -> crate::Result<crate::lessons::RunConfig> {
         let mut cfg = crate::lessons::RunConfig::defaults(lesson);
         let h = &mut cfg.hyper;
         if let Some(v) = self.epochs {
@@ -146,7 +153,9 @@ impl RunArgs {
         }
         if let Some(v) = self.batch_size {
             if v == 0 {
-                return Err(crate::Error::Config("--batch-size must be at least 1".into()));
+                return Err(crate::Error::Config(
+                    "--batch-size must be at least 1".into(),
+                ));
             }
             h.batch_size = v;
         }
@@ -155,7 +164,9 @@ impl RunArgs {
         }
         if let Some(v) = self.log_every {
             if v == 0 {
-                return Err(crate::Error::Config("--log-every must be at least 1".into()));
+                return Err(crate::Error::Config(
+                    "--log-every must be at least 1".into(),
+                ));
             }
             h.log_every = v;
         }

@@ -50,7 +50,10 @@ pub enum Error {
         suggest: f32,
     },
     #[error("OpenCL {stage}: {message}")]
-    OpenCl { stage: &'static str, message: String },
+    OpenCl {
+        stage: &'static str,
+        message: String,
+    },
 }
 
 /// `Result` with the crate's [`Error`].
@@ -59,7 +62,12 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// The divergence error, suggesting a learning rate ten times smaller.
     pub fn diverged(at: impl Into<String>, value: f32, lr: f32) -> Self {
-        Error::Diverged { at: at.into(), value, lr, suggest: lr / 10.0 }
+        Error::Diverged {
+            at: at.into(),
+            value,
+            lr,
+            suggest: lr / 10.0,
+        }
     }
 
     /// Attach a path to an I/O error.

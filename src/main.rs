@@ -44,19 +44,31 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let stdout = std::io::stdout();
             match lessons::run_headless(&lesson, &cfg, &mut stdout.lock()) {
                 // the reader went away (e.g. `| head`): not an error worth reporting
-                Err(dl_lab::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(dl_lab::Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => other?,
             }
         }
-        Some(Command::Conv { input, kernel, stride, padding }) => {
-            print_lines(explain::explain_conv(&input, &kernel, stride, padding)?)
-        }
-        Some(Command::Pool { input, size, stride, mode }) => {
-            print_lines(explain::explain_pool(&input, size, stride, mode)?)
-        }
-        Some(Command::ConvSize { input, kernel, stride, padding }) => {
-            print_lines(explain::conv_size_explanation(input, kernel, stride, padding)?)
-        }
+        Some(Command::Conv {
+            input,
+            kernel,
+            stride,
+            padding,
+        }) => print_lines(explain::explain_conv(&input, &kernel, stride, padding)?),
+        Some(Command::Pool {
+            input,
+            size,
+            stride,
+            mode,
+        }) => print_lines(explain::explain_pool(&input, size, stride, mode)?),
+        Some(Command::ConvSize {
+            input,
+            kernel,
+            stride,
+            padding,
+        }) => print_lines(explain::conv_size_explanation(
+            input, kernel, stride, padding,
+        )?),
         None => {
             if let Some(name) = &cli.lesson {
                 lessons::find(name)?;

@@ -17,7 +17,11 @@ struct Tmux {
 }
 
 fn tmux_available() -> bool {
-    let ok = Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         if std::env::var("DL_LAB_REQUIRE_TMUX").as_deref() == Ok("1") {
             panic!("tmux is required (DL_LAB_REQUIRE_TMUX=1) but not installed");
@@ -34,19 +38,39 @@ impl Tmux {
         let status_file = std::env::temp_dir().join(format!("{socket}.status"));
         let _ = std::fs::remove_file(&status_file);
         // the shell waits after dl-lab ends, so the screen it left can be read
-        let cmd = format!("TERM=xterm-256color {BIN} {args}; echo $? > {}; sleep 60", status_file.display());
+        let cmd = format!(
+            "TERM=xterm-256color {BIN} {args}; echo $? > {}; sleep 60",
+            status_file.display()
+        );
         let ok = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
             .args(["sh", "-c", &cmd])
             .status()
             .expect("run tmux")
             .success();
         assert!(ok, "tmux new-session failed");
-        Tmux { socket, status_file }
+        Tmux {
+            socket,
+            status_file,
+        }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux");
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -85,7 +109,10 @@ impl Tmux {
                 }
             }
             if start.elapsed() > Duration::from_secs(secs) {
-                panic!("dl-lab did not exit within {secs}s; the screen was:\n{}", self.screen());
+                panic!(
+                    "dl-lab did not exit within {secs}s; the screen was:\n{}",
+                    self.screen()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -109,7 +136,10 @@ fn gd_scalar_steps_and_quits_cleanly() {
     for title in ["Dataset", "Model", "Loss", "Conv/Pool"] {
         assert!(first.contains(title), "pane {title} missing:\n{first}");
     }
-    assert!(first.contains("lr 0.1"), "status line shows the learning rate:\n{first}");
+    assert!(
+        first.contains("lr 0.1"),
+        "status line shows the learning rate:\n{first}"
+    );
 
     t.keys(&["Space"]);
     t.wait_for("4.600", 5); // x: 5 - 0.1·4 = 4.6
@@ -124,7 +154,10 @@ fn gd_scalar_steps_and_quits_cleanly() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(10), 0, "dl-lab exits with status 0 on q");
     let after = t.screen();
-    assert!(!after.contains("Conv/Pool"), "the alternate screen was left on quit:\n{after}");
+    assert!(
+        !after.contains("Conv/Pool"),
+        "the alternate screen was left on quit:\n{after}"
+    );
 }
 
 #[test]
@@ -171,6 +204,12 @@ fn bad_data_dir_gives_the_terminal_back_with_an_error() {
     let code = t.exit_status(10);
     assert_ne!(code, 0, "a missing data directory is an error");
     let screen = t.wait_for("error:", 5);
-    assert!(screen.contains("dl-lab-no-such-dir"), "the error names the directory:\n{screen}");
-    assert!(!screen.contains("Conv/Pool"), "the alternate screen was left:\n{screen}");
+    assert!(
+        screen.contains("dl-lab-no-such-dir"),
+        "the error names the directory:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Conv/Pool"),
+        "the alternate screen was left:\n{screen}"
+    );
 }

@@ -270,7 +270,11 @@ fn a_divergence_message_stays() {
     for _ in 0..2 * dl_lab::tui::app::MESSAGE_TICKS {
         a.update(Event::Tick);
     }
-    assert_eq!(a.message.as_deref(), Some(msg.as_str()), "a failure is not cleared by time");
+    assert_eq!(
+        a.message.as_deref(),
+        Some(msg.as_str()),
+        "a failure is not cleared by time"
+    );
 }
 
 #[test]
@@ -278,9 +282,16 @@ fn the_lesson_list_switches_lessons() {
     let mut a = app("cnn-mnist");
     assert!(a.stepper.is_none());
     press(&mut a, 'L');
-    assert_eq!(a.lesson_picker, Some(7), "the list opens on the current lesson");
+    assert_eq!(
+        a.lesson_picker,
+        Some(7),
+        "the list opens on the current lesson"
+    );
     let shown = screen(&a, 100, 30);
-    assert!(shown.contains("Lessons") && shown.contains("xor-perceptron"), "{shown}");
+    assert!(
+        shown.contains("Lessons") && shown.contains("xor-perceptron"),
+        "{shown}"
+    );
     key(&mut a, KeyCode::Down); // wraps to the first lesson
     key(&mut a, KeyCode::Down); // linear
     key(&mut a, KeyCode::Enter);

@@ -29,19 +29,28 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-2, atol: 2e-3, rtol: 2e-2 }
+        GradcheckOptions {
+            eps: 1e-2,
+            atol: 2e-3,
+            rtol: 2e-2,
+        }
     }
 }
 
 /// A fixed cotangent: deterministic, non-uniform, of both signs.
 fn cotangent(shape: &[usize]) -> Array {
     let n: usize = shape.iter().product();
-    let values = (0..n).map(|i| (i as f32 * 0.7 + 0.3).sin() + 0.1 * (i % 3) as f32).collect();
+    let values = (0..n)
+        .map(|i| (i as f32 * 0.7 + 0.3).sin() + 0.1 * (i % 3) as f32)
+        .collect();
     Array::from_shape_vec(IxDyn(shape), values).expect("n elements")
 }
 
 fn contract(out: &Array, cot: &Array) -> f64 {
-    out.iter().zip(cot.iter()).map(|(&o, &c)| o as f64 * c as f64).sum()
+    out.iter()
+        .zip(cot.iter())
+        .map(|(&o, &c)| o as f64 * c as f64)
+        .sum()
 }
 
 /// Check `f`'s gradients with respect to each of `inputs`.
@@ -58,7 +67,9 @@ pub fn gradcheck(
     let mut worst = Vec::new();
     let mut passed = true;
     for (i, input) in inputs.iter().enumerate() {
-        let analytic = params[i].grad().unwrap_or_else(|| Array::zeros(input.raw_dim()));
+        let analytic = params[i]
+            .grad()
+            .unwrap_or_else(|| Array::zeros(input.raw_dim()));
         let mut worst_here = (0.0f64, 0.0f64);
         for j in 0..input.len() {
             let eval = |delta: f64| -> Result<f64> {

@@ -80,7 +80,9 @@ impl Tensor {
     /// the leaf's `grad`. `self` must hold exactly one element (a loss).
     pub fn backward(&self) -> Result<()> {
         if self.numel() != 1 {
-            return Err(Error::BackwardNotScalar { shape: self.shape() });
+            return Err(Error::BackwardNotScalar {
+                shape: self.shape(),
+            });
         }
         if !self.requires_grad() {
             return Ok(()); // nothing in this graph needs a gradient
@@ -103,7 +105,9 @@ impl Tensor {
         let mut store = GradStore::default();
         store.accumulate(self, grad_out);
         for node in topological_order(self).iter().rev() {
-            let Some(grad) = store.take(node) else { continue };
+            let Some(grad) = store.take(node) else {
+                continue;
+            };
             match node.op() {
                 Some(op) => {
                     let out = node.data();

@@ -150,7 +150,12 @@ impl Tensor {
     /// The single value of a one-element tensor (PyTorch's `item()`).
     pub fn item(&self) -> f32 {
         let d = self.data();
-        assert_eq!(d.len(), 1, "item() needs exactly one element, shape {:?}", d.shape());
+        assert_eq!(
+            d.len(),
+            1,
+            "item() needs exactly one element, shape {:?}",
+            d.shape()
+        );
         d.iter().next().copied().unwrap_or(f32::NAN)
     }
 

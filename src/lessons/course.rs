@@ -17,14 +17,26 @@ fn hyper(epochs: usize, lr: f32, optimizer: &str, batch_size: usize, log_every: 
 }
 
 fn linear(i: usize, o: usize) -> LayerSpec {
-    LayerSpec::Linear { in_features: i, out_features: o }
+    LayerSpec::Linear {
+        in_features: i,
+        out_features: o,
+    }
 }
 
 fn conv(i: usize, o: usize) -> LayerSpec {
-    LayerSpec::Conv2d { in_channels: i, out_channels: o, kernel_size: 3, stride: 1, padding: 1 }
+    LayerSpec::Conv2d {
+        in_channels: i,
+        out_channels: o,
+        kernel_size: 3,
+        stride: 1,
+        padding: 1,
+    }
 }
 
-const POOL2: LayerSpec = LayerSpec::MaxPool2d { kernel_size: 2, stride: 2 };
+const POOL2: LayerSpec = LayerSpec::MaxPool2d {
+    kernel_size: 2,
+    stride: 2,
+};
 
 pub(super) fn all() -> Vec<Lesson> {
     vec![
@@ -154,7 +166,12 @@ pub(super) fn all() -> Vec<Lesson> {
 
 fn xor_table() -> SmallData {
     SmallData::Table {
-        x: vec![vec![0.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0], vec![1.0, 1.0]],
+        x: vec![
+            vec![0.0, 0.0],
+            vec![0.0, 1.0],
+            vec![1.0, 0.0],
+            vec![1.0, 1.0],
+        ],
         y: vec![0.0, 1.0, 1.0, 0.0],
     }
 }

@@ -29,7 +29,11 @@ fn param_json(a: &Array) -> Value {
             None => f32_json(values.first().copied().unwrap_or(f32::NAN)),
             Some((&n, rest)) => {
                 let step = rest.iter().product::<usize>();
-                Value::Array((0..n).map(|i| nest(&values[i * step..(i + 1) * step], rest)).collect())
+                Value::Array(
+                    (0..n)
+                        .map(|i| nest(&values[i * step..(i + 1) * step], rest))
+                        .collect(),
+                )
             }
         }
     }
@@ -51,7 +55,10 @@ fn params_text(params: &[(String, Array)]) -> String {
     let mut parts = Vec::new();
     for (name, a) in params {
         match a.len() {
-            1 => parts.push(format!("{name}: {:.3}", a.iter().next().copied().unwrap_or(f32::NAN))),
+            1 => parts.push(format!(
+                "{name}: {:.3}",
+                a.iter().next().copied().unwrap_or(f32::NAN)
+            )),
             _ => {
                 let v: Vec<String> = a.iter().map(|x| format!("{x:.3}")).collect();
                 parts.push(format!("{name}: [{}]", v.join(", ")));
@@ -78,8 +85,18 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
     let h = &cfg.hyper;
     let mut session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
     if !cfg.json {
-        writeln!(out, "{} ({}): {}", lesson.title, lesson.name, lesson.summary).map_err(io)?;
-        writeln!(out, "optimizer {}, lr {}, epochs 0..={}", h.optimizer, h.lr, h.epochs).map_err(io)?;
+        writeln!(
+            out,
+            "{} ({}): {}",
+            lesson.title, lesson.name, lesson.summary
+        )
+        .map_err(io)?;
+        writeln!(
+            out,
+            "optimizer {}, lr {}, epochs 0..={}",
+            h.optimizer, h.lr, h.epochs
+        )
+        .map_err(io)?;
     }
     let every = h.log_every.max(1);
     let mut last = None;
@@ -87,13 +104,22 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
         let r = session.step()?;
         if r.epoch == 0 || r.epoch % every == 0 || r.epoch == h.epochs {
             if cfg.json {
-                let params: Map<String, Value> = r.params.iter().map(|(n, a)| (n.clone(), param_json(a))).collect();
+                let params: Map<String, Value> = r
+                    .params
+                    .iter()
+                    .map(|(n, a)| (n.clone(), param_json(a)))
+                    .collect();
                 let line = json!({ "epoch": r.epoch, "cost": f32_json(r.cost), "params": params });
                 writeln!(out, "{line}").map_err(io)?;
             } else {
                 let p = params_text(&r.params);
                 let sep = if p.is_empty() { "" } else { " " };
-                writeln!(out, "Epoch {:4}/{} {p}{sep}Cost: {:.6}", r.epoch, h.epochs, r.cost).map_err(io)?;
+                writeln!(
+                    out,
+                    "Epoch {:4}/{} {p}{sep}Cost: {:.6}",
+                    r.epoch, h.epochs, r.cost
+                )
+                .map_err(io)?;
             }
         }
         last = Some(r);
@@ -107,8 +133,17 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
 }
 
 /// What the run showed, in words: the XOR predictions, the ln 2 stall.
-fn small_summary(lesson: &Lesson, session: &SmallSession, cost: f32, out: &mut dyn Write) -> Result<()> {
-    let Task::Regression { loss: LossKind::Bce, .. } = lesson.task else {
+fn small_summary(
+    lesson: &Lesson,
+    session: &SmallSession,
+    cost: f32,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let Task::Regression {
+        loss: LossKind::Bce,
+        ..
+    } = lesson.task
+    else {
         return Ok(());
     };
     let (x, y) = session.data();
@@ -119,7 +154,12 @@ fn small_summary(lesson: &Lesson, session: &SmallSession, cost: f32, out: &mut d
         let class = if pi > 0.5 { 1.0 } else { 0.0 };
         correct += usize::from(class == yi);
         let xi: Vec<String> = (0..features).map(|j| format!("{}", x[[i, j]])).collect();
-        writeln!(out, "x = [{}] -> p = {pi:.4} -> {class} (target {yi})", xi.join(", ")).map_err(io)?;
+        writeln!(
+            out,
+            "x = [{}] -> p = {pi:.4} -> {class} (target {yi})",
+            xi.join(", ")
+        )
+        .map_err(io)?;
     }
     writeln!(out, "accuracy: {correct}/{}", p.len()).map_err(io)?;
     let ln2 = std::f32::consts::LN_2;
@@ -135,8 +175,15 @@ fn small_summary(lesson: &Lesson, session: &SmallSession, cost: f32, out: &mut d
 }
 
 fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
-    let Task::Classifier { layers, input_shape } = &lesson.task else {
-        return Err(Error::Config(format!("lesson {} is not a classifier", lesson.name)));
+    let Task::Classifier {
+        layers,
+        input_shape,
+    } = &lesson.task
+    else {
+        return Err(Error::Config(format!(
+            "lesson {} is not a classifier",
+            lesson.name
+        )));
     };
     let data = match &cfg.data {
         Some(dir) if dir.is_dir() => Mnist::load_dir(dir)?,
@@ -152,7 +199,12 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
     };
     let h = &cfg.hyper;
     if !cfg.json {
-        writeln!(out, "{} ({}): {}", lesson.title, lesson.name, lesson.summary).map_err(io)?;
+        writeln!(
+            out,
+            "{} ({}): {}",
+            lesson.title, lesson.name, lesson.summary
+        )
+        .map_err(io)?;
         writeln!(
             out,
             "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}",
@@ -169,7 +221,9 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
     let mut run = ClassifierRun::new(layers, input_shape, data.train, data.test, h)?;
     let mut write_err = None;
     run.train(|p, _, _| {
-        let Progress::Epoch(s) = p else { return Control::Continue };
+        let Progress::Epoch(s) = p else {
+            return Control::Continue;
+        };
         let line = if cfg.json {
             serde_json::to_string(s).unwrap_or_default()
         } else {

@@ -40,9 +40,16 @@ pub enum Task {
     /// Minimise y = (x - 3)² + 4 over one variable x, from `start`.
     Scalar { start: f32 },
     /// Full-batch regression or binary classification on a small table.
-    Regression { data: SmallData, model: SmallModel, loss: LossKind },
+    Regression {
+        data: SmallData,
+        model: SmallModel,
+        loss: LossKind,
+    },
     /// Digit classification on MNIST-format images.
-    Classifier { layers: Vec<LayerSpec>, input_shape: Vec<usize> },
+    Classifier {
+        layers: Vec<LayerSpec>,
+        input_shape: Vec<usize>,
+    },
 }
 
 /// The small lessons' data (a `--data FILE.csv` replaces it).
@@ -101,10 +108,12 @@ pub fn names() -> String {
 
 /// The lesson called `name`, or an error listing the lessons there are.
 pub fn find(name: &str) -> Result<Lesson> {
-    all()
-        .into_iter()
-        .find(|l| l.name == name)
-        .ok_or_else(|| Error::Config(format!("unknown lesson '{name}'; the lessons are: {}", names())))
+    all().into_iter().find(|l| l.name == name).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown lesson '{name}'; the lessons are: {}",
+            names()
+        ))
+    })
 }
 
 /// A run's settings: the lesson's defaults with the command line's overrides.
@@ -119,6 +128,10 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn defaults(lesson: &Lesson) -> Self {
-        RunConfig { hyper: lesson.defaults.clone(), data: None, json: false }
+        RunConfig {
+            hyper: lesson.defaults.clone(),
+            data: None,
+            json: false,
+        }
     }
 }

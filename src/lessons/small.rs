@@ -20,9 +20,14 @@ use crate::{Error, Result, Tensor};
 /// The trainable part of a small lesson.
 enum SmallNet {
     /// gd-scalar: the single variable x.
-    Scalar { x: Tensor },
+    Scalar {
+        x: Tensor,
+    },
     /// H(x) = xW + b
-    Affine { w: Tensor, b: Tensor },
+    Affine {
+        w: Tensor,
+        b: Tensor,
+    },
     Net(Sequential),
 }
 
@@ -59,7 +64,11 @@ fn table(x: &[Vec<f32>], y: &[f32]) -> Result<(Array2<f32>, Array2<f32>)> {
 }
 
 /// The lesson's data, or the CSV given with `--data`.
-fn load_data(data: &SmallData, csv: Option<&Path>, rng: &mut StdRng) -> Result<(Array2<f32>, Array2<f32>)> {
+fn load_data(
+    data: &SmallData,
+    csv: Option<&Path>,
+    rng: &mut StdRng,
+) -> Result<(Array2<f32>, Array2<f32>)> {
     if let Some(path) = csv {
         let (x, y, _header) = crate::data::csv::read_regression_csv(path)?;
         return Ok((x, y));
@@ -81,10 +90,18 @@ impl SmallSession {
         let (net, x, y, loss) = match &lesson.task {
             Task::Scalar { start } => {
                 if csv.is_some() {
-                    return Err(Error::Config(format!("--data: lesson {} takes no data", lesson.name)));
+                    return Err(Error::Config(format!(
+                        "--data: lesson {} takes no data",
+                        lesson.name
+                    )));
                 }
                 let x = Tensor::param(Array::from_elem(IxDyn(&[]), *start));
-                (SmallNet::Scalar { x }, Tensor::zeros(&[0]), Tensor::zeros(&[0]), LossKind::Mse)
+                (
+                    SmallNet::Scalar { x },
+                    Tensor::zeros(&[0]),
+                    Tensor::zeros(&[0]),
+                    LossKind::Mse,
+                )
             }
             Task::Regression { data, model, loss } => {
                 let (xs, ys) = load_data(data, csv, &mut rng)?;
@@ -95,10 +112,14 @@ impl SmallSession {
                         b: Tensor::param(Array::zeros(IxDyn(&[1]))),
                     },
                     SmallModel::Layers(specs) => {
-                        let built = build_model(specs, &[features], &mut rng).map_err(|e| match csv {
-                            Some(p) => Error::Config(format!("{}: {features} input columns do not fit the model: {e}", p.display())),
-                            None => e,
-                        })?;
+                        let built =
+                            build_model(specs, &[features], &mut rng).map_err(|e| match csv {
+                                Some(p) => Error::Config(format!(
+                                    "{}: {features} input columns do not fit the model: {e}",
+                                    p.display()
+                                )),
+                                None => e,
+                            })?;
                         SmallNet::Net(built)
                     }
                 };
@@ -110,10 +131,18 @@ impl SmallSession {
                         )));
                     }
                 }
-                (net, Tensor::new(xs.into_dyn()), Tensor::new(ys.into_dyn()), *loss)
+                (
+                    net,
+                    Tensor::new(xs.into_dyn()),
+                    Tensor::new(ys.into_dyn()),
+                    *loss,
+                )
             }
             Task::Classifier { .. } => {
-                return Err(Error::Config(format!("lesson {} trains on images, not step by step", lesson.name)))
+                return Err(Error::Config(format!(
+                    "lesson {} trains on images, not step by step",
+                    lesson.name
+                )))
             }
         };
         let params = match &net {
@@ -121,8 +150,22 @@ impl SmallSession {
             SmallNet::Affine { w, b } => vec![w.clone(), b.clone()],
             SmallNet::Net(seq) => seq.parameters(),
         };
-        let opt = build_optimizer(&hyper.optimizer, params, hyper.lr, hyper.momentum, hyper.weight_decay)?;
-        Ok(SmallSession { net, x, y, loss, opt, epoch: 0, epochs: hyper.epochs })
+        let opt = build_optimizer(
+            &hyper.optimizer,
+            params,
+            hyper.lr,
+            hyper.momentum,
+            hyper.weight_decay,
+        )?;
+        Ok(SmallSession {
+            net,
+            x,
+            y,
+            loss,
+            opt,
+            epoch: 0,
+            epochs: hyper.epochs,
+        })
     }
 
     /// The model's output for inputs `x` (N, F); for gd-scalar, y at the current x.
@@ -177,7 +220,11 @@ impl SmallSession {
         let cost = self.cost()?;
         let value = cost.item();
         if !value.is_finite() {
-            return Err(Error::diverged(format!("epoch {}", self.epoch), value, self.opt.lr()));
+            return Err(Error::diverged(
+                format!("epoch {}", self.epoch),
+                value,
+                self.opt.lr(),
+            ));
         }
         self.opt.zero_grad();
         cost.backward()?;
@@ -190,8 +237,17 @@ impl SmallSession {
             })
             .collect();
         self.opt.step();
-        let params = self.params().into_iter().map(|(n, t)| (n, t.to_array())).collect();
-        let record = EpochRecord { epoch: self.epoch, cost: value, params, grads };
+        let params = self
+            .params()
+            .into_iter()
+            .map(|(n, t)| (n, t.to_array()))
+            .collect();
+        let record = EpochRecord {
+            epoch: self.epoch,
+            cost: value,
+            params,
+            grads,
+        };
         self.epoch += 1;
         Ok(record)
     }

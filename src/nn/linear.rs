@@ -16,7 +16,11 @@ impl Linear {
     /// PyTorch's default initialisation (uniform ±1/√in for both W and b).
     pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Linear {
         Linear {
-            weight: Tensor::param(uniform_fan_in(&[out_features, in_features], in_features, rng)),
+            weight: Tensor::param(uniform_fan_in(
+                &[out_features, in_features],
+                in_features,
+                rng,
+            )),
             bias: Tensor::param(uniform_fan_in(&[out_features], in_features, rng)),
         }
     }
@@ -36,10 +40,17 @@ impl Module for Linear {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        vec![("weight".into(), self.weight.clone()), ("bias".into(), self.bias.clone())]
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
     }
 
     fn describe(&self) -> String {
-        format!("Linear(in_features={}, out_features={})", self.in_features(), self.out_features())
+        format!(
+            "Linear(in_features={}, out_features={})",
+            self.in_features(),
+            self.out_features()
+        )
     }
 }

@@ -14,7 +14,11 @@ pub fn mse_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// Binary cross-entropy of probabilities `pred` in [0, 1] against 0/1 targets.
 pub fn bce_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     let log_p = pred.log().clamp(-100.0, f32::INFINITY);
-    let log_1mp = pred.neg().add_scalar(1.0).log().clamp(-100.0, f32::INFINITY);
+    let log_1mp = pred
+        .neg()
+        .add_scalar(1.0)
+        .log()
+        .clamp(-100.0, f32::INFINITY);
     let one_minus_y = target.neg().add_scalar(1.0);
     let per_item = target.mul(&log_p)?.add(&one_minus_y.mul(&log_1mp)?)?;
     Ok(per_item.mean().neg())
@@ -34,7 +38,10 @@ pub fn cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<Tensor> {
     }
     let (n, c) = (shape[0], shape[1]);
     if let Some(&bad) = labels.iter().find(|&&l| l >= c) {
-        return Err(Error::BadArgument { op: "cross_entropy", why: format!("label {bad} is not below {c} classes") });
+        return Err(Error::BadArgument {
+            op: "cross_entropy",
+            why: format!("label {bad} is not below {c} classes"),
+        });
     }
     let mut onehot = vec![0.0f32; n * c];
     for (i, &l) in labels.iter().enumerate() {

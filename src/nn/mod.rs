@@ -37,6 +37,9 @@ pub trait Module: Send + Sync {
 
     /// The parameters in a fixed order (what an optimizer receives).
     fn parameters(&self) -> Vec<Tensor> {
-        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
 }

@@ -19,7 +19,10 @@ impl Module for MaxPool2d {
         x.max_pool2d(self.kernel_size, self.stride)
     }
     fn describe(&self) -> String {
-        format!("MaxPool2d(kernel_size={}, stride={}, padding=0)", self.kernel_size, self.stride)
+        format!(
+            "MaxPool2d(kernel_size={}, stride={}, padding=0)",
+            self.kernel_size, self.stride
+        )
     }
 }
 
@@ -28,6 +31,9 @@ impl Module for AvgPool2d {
         x.avg_pool2d(self.kernel_size, self.stride)
     }
     fn describe(&self) -> String {
-        format!("AvgPool2d(kernel_size={}, stride={}, padding=0)", self.kernel_size, self.stride)
+        format!(
+            "AvgPool2d(kernel_size={}, stride={}, padding=0)",
+            self.kernel_size, self.stride
+        )
     }
 }

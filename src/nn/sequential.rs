@@ -34,14 +34,20 @@ impl Sequential {
 
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.layers.iter().try_fold(x.clone(), |h, layer| layer.forward(&h))
+        self.layers
+            .iter()
+            .try_fold(x.clone(), |h, layer| layer.forward(&h))
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         self.layers
             .iter()
             .enumerate()
-            .flat_map(|(i, l)| l.named_parameters().into_iter().map(move |(n, t)| (format!("{i}.{n}"), t)))
+            .flat_map(|(i, l)| {
+                l.named_parameters()
+                    .into_iter()
+                    .map(move |(n, t)| (format!("{i}.{n}"), t))
+            })
             .collect()
     }
 

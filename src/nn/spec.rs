@@ -6,14 +6,31 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh};
+use super::{
+    AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LayerSpec {
-    Linear { in_features: usize, out_features: usize },
-    Conv2d { in_channels: usize, out_channels: usize, kernel_size: usize, stride: usize, padding: usize },
-    MaxPool2d { kernel_size: usize, stride: usize },
-    AvgPool2d { kernel_size: usize, stride: usize },
+    Linear {
+        in_features: usize,
+        out_features: usize,
+    },
+    Conv2d {
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: usize,
+        stride: usize,
+        padding: usize,
+    },
+    MaxPool2d {
+        kernel_size: usize,
+        stride: usize,
+    },
+    AvgPool2d {
+        kernel_size: usize,
+        stride: usize,
+    },
     ReLU,
     Sigmoid,
     Tanh,
@@ -30,39 +47,72 @@ impl LayerSpec {
     /// or the reason this layer cannot take that input.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
         match *self {
-            LayerSpec::Linear { in_features, out_features } => match input {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => match input {
                 [f] if *f == in_features => Ok(vec![out_features]),
                 [f] => Err(format!("Linear expects {in_features} inputs, gets {f}")),
-                _ => Err(format!("Linear expects [N,{in_features}], gets {} (add a Flatten)", fmt_shape(input))),
+                _ => Err(format!(
+                    "Linear expects [N,{in_features}], gets {} (add a Flatten)",
+                    fmt_shape(input)
+                )),
             },
-            LayerSpec::Conv2d { in_channels, out_channels, kernel_size: k, stride, padding } => match input {
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel_size: k,
+                stride,
+                padding,
+            } => match input {
                 [c, h, w] if *c == in_channels => {
                     if stride == 0 || k == 0 {
                         return Err("kernel size and stride must be at least 1".into());
                     }
                     let (hp, wp) = (h + 2 * padding, w + 2 * padding);
                     if k > hp || k > wp {
-                        return Err(format!("kernel {k}x{k} is larger than the padded input {hp}x{wp}"));
+                        return Err(format!(
+                            "kernel {k}x{k} is larger than the padded input {hp}x{wp}"
+                        ));
                     }
-                    Ok(vec![out_channels, (hp - k) / stride + 1, (wp - k) / stride + 1])
+                    Ok(vec![
+                        out_channels,
+                        (hp - k) / stride + 1,
+                        (wp - k) / stride + 1,
+                    ])
                 }
-                [c, _, _] => Err(format!("Conv2d expects {in_channels} input channels, gets {c}")),
-                _ => Err(format!("Conv2d expects [N,C,H,W], gets {}", fmt_shape(input))),
+                [c, _, _] => Err(format!(
+                    "Conv2d expects {in_channels} input channels, gets {c}"
+                )),
+                _ => Err(format!(
+                    "Conv2d expects [N,C,H,W], gets {}",
+                    fmt_shape(input)
+                )),
             },
-            LayerSpec::MaxPool2d { kernel_size: k, stride } | LayerSpec::AvgPool2d { kernel_size: k, stride } => {
-                match input {
-                    [c, h, w] => {
-                        if stride == 0 || k == 0 {
-                            return Err("pool size and stride must be at least 1".into());
-                        }
-                        if k > *h || k > *w {
-                            return Err(format!("pool window {k}x{k} is larger than the input {h}x{w}"));
-                        }
-                        Ok(vec![*c, (h - k) / stride + 1, (w - k) / stride + 1])
-                    }
-                    _ => Err(format!("pooling expects [N,C,H,W], gets {}", fmt_shape(input))),
-                }
+            LayerSpec::MaxPool2d {
+                kernel_size: k,
+                stride,
             }
+            | LayerSpec::AvgPool2d {
+                kernel_size: k,
+                stride,
+            } => match input {
+                [c, h, w] => {
+                    if stride == 0 || k == 0 {
+                        return Err("pool size and stride must be at least 1".into());
+                    }
+                    if k > *h || k > *w {
+                        return Err(format!(
+                            "pool window {k}x{k} is larger than the input {h}x{w}"
+                        ));
+                    }
+                    Ok(vec![*c, (h - k) / stride + 1, (w - k) / stride + 1])
+                }
+                _ => Err(format!(
+                    "pooling expects [N,C,H,W], gets {}",
+                    fmt_shape(input)
+                )),
+            },
             LayerSpec::ReLU | LayerSpec::Sigmoid | LayerSpec::Tanh => Ok(input.to_vec()),
             LayerSpec::Flatten => Ok(vec![input.iter().product()]),
         }
@@ -71,10 +121,16 @@ impl LayerSpec {
     /// Number of trainable values this layer adds.
     pub fn param_count(&self) -> usize {
         match *self {
-            LayerSpec::Linear { in_features, out_features } => in_features * out_features + out_features,
-            LayerSpec::Conv2d { in_channels, out_channels, kernel_size, .. } => {
-                out_channels * in_channels * kernel_size * kernel_size + out_channels
-            }
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => in_features * out_features + out_features,
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel_size,
+                ..
+            } => out_channels * in_channels * kernel_size * kernel_size + out_channels,
             _ => 0,
         }
     }
@@ -82,12 +138,27 @@ impl LayerSpec {
     /// A short label, PyTorch style: `Conv2d(1, 32, k=3, s=1, p=1)`.
     pub fn label(&self) -> String {
         match *self {
-            LayerSpec::Linear { in_features, out_features } => format!("Linear({in_features}, {out_features})"),
-            LayerSpec::Conv2d { in_channels, out_channels, kernel_size, stride, padding } => {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => format!("Linear({in_features}, {out_features})"),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+            } => {
                 format!("Conv2d({in_channels}, {out_channels}, k={kernel_size}, s={stride}, p={padding})")
             }
-            LayerSpec::MaxPool2d { kernel_size, stride } => format!("MaxPool2d({kernel_size}, s={stride})"),
-            LayerSpec::AvgPool2d { kernel_size, stride } => format!("AvgPool2d({kernel_size}, s={stride})"),
+            LayerSpec::MaxPool2d {
+                kernel_size,
+                stride,
+            } => format!("MaxPool2d({kernel_size}, s={stride})"),
+            LayerSpec::AvgPool2d {
+                kernel_size,
+                stride,
+            } => format!("AvgPool2d({kernel_size}, s={stride})"),
             LayerSpec::ReLU => "ReLU".into(),
             LayerSpec::Sigmoid => "Sigmoid".into(),
             LayerSpec::Tanh => "Tanh".into(),
@@ -98,12 +169,38 @@ impl LayerSpec {
     /// Build the layer with PyTorch's default initialisation.
     pub fn build(&self, rng: &mut impl Rng) -> Box<dyn Module> {
         match *self {
-            LayerSpec::Linear { in_features, out_features } => Box::new(Linear::new(in_features, out_features, rng)),
-            LayerSpec::Conv2d { in_channels, out_channels, kernel_size, stride, padding } => {
-                Box::new(Conv2d::new(in_channels, out_channels, kernel_size, stride, padding, rng))
-            }
-            LayerSpec::MaxPool2d { kernel_size, stride } => Box::new(MaxPool2d { kernel_size, stride }),
-            LayerSpec::AvgPool2d { kernel_size, stride } => Box::new(AvgPool2d { kernel_size, stride }),
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => Box::new(Linear::new(in_features, out_features, rng)),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+            } => Box::new(Conv2d::new(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                rng,
+            )),
+            LayerSpec::MaxPool2d {
+                kernel_size,
+                stride,
+            } => Box::new(MaxPool2d {
+                kernel_size,
+                stride,
+            }),
+            LayerSpec::AvgPool2d {
+                kernel_size,
+                stride,
+            } => Box::new(AvgPool2d {
+                kernel_size,
+                stride,
+            }),
             LayerSpec::ReLU => Box::new(ReLU),
             LayerSpec::Sigmoid => Box::new(Sigmoid),
             LayerSpec::Tanh => Box::new(Tanh),
@@ -131,11 +228,20 @@ pub fn infer_shapes(specs: &[LayerSpec], input: &[usize]) -> Vec<Result<Vec<usiz
 }
 
 /// Build a `Sequential` from specs, checking every shape first.
-pub fn build_model(specs: &[LayerSpec], input: &[usize], rng: &mut impl Rng) -> crate::Result<Sequential> {
+pub fn build_model(
+    specs: &[LayerSpec],
+    input: &[usize],
+    rng: &mut impl Rng,
+) -> crate::Result<Sequential> {
     for (i, r) in infer_shapes(specs, input).into_iter().enumerate() {
         if let Err(why) = r {
-            return Err(crate::Error::Config(format!("layer {i} ({}): {why}", specs[i].label())));
+            return Err(crate::Error::Config(format!(
+                "layer {i} ({}): {why}",
+                specs[i].label()
+            )));
         }
     }
-    Ok(Sequential::new(specs.iter().map(|s| s.build(rng)).collect()))
+    Ok(Sequential::new(
+        specs.iter().map(|s| s.build(rng)).collect(),
+    ))
 }

@@ -30,7 +30,14 @@ pub struct EpochSummary {
 #[derive(Clone, Debug)]
 pub enum Progress {
     /// After each batch. `step` counts batches from 1 across epochs.
-    Batch { epoch: usize, batch: usize, batches: usize, step: usize, loss: f32, img_per_s: f32 },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        step: usize,
+        loss: f32,
+        img_per_s: f32,
+    },
     /// After each epoch's evaluation.
     Epoch(EpochSummary),
 }
@@ -55,16 +62,23 @@ fn batch_tensor(images: Array2<f32>, input_shape: &[usize]) -> Result<Tensor> {
     let mut shape = vec![b];
     shape.extend_from_slice(input_shape);
     let flat = images.into_raw_vec_and_offset().0;
-    Array::from_shape_vec(IxDyn(&shape), flat).map(Tensor::new).map_err(|_| Error::ShapeMismatch {
-        op: "input",
-        lhs: vec![b],
-        rhs: shape.clone(),
-        why: "the images do not have the size the model's input expects".into(),
-    })
+    Array::from_shape_vec(IxDyn(&shape), flat)
+        .map(Tensor::new)
+        .map_err(|_| Error::ShapeMismatch {
+            op: "input",
+            lhs: vec![b],
+            rhs: shape.clone(),
+            why: "the images do not have the size the model's input expects".into(),
+        })
 }
 
 /// Fraction of `set` the model classifies correctly (no graph is recorded).
-pub fn evaluate(model: &Sequential, set: &ImageSet, input_shape: &[usize], batch_size: usize) -> Result<f32> {
+pub fn evaluate(
+    model: &Sequential,
+    set: &ImageSet,
+    input_shape: &[usize],
+    batch_size: usize,
+) -> Result<f32> {
     if set.labels.is_empty() {
         return Ok(0.0);
     }
@@ -100,8 +114,18 @@ impl ClassifierRun {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
         let model = build_model(specs, input_shape, &mut rng)?;
-        let opt = build_optimizer(&hyper.optimizer, model.parameters(), hyper.lr, hyper.momentum, hyper.weight_decay)?;
-        let batch_size = if hyper.batch_size == 0 { train.labels.len().max(1) } else { hyper.batch_size };
+        let opt = build_optimizer(
+            &hyper.optimizer,
+            model.parameters(),
+            hyper.lr,
+            hyper.momentum,
+            hyper.weight_decay,
+        )?;
+        let batch_size = if hyper.batch_size == 0 {
+            train.labels.len().max(1)
+        } else {
+            hyper.batch_size
+        };
         Ok(ClassifierRun {
             model,
             specs: specs.to_vec(),
@@ -143,7 +167,11 @@ impl ClassifierRun {
                 let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
                 let value = loss.item();
                 if !value.is_finite() {
-                    return Err(Error::diverged(format!("epoch {epoch}, step {step}"), value, self.opt.lr()));
+                    return Err(Error::diverged(
+                        format!("epoch {epoch}, step {step}"),
+                        value,
+                        self.opt.lr(),
+                    ));
                 }
                 self.opt.zero_grad();
                 loss.backward()?;
@@ -151,7 +179,14 @@ impl ClassifierRun {
                 loss_sum += value as f64 * n as f64;
                 seen += n;
                 let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-9);
-                let p = Progress::Batch { epoch, batch: b + 1, batches, step, loss: value, img_per_s: rate };
+                let p = Progress::Batch {
+                    epoch,
+                    batch: b + 1,
+                    batches,
+                    step,
+                    loss: value,
+                    img_per_s: rate,
+                };
                 if on(&p, self.opt.as_mut(), &self.model) == Control::Stop {
                     return Ok(summaries);
                 }

@@ -9,17 +9,29 @@ use super::EpochSummary;
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
     /// Training began: the sizes a progress bar needs.
-    Started { epochs: usize, batches_per_epoch: usize, train_images: usize },
+    Started {
+        epochs: usize,
+        batches_per_epoch: usize,
+        train_images: usize,
+    },
     /// Losses of the batches since the last report (throttled: at most one
     /// event per `REPORT_MS`). `step` is the last batch's global index.
-    Batch { epoch: usize, batch: usize, step: usize, losses: Vec<f32>, img_per_s: f32 },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        step: usize,
+        losses: Vec<f32>,
+        img_per_s: f32,
+    },
     Epoch(EpochSummary),
     /// The model's parameters (in `parameters()` order) after an epoch or at the end.
     Snapshot(Vec<Array>),
     Paused,
     Resumed,
     /// Ran every epoch, or stopped on request.
-    Finished { stopped: bool },
+    Finished {
+        stopped: bool,
+    },
     /// An error ended training (e.g. the loss diverged).
     Failed(String),
 }

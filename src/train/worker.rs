@@ -24,13 +24,21 @@ pub struct Worker {
 impl Worker {
     /// Start training `run` on a new thread; `send` delivers each event to
     /// the UI and returns false once the UI is gone.
-    pub fn spawn(mut run: ClassifierRun, send: impl Fn(TrainEvent) -> bool + Send + 'static) -> std::io::Result<Worker> {
+    pub fn spawn(
+        mut run: ClassifierRun,
+        send: impl Fn(TrainEvent) -> bool + Send + 'static,
+    ) -> std::io::Result<Worker> {
         let (commands, inbox) = std::sync::mpsc::channel();
-        let handle = std::thread::Builder::new().name("dl-lab-train".into()).spawn(move || {
-            work(&mut run, &inbox, &send);
-            run
-        })?;
-        Ok(Worker { commands, handle: Some(handle) })
+        let handle = std::thread::Builder::new()
+            .name("dl-lab-train".into())
+            .spawn(move || {
+                work(&mut run, &inbox, &send);
+                run
+            })?;
+        Ok(Worker {
+            commands,
+            handle: Some(handle),
+        })
     }
 
     /// Ask the worker to stop and wait for it; returns the run (model and
@@ -60,7 +68,11 @@ fn snapshot(model: &crate::nn::Sequential) -> TrainEvent {
 
 /// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`.
 /// Returns false when training should stop.
-fn obey(inbox: &Receiver<TrainCommand>, opt: &mut dyn Optimizer, send: &dyn Fn(TrainEvent) -> bool) -> bool {
+fn obey(
+    inbox: &Receiver<TrainCommand>,
+    opt: &mut dyn Optimizer,
+    send: &dyn Fn(TrainEvent) -> bool,
+) -> bool {
     let mut paused = false;
     loop {
         let cmd = if paused {
@@ -89,10 +101,18 @@ fn obey(inbox: &Receiver<TrainCommand>, opt: &mut dyn Optimizer, send: &dyn Fn(T
     }
 }
 
-fn work(run: &mut ClassifierRun, inbox: &Receiver<TrainCommand>, send: &dyn Fn(TrainEvent) -> bool) {
+fn work(
+    run: &mut ClassifierRun,
+    inbox: &Receiver<TrainCommand>,
+    send: &dyn Fn(TrainEvent) -> bool,
+) {
     let train_images = run.train.labels.len();
     let batches = (train_images / run.batch_size.max(1)).max(1);
-    if !send(TrainEvent::Started { epochs: run.epochs, batches_per_epoch: batches, train_images }) {
+    if !send(TrainEvent::Started {
+        epochs: run.epochs,
+        batches_per_epoch: batches,
+        train_images,
+    }) {
         return;
     }
     let mut pending = Vec::new();
@@ -101,13 +121,27 @@ fn work(run: &mut ClassifierRun, inbox: &Receiver<TrainCommand>, send: &dyn Fn(T
     let result = run.train(|p, opt, model| {
         let alive = obey(inbox, opt, send)
             && match p {
-                Progress::Batch { epoch, batch, step, loss, img_per_s, batches } => {
+                Progress::Batch {
+                    epoch,
+                    batch,
+                    step,
+                    loss,
+                    img_per_s,
+                    batches,
+                } => {
                     pending.push(*loss);
-                    let due = last_report.elapsed() >= Duration::from_millis(REPORT_MS) || batch == batches;
+                    let due = last_report.elapsed() >= Duration::from_millis(REPORT_MS)
+                        || batch == batches;
                     !due || {
                         last_report = Instant::now();
                         let losses = std::mem::take(&mut pending);
-                        send(TrainEvent::Batch { epoch: *epoch, batch: *batch, step: *step, losses, img_per_s: *img_per_s })
+                        send(TrainEvent::Batch {
+                            epoch: *epoch,
+                            batch: *batch,
+                            step: *step,
+                            losses,
+                            img_per_s: *img_per_s,
+                        })
                     }
                 }
                 Progress::Epoch(s) => send(TrainEvent::Epoch(s.clone())) && send(snapshot(model)),

@@ -11,7 +11,9 @@ use ratatui::layout::{Position, Rect};
 use super::event::Event;
 use super::keymap::{self, Intent};
 use super::stepper::Stepper;
-use super::views::{self, conv_viz::ConvPane, dataset::DatasetPane, loss_chart::LossPane, model_builder::ModelPane};
+use super::views::{
+    self, conv_viz::ConvPane, dataset::DatasetPane, loss_chart::LossPane, model_builder::ModelPane,
+};
 use crate::data::mnist::Mnist;
 use crate::lessons::{Hyper, Lesson, Task};
 use crate::nn::{LayerSpec, Sequential};
@@ -107,7 +109,10 @@ impl Progress {
     pub fn eta_secs(&self) -> Option<f64> {
         let started = self.started?;
         let now = self.paused_at.unwrap_or_else(std::time::Instant::now);
-        let busy = now.duration_since(started).saturating_sub(self.paused_for).as_secs_f64();
+        let busy = now
+            .duration_since(started)
+            .saturating_sub(self.paused_for)
+            .as_secs_f64();
         let f = self.fraction();
         (f > 0.0).then(|| busy * (1.0 - f) / f)
     }
@@ -282,7 +287,11 @@ impl App {
             Intent::ToggleHelp => self.show_help = !self.show_help,
             Intent::Lessons => {
                 let all = crate::lessons::all();
-                self.lesson_picker = Some(all.iter().position(|l| l.name == self.lesson.name).unwrap_or(0));
+                self.lesson_picker = Some(
+                    all.iter()
+                        .position(|l| l.name == self.lesson.name)
+                        .unwrap_or(0),
+                );
             }
             Intent::Back => {
                 if self.show_help {
@@ -363,14 +372,20 @@ impl App {
                 self.message = s.step_once().err();
                 self.loss.sync_costs(s);
             }
-            None => self.message = Some("Space steps the small lessons; press s to train this model".into()),
+            None => {
+                self.message =
+                    Some("Space steps the small lessons; press s to train this model".into())
+            }
         }
     }
 
     fn reset(&mut self) {
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
-            self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+            self.loss = LossPane {
+                log_scale: self.loss.log_scale,
+                ..LossPane::default()
+            };
             self.loss.sync_costs(s);
             return;
         }
@@ -381,7 +396,10 @@ impl App {
         self.train_state = TrainState::Idle;
         self.progress = Progress::default();
         self.trained = None;
-        self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+        self.loss = LossPane {
+            log_scale: self.loss.log_scale,
+            ..LossPane::default()
+        };
         self.message = None;
     }
 
@@ -414,13 +432,17 @@ impl App {
                     let _ = w.commands.send(TrainCommand::Resume);
                 }
             }
-            TrainState::Idle | TrainState::Finished | TrainState::Failed(_) => self.start_training(),
+            TrainState::Idle | TrainState::Finished | TrainState::Failed(_) => {
+                self.start_training()
+            }
         }
     }
 
     /// Build the edited model and train it on a worker thread.
     fn start_training(&mut self) {
-        let Task::Classifier { input_shape, .. } = &self.lesson.task else { return };
+        let Task::Classifier { input_shape, .. } = &self.lesson.task else {
+            return;
+        };
         if let Some(w) = self.worker.take() {
             w.stop();
             self.stale_reports = true;
@@ -430,7 +452,13 @@ impl App {
             self.message = Some(format!("cannot train this model: {why}"));
             return;
         }
-        let run = ClassifierRun::new(&specs, input_shape, self.data.train.clone(), self.data.test.clone(), &self.hyper);
+        let run = ClassifierRun::new(
+            &specs,
+            input_shape,
+            self.data.train.clone(),
+            self.data.test.clone(),
+            &self.hyper,
+        );
         let run = match run {
             Ok(r) => r,
             Err(e) => {
@@ -443,8 +471,14 @@ impl App {
             Ok(w) => {
                 self.worker = Some(w);
                 self.train_state = TrainState::Running;
-                self.progress = Progress { started: Some(std::time::Instant::now()), ..Progress::default() };
-                self.loss = LossPane { log_scale: self.loss.log_scale, ..LossPane::default() };
+                self.progress = Progress {
+                    started: Some(std::time::Instant::now()),
+                    ..Progress::default()
+                };
+                self.loss = LossPane {
+                    log_scale: self.loss.log_scale,
+                    ..LossPane::default()
+                };
                 self.trained_specs = specs;
                 self.message = Some("training started".into());
             }
@@ -461,12 +495,22 @@ impl App {
         }
         let p = &mut self.progress;
         match ev {
-            TrainEvent::Started { epochs, batches_per_epoch, train_images } => {
+            TrainEvent::Started {
+                epochs,
+                batches_per_epoch,
+                train_images,
+            } => {
                 p.epochs = epochs;
                 p.batches_per_epoch = batches_per_epoch;
                 p.train_images = train_images;
             }
-            TrainEvent::Batch { epoch, batch, step, losses, img_per_s } => {
+            TrainEvent::Batch {
+                epoch,
+                batch,
+                step,
+                losses,
+                img_per_s,
+            } => {
                 p.epoch = epoch;
                 p.batch = batch;
                 p.step = step;
@@ -479,8 +523,12 @@ impl App {
                 self.loss.push_epoch(&s);
             }
             TrainEvent::Snapshot(params) => {
-                let Task::Classifier { input_shape, .. } = &self.lesson.task else { return };
-                if let Ok(model) = views::model_from_params(&self.trained_specs, input_shape, &params) {
+                let Task::Classifier { input_shape, .. } = &self.lesson.task else {
+                    return;
+                };
+                if let Ok(model) =
+                    views::model_from_params(&self.trained_specs, input_shape, &params)
+                {
                     self.trained = Some(Arc::new(model));
                 }
             }
@@ -496,7 +544,11 @@ impl App {
             }
             TrainEvent::Finished { stopped } => {
                 self.train_state = TrainState::Finished;
-                self.message = Some(if stopped { "training stopped".into() } else { "training finished".into() });
+                self.message = Some(if stopped {
+                    "training stopped".into()
+                } else {
+                    "training finished".into()
+                });
             }
             TrainEvent::Failed(msg) => {
                 self.message = Some(msg.clone());

@@ -36,12 +36,21 @@ pub enum Intent {
 /// Every key the status bar and help overlay list: (keys, what they do).
 pub const HELP: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "next / previous pane"),
-    ("arrows", "move between panes (inside an opened pane: browse)"),
+    (
+        "arrows",
+        "move between panes (inside an opened pane: browse)",
+    ),
     ("Enter", "open the focused pane full screen / edit"),
-    ("Esc", "back: close help, leave the editor, back to the four panes"),
+    (
+        "Esc",
+        "back: close help, leave the editor, back to the four panes",
+    ),
     ("mouse click", "focus a pane"),
     ("Space", "one step of gradient descent (small lessons)"),
-    ("s", "start / pause / resume training (small lessons: run / pause)"),
+    (
+        "s",
+        "start / pause / resume training (small lessons: run / pause)",
+    ),
     ("r", "reset the lesson"),
     ("+ / -", "raise / lower the learning rate"),
     ("l", "loss chart: linear / log scale"),

@@ -8,6 +8,7 @@
 
 use ndarray::{IxDyn, Zip};
 
+use super::reduce::sum_to_shape;
 use super::{layout, Op};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::{Array, Tensor};
@@ -18,8 +19,16 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
-        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -29,7 +38,9 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
                     op,
                     lhs: a.to_vec(),
                     rhs: b.to_vec(),
-                    why: format!("dimension {i} is {da} vs {db}, and neither is 1 (broadcasting rule)"),
+                    why: format!(
+                        "dimension {i} is {da} vs {db}, and neither is 1 (broadcasting rule)"
+                    ),
                 })
             }
         };
@@ -39,13 +50,24 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
 
 /// Apply `f` element by element over the broadcast of `a` and `b`
 /// (loops in `layout.rs`: a plain slice loop when the shapes are equal).
-fn zip_broadcast(op: &'static str, a: &Array, b: &Array, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Array> {
+fn zip_broadcast(
+    op: &'static str,
+    a: &Array,
+    b: &Array,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Result<Array> {
     let shape = broadcast_shape(op, a.shape(), b.shape())?;
     let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
     let out = layout::zip_map(
         &shape,
-        (a.as_slice().expect("standard layout is contiguous"), a.shape()),
-        (b.as_slice().expect("standard layout is contiguous"), b.shape()),
+        (
+            a.as_slice().expect("standard layout is contiguous"),
+            a.shape(),
+        ),
+        (
+            b.as_slice().expect("standard layout is contiguous"),
+            b.shape(),
+        ),
         f,
     );
     Ok(Array::from_shape_vec(IxDyn(&shape), out).expect("sized by the broadcast shape"))
@@ -65,7 +87,9 @@ fn binary(
 /// f applied to every element of `x`.
 fn map(x: &Array, f: impl Fn(f32) -> f32 + Sync) -> Array {
     match x.as_slice() {
-        Some(v) => Array::from_shape_vec(x.raw_dim(), layout::map(v, f)).expect("same element count"),
+        Some(v) => {
+            Array::from_shape_vec(x.raw_dim(), layout::map(v, f)).expect("same element count")
+        }
         None => x.mapv(f),
     }
 }
@@ -110,11 +134,13 @@ impl Tensor {
     }
     /// a + c for a constant c
     pub fn add_scalar(&self, c: f32) -> Tensor {
-        self.add(&Tensor::scalar(c)).expect("a 0-d tensor broadcasts to any shape")
+        self.add(&Tensor::scalar(c))
+            .expect("a 0-d tensor broadcasts to any shape")
     }
     /// a * c for a constant c
     pub fn mul_scalar(&self, c: f32) -> Tensor {
-        self.mul(&Tensor::scalar(c)).expect("a 0-d tensor broadcasts to any shape")
+        self.mul(&Tensor::scalar(c))
+            .expect("a 0-d tensor broadcasts to any shape")
     }
     /// -a
     pub fn neg(&self) -> Tensor {
@@ -133,7 +159,15 @@ impl Tensor {
     }
     /// min(max(a, lo), hi); the gradient passes only where a is inside [lo, hi].
     pub fn clamp(&self, min: f32, max: f32) -> Tensor {
-        unary(self, |x| x.max(min).min(max), Op::Clamp { input: self.clone(), min, max })
+        unary(
+            self,
+            |x| x.max(min).min(max),
+            Op::Clamp {
+                input: self.clone(),
+                min,
+                max,
+            },
+        )
     }
     /// max(a, 0)
     pub fn relu(&self) -> Tensor {
@@ -165,9 +199,17 @@ pub fn sigmoid(x: f32) -> f32 {
 // d(a+b)/da = 1, d(a+b)/db = 1
 pub(crate) fn add_backward(g: Array, a: &Tensor, b: &Tensor, store: &mut GradStore) {
     match (store.wants(a), store.wants(b)) {
+        // A broadcast operand (a bias) gets its sum straight from `g`, and the
+        // operand with g's shape takes the buffer itself: no copy of g.
         (true, true) => {
-            store.accumulate(a, g.clone());
-            store.accumulate(b, g);
+            if a.data().shape() == g.shape() {
+                let gb = sum_to_shape(&g, &b.shape()); // a copy only if b is full-size too
+                store.accumulate(a, g);
+                store.accumulate(b, gb);
+            } else {
+                store.accumulate(a, sum_to_shape(&g, &a.shape()));
+                store.accumulate(b, g);
+            }
         }
         (true, false) => store.accumulate(a, g),
         (false, true) => store.accumulate(b, g),
@@ -221,7 +263,15 @@ pub(crate) fn pow_backward(g: Array, x: &Tensor, p: f32, store: &mut GradStore) 
         store.accumulate(x, Array::zeros(g.raw_dim()));
         return;
     }
-    let gx = scale_in_place(g, &x.data(), |g, x| *g *= p * x.powf(p - 1.0));
+    // x^1 is x: glibc's powf(x, 1) returns x for every f32 (checked
+    // exhaustively), and the call costs more than the rest of this loop
+    // (MSE's square hits it every step)
+    let e = p - 1.0;
+    let gx = if e == 1.0 {
+        scale_in_place(g, &x.data(), |g, x| *g *= p * x)
+    } else {
+        scale_in_place(g, &x.data(), |g, x| *g *= p * x.powf(e))
+    };
     store.accumulate(x, gx);
 }
 
@@ -248,11 +298,8 @@ pub(crate) fn clamp_backward(g: Array, x: &Tensor, min: f32, max: f32, store: &m
 
 // d relu(x)/dx = 1 if x > 0 else 0 (0 at x = 0, as PyTorch)
 pub(crate) fn relu_backward(g: Array, x: &Tensor, store: &mut GradStore) {
-    let gx = scale_in_place(g, &x.data(), |g, x| {
-        if x <= 0.0 {
-            *g = 0.0
-        }
-    });
+    // a select, not a branch, so that the loop vectorizes
+    let gx = scale_in_place(g, &x.data(), |g, x| *g = if x <= 0.0 { 0.0 } else { *g });
     store.accumulate(x, gx);
 }
 

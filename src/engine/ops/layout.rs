@@ -1,5 +1,5 @@
-//! The loops under the element-wise ops: no maths of their own, only how to
-//! walk the elements fast.
+//! The loops under the element-wise ops, and the output builder the other
+//! ops share: no maths of their own, only how to walk the elements fast.
 //!
 //! A broadcast such as (N, O, H, W) + (1, O, 1, 1) is walked as a short loop
 //! nest: dimensions of size 1 are dropped and neighbouring dimensions that
@@ -10,6 +10,16 @@
 //! broadcast views pays that). Long loops are cut into fixed pieces and run on
 //! rayon's threads; each output element is still computed by the same
 //! expression, so results do not depend on the number of threads.
+//!
+//! Outputs are made with [`build`] rather than `vec![0.0; n]` and then
+//! overwritten: once freed memory is reused (see `backend::cpu::
+//! retain_freed_memory`), that zero-fill is a serial memset of the whole
+//! buffer on the calling thread, which was a tenth of the CNN's time. `build`
+//! hands out the uninitialised buffer piece by piece through [`Piece`], which
+//! can only append and counts what it wrote, and checks every piece is full
+//! before the vector's length is set (the one `unsafe` line here).
+
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -100,6 +110,182 @@ impl<const K: usize> Nest<K> {
         }
         offsets
     }
+
+    /// The runs from `row` on: each operand's offset at the start of each,
+    /// stepped like an odometer (no division per run, which matters when the
+    /// runs are short, as a Linear layer's bias row is).
+    pub(crate) fn runs_from(&self, row: usize) -> Runs<'_, K> {
+        let outer = self.dims.len() - 1;
+        let mut index = vec![0; outer];
+        let mut rest = row;
+        for d in (0..outer).rev() {
+            index[d] = rest % self.dims[d];
+            rest /= self.dims[d];
+        }
+        Runs {
+            nest: self,
+            index,
+            offsets: self.row_offsets(row),
+        }
+    }
+}
+
+/// Iterator of [`Nest::runs_from`]; endless (the caller counts elements).
+pub(crate) struct Runs<'a, const K: usize> {
+    nest: &'a Nest<K>,
+    index: Vec<usize>,
+    offsets: [usize; K],
+}
+
+impl<const K: usize> Iterator for Runs<'_, K> {
+    type Item = [usize; K];
+
+    #[inline]
+    fn next(&mut self) -> Option<[usize; K]> {
+        let current = self.offsets;
+        for d in (0..self.index.len()).rev() {
+            self.index[d] += 1;
+            for (o, s) in self.offsets.iter_mut().zip(&self.nest.strides) {
+                *o += s[d];
+            }
+            if self.index[d] < self.nest.dims[d] {
+                break;
+            }
+            // carry: back to the start of dimension d
+            for (o, s) in self.offsets.iter_mut().zip(&self.nest.strides) {
+                *o -= s[d] * self.nest.dims[d];
+            }
+            self.index[d] = 0;
+        }
+        Some(current)
+    }
+}
+
+/// The next part of an output vector under construction. It can only be
+/// written front to back, whole runs at a time, and counts what it wrote, so
+/// [`build`] can check that nothing was left unwritten.
+pub(crate) struct Piece<'a, T> {
+    buf: &'a mut [MaybeUninit<T>],
+    written: usize,
+}
+
+impl<T: Copy> Piece<'_, T> {
+    /// How many elements this piece holds in all (written or not).
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Append one value.
+    #[inline]
+    pub(crate) fn push(&mut self, v: T) {
+        self.buf[self.written].write(v);
+        self.written += 1;
+    }
+
+    /// Append f(s) for every s in `src`.
+    #[inline]
+    pub(crate) fn extend_map<S: Copy>(&mut self, src: &[S], f: impl Fn(S) -> T) {
+        let dst = &mut self.buf[self.written..self.written + src.len()];
+        dst.iter_mut().zip(src).for_each(|(d, &s)| {
+            d.write(f(s));
+        });
+        self.written += src.len();
+    }
+
+    /// Append f(a[i], b[i]) for every i (`a` and `b` of equal length).
+    #[inline]
+    pub(crate) fn extend_zip(&mut self, a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> T) {
+        assert_eq!(a.len(), b.len(), "extend_zip needs equal lengths");
+        let dst = &mut self.buf[self.written..self.written + a.len()];
+        dst.iter_mut()
+            .zip(a.iter().zip(b))
+            .for_each(|(d, (&x, &y))| {
+                d.write(f(x, y));
+            });
+        self.written += a.len();
+    }
+
+    /// Append f(item) for every item of `items` (as many as it says it has:
+    /// the count of what was written is kept, not that claim).
+    #[inline]
+    pub(crate) fn extend_map_iter<I: ExactSizeIterator>(
+        &mut self,
+        items: I,
+        f: impl Fn(I::Item) -> T,
+    ) {
+        let n = items.len();
+        let dst = &mut self.buf[self.written..self.written + n];
+        let mut wrote = 0;
+        dst.iter_mut().zip(items).for_each(|(d, item)| {
+            d.write(f(item));
+            wrote += 1;
+        });
+        self.written += wrote;
+    }
+
+    /// Append `n` copies of `v`.
+    #[inline]
+    pub(crate) fn extend_fill(&mut self, v: T, n: usize) {
+        self.buf[self.written..self.written + n]
+            .iter_mut()
+            .for_each(|d| {
+                d.write(v);
+            });
+        self.written += n;
+    }
+
+    /// Append a copy of `src`.
+    #[inline]
+    pub(crate) fn extend_from_slice(&mut self, src: &[T]) {
+        self.extend_map(src, |v| v);
+    }
+}
+
+/// A vector of `len` values made piece by piece: `fill(state, start, piece)`
+/// writes elements start..start + piece_len (shorter at the end), using a
+/// per-task scratch `state` from `init`. Pieces run on rayon's threads when
+/// `len` is at least [`PAR_MIN_ELEMS`] (or `parallel` asks for it) and there
+/// is more than one. Panics if a piece was not written in full.
+pub(crate) fn build<T, S>(
+    len: usize,
+    piece_len: usize,
+    parallel: bool,
+    init: impl Fn() -> S + Sync + Send,
+    fill: impl Fn(&mut S, usize, &mut Piece<'_, T>) + Sync + Send,
+) -> Vec<T>
+where
+    T: Copy + Send + Sync,
+{
+    let piece_len = piece_len.max(1);
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let run = |state: &mut S, i: usize, buf: &mut [MaybeUninit<T>]| {
+        let mut piece = Piece { buf, written: 0 };
+        fill(state, i * piece_len, &mut piece);
+        assert_eq!(
+            piece.written,
+            piece.buf.len(),
+            "an output piece was left partly unwritten"
+        );
+    };
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if (parallel || len >= PAR_MIN_ELEMS) && len > piece_len {
+        spare
+            .par_chunks_mut(piece_len)
+            .enumerate()
+            .for_each_init(&init, |s, (i, buf)| run(s, i, buf));
+    } else {
+        let mut state = init();
+        spare
+            .chunks_mut(piece_len)
+            .enumerate()
+            .for_each(|(i, buf)| run(&mut state, i, buf));
+    }
+    // SAFETY: the first `len` elements were split into pieces and every piece
+    // was asserted above to be fully written (a `Piece` writes only through
+    // `MaybeUninit::write`, front to back, and counts each element once). A
+    // panic in a piece unwinds before this line, leaving the length at 0.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// out = f(a, b) over the broadcast `shape`, with `a` and `b` row-major of the
@@ -111,59 +297,78 @@ pub(crate) fn zip_map(
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Vec<f32> {
     let total: usize = shape.iter().product();
-    let mut out = vec![0.0f32; total];
     if total == 0 {
-        return out;
+        return Vec::new();
     }
-    let nest = Nest::new(shape, [broadcast_strides(shape, a_shape), broadcast_strides(shape, b_shape)]);
+    let nest = Nest::new(
+        shape,
+        [
+            broadcast_strides(shape, a_shape),
+            broadcast_strides(shape, b_shape),
+        ],
+    );
     let inner = nest.inner();
     let [sa, sb] = nest.inner_strides();
-    // Fill out[start..start + piece.len()], which may begin and end mid-run.
-    let fill = |start: usize, piece: &mut [f32]| {
-        let mut done = 0;
-        while done < piece.len() {
-            let (row, col) = ((start + done) / inner, (start + done) % inner);
-            let len = (inner - col).min(piece.len() - done);
-            let [oa, ob] = nest.row_offsets(row);
+    // Write out[start..start + piece.len], which may begin and end mid-run.
+    let fill = |_: &mut (), start: usize, piece: &mut Piece<'_, f32>| {
+        let n = piece.len();
+        let (mut done, mut col) = (0, start % inner);
+        let mut runs = nest.runs_from(start / inner);
+        while done < n {
+            let len = (inner - col).min(n - done);
+            let [oa, ob] = runs.next().expect("runs never end");
             let (oa, ob) = (oa + col * sa, ob + col * sb);
-            let o = &mut piece[done..done + len];
+            col = 0;
             match (sa, sb) {
-                (0, 0) => o.fill(f(a[oa], b[ob])),
+                (0, 0) => piece.extend_fill(f(a[oa], b[ob]), len),
                 (0, _) => {
                     let x = a[oa];
-                    o.iter_mut().zip(&b[ob..ob + len]).for_each(|(o, &y)| *o = f(x, y));
+                    piece.extend_map(&b[ob..ob + len], |y| f(x, y));
                 }
                 (_, 0) => {
                     let y = b[ob];
-                    o.iter_mut().zip(&a[oa..oa + len]).for_each(|(o, &x)| *o = f(x, y));
+                    piece.extend_map(&a[oa..oa + len], |x| f(x, y));
                 }
-                _ => o
-                    .iter_mut()
-                    .zip(a[oa..oa + len].iter().zip(&b[ob..ob + len]))
-                    .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                _ => piece.extend_zip(&a[oa..oa + len], &b[ob..ob + len], &f),
             }
             done += len;
         }
     };
-    if total >= PAR_MIN_ELEMS {
-        out.par_chunks_mut(PAR_PIECE).enumerate().for_each(|(i, piece)| fill(i * PAR_PIECE, piece));
-    } else {
-        fill(0, &mut out);
-    }
-    out
+    build(total, PAR_PIECE, false, || (), fill)
+}
+
+/// `a` (row-major, shape `a_shape`) stretched to the broadcast `shape`.
+pub(crate) fn broadcast_to(shape: &[usize], a: (&[f32], &[usize])) -> Vec<f32> {
+    // a zip with a 0-d second operand, which broadcasts everywhere
+    zip_map(shape, a, (&[0.0], &[]), |x, _| x)
 }
 
 /// out[i] = f(x[i]).
 pub(crate) fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    if x.len() >= PAR_MIN_ELEMS {
-        let mut out = vec![0.0f32; x.len()];
-        out.par_chunks_mut(PAR_PIECE).zip(x.par_chunks(PAR_PIECE)).for_each(|(o, x)| {
-            o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
-        });
-        out
-    } else {
-        x.iter().map(|&x| f(x)).collect()
-    }
+    build(
+        x.len(),
+        PAR_PIECE,
+        false,
+        || (),
+        |_, start, piece| {
+            let n = piece.len();
+            piece.extend_map(&x[start..start + n], &f);
+        },
+    )
+}
+
+/// out[i] = src[index[i]] (max pooling's winners).
+pub(crate) fn map_indices(index: &[usize], src: &[f32]) -> Vec<f32> {
+    build(
+        index.len(),
+        PAR_PIECE,
+        false,
+        || (),
+        |_, start, piece| {
+            let n = piece.len();
+            piece.extend_map(&index[start..start + n], |i| src[i]);
+        },
+    )
 }
 
 /// f(&mut g[i], x[i]) for every i: backward rules that scale the incoming
@@ -171,9 +376,11 @@ pub(crate) fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
 pub(crate) fn update_with(g: &mut [f32], x: &[f32], f: impl Fn(&mut f32, f32) + Sync) {
     debug_assert_eq!(g.len(), x.len());
     if g.len() >= PAR_MIN_ELEMS {
-        g.par_chunks_mut(PAR_PIECE).zip(x.par_chunks(PAR_PIECE)).for_each(|(g, x)| {
-            g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x));
-        });
+        g.par_chunks_mut(PAR_PIECE)
+            .zip(x.par_chunks(PAR_PIECE))
+            .for_each(|(g, x)| {
+                g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x));
+            });
     } else {
         g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x));
     }
@@ -187,10 +394,20 @@ mod tests {
     fn nest_merges_what_steps_together() {
         // (N, O, H, W) + (1, O, 1, 1) → (N, O, H·W), bias strides (0, 1, 0)
         let shape = [2, 3, 4, 5];
-        let n = Nest::new(&shape, [broadcast_strides(&shape, &shape), broadcast_strides(&shape, &[1, 3, 1, 1])]);
+        let n = Nest::new(
+            &shape,
+            [
+                broadcast_strides(&shape, &shape),
+                broadcast_strides(&shape, &[1, 3, 1, 1]),
+            ],
+        );
         assert_eq!(n.dims, vec![2, 3, 20]);
         assert_eq!(n.strides[1], vec![0, 1, 0]);
         assert_eq!(n.row_offsets(4), [4 * 20, 1]);
+        // the odometer agrees with the division, across a carry
+        let stepped: Vec<[usize; 2]> = n.runs_from(2).take(4).collect();
+        let divided: Vec<[usize; 2]> = (2..6).map(|r| n.row_offsets(r)).collect();
+        assert_eq!(stepped, divided);
     }
 
     #[test]

@@ -10,10 +10,12 @@ use crate::engine::tensor::{Array, Tensor};
 use crate::{Error, Result};
 
 fn as_2d<'a>(op: &'static str, a: &'a Array) -> Result<ndarray::ArrayView2<'a, f32>> {
-    a.view().into_dimensionality::<Ix2>().map_err(|_| Error::BadArgument {
-        op,
-        why: format!("expects 2-D matrices, got shape {:?}", a.shape()),
-    })
+    a.view()
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| Error::BadArgument {
+            op,
+            why: format!("expects 2-D matrices, got shape {:?}", a.shape()),
+        })
 }
 
 impl Tensor {
@@ -31,11 +33,19 @@ impl Tensor {
         }
         let value = backend::current().matmul(av, bv).into_dyn();
         drop((a, b));
-        Ok(Tensor::from_op(value, Op::MatMul(self.clone(), other.clone())))
+        Ok(Tensor::from_op(
+            value,
+            Op::MatMul(self.clone(), other.clone()),
+        ))
     }
 }
 
-pub(crate) fn matmul_backward(g: &Array, a: &Tensor, b: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn matmul_backward(
+    g: &Array,
+    a: &Tensor,
+    b: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     let be = backend::current();
     let gv = as_2d("matmul backward", g)?;
     if store.wants(a) {

@@ -13,8 +13,6 @@ pub mod pool;
 pub mod reduce;
 pub mod shape;
 
-use ndarray::Array2;
-
 use super::graph::GradStore;
 use super::tensor::{Array, Tensor};
 use crate::Result;
@@ -31,26 +29,57 @@ pub enum Op {
     Pow(Tensor, f32),
     Exp(Tensor),
     Log(Tensor),
-    Clamp { input: Tensor, min: f32, max: f32 },
+    Clamp {
+        input: Tensor,
+        min: f32,
+        max: f32,
+    },
     Relu(Tensor),
     Sigmoid(Tensor),
     Tanh(Tensor),
     // matmul.rs
     MatMul(Tensor, Tensor),
     // reduce.rs
-    Sum { input: Tensor, axes: Vec<usize>, keepdim: bool },
+    Sum {
+        input: Tensor,
+        axes: Vec<usize>,
+        keepdim: bool,
+    },
     /// max over one axis (or all, `axis: None`); `argmax` holds, for each
     /// output element, the flat index of the winning input element.
-    Max { input: Tensor, argmax: Vec<usize> },
-    LogSoftmax { input: Tensor, axis: usize },
+    Max {
+        input: Tensor,
+        argmax: Vec<usize>,
+    },
+    LogSoftmax {
+        input: Tensor,
+        axis: usize,
+    },
     // shape.rs
     Reshape(Tensor),
-    Permute { input: Tensor, axes: Vec<usize> },
+    Permute {
+        input: Tensor,
+        axes: Vec<usize>,
+    },
     // conv.rs
-    Conv2d { input: Tensor, weight: Tensor, stride: usize, padding: usize, cols: Array2<f32> },
+    /// Backward redoes im2col image by image, in cache, instead of keeping
+    /// the batch's (N·H'·W', C·kh·kw) matrix alive between passes.
+    Conv2d {
+        input: Tensor,
+        weight: Tensor,
+        stride: usize,
+        padding: usize,
+    },
     // pool.rs
-    MaxPool2d { input: Tensor, argmax: Vec<usize> },
-    AvgPool2d { input: Tensor, kernel: usize, stride: usize },
+    MaxPool2d {
+        input: Tensor,
+        argmax: Vec<usize>,
+    },
+    AvgPool2d {
+        input: Tensor,
+        kernel: usize,
+        stride: usize,
+    },
 }
 
 impl Op {
@@ -138,7 +167,12 @@ impl Op {
     /// Add the inputs' gradients to `store`, given the gradient of this op's
     /// output (`grad_out`, by value so that a rule may reuse its buffer) and
     /// its value (`out`).
-    pub(crate) fn backward(&self, grad_out: Array, out: &Array, store: &mut GradStore) -> Result<()> {
+    pub(crate) fn backward(
+        &self,
+        grad_out: Array,
+        out: &Array,
+        store: &mut GradStore,
+    ) -> Result<()> {
         use elementwise as ew;
         match self {
             Op::Add(a, b) => ew::add_backward(grad_out, a, b, store),
@@ -154,18 +188,31 @@ impl Op {
             Op::Sigmoid(x) => ew::sigmoid_backward(grad_out, x, out, store),
             Op::Tanh(x) => ew::tanh_backward(grad_out, x, out, store),
             Op::MatMul(a, b) => matmul::matmul_backward(&grad_out, a, b, store)?,
-            Op::Sum { input, axes, keepdim } => reduce::sum_backward(grad_out, input, axes, *keepdim, store),
+            Op::Sum {
+                input,
+                axes,
+                keepdim,
+            } => reduce::sum_backward(grad_out, input, axes, *keepdim, store),
             Op::Max { input, argmax } => reduce::max_backward(&grad_out, input, argmax, store),
-            Op::LogSoftmax { input, axis } => reduce::log_softmax_backward(grad_out, input, *axis, out, store),
+            Op::LogSoftmax { input, axis } => {
+                reduce::log_softmax_backward(grad_out, input, *axis, out, store)
+            }
             Op::Reshape(x) => shape::reshape_backward(grad_out, x, store)?,
             Op::Permute { input, axes } => shape::permute_backward(&grad_out, input, axes, store),
-            Op::Conv2d { input, weight, stride, padding, cols } => {
-                conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, cols, store)?
+            Op::Conv2d {
+                input,
+                weight,
+                stride,
+                padding,
+            } => conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, store)?,
+            Op::MaxPool2d { input, argmax } => {
+                pool::max_pool2d_backward(&grad_out, input, argmax, store)
             }
-            Op::MaxPool2d { input, argmax } => pool::max_pool2d_backward(&grad_out, input, argmax, store),
-            Op::AvgPool2d { input, kernel, stride } => {
-                pool::avg_pool2d_backward(&grad_out, input, *kernel, *stride, store)
-            }
+            Op::AvgPool2d {
+                input,
+                kernel,
+                stride,
+            } => pool::avg_pool2d_backward(&grad_out, input, *kernel, *stride, store),
         }
         Ok(())
     }

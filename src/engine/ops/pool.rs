@@ -10,13 +10,18 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
-use super::Op;
+use super::{layout, Op};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::{Array, Tensor};
 use crate::{Error, Result};
 
 /// Output height/width of pooling, with errors naming the problem.
-pub fn pool_geometry(op: &'static str, shape: &[usize], k: usize, stride: usize) -> Result<(usize, usize)> {
+pub fn pool_geometry(
+    op: &'static str,
+    shape: &[usize],
+    k: usize,
+    stride: usize,
+) -> Result<(usize, usize)> {
     let bad = |why: String| Error::BadArgument { op, why };
     if shape.len() != 4 {
         return Err(bad(format!("input must be (N, C, H, W), got {shape:?}")));
@@ -26,9 +31,40 @@ pub fn pool_geometry(op: &'static str, shape: &[usize], k: usize, stride: usize)
     }
     let (h, w) = (shape[2], shape[3]);
     if k > h || k > w {
-        return Err(bad(format!("window {k}x{k} is larger than the input {h}x{w}")));
+        return Err(bad(format!(
+            "window {k}x{k} is larger than the input {h}x{w}"
+        )));
     }
     Ok(((h - k) / stride + 1, (w - k) / stride + 1))
+}
+
+/// Max pooling's winners for the common 2×2 window with stride 2, one plane:
+/// the four candidates in row-major order, the first maximum winning (strict
+/// '>', as in the general loop), with selects rather than branches.
+fn argmax_2x2(
+    plane: &[f32],
+    w: usize,
+    (oh, ow): (usize, usize),
+    base: usize,
+    piece: &mut layout::Piece<'_, usize>,
+) {
+    for oy in 0..oh {
+        let top = 2 * oy * w;
+        let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
+        piece.extend_map_iter(
+            r0.chunks_exact(2).zip(r1.chunks_exact(2)).enumerate(),
+            |(ox, (p0, p1))| {
+                let i = base + top + 2 * ox;
+                let (mut best, mut best_v) = (i, p0[0]);
+                for (j, v) in [(i + 1, p0[1]), (i + w, p1[0]), (i + w + 1, p1[1])] {
+                    let better = v > best_v;
+                    best = if better { j } else { best };
+                    best_v = if better { v } else { best_v };
+                }
+                best
+            },
+        );
+    }
 }
 
 impl Tensor {
@@ -39,39 +75,49 @@ impl Tensor {
         let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
         let xs = x.as_standard_layout();
         let src = xs.as_slice().expect("standard layout is contiguous");
-        let mut out = vec![0.0f32; n * c * oh * ow];
-        let mut argmax = vec![0usize; n * c * oh * ow];
-        // One plane per task. Each window's rows are sliced once, so the scan
+        // One plane per piece. Each window's rows are sliced once, so the scan
         // is over short slices with no per-element bounds arithmetic.
-        out.par_chunks_mut((oh * ow).max(1)).zip(argmax.par_chunks_mut((oh * ow).max(1))).enumerate().for_each(
-            |(plane, (o, a))| {
-                let base = plane * h * w;
-                let src = &src[base..base + h * w];
+        let per_plane = oh * ow;
+        let argmax = layout::build(
+            n * c * per_plane,
+            per_plane,
+            false,
+            || (),
+            |_, start, piece| {
+                let base = start / per_plane.max(1) * h * w;
+                let plane = &src[base..base + h * w];
+                if k == 2 && stride == 2 {
+                    return argmax_2x2(plane, w, (oh, ow), base, piece);
+                }
                 for oy in 0..oh {
-                    let (o, a) = (&mut o[oy * ow..(oy + 1) * ow], &mut a[oy * ow..(oy + 1) * ow]);
-                    for (ox, (o, a)) in o.iter_mut().zip(a.iter_mut()).enumerate() {
+                    for ox in 0..ow {
                         let first = oy * stride * w + ox * stride;
-                        let (mut best, mut best_v) = (first, src[first]);
+                        let (mut best, mut best_v) = (first, plane[first]);
                         for ky in 0..k {
                             let row0 = first + ky * w;
-                            for (kx, &v) in src[row0..row0 + k].iter().enumerate() {
+                            for (kx, &v) in plane[row0..row0 + k].iter().enumerate() {
                                 // strict '>' keeps the first maximum (tie rule)
-                                if v > best_v {
-                                    best = row0 + kx;
-                                    best_v = v;
-                                }
+                                let better = v > best_v;
+                                best = if better { row0 + kx } else { best };
+                                best_v = if better { v } else { best_v };
                             }
                         }
-                        *o = best_v;
-                        *a = base + best;
+                        piece.push(base + best);
                     }
                 }
             },
         );
+        let out = layout::map_indices(&argmax, src);
         drop(xs);
         drop(x);
         let value = Array::from_shape_vec(IxDyn(&[n, c, oh, ow]), out).expect("sized above");
-        Ok(Tensor::from_op(value, Op::MaxPool2d { input: self.clone(), argmax }))
+        Ok(Tensor::from_op(
+            value,
+            Op::MaxPool2d {
+                input: self.clone(),
+                argmax,
+            },
+        ))
     }
 
     /// Mean over each k×k window, moving `stride` cells at a time.
@@ -83,49 +129,76 @@ impl Tensor {
         let src = xs.as_slice().expect("standard layout is contiguous");
         let scale = 1.0 / (k * k) as f32;
         let mut out = vec![0.0f32; n * c * oh * ow];
-        out.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, o)| {
-            let base = plane * h * w;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut s = 0.0;
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            s += src[base + (oy * stride + ky) * w + ox * stride + kx];
+        out.par_chunks_mut(oh * ow)
+            .enumerate()
+            .for_each(|(plane, o)| {
+                let base = plane * h * w;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0.0;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                s += src[base + (oy * stride + ky) * w + ox * stride + kx];
+                            }
                         }
+                        o[oy * ow + ox] = s * scale;
                     }
-                    o[oy * ow + ox] = s * scale;
                 }
-            }
-        });
+            });
         drop(xs);
         drop(x);
         let value = Array::from_shape_vec(IxDyn(&[n, c, oh, ow]), out).expect("sized above");
-        Ok(Tensor::from_op(value, Op::AvgPool2d { input: self.clone(), kernel: k, stride }))
+        Ok(Tensor::from_op(
+            value,
+            Op::AvgPool2d {
+                input: self.clone(),
+                kernel: k,
+                stride,
+            },
+        ))
     }
 }
 
 // Each window's gradient goes to its winner. A winner lies in its window's
-// plane, so planes are filled in parallel, each in window order.
+// plane, so planes are built in parallel, each in window order (overlapping
+// windows add), in a scratch plane that is then copied out.
 pub(crate) fn max_pool2d_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut GradStore) {
     let shape = x.shape();
     let plane = shape[2] * shape[3];
     let gs = g.as_standard_layout();
     let gsrc = gs.as_slice().expect("standard layout is contiguous");
     let per_plane = gsrc.len() / (shape[0] * shape[1]).max(1);
-    let mut gx = vec![0.0f32; shape.iter().product()];
-    gx.par_chunks_mut(plane.max(1))
-        .zip(gsrc.par_chunks(per_plane.max(1)).zip(argmax.par_chunks(per_plane.max(1))))
-        .enumerate()
-        .for_each(|(p, (dst, (g, a)))| {
-            for (&gi, &idx) in g.iter().zip(a) {
-                dst[idx - p * plane] += gi;
+    let len = shape.iter().product();
+    let gx = layout::build(
+        len,
+        plane,
+        false,
+        Vec::new,
+        |scratch: &mut Vec<f32>, start, piece| {
+            let p = start / plane.max(1);
+            scratch.clear();
+            scratch.resize(plane, 0.0);
+            let windows = p * per_plane..(p + 1) * per_plane;
+            for (&gi, &idx) in gsrc[windows.clone()].iter().zip(&argmax[windows]) {
+                scratch[idx - start] += gi;
             }
-        });
-    store.accumulate(x, Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"));
+            piece.extend_from_slice(scratch);
+        },
+    );
+    store.accumulate(
+        x,
+        Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"),
+    );
 }
 
 // Each window's gradient is shared equally by its k² cells.
-pub(crate) fn avg_pool2d_backward(g: &Array, x: &Tensor, k: usize, stride: usize, store: &mut GradStore) {
+pub(crate) fn avg_pool2d_backward(
+    g: &Array,
+    x: &Tensor,
+    k: usize,
+    stride: usize,
+    store: &mut GradStore,
+) {
     let shape = x.shape();
     let (h, w) = (shape[2], shape[3]);
     let (oh, ow) = (g.shape()[2], g.shape()[3]);
@@ -133,17 +206,22 @@ pub(crate) fn avg_pool2d_backward(g: &Array, x: &Tensor, k: usize, stride: usize
     let gsrc = gs.as_slice().expect("standard layout is contiguous");
     let scale = 1.0 / (k * k) as f32;
     let mut gx = vec![0.0f32; shape.iter().product()];
-    gx.par_chunks_mut(h * w).enumerate().for_each(|(plane, dst)| {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let gv = gsrc[plane * oh * ow + oy * ow + ox] * scale;
-                for ky in 0..k {
-                    for kx in 0..k {
-                        dst[(oy * stride + ky) * w + ox * stride + kx] += gv;
+    gx.par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(plane, dst)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let gv = gsrc[plane * oh * ow + oy * ow + ox] * scale;
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            dst[(oy * stride + ky) * w + ox * stride + kx] += gv;
+                        }
                     }
                 }
             }
-        }
-    });
-    store.accumulate(x, Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"));
+        });
+    store.accumulate(
+        x,
+        Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"),
+    );
 }

@@ -21,7 +21,7 @@ use crate::{Error, Result};
 /// dimension at a time from the left, so results do not change with the fast
 /// path: the first (and largest) reduction, over dimension 0, adds the
 /// dimension-0 slices one after another as `sum_axis(Axis(0))` does, but in
-/// place and spread over rayon's threads by column ([`sum_leading`]). What is
+/// place and spread over rayon's threads by column (`sum_leading`). What is
 /// left (a conv bias's (1, O, H, W) → (1, O, 1, 1)) is small.
 pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
     let g = grad.as_standard_layout();
@@ -40,7 +40,11 @@ pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
         g.into_owned()
     };
     while g.ndim() > shape.len() {
-        g = if g.ndim() >= 2 { sum_leading(&g) } else { g.sum_axis(Axis(0)) };
+        g = if g.ndim() >= 2 {
+            sum_leading(&g)
+        } else {
+            g.sum_axis(Axis(0))
+        };
     }
     for (i, &n) in shape.iter().enumerate() {
         if n == 1 && g.shape()[i] != 1 {
@@ -68,9 +72,14 @@ fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
     };
     const PIECE: usize = 4096;
     if rows * len >= layout::PAR_MIN_ELEMS && len > PIECE {
-        acc.par_chunks_mut(PIECE).enumerate().for_each(|(i, a)| add_rows(i * PIECE, a));
-    } else {
-        add_rows(0, &mut acc);
+        acc.par_chunks_mut(PIECE)
+            .enumerate()
+            .for_each(|(i, a)| add_rows(i * PIECE, a));
+    } else if len > 0 {
+        // whole rows, e.g. a Linear bias's (N, F) → (F,): F independent sums
+        for row in src.chunks_exact(len) {
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
     }
     Array::from_shape_vec(IxDyn(rest), acc).expect("one sum per remaining element")
 }
@@ -128,7 +137,14 @@ impl Tensor {
                 value = value.insert_axis(Axis(axis));
             }
         }
-        Ok(Tensor::from_op(value, Op::Sum { input: self.clone(), axes, keepdim }))
+        Ok(Tensor::from_op(
+            value,
+            Op::Sum {
+                input: self.clone(),
+                axes,
+                keepdim,
+            },
+        ))
     }
 
     /// Mean of all elements (derived: sum / n).
@@ -154,7 +170,10 @@ impl Tensor {
         let data = self.data();
         check_axis("max", data.shape(), axis)?;
         if data.shape()[axis] == 0 {
-            return Err(Error::BadArgument { op: "max", why: "cannot take the max of an empty dimension".into() });
+            return Err(Error::BadArgument {
+                op: "max",
+                why: "cannot take the max of an empty dimension".into(),
+            });
         }
         let (outer, len, inner) = split_at_axis(data.shape(), axis);
         let flat = data.as_standard_layout();
@@ -179,8 +198,18 @@ impl Tensor {
         }
         let shape = reduced_shape(data.shape(), axis, keepdim);
         drop(data);
-        let value = Array::from_shape_vec(IxDyn(&shape), values).expect("one value per output element");
-        Ok((Tensor::from_op(value, Op::Max { input: self.clone(), argmax }), index))
+        let value =
+            Array::from_shape_vec(IxDyn(&shape), values).expect("one value per output element");
+        Ok((
+            Tensor::from_op(
+                value,
+                Op::Max {
+                    input: self.clone(),
+                    argmax,
+                },
+            ),
+            index,
+        ))
     }
 
     /// Index of the largest element along `axis` (no gradient), as PyTorch's `argmax(dim)`.
@@ -207,7 +236,13 @@ impl Tensor {
             }
         }
         drop(data);
-        Ok(Tensor::from_op(out, Op::LogSoftmax { input: self.clone(), axis }))
+        Ok(Tensor::from_op(
+            out,
+            Op::LogSoftmax {
+                input: self.clone(),
+                axis,
+            },
+        ))
     }
 
     /// softmax along `axis` (derived: exp of log_softmax).
@@ -217,15 +252,26 @@ impl Tensor {
 }
 
 // d(sum)/dx = 1 for every summed element: broadcast the gradient back.
-pub(crate) fn sum_backward(mut g: Array, x: &Tensor, axes: &[usize], keepdim: bool, store: &mut GradStore) {
+pub(crate) fn sum_backward(
+    mut g: Array,
+    x: &Tensor,
+    axes: &[usize],
+    keepdim: bool,
+    store: &mut GradStore,
+) {
     let shape = x.shape();
     if !keepdim {
         for &axis in axes {
             g = g.insert_axis(Axis(axis));
         }
     }
-    let gx = g.broadcast(IxDyn(&shape)).expect("kept-dim gradient broadcasts to the input").to_owned();
-    store.accumulate(x, gx);
+    let g = g.as_standard_layout();
+    let gs = g.as_slice().expect("standard layout is contiguous");
+    let gx = layout::broadcast_to(&shape, (gs, g.shape()));
+    store.accumulate(
+        x,
+        Array::from_shape_vec(IxDyn(&shape), gx).expect("sized by the input's shape"),
+    );
 }
 
 // The winner of each max gets the gradient; every other element gets 0.
@@ -235,12 +281,75 @@ pub(crate) fn max_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut 
     for (gi, &idx) in g.iter().zip(argmax) {
         gx[idx] += gi;
     }
-    store.accumulate(x, Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"));
+    store.accumulate(
+        x,
+        Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"),
+    );
 }
 
 // y = x - lse(x): dx = g - softmax(x)·Σ g, with softmax = e^y (from the output)
-pub(crate) fn log_softmax_backward(g: Array, x: &Tensor, axis: usize, out: &Array, store: &mut GradStore) {
+pub(crate) fn log_softmax_backward(
+    g: Array,
+    x: &Tensor,
+    axis: usize,
+    out: &Array,
+    store: &mut GradStore,
+) {
     let g_sum = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
     let gx = g - &(out.mapv(f32::exp) * &g_sum);
     store.accumulate(x, gx);
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The plain ndarray version `sum_to_shape` replaced: the order of its
+    /// sums is the one to keep.
+    fn by_sum_axis(grad: &Array, shape: &[usize]) -> Array {
+        let mut g = grad.clone();
+        while g.ndim() > shape.len() {
+            g = g.sum_axis(Axis(0));
+        }
+        for (i, &n) in shape.iter().enumerate() {
+            if n == 1 && g.shape()[i] != 1 {
+                g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
+            }
+        }
+        g
+    }
+
+    #[test]
+    fn sum_to_shape_sums_in_sum_axis_order() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let cases: [(&[usize], &[usize]); 8] = [
+            (&[1000, 6], &[6]),              // Linear bias
+            (&[1000, 1], &[1]),              // Linear bias, one output
+            (&[40, 8, 9, 7], &[1, 8, 1, 1]), // conv bias
+            (&[3, 5000, 7], &[5000, 7]),     // long rows, in parallel
+            (&[4, 3, 5], &[5]),              // two leading dims dropped
+            (&[4, 3, 5], &[3, 1]),           // a dropped dim and a kept 1
+            (&[2, 3], &[]),                  // to a scalar
+            (&[5000], &[1]),                 // 1-D
+        ];
+        for (from, to) in cases {
+            let n = from.iter().product();
+            let g = Array::from_shape_vec(
+                IxDyn(from),
+                (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+            )
+            .expect("sized");
+            let (got, want) = (sum_to_shape(&g, to), by_sum_axis(&g, to));
+            assert_eq!(got.shape(), want.shape(), "{from:?} → {to:?}");
+            let bits = |a: &Array| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{from:?} → {to:?}: not bit for bit"
+            );
+        }
+    }
 }

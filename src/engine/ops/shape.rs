@@ -30,8 +30,13 @@ fn reshaped(op: &'static str, a: &Array, shape: &[usize]) -> Result<Array> {
 
 /// `a` (any layout) with a new row-major shape; free when `a` is row-major.
 fn reshape_owned(a: Array, shape: &[usize]) -> Array {
-    let a = if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() };
-    a.into_shape_with_order(IxDyn(shape)).expect("element count checked")
+    let a = if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    };
+    a.into_shape_with_order(IxDyn(shape))
+        .expect("element count checked")
 }
 
 impl Tensor {
@@ -44,15 +49,24 @@ impl Tensor {
     /// `view` with PyTorch's `-1`: one dimension may be inferred.
     pub fn view(&self, shape: &[isize]) -> Result<Tensor> {
         let n = self.numel();
-        let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let unknown = shape.iter().filter(|&&d| d < 0).count();
         let bad = |why: String| Error::BadArgument { op: "view", why };
         let resolved: Vec<usize> = match unknown {
             0 => shape.iter().map(|&d| d as usize).collect(),
-            1 if known > 0 && n % known == 0 => {
-                shape.iter().map(|&d| if d < 0 { n / known } else { d as usize }).collect()
+            1 if known > 0 && n.is_multiple_of(known) => shape
+                .iter()
+                .map(|&d| if d < 0 { n / known } else { d as usize })
+                .collect(),
+            1 => {
+                return Err(bad(format!(
+                    "cannot infer -1 in {shape:?} for {n} elements"
+                )))
             }
-            1 => return Err(bad(format!("cannot infer -1 in {shape:?} for {n} elements"))),
             _ => return Err(bad("only one dimension can be -1".into())),
         };
         self.reshape(&resolved)
@@ -73,12 +87,25 @@ impl Tensor {
         if sorted != (0..data.ndim()).collect::<Vec<_>>() {
             return Err(Error::BadArgument {
                 op: "permute",
-                why: format!("{axes:?} is not an ordering of the {} dimensions", data.ndim()),
+                why: format!(
+                    "{axes:?} is not an ordering of the {} dimensions",
+                    data.ndim()
+                ),
             });
         }
-        let value = data.view().permuted_axes(IxDyn(axes)).as_standard_layout().into_owned();
+        let value = data
+            .view()
+            .permuted_axes(IxDyn(axes))
+            .as_standard_layout()
+            .into_owned();
         drop(data);
-        Ok(Tensor::from_op(value, Op::Permute { input: self.clone(), axes: axes.to_vec() }))
+        Ok(Tensor::from_op(
+            value,
+            Op::Permute {
+                input: self.clone(),
+                axes: axes.to_vec(),
+            },
+        ))
     }
 
     /// Swap two dimensions.
@@ -87,7 +114,10 @@ impl Tensor {
         if d0 >= axes.len() || d1 >= axes.len() {
             return Err(Error::BadArgument {
                 op: "transpose",
-                why: format!("dimensions {d0}, {d1} out of range for shape {:?}", self.shape()),
+                why: format!(
+                    "dimensions {d0}, {d1} out of range for shape {:?}",
+                    self.shape()
+                ),
             });
         }
         axes.swap(d0, d1);
@@ -114,6 +144,10 @@ pub(crate) fn permute_backward(g: &Array, x: &Tensor, axes: &[usize], store: &mu
     for (i, &a) in axes.iter().enumerate() {
         inverse[a] = i;
     }
-    let gx = g.view().permuted_axes(IxDyn(&inverse)).as_standard_layout().into_owned();
+    let gx = g
+        .view()
+        .permuted_axes(IxDyn(&inverse))
+        .as_standard_layout()
+        .into_owned();
     store.accumulate(x, gx);
 }

@@ -192,15 +192,27 @@ fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
     let lessons = crate::lessons::all();
     let w = area.width.min(100);
     let h = area.height.min(lessons.len() as u16 + 4);
-    let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
     Clear.render(rect, buf);
     let mut lines: Vec<Line> = lessons
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let style = if i == selected { Style::new().fg(Color::Black).bg(Color::Cyan) } else { Style::new() };
+            let style = if i == selected {
+                Style::new().fg(Color::Black).bg(Color::Cyan)
+            } else {
+                Style::new()
+            };
             Line::from(vec![
-                Span::styled(format!("{:<15}", l.name), style.add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    format!("{:<15}", l.name),
+                    style.add_modifier(Modifier::BOLD),
+                ),
                 Span::styled(format!(" {}", l.summary), style),
             ])
         })
@@ -209,7 +221,9 @@ fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
         "up/down choose · Enter open · Esc close",
         Style::new().fg(Color::DarkGray),
     )));
-    Paragraph::new(lines).block(pane_block("Lessons", true, ascii)).render(rect, buf);
+    Paragraph::new(lines)
+        .block(pane_block("Lessons", true, ascii))
+        .render(rect, buf);
 }
 
 fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
