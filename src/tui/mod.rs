@@ -27,8 +27,9 @@ use crate::lessons;
 use app::App;
 use event::Event;
 
-/// Shortest time between two frames.
-pub const FRAME_MS: u64 = 33;
+/// Shortest time between two frames that no key asked for (a bit under
+/// TICK_MS, so every tick still draws: at least 10 frames a second).
+pub const FRAME_MS: u64 = 90;
 
 /// The lesson the lab opens when none is named.
 pub const DEFAULT_LESSON: &str = "cnn-mnist";
@@ -68,17 +69,18 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx);
     app.update(Event::Resize(size.width, size.height));
 
-    // Draw after changes, but at most once per FRAME_MS: the worker may
-    // report hundreds of times a second, and frames cost CPU that training
-    // needs. Ticks (every TICK_MS) keep at least 10 redraws a second.
+    // Input is drawn at once; everything else (the worker's reports, ticks)
+    // at most once per FRAME_MS: the worker may report hundreds of times a
+    // second, and on two cores every frame (ours and the terminal's) takes
+    // CPU from training. Ticks every TICK_MS keep ~10 redraws a second.
     let frame = Duration::from_millis(FRAME_MS);
     let mut last_draw: Option<Instant> = None;
-    let mut dirty = true;
+    let (mut dirty, mut urgent) = (true, true);
     while !app.should_quit {
-        if dirty && last_draw.is_none_or(|t| t.elapsed() >= frame) {
+        if urgent || (dirty && last_draw.is_none_or(|t| t.elapsed() >= frame)) {
             terminal.draw(|f| views::render(&app, f))?;
             last_draw = Some(Instant::now());
-            dirty = false;
+            (dirty, urgent) = (false, false);
         }
         let wait = match (dirty, last_draw) {
             (true, Some(t)) => frame.saturating_sub(t.elapsed()),
@@ -86,6 +88,7 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         };
         match rx.recv_timeout(wait) {
             Ok(ev) => {
+                urgent |= matches!(ev, Event::Key(_) | Event::Mouse(_) | Event::Resize(..));
                 app.update(ev);
                 dirty = true;
             }
