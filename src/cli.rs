@@ -10,7 +10,14 @@ use crate::explain::PoolMode;
 /// A deep-learning lab in the terminal: step through gradient descent, build
 /// models layer by layer, watch a CNN train on MNIST.
 #[derive(Parser, Debug)]
-#[command(name = "dl-lab", version, about, long_about = None)]
+#[command(
+    name = "dl-lab",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command, dl-lab opens the lab in the terminal (on the shipped MNIST sample \
+                  unless --data is given). In the lab, press ? for the keys."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -88,8 +95,10 @@ pub struct RunArgs {
     /// sgd, adam, adamw, rmsprop or adagrad.
     #[arg(long)]
     pub optimizer: Option<String>,
+    /// Momentum (sgd, rmsprop); 0 = none.
     #[arg(long)]
     pub momentum: Option<f32>,
+    /// Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw; adamw defaults to 0.01).
     #[arg(long)]
     pub weight_decay: Option<f32>,
     /// Mini-batch size (MNIST lessons).
