@@ -306,3 +306,43 @@ fn the_lesson_list_switches_lessons() {
     key(&mut a, KeyCode::Esc);
     assert_eq!(a.lesson.name, "linear");
 }
+
+#[test]
+fn help_closes_on_any_key_and_keeps_the_editor_untouched() {
+    let mut a = app("cnn-mnist");
+    a.focus = PaneId::Model;
+    press(&mut a, 'e'); // open the layer editor
+    assert!(a.builder.is_editing());
+    press(&mut a, '?');
+    assert!(a.show_help);
+    key(&mut a, KeyCode::Esc);
+    assert!(!a.show_help, "Esc closes the help first");
+    assert!(a.builder.is_editing(), "…and leaves the editor open");
+}
+
+#[test]
+fn switching_lessons_while_training_drops_the_old_runs_reports() {
+    let (tx, rx) = mpsc::channel();
+    let data = Arc::new(Mnist::shipped().expect("shipped sample"));
+    let mut a = App::new(
+        lessons::find("softmax-mnist").expect("lesson"),
+        data,
+        false,
+        tx,
+    );
+    a.hyper.epochs = 1;
+    press(&mut a, 's');
+    assert_eq!(a.train_state, dl_lab::tui::app::TrainState::Running);
+    a.switch_lesson(lessons::find("cnn-mnist").expect("lesson"));
+    // everything the stopped worker sent is already queued; feed it all
+    while let Ok(ev) = rx.try_recv() {
+        a.update(ev);
+    }
+    assert_eq!(a.lesson.name, "cnn-mnist");
+    assert_eq!(
+        a.train_state,
+        dl_lab::tui::app::TrainState::Idle,
+        "the old run's Finished is ignored"
+    );
+    assert!(a.trained.is_none(), "the old run's snapshot is ignored");
+}

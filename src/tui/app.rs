@@ -149,8 +149,11 @@ pub struct App {
     /// The layers `trained` was built from (the builder may have moved on).
     pub trained_specs: Vec<LayerSpec>,
     worker: Option<Worker>,
-    /// A stopped run's last reports may still be queued: drop them until the next `Started`.
-    stale_reports: bool,
+    /// Runs that were stopped before their last report (Finished or Failed)
+    /// was read: their queued reports are dropped, up to and including it.
+    stale_runs: usize,
+    /// The current worker's last report has not been read yet.
+    run_open: bool,
     /// The message as of the last tick, and how many ticks it has been shown.
     message_seen: Option<String>,
     message_ticks: u32,
@@ -187,7 +190,8 @@ impl App {
             trained: None,
             trained_specs: Vec::new(),
             worker: None,
-            stale_reports: false,
+            stale_runs: 0,
+            run_open: false,
             message_seen: None,
             message_ticks: 0,
             tx,
@@ -209,7 +213,17 @@ impl App {
         if self.lesson_picker.is_some() {
             return self.picker_key(key);
         }
-        // an open editor (e.g. the model builder's) sees keys first, but q and Esc stay global
+        if self.show_help {
+            // the help overlay is on top: q quits, anything else closes it
+            match keymap::intent(&key, self.zoomed) {
+                Some(Intent::Quit) => self.quit(),
+                _ if key.kind != crossterm::event::KeyEventKind::Release => self.show_help = false,
+                _ => {}
+            }
+            return;
+        }
+        // an open editor (e.g. the model builder's) sees keys first (Esc
+        // cancels it); q always quits
         if self.focus == PaneId::Model && self.builder.is_editing() {
             if let Some(Intent::Quit) = keymap::intent(&key, true) {
                 return self.quit();
@@ -250,12 +264,12 @@ impl App {
 
     /// Open `lesson` in place of the current one (stopping any training).
     pub fn switch_lesson(&mut self, lesson: Lesson) {
-        if let Some(w) = self.worker.take() {
-            w.stop();
-        }
-        let (area, focus) = (self.area, self.focus);
+        self.stop_worker();
+        let (area, focus, stale_runs) = (self.area, self.focus, self.stale_runs);
         let name = lesson.name;
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone());
+        // the stopped worker's last reports are still queued: not for this lesson
+        self.stale_runs = stale_runs;
         self.area = area;
         self.focus = focus;
         self.message = Some(format!("opened lesson {name}"));
@@ -356,8 +370,18 @@ impl App {
 
     fn quit(&mut self) {
         self.should_quit = true;
+        self.stop_worker();
+    }
+
+    /// Stop the worker (if any) and wait for it; what it already sent is
+    /// marked stale.
+    fn stop_worker(&mut self) {
         if let Some(w) = self.worker.take() {
             w.stop();
+            if self.run_open {
+                self.stale_runs += 1;
+                self.run_open = false;
+            }
         }
     }
 
@@ -389,10 +413,7 @@ impl App {
             self.loss.sync_costs(s);
             return;
         }
-        if let Some(w) = self.worker.take() {
-            w.stop();
-            self.stale_reports = true;
-        }
+        self.stop_worker();
         self.train_state = TrainState::Idle;
         self.progress = Progress::default();
         self.trained = None;
@@ -440,13 +461,11 @@ impl App {
 
     /// Build the edited model and train it on a worker thread.
     fn start_training(&mut self) {
-        let Task::Classifier { input_shape, .. } = &self.lesson.task else {
+        let Task::Classifier { input_shape, .. } = self.lesson.task.clone() else {
             return;
         };
-        if let Some(w) = self.worker.take() {
-            w.stop();
-            self.stale_reports = true;
-        }
+        let input_shape = &input_shape;
+        self.stop_worker();
         let specs = self.builder.specs.clone();
         if let Err(why) = views::model_builder::readiness(&specs, input_shape) {
             self.message = Some(format!("cannot train this model: {why}"));
@@ -470,6 +489,7 @@ impl App {
         match Worker::spawn(run, move |ev| tx.send(Event::Train(ev)).is_ok()) {
             Ok(w) => {
                 self.worker = Some(w);
+                self.run_open = true;
                 self.train_state = TrainState::Running;
                 self.progress = Progress {
                     started: Some(std::time::Instant::now()),
@@ -487,11 +507,15 @@ impl App {
     }
 
     fn on_train(&mut self, ev: TrainEvent) {
-        if self.stale_reports {
-            if !matches!(ev, TrainEvent::Started { .. }) {
-                return;
+        let last_report = matches!(ev, TrainEvent::Finished { .. } | TrainEvent::Failed(_));
+        if self.stale_runs > 0 {
+            if last_report {
+                self.stale_runs -= 1;
             }
-            self.stale_reports = false;
+            return;
+        }
+        if last_report {
+            self.run_open = false;
         }
         let p = &mut self.progress;
         match ev {
