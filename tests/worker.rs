@@ -340,3 +340,34 @@ fn a_diverging_run_fails_naming_the_step() {
     );
     assert!(worker.stop().is_some());
 }
+
+/// A layer with a bug: it panics on its second call.
+struct PanicsOnSecondCall(std::sync::atomic::AtomicUsize);
+
+impl dl_lab::nn::Module for PanicsOnSecondCall {
+    fn forward(&self, x: &dl_lab::Tensor) -> dl_lab::Result<dl_lab::Tensor> {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            panic!("a bug in a layer");
+        }
+        Ok(x.clone())
+    }
+    fn describe(&self) -> String {
+        "PanicsOnSecondCall".into()
+    }
+}
+
+#[test]
+fn a_panic_in_training_ends_the_stream_with_failed() {
+    let mut run = softmax_run(200, |h| h.epochs = 1);
+    run.model.layers.push(Box::new(PanicsOnSecondCall(
+        std::sync::atomic::AtomicUsize::new(0),
+    )));
+    let (_worker, rx) = spawn(run);
+    let events = collect_to_end(&rx, PROMPT);
+    match events.last() {
+        Some(TrainEvent::Failed(msg)) => {
+            assert!(msg.contains("a bug in a layer"), "{msg}")
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}

@@ -3,6 +3,7 @@
 //! blocks on the UI: batch reports are throttled, and a failed `send` means
 //! the UI is gone, so the worker stops quietly.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,6 +12,9 @@ use super::messages::{TrainCommand, TrainEvent};
 use super::{ClassifierRun, Control, Progress};
 use crate::nn::Module;
 use crate::optim::Optimizer;
+
+/// The training thread's name (the lab's panic hook tells it apart).
+pub const THREAD_NAME: &str = "dl-lab-train";
 
 /// At most one batch report per this many milliseconds.
 pub const REPORT_MS: u64 = 50;
@@ -30,9 +34,22 @@ impl Worker {
     ) -> std::io::Result<Worker> {
         let (commands, inbox) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
-            .name("dl-lab-train".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
-                work(&mut run, &inbox, &send);
+                // a bug in training must not leave the UI waiting for a
+                // report that never comes: end the stream with Failed
+                let worked =
+                    panic::catch_unwind(AssertUnwindSafe(|| work(&mut run, &inbox, &send)));
+                if let Err(payload) = worked {
+                    let why = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown cause".into());
+                    send(TrainEvent::Failed(format!(
+                        "training stopped by an internal error: {why}"
+                    )));
+                }
                 run
             })?;
         Ok(Worker {

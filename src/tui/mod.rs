@@ -49,6 +49,15 @@ impl Drop for TerminalGuard {
 pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let lesson = lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
     let mut terminal = ratatui::init();
+    // ratatui's hook restores the terminal on a panic; a panic on the
+    // training thread is reported to the UI as `Failed` instead (the worker
+    // catches it), so it must not take the terminal away from a running lab.
+    let restore_on_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some(crate::train::worker::THREAD_NAME) {
+            restore_on_panic(info);
+        }
+    }));
     let _guard = TerminalGuard;
     let _ = execute!(stdout(), EnableMouseCapture);
 

@@ -190,10 +190,12 @@ fn failure_text(app: &App) -> Option<(String, Color)> {
         };
     }
     match &app.train_state {
-        TrainState::Failed(m) => Some((
+        // a diverged loss wants a smaller learning rate; other failures just a retry
+        TrainState::Failed(m) if m.contains("diverged") => Some((
             format!("{m} — press - to lower the learning rate, then s to train again"),
             Color::Red,
         )),
+        TrainState::Failed(m) => Some((format!("{m} — press s to try again"), Color::Red)),
         _ => None,
     }
 }
