@@ -37,7 +37,8 @@ pub enum LayerSpec {
     Flatten,
 }
 
-fn fmt_shape(s: &[usize]) -> String {
+/// A shape with its batch dimension, as the model builder shows it: `[N,32,28,28]`.
+pub fn fmt_shape(s: &[usize]) -> String {
     let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
     format!("[N,{}]", dims.join(","))
 }

@@ -238,11 +238,8 @@ pub fn readiness(specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> 
     }
 }
 
-/// `[N,32,28,28]`
-pub fn shape_text(shape: &[usize]) -> String {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    format!("[N,{}]", dims.join(","))
-}
+/// `[N,32,28,28]`: the shape format of the layer specs' own messages.
+pub use crate::nn::spec::fmt_shape as shape_text;
 
 /// A label for narrow panes: `Conv 1→32 k3 s1 p1`, `Linear 3136→10`, `MaxPool 2 s2`.
 pub fn short_label(spec: &LayerSpec, ascii: bool) -> String {
