@@ -1,6 +1,9 @@
 //! Tests for the data module: IDX bytes built in memory (good, bad magic, truncated, count
 //! mismatch, raw and gzip), MNIST directories, the shipped sample, the loader and CSV errors.
 
+#[macro_use]
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -287,7 +290,13 @@ fn shared_mnist_test_files_if_present() {
     // The course's full t10k pair; a later test trains on 0..2000 and evaluates on 2000..3000.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/mnist");
     if !dir.is_dir() {
-        eprintln!("skipping: {} not found", dir.display());
+        if std::env::var("DL_LAB_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+            panic!(
+                "{} is missing and DL_LAB_REQUIRE_SHARED=1 requires it",
+                dir.display()
+            );
+        }
+        skip_note!("skipping: {} not found", dir.display());
         return;
     }
     let t10k = Mnist::load_test_files(&dir).expect("t10k");
@@ -304,7 +313,7 @@ fn fashion_mnist_if_installed() {
     // Debian: apt-get install dataset-fashion-mnist (same names and format as MNIST).
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     if !dir.is_dir() {
-        eprintln!("skipping: {} not found", dir.display());
+        skip_note!("skipping: {} not found", dir.display());
         return;
     }
     let data = Mnist::load_dir(dir).expect("fashion-mnist");

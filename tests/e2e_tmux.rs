@@ -5,6 +5,9 @@
 //! Skips (with the reason printed) when tmux is not installed, unless
 //! DL_LAB_REQUIRE_TMUX=1 (set by .ci/run), which turns the skip into a failure.
 
+#[macro_use]
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,10 +26,10 @@ fn tmux_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        if std::env::var("DL_LAB_REQUIRE_TMUX").as_deref() == Ok("1") {
+        if common::required("TMUX") {
             panic!("tmux is required (DL_LAB_REQUIRE_TMUX=1) but not installed");
         }
-        eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+        skip_note!("skipped: tmux is not installed (apt-get install tmux)");
     }
     ok
 }

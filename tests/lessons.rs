@@ -2,7 +2,12 @@
 //! registry, run for a set number of epochs on its own, the shipped or a tiny data set, and
 //! its success check asserted on the numbers it reaches.
 
-use std::path::{Path, PathBuf};
+#[macro_use]
+mod common;
+
+use std::path::PathBuf;
+
+use common::shared_dir;
 
 use dl_lab::data::idx::{self, IdxImages};
 use dl_lab::data::mnist::{ImageSet, Mnist};
@@ -14,31 +19,6 @@ use dl_lab::{Error, Tensor};
 use serde_json::Value;
 
 // ---------------------------------------------------------------- helpers
-
-/// `../shared/<sub>` next to the crate, if it exists. When it does not, the test prints why it
-/// skips and gets `None`, unless `DL_LAB_REQUIRE_SHARED=1` (as on CI), which makes it panic.
-fn shared_dir(sub: &str) -> Option<PathBuf> {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = crate_dir
-        .parent()
-        .expect("the crate has a parent directory")
-        .join("shared")
-        .join(sub);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("DL_LAB_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!(
-            "{} is missing and DL_LAB_REQUIRE_SHARED=1 requires it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: {} not found (set DL_LAB_REQUIRE_SHARED=1 to make this an error)",
-        dir.display()
-    );
-    None
-}
 
 /// A fresh empty directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

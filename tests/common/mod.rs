@@ -1,0 +1,45 @@
+//! Helpers shared by the test files: skipping (with the reason shown) when
+//! something outside the repository is missing, and finding `../shared`.
+
+#![allow(dead_code)] // each test file uses what it needs
+
+use std::path::{Path, PathBuf};
+
+/// Why a test skips, written past the test harness's output capture so a
+/// plain `cargo test` shows it.
+macro_rules! skip_note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Whether `DL_LAB_REQUIRE_<what>=1` turns a skip into a failure (CI sets them).
+pub fn required(what: &str) -> bool {
+    std::env::var(format!("DL_LAB_REQUIRE_{what}")).is_ok_and(|v| v == "1")
+}
+
+/// `../shared/<sub>` next to the crate, if it exists. When it does not, the test prints why it
+/// skips and gets `None`, unless `DL_LAB_REQUIRE_SHARED=1` (as on CI), which makes it panic.
+pub fn shared_dir(sub: &str) -> Option<PathBuf> {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = crate_dir
+        .parent()
+        .expect("the crate has a parent directory")
+        .join("shared")
+        .join(sub);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if required("SHARED") {
+        panic!(
+            "{} is missing and DL_LAB_REQUIRE_SHARED=1 requires it",
+            dir.display()
+        );
+    }
+    skip_note!(
+        "skipping: {} not found (set DL_LAB_REQUIRE_SHARED=1 to make this an error)",
+        dir.display()
+    );
+    None
+}
