@@ -1,7 +1,7 @@
 //! Time the course CNN's ops one at a time at batch 100, forward and
 //! backward: where a training step's time goes, without a profiler.
 //!
-//! `cargo run --release --example op_bench [-- REPEATS]`
+//! `cargo run --release --example op_bench [-- REPEATS]` (the file lives in tests/bench/)
 //!
 //! Each figure is the best of REPEATS runs (default 20), in milliseconds. An
 //! op's backward time is the backward pass of the graph up to that op minus
