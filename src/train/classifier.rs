@@ -97,7 +97,6 @@ pub fn evaluate(
 
 impl ClassifierRun {
     /// Build the model from `specs` (seeded) and the optimizer by name.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         specs: &[LayerSpec],
         input_shape: &[usize],

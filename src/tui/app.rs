@@ -91,10 +91,11 @@ pub struct Progress {
     pub img_per_s: f32,
     pub last_loss: Option<f32>,
     pub last_acc: Option<f32>,
-    /// Seconds of training so far (from the worker's img/s), for the ETA.
+    /// When training started (the ETA's clock).
     pub started: Option<std::time::Instant>,
-    /// Time spent paused, left out of the ETA.
+    /// Time spent paused so far, left out of the ETA.
     pub paused_for: std::time::Duration,
+    /// When the current pause began, if paused.
     pub paused_at: Option<std::time::Instant>,
 }
 
