@@ -346,3 +346,16 @@ fn switching_lessons_while_training_drops_the_old_runs_reports() {
     );
     assert!(a.trained.is_none(), "the old run's snapshot is ignored");
 }
+
+#[test]
+fn the_conv_pane_follows_the_digit_browsed_in_the_dataset_pane() {
+    let mut a = app("cnn-mnist");
+    assert_eq!(a.focus, PaneId::Dataset);
+    key(&mut a, KeyCode::PageDown);
+    key(&mut a, KeyCode::PageDown);
+    assert_eq!(a.dataset.index, 2);
+    assert_eq!(a.conv.digit, 2, "Conv/Pool shows the same held-out digit");
+    press(&mut a, 't'); // the training set: the Conv/Pool pane keeps its digit
+    key(&mut a, KeyCode::PageDown);
+    assert_eq!(a.conv.digit, 2);
+}

@@ -279,7 +279,14 @@ impl App {
     /// Give a key to the focused pane; true if it used it.
     fn pane_key(&mut self, key: KeyEvent) -> bool {
         match self.focus {
-            PaneId::Dataset => self.dataset.handle_key(key, &self.data),
+            PaneId::Dataset => {
+                let used = self.dataset.handle_key(key, &self.data);
+                // the Conv/Pool pane follows the held-out digit being looked at
+                if used && self.dataset.split == views::dataset::Split::Test {
+                    self.conv.digit = self.dataset.index;
+                }
+                used
+            }
             PaneId::Model => {
                 let used = self.builder.handle_key(key);
                 if used {
