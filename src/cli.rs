@@ -96,10 +96,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub optimizer: Option<String>,
     /// Momentum (sgd, rmsprop); 0 = none.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw; adamw defaults to 0.01).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
     /// Mini-batch size (MNIST lessons).
     #[arg(long)]

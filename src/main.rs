@@ -70,9 +70,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             input, kernel, stride, padding,
         )?),
         None => {
-            if let Some(name) = &cli.lesson {
-                lessons::find(name)?;
-            }
+            dl_lab::tui::check_args(&cli)?;
             if !std::io::stdout().is_terminal() {
                 return Err("the lab needs a terminal (stdout is not one). \
                             To run a lesson without the lab, use `dl-lab run LESSON` (see `dl-lab lessons`)."

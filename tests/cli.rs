@@ -391,3 +391,58 @@ fn bad_matrices_are_errors() {
         &["median"],
     );
 }
+
+#[test]
+fn out_of_range_numbers_are_clear_errors() {
+    // a huge padding would need 160 GB for the walk-through: refused, naming the flag
+    fails(
+        &[
+            "conv",
+            "--input",
+            "1,2;3,4",
+            "--kernel",
+            "1",
+            "--padding",
+            "100000",
+        ],
+        &["--padding 100000"],
+    );
+    // sizes that overflow are refused, not wrapped around
+    let max = u64::MAX.to_string();
+    fails(
+        &[
+            "conv-size",
+            "--input",
+            &max,
+            "--kernel",
+            "1",
+            "--padding",
+            &max,
+        ],
+        &["too large"],
+    );
+    // negative values reach the check that names them (not clap's "unexpected argument")
+    fails(
+        &["run", "linear", "--weight-decay", "-1"],
+        &["--weight-decay", "-1"],
+    );
+    fails(
+        &["run", "linear", "--momentum", "-1"],
+        &["--momentum", "-1"],
+    );
+    fails(
+        &["run", "linear", "--threads", "0"],
+        &["--threads", "between 1 and"],
+    );
+}
+
+#[test]
+fn the_lab_refuses_a_csv_file_for_data() {
+    let dir = TempDir::new("lab-csv");
+    let csv = dir.write("table.csv", b"x,y\n1,2\n");
+    let err = fails(
+        &["--data", csv.to_str().expect("utf-8 path")],
+        &["MNIST-format directory"],
+    );
+    assert!(err.contains("dl-lab run LESSON --data"), "{err}");
+}

@@ -35,11 +35,18 @@ pub fn set_backend(backend: Arc<dyn Backend>) {
     *CURRENT.write().expect("backend lock poisoned") = Some(backend);
 }
 
+/// More threads than any machine this runs on could use.
+pub const MAX_THREADS: usize = 256;
+
 /// Limit the threads the CPU kernels use (rayon loops, and the matmul, which
 /// splits large products on rayon's pool too). Call before any tensor work;
 /// later calls cannot shrink rayon's pool.
 pub fn set_threads(threads: usize) -> crate::Result<()> {
-    let threads = threads.max(1);
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(crate::Error::Config(format!(
+            "--threads must be between 1 and {MAX_THREADS}, got {threads}"
+        )));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

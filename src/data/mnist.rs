@@ -182,9 +182,20 @@ impl Mnist {
     /// Load the four standard files from `dir` (see the module docs for the names).
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Mnist> {
         let dir = dir.as_ref();
+        let train = load_named_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?;
+        let test = load_named_pair(dir, TEST_IMAGES, TEST_LABELS)?;
+        if (test.rows, test.cols) != (train.rows, train.cols) {
+            return Err(Error::BadFile {
+                path: Mnist::find_file(dir, TEST_IMAGES)?,
+                why: format!(
+                    "images are {}x{}, but the training images are {}x{}",
+                    test.rows, test.cols, train.rows, train.cols
+                ),
+            });
+        }
         Ok(Mnist {
-            train: load_named_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?,
-            test: load_named_pair(dir, TEST_IMAGES, TEST_LABELS)?,
+            train,
+            test,
             source: format!("IDX files in {}", dir.display()),
         })
     }

@@ -48,6 +48,10 @@ pub struct ConvWalk {
     pub steps: Vec<ConvStep>,
 }
 
+/// The most zero padding a walk-through lays out (each side); more only
+/// adds rows of zeros, and a huge value would exhaust memory.
+pub const MAX_PADDING: usize = 100;
+
 /// Slide `kernel` over `input` with the given stride and zero padding.
 pub fn conv2d_steps(
     input: &Array2<f32>,
@@ -56,6 +60,14 @@ pub fn conv2d_steps(
     padding: usize,
 ) -> Result<ConvWalk> {
     let (kh, kw) = kernel.dim();
+    if padding > MAX_PADDING {
+        return Err(crate::Error::BadArgument {
+            op: "conv",
+            why: format!(
+                "--padding {padding} is more than this walk-through shows (at most {MAX_PADDING})"
+            ),
+        });
+    }
     let out_h = output_dim("conv", " height", input.nrows(), kh, stride, padding)?;
     let out_w = output_dim("conv", " width", input.ncols(), kw, stride, padding)?;
     let padded = pad(input, padding);

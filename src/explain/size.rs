@@ -27,7 +27,11 @@ pub(crate) fn output_dim(
     if k == 0 {
         return Err(bad(format!("kernel{axis} must be at least 1 (got 0)")));
     }
-    let padded = n + 2 * padding;
+    let Some(padded) = padding.checked_mul(2).and_then(|p| p.checked_add(n)) else {
+        return Err(bad(format!(
+            "input{axis} {n} with padding {padding} is too large to compute"
+        )));
+    };
     if k > padded {
         return Err(bad(format!(
             "the kernel{axis} ({k}) is larger than the padded input{axis} ({n} + 2*{padding} = {padded}); \

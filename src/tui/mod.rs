@@ -45,6 +45,21 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Check the lab's arguments before touching the terminal: the lesson
+/// exists and `--data` is not a file.
+pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
+    lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
+    if let Some(path) = cli.data.as_ref().filter(|p| p.is_file()) {
+        return Err(format!(
+            "--data {}: the lab reads an MNIST-format directory (train-images-idx3-ubyte[.gz], …); to run a small lesson on a CSV file use `dl-lab run LESSON --data {}`",
+            path.display(),
+            path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Open the lab and run it until the learner quits.
 pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let lesson = lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
