@@ -406,3 +406,23 @@ fn the_update_format_reads_like_the_course() {
     assert_eq!(stepper_view::num(-0.0), "0.000");
     assert_eq!(stepper_view::num(f32::INFINITY), "inf");
 }
+
+#[test]
+fn gd_scalar_slope_stays_a_number_when_the_cost_overflows() {
+    let mut a = app("gd-scalar");
+    raise_lr_to(&mut a, 1.5);
+    while stepper(&a).diverged.is_none() {
+        press(&mut a, ' ');
+    }
+    let s = stepper(&a);
+    let now = s.now.as_ref().expect("the slope at the current x");
+    assert!(now.cost.is_infinite(), "y overflowed: {}", now.cost);
+    // dy/dx = 2(x - 3) is still an ordinary (huge) number
+    let dydx = now.grads[0].1.iter().next().copied().expect("one value");
+    let expected = 2.0 * (x(&a) - 3.0);
+    assert!(dydx.is_finite(), "dy/dx = {dydx}");
+    assert!(
+        (dydx - expected).abs() <= expected.abs() * 1e-6,
+        "{dydx} vs {expected}"
+    );
+}

@@ -507,6 +507,8 @@ impl App {
                     log_scale: self.loss.log_scale,
                     ..LossPane::default()
                 };
+                // the last run's model goes with its own layers: drop it
+                self.trained = None;
                 self.trained_specs = specs;
                 self.message = Some("training started".into());
             }

@@ -79,7 +79,9 @@ pub fn slope(session: &SmallSession) -> Option<Slope> {
     params.iter().for_each(|(_, t)| t.zero_grad());
     let cost = session.cost().ok()?;
     let value = cost.item();
-    let grads = if value.is_finite() && cost.backward().is_ok() {
+    // an overflowed (infinite) cost still has a slope worth showing, e.g.
+    // dy/dx = 2(x-3) for a huge x; only a NaN cost has none
+    let grads = if !value.is_nan() && cost.backward().is_ok() {
         params
             .iter()
             .map(|(n, t)| {
