@@ -494,3 +494,35 @@ fn a_diverging_small_lesson_says_so_in_the_pane() {
     assert!(joined.contains(&head), "{head:?} in\n{pane}");
     assert!(pane.contains("diverged"), "{pane}");
 }
+
+#[test]
+fn a_nan_loss_pauses_and_s_resumes() {
+    let (mut app, _rx) = lab("softmax-mnist");
+    scripted(&mut app);
+    train(
+        &mut app,
+        TrainEvent::Diverged {
+            epoch: 2,
+            step: 46,
+            loss: f32::NAN,
+            lr: 0.1,
+        },
+    );
+    let TrainState::Diverged(msg) = &app.train_state else {
+        panic!("a NaN loss pauses training: {:?}", app.train_state)
+    };
+    assert!(msg.contains("epoch 2, step 46"), "names the step: {msg}");
+    assert!(
+        msg.contains("lower the learning rate"),
+        "suggests a smaller lr: {msg}"
+    );
+    let (pane, joined) = draw(&app, 80, 24);
+    assert!(joined.contains("epoch 2, step 46"), "{pane}");
+    assert!(pane.contains("epoch 2/3"), "the counters stay:\n{pane}");
+    // the learner lowers the rate and resumes
+    app.update(key('-'));
+    assert_eq!(app.hyper.lr, 0.03);
+    app.update(key('s'));
+    train(&mut app, TrainEvent::Resumed);
+    assert_eq!(app.train_state, TrainState::Running);
+}

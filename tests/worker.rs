@@ -1,7 +1,7 @@
 //! The training worker on a few hundred shipped MNIST images with a test
 //! receiver: the event sequence, Pause/Resume, Stop within a bounded time,
 //! a dropped receiver ending the thread, SetLr reaching the optimizer, and
-//! a diverging run reported as `Failed` with the step named.
+//! a diverging run pausing with the step named (and `Failed` if stopped then).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -90,6 +90,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Resumed => "Resumed",
         TrainEvent::Finished { .. } => "Finished",
         TrainEvent::Failed(_) => "Failed",
+        TrainEvent::Diverged { .. } => "Diverged",
     }
 }
 
@@ -288,13 +289,12 @@ fn set_lr_reaches_the_optimizer() {
     assert_eq!(run.opt.lr(), 0.0123);
 }
 
-#[test]
-fn a_diverging_run_fails_naming_the_step() {
-    // Two stacked Linear layers with SGD at lr 1000: each step multiplies the
-    // weights' scale, so the loss overflows within a few steps (NaN at epoch 2,
-    // step 7 with this seed). Softmax regression alone does not do this: its
-    // gradient is bounded, the weights grow linearly and the loss stays finite
-    // (checked up to lr 1e36), so lr 1e6 on the plain lesson never fails.
+/// Two stacked Linear layers with SGD at lr 1000: each step multiplies the
+/// weights' scale, so the loss overflows within a few steps (NaN at epoch 2,
+/// step 7 with this seed). Softmax regression alone does not do this: its
+/// gradient is bounded, the weights grow linearly and the loss stays finite
+/// (checked up to lr 1e36), so lr 1e6 on the plain lesson never fails.
+fn diverging_run() -> ClassifierRun {
     let lesson = lessons::find("softmax-mnist").expect("lesson exists");
     let data = Mnist::shipped().expect("shipped sample");
     let mut hyper = lesson.defaults.clone();
@@ -312,24 +312,62 @@ fn a_diverging_run_fails_naming_the_step() {
             out_features: 10,
         },
     ];
-    let run = ClassifierRun::new(
+    ClassifierRun::new(
         &specs,
         &[784],
         data.train.subset(0..300).expect("subset"),
         data.test.subset(0..100).expect("subset"),
         &hyper,
     )
-    .expect("run builds");
-    let (worker, rx) = spawn(run);
-    let events = collect_to_end(&rx, Duration::from_secs(60));
+    .expect("run builds")
+}
+
+/// Wait for the worker's Diverged report and check what it says.
+fn wait_for_divergence(rx: &Receiver<TrainEvent>) {
+    let diverged = wait_for(rx, Duration::from_secs(60), |e| {
+        matches!(e, TrainEvent::Diverged { .. })
+    });
+    let TrainEvent::Diverged {
+        epoch,
+        step,
+        loss,
+        lr,
+    } = diverged
+    else {
+        unreachable!("wait_for returns what it waited for")
+    };
+    assert!(
+        epoch >= 1 && step >= 1,
+        "names where: epoch {epoch}, step {step}"
+    );
+    assert!(!loss.is_finite(), "the loss was {loss}");
+    assert_eq!(lr, 1e3);
+    // paused: nothing arrives until the learner answers
+    match rx.recv_timeout(Duration::from_millis(300)) {
+        Err(RecvTimeoutError::Timeout) => {}
+        other => panic!("a diverged worker sent {other:?}"),
+    }
+}
+
+#[test]
+fn a_diverging_run_pauses_then_stop_fails_naming_the_step() {
+    let (worker, rx) = spawn(diverging_run());
+    wait_for_divergence(&rx);
+    worker
+        .commands
+        .send(TrainCommand::Stop)
+        .expect("worker alive");
+    let events = collect_to_end(&rx, PROMPT);
     let Some(TrainEvent::Failed(msg)) = events.last() else {
         panic!(
             "expected Failed, got {:?}",
             events.iter().map(name).collect::<Vec<_>>()
         )
     };
-    assert!(msg.contains("step "), "names the step: {msg}");
-    assert!(msg.contains("epoch "), "names the epoch: {msg}");
+    assert!(
+        msg.contains("step ") && msg.contains("epoch "),
+        "names where: {msg}"
+    );
     assert!(
         msg.contains("smaller learning rate"),
         "suggests a smaller lr: {msg}"
@@ -338,6 +376,27 @@ fn a_diverging_run_fails_naming_the_step() {
         msg.contains("NaN") || msg.contains("inf"),
         "says what the loss became: {msg}"
     );
+    assert!(worker.stop().is_some());
+}
+
+#[test]
+fn a_diverged_run_resumes_with_a_lower_learning_rate() {
+    let (worker, rx) = spawn(diverging_run());
+    wait_for_divergence(&rx);
+    worker
+        .commands
+        .send(TrainCommand::SetLr(1e-3))
+        .expect("worker alive");
+    worker
+        .commands
+        .send(TrainCommand::Resume)
+        .expect("worker alive");
+    assert!(matches!(rx.recv_timeout(PROMPT), Ok(TrainEvent::Resumed)));
+    // training goes on past the skipped step (the weights may already be
+    // NaN, in which case the next batch reports a divergence again)
+    wait_for(&rx, PROMPT, |e| {
+        matches!(e, TrainEvent::Batch { .. } | TrainEvent::Diverged { .. })
+    });
     assert!(worker.stop().is_some());
 }
 

@@ -221,8 +221,11 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
     let mut run = ClassifierRun::new(layers, input_shape, data.train, data.test, h)?;
     let mut write_err = None;
     run.train(|p, _, _| {
-        let Progress::Epoch(s) = p else {
-            return Control::Continue;
+        let s = match p {
+            Progress::Epoch(s) => s,
+            // headless, a diverged loss ends the run with its error
+            Progress::Diverged { .. } => return Control::Stop,
+            Progress::Batch { .. } => return Control::Continue,
         };
         let line = if cfg.json {
             serde_json::to_string(s).unwrap_or_default()

@@ -40,6 +40,16 @@ pub enum Progress {
     },
     /// After each epoch's evaluation.
     Epoch(EpochSummary),
+    /// A batch's loss came out NaN or infinite (its update is not applied).
+    /// Answering `Continue` skips that batch and goes on (e.g. after the
+    /// learner lowered the learning rate); `Stop` ends the run with
+    /// [`Error::Diverged`].
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+        lr: f32,
+    },
 }
 
 /// A classifier, its optimizer and its data, ready to train.
@@ -166,11 +176,23 @@ impl ClassifierRun {
                 let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
                 let value = loss.item();
                 if !value.is_finite() {
-                    return Err(Error::diverged(
-                        format!("epoch {epoch}, step {step}"),
-                        value,
-                        self.opt.lr(),
-                    ));
+                    let lr = self.opt.lr();
+                    let p = Progress::Diverged {
+                        epoch,
+                        step,
+                        loss: value,
+                        lr,
+                    };
+                    match on(&p, self.opt.as_mut(), &self.model) {
+                        Control::Continue => continue,
+                        Control::Stop => {
+                            return Err(Error::diverged(
+                                format!("epoch {epoch}, step {step}"),
+                                value,
+                                lr,
+                            ))
+                        }
+                    }
                 }
                 self.opt.zero_grad();
                 loss.backward()?;

@@ -28,6 +28,15 @@ pub enum TrainEvent {
     Snapshot(Vec<Array>),
     Paused,
     Resumed,
+    /// A batch's loss was NaN or infinite: its update was skipped and the
+    /// worker is paused until `Resume` (go on, e.g. with a lower learning
+    /// rate) or `Stop`.
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+        lr: f32,
+    },
     /// Ran every epoch, or stopped on request.
     Finished {
         stopped: bool,

@@ -83,14 +83,16 @@ fn snapshot(model: &crate::nn::Sequential) -> TrainEvent {
     TrainEvent::Snapshot(model.parameters().iter().map(|p| p.to_array()).collect())
 }
 
-/// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`.
-/// Returns false when training should stop.
+/// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`, and so
+/// does `start_paused` (after a divergence). Returns false when training
+/// should stop.
 fn obey(
     inbox: &Receiver<TrainCommand>,
     opt: &mut dyn Optimizer,
     send: &dyn Fn(TrainEvent) -> bool,
+    start_paused: bool,
 ) -> bool {
-    let mut paused = false;
+    let mut paused = start_paused;
     loop {
         let cmd = if paused {
             inbox.recv().map_err(|_| TryRecvError::Disconnected)
@@ -136,7 +138,7 @@ fn work(
     let mut last_report = Instant::now();
     let mut stopped = false;
     let result = run.train(|p, opt, model| {
-        let alive = obey(inbox, opt, send)
+        let alive = obey(inbox, opt, send, false)
             && match p {
                 Progress::Batch {
                     epoch,
@@ -162,6 +164,21 @@ fn work(
                     }
                 }
                 Progress::Epoch(s) => send(TrainEvent::Epoch(s.clone())) && send(snapshot(model)),
+                // pause until the learner resumes (the bad batch is skipped) or stops
+                Progress::Diverged {
+                    epoch,
+                    step,
+                    loss,
+                    lr,
+                } => {
+                    let ev = TrainEvent::Diverged {
+                        epoch: *epoch,
+                        step: *step,
+                        loss: *loss,
+                        lr: *lr,
+                    };
+                    send(ev) && obey(inbox, opt, send, true)
+                }
             };
         if alive {
             Control::Continue

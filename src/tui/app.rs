@@ -75,7 +75,10 @@ pub enum TrainState {
     Running,
     Paused,
     Finished,
-    /// Stopped by an error (e.g. a NaN loss); the message says what to do.
+    /// Paused because a batch's loss was NaN or infinite (that update was
+    /// skipped); lower the learning rate and resume with `s`.
+    Diverged(String),
+    /// Stopped by an error; the message says what happened.
     Failed(String),
 }
 
@@ -368,8 +371,10 @@ impl App {
             self.message_seen = self.message.clone();
             self.message_ticks = 0;
         }
-        let failed = matches!(self.train_state, TrainState::Failed(_))
-            || self.stepper.as_ref().is_some_and(|s| s.diverged.is_some());
+        let failed = matches!(
+            self.train_state,
+            TrainState::Failed(_) | TrainState::Diverged(_)
+        ) || self.stepper.as_ref().is_some_and(|s| s.diverged.is_some());
         self.message_ticks += 1;
         if self.message.is_some() && !failed && self.message_ticks >= MESSAGE_TICKS {
             self.message = None;
@@ -456,7 +461,7 @@ impl App {
                     let _ = w.commands.send(TrainCommand::Pause);
                 }
             }
-            TrainState::Paused => {
+            TrainState::Paused | TrainState::Diverged(_) => {
                 if let Some(w) = &self.worker {
                     let _ = w.commands.send(TrainCommand::Resume);
                 }
@@ -565,6 +570,20 @@ impl App {
                 {
                     self.trained = Some(Arc::new(model));
                 }
+            }
+            TrainEvent::Diverged {
+                epoch,
+                step,
+                loss,
+                lr,
+            } => {
+                let msg = format!(
+                    "the loss became {loss} at epoch {epoch}, step {step} with lr {lr}: training diverged \
+                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume"
+                );
+                self.message = Some(msg.clone());
+                self.train_state = TrainState::Diverged(msg);
+                p.paused_at = Some(std::time::Instant::now());
             }
             TrainEvent::Paused => {
                 self.train_state = TrainState::Paused;

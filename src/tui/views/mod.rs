@@ -163,7 +163,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         match app.train_state {
             TrainState::Running => &["s pause", "+/- lr", "l log"],
-            TrainState::Paused => &["s resume", "r reset", "+/- lr"],
+            TrainState::Paused | TrainState::Diverged(_) => &["s resume", "r reset", "+/- lr"],
             _ => &["s train", "r reset", "+/- lr"],
         }
     };

@@ -42,6 +42,7 @@ fn state_field(app: &App) -> Field {
         (None, TrainState::Idle) => ("idle", Color::Gray),
         (None, TrainState::Running) => ("training", Color::Green),
         (None, TrainState::Paused) => ("paused (s resumes)", Color::Yellow),
+        (None, TrainState::Diverged(_)) => ("diverged: paused (- then s)", Color::Red),
         (None, TrainState::Finished) if app.progress.fraction() < 1.0 => ("stopped", Color::Cyan),
         (None, TrainState::Finished) => ("finished", Color::Cyan),
         (None, TrainState::Failed(_)) => ("failed", Color::Red),

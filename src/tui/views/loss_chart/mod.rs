@@ -191,6 +191,7 @@ fn failure_text(app: &App) -> Option<(String, Color)> {
     }
     match &app.train_state {
         // a diverged loss wants a smaller learning rate; other failures just a retry
+        TrainState::Diverged(m) => Some((m.clone(), Color::Red)),
         TrainState::Failed(m) if m.contains("diverged") => Some((
             format!("{m} — press - to lower the learning rate, then s to train again"),
             Color::Red,

@@ -148,7 +148,7 @@ fn status_lines(
 fn run_note(app: &App) -> Option<&'static str> {
     let edited = app.builder.specs != app.trained_specs && !app.trained_specs.is_empty();
     match app.train_state {
-        TrainState::Running | TrainState::Paused if edited => {
+        TrainState::Running | TrainState::Paused | TrainState::Diverged(_) if edited => {
             Some("the run in progress keeps its own model; r then s trains this one")
         }
         TrainState::Finished | TrainState::Failed(_) if edited => {
