@@ -143,6 +143,12 @@ impl RunArgs {
         let mut cfg = crate::lessons::RunConfig::defaults(lesson);
         let h = &mut cfg.hyper;
         if let Some(v) = self.epochs {
+            if v == 0 && lesson.is_classifier() {
+                return Err(crate::Error::Config(
+                    "--epochs must be at least 1 for the MNIST lessons (they count epochs from 1)"
+                        .into(),
+                ));
+            }
             h.epochs = v;
         }
         if let Some(v) = self.lr {
@@ -165,6 +171,13 @@ impl RunArgs {
                 return Err(crate::Error::Config(
                     "--batch-size must be at least 1".into(),
                 ));
+            }
+            if !lesson.is_classifier() {
+                return Err(crate::Error::Config(format!(
+                    "--batch-size: lesson {} trains on the full batch every epoch, as the course does; \
+                     mini-batches are for the MNIST lessons",
+                    lesson.name
+                )));
             }
             h.batch_size = v;
         }

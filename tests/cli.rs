@@ -446,3 +446,15 @@ fn the_lab_refuses_a_csv_file_for_data() {
     );
     assert!(err.contains("dl-lab run LESSON --data"), "{err}");
 }
+
+#[test]
+fn flags_that_do_not_apply_are_refused() {
+    fails(
+        &["run", "linear", "--batch-size", "2"],
+        &["--batch-size", "full batch"],
+    );
+    fails(
+        &["run", "softmax-mnist", "--epochs", "0"],
+        &["--epochs", "at least 1"],
+    );
+}
