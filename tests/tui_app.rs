@@ -359,3 +359,31 @@ fn the_conv_pane_follows_the_digit_browsed_in_the_dataset_pane() {
     key(&mut a, KeyCode::PageDown);
     assert_eq!(a.conv.digit, 2);
 }
+
+#[test]
+fn a_new_run_drops_the_last_runs_model() {
+    use rand::SeedableRng;
+    let (tx, _rx) = mpsc::channel();
+    let data = Arc::new(Mnist::shipped().expect("shipped sample"));
+    let mut a = App::new(
+        lessons::find("softmax-mnist").expect("lesson"),
+        data,
+        false,
+        tx,
+    );
+    let old = dl_lab::nn::spec::build_model(
+        &a.builder.specs,
+        &[784],
+        &mut rand::rngs::StdRng::seed_from_u64(3),
+    )
+    .expect("model");
+    a.trained = Some(Arc::new(old));
+    a.hyper.epochs = 1;
+    press(&mut a, 's');
+    assert_eq!(a.train_state, dl_lab::tui::app::TrainState::Running);
+    assert!(
+        a.trained.is_none(),
+        "the last run's model is not shown beside the new layers"
+    );
+    press(&mut a, 'q');
+}
