@@ -300,16 +300,34 @@ fn render_grids(
 
 fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     let pane = &app.conv;
-    let what = match (&v.kernel, pane.mode) {
-        (Some((name, _)), _) => format!("{name} s{} p{}", pane.stride, pane.padding),
-        (None, mode) => format!(
-            "{} {k}x{k} s{}",
-            mode.label(),
-            pane.pool_stride,
-            k = pane.pool_size
+    // spelled out ("stride 1 pad 1") where the pane is wide enough, else "s1 p1"
+    let (long, short) = match (&v.kernel, pane.mode) {
+        (Some((name, _)), _) => (
+            format!("{name} stride {} pad {}", pane.stride, pane.padding),
+            format!("{name} s{} p{}", pane.stride, pane.padding),
+        ),
+        (None, mode) => (
+            format!(
+                "{} {k}x{k} stride {}",
+                mode.label(),
+                pane.pool_stride,
+                k = pane.pool_size
+            ),
+            format!(
+                "{} {k}x{k} s{}",
+                mode.label(),
+                pane.pool_stride,
+                k = pane.pool_size
+            ),
         ),
     };
     let (r, c) = v.cell;
+    let out_len = format!("out[{r},{c}]={}", num(v.result)).chars().count();
+    let what = if long.chars().count() + 1 + out_len <= area.width as usize {
+        long
+    } else {
+        short
+    };
     let header = Line::from(vec![
         Span::raw(format!("{what} ")),
         Span::styled(
