@@ -1,7 +1,11 @@
 //! The `dl-lab` binary as other tools see it: subcommands, `--json` lines, exit codes and the
 //! messages on stderr for every kind of bad input (none of them may panic).
 
-use std::path::{Path, PathBuf};
+#[macro_use]
+mod common;
+
+use common::TempDir;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -64,34 +68,6 @@ fn fails(args: &[&str], needles: &[&str]) -> String {
         );
     }
     err
-}
-
-/// A fresh empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("dl-lab-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).expect("write temp file");
-        path
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn last_line(text: &str) -> &str {

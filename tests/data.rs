@@ -4,38 +4,15 @@
 #[macro_use]
 mod common;
 
+use common::TempDir;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dl_lab::data::idx::{self, IdxImages};
 use dl_lab::data::mnist::{self, ImageSet, Mnist, NUM_CLASSES};
 use dl_lab::data::{read_regression_csv, to_nchw, DataLoader};
 use dl_lab::Error;
 use ndarray::Array2;
-
-/// A fresh empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("dl-lab-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `count` images of 2×3 pixels whose bytes are 0, 1, 2, …
 fn tiny_images(count: usize) -> IdxImages {

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use std::path::PathBuf;
+use common::TempDir;
 
 use common::shared_dir;
 
@@ -19,31 +19,6 @@ use dl_lab::{Error, Tensor};
 use serde_json::Value;
 
 // ---------------------------------------------------------------- helpers
-
-/// A fresh empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("dl-lab-lessons-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn lesson(name: &str) -> Lesson {
     find(name).unwrap_or_else(|e| panic!("lesson {name}: {e}"))
