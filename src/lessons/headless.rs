@@ -81,16 +81,21 @@ pub fn run_headless(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Re
     }
 }
 
+/// The lesson's first line: title, name and what it runs.
+fn write_title(lesson: &Lesson, out: &mut dyn Write) -> Result<()> {
+    writeln!(
+        out,
+        "{} ({}): {}",
+        lesson.title, lesson.name, lesson.summary
+    )
+    .map_err(io)
+}
+
 fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
     let h = &cfg.hyper;
     let mut session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
     if !cfg.json {
-        writeln!(
-            out,
-            "{} ({}): {}",
-            lesson.title, lesson.name, lesson.summary
-        )
-        .map_err(io)?;
+        write_title(lesson, out)?;
         writeln!(
             out,
             "optimizer {}, lr {}, epochs 0..={}",
@@ -199,12 +204,7 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
     };
     let h = &cfg.hyper;
     if !cfg.json {
-        writeln!(
-            out,
-            "{} ({}): {}",
-            lesson.title, lesson.name, lesson.summary
-        )
-        .map_err(io)?;
+        write_title(lesson, out)?;
         writeln!(
             out,
             "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}",
