@@ -187,11 +187,9 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
-/// The lessons, one per row, the selected one highlighted.
-fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
-    let lessons = crate::lessons::all();
-    let w = area.width.min(100);
-    let h = area.height.min(lessons.len() as u16 + 4);
+/// A cleared box of at most `w`×`h` centred in `area`, for an overlay.
+fn overlay(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
+    let (w, h) = (area.width.min(w), area.height.min(h));
     let rect = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -199,6 +197,13 @@ fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
         h,
     );
     Clear.render(rect, buf);
+    rect
+}
+
+/// The lessons, one per row, the selected one highlighted.
+fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
+    let lessons = crate::lessons::all();
+    let rect = overlay(area, 100, lessons.len() as u16 + 4, buf);
     let mut lines: Vec<Line> = lessons
         .iter()
         .enumerate()
@@ -227,15 +232,7 @@ fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
 }
 
 fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
-    let w = area.width.min(70);
-    let h = area.height.min(HELP.len() as u16 + 4);
-    let rect = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    Clear.render(rect, buf);
+    let rect = overlay(area, 70, HELP.len() as u16 + 4, buf);
     let lines: Vec<Line> = HELP
         .iter()
         .map(|(k, what)| {
