@@ -16,6 +16,12 @@ pub enum Error {
     },
     #[error("{op}: {why}")]
     BadArgument { op: &'static str, why: String },
+    #[error("{op}: the operands are on different devices ({lhs} and {rhs}); move one with .to(&device)")]
+    DeviceMismatch {
+        op: &'static str,
+        lhs: String,
+        rhs: String,
+    },
     #[error("backward() needs a scalar (one element) output, got shape {shape:?}")]
     BackwardNotScalar { shape: Vec<usize> },
 

@@ -385,10 +385,12 @@ fn max_dim_tie_goes_to_the_first_index() {
     m.backward().unwrap();
     assert_eq!(grad_vec(&x), [0.0, 1.0, 0.0]);
 
-    // max() over everything follows the same rule (row-major order).
+    // max() over everything splits the gradient evenly between tied maxima,
+    // as PyTorch's max() does.
     let x = param(&[2, 2], &[5.0, 1.0, 5.0, 5.0]);
     x.max().unwrap().backward().unwrap();
-    assert_eq!(grad_vec(&x), [1.0, 0.0, 0.0, 0.0]);
+    let third = 1.0f32 / 3.0;
+    assert_eq!(grad_vec(&x), [third, 0.0, third, third]);
 
     // Column-wise over (2,2) [[2, 5], [2, 1]]: column 0 ties → row 0.
     let x = param(&[2, 2], &[2.0, 5.0, 2.0, 1.0]);

@@ -5,14 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::ops::reduce::sum_to_shape;
 use super::tensor::{Array, Tensor};
+use crate::backend::Storage;
 use crate::{Error, Result};
 
 /// Gradients of the intermediate nodes during one backward pass, keyed by node id.
 #[derive(Default)]
 pub struct GradStore {
-    grads: HashMap<usize, Array>,
+    grads: HashMap<usize, Storage>,
 }
 
 impl GradStore {
@@ -24,27 +24,35 @@ impl GradStore {
     /// Add `grad` to `t`'s gradient. A gradient shaped like a broadcast of `t`
     /// is summed back down to `t`'s shape (PyTorch's broadcasting rule).
     /// Always adds, never assigns: a tensor used twice gets both contributions.
-    pub fn accumulate(&mut self, t: &Tensor, grad: Array) {
+    pub fn accumulate(&mut self, t: &Tensor, grad: Storage) -> Result<()> {
         if !t.requires_grad() {
-            return;
+            return Ok(());
         }
         let grad = {
-            let data = t.data();
-            if grad.shape() == data.shape() {
+            let data = t.storage();
+            let grad = if grad.shape() == data.shape() {
                 grad
             } else {
-                sum_to_shape(&grad, data.shape())
+                grad.sum_to_shape(data.shape())?
+            };
+            // a CPU scalar mixed into a device op gets its gradient back home
+            let device = data.device();
+            if grad.device() == device {
+                grad
+            } else {
+                grad.to_device(&device)?
             }
         };
         match self.grads.get_mut(&t.id()) {
-            Some(g) => *g += &grad,
+            Some(g) => g.add_assign(&grad)?,
             None => {
                 self.grads.insert(t.id(), grad);
             }
         }
+        Ok(())
     }
 
-    fn take(&mut self, t: &Tensor) -> Option<Array> {
+    fn take(&mut self, t: &Tensor) -> Option<Storage> {
         self.grads.remove(&t.id())
     }
 }
@@ -87,13 +95,18 @@ impl Tensor {
         if !self.requires_grad() {
             return Ok(()); // nothing in this graph needs a gradient
         }
-        let seed = Array::ones(self.data().raw_dim());
-        self.backward_with(seed)
+        let seed = self.storage().unary(crate::backend::UnaryOp::Pow(0.0))?; // ones, where self lives
+        self.backward_storage(seed)
     }
 
     /// Backward from a given output gradient (vector-Jacobian product).
     /// `grad_out` must have exactly the output's shape.
     pub fn backward_with(&self, grad_out: Array) -> Result<()> {
+        let device = self.device();
+        self.backward_storage(Storage::Cpu(grad_out).to_device(&device)?)
+    }
+
+    fn backward_storage(&self, grad_out: Storage) -> Result<()> {
         if grad_out.shape() != self.shape().as_slice() {
             return Err(Error::ShapeMismatch {
                 op: "backward",
@@ -103,20 +116,20 @@ impl Tensor {
             });
         }
         let mut store = GradStore::default();
-        store.accumulate(self, grad_out);
+        store.accumulate(self, grad_out)?;
         for node in topological_order(self).iter().rev() {
             let Some(grad) = store.take(node) else {
                 continue;
             };
             match node.op() {
                 Some(op) => {
-                    let out = node.data();
+                    let out = node.storage();
                     op.backward(grad, &out, &mut store)?;
                 }
                 None => {
                     let mut slot = node.grad_mut();
                     match slot.as_mut() {
-                        Some(g) => *g += &grad,
+                        Some(g) => g.add_assign(&grad)?,
                         None => *slot = Some(grad),
                     }
                 }

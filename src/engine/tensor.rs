@@ -1,19 +1,26 @@
-//! The `Tensor` handle: an f32 ndarray value, an optional gradient, and the
-//! [`Op`] that produced it (the edge of the autograd graph).
+//! The `Tensor` handle: an f32 value in a [`Storage`] on some device, an
+//! optional gradient (on the same device), and the [`Op`] that produced it
+//! (the edge of the autograd graph).
 //!
 //! A `Tensor` is a cheap reference-counted handle (`Arc`), so the same
 //! parameter can sit in a model, in an optimizer and in the graph of a forward
 //! pass at once. Values and gradients live behind `RwLock`s so a model can be
 //! moved to a training thread (`Tensor: Send + Sync`).
+//!
+//! [`Tensor::data`] gives the value as an ndarray on the host (the value
+//! itself on the CPU, a copy from any other device); the engine's ops work on
+//! the [`Storage`] and never copy between devices.
 
 use std::cell::Cell;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ndarray::{ArrayD, IxDyn};
 
 use super::ops::Op;
+use crate::backend::{Device, Storage};
 
 /// The array type every tensor holds.
 pub type Array = ArrayD<f32>;
@@ -27,8 +34,8 @@ thread_local! {
 /// A node of the graph: value, gradient, and how it was made.
 pub(crate) struct Node {
     pub(crate) id: usize,
-    pub(crate) data: RwLock<Array>,
-    pub(crate) grad: RwLock<Option<Array>>,
+    pub(crate) data: RwLock<Storage>,
+    pub(crate) grad: RwLock<Option<Storage>>,
     pub(crate) requires_grad: bool,
     /// `None` for leaves (inputs, parameters) and for results computed
     /// without grad.
@@ -39,8 +46,86 @@ pub(crate) struct Node {
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<Node>);
 
+impl Drop for Node {
+    /// Drop a long graph without recursion: a chain of a million ops would
+    /// otherwise drop node by node on the stack and overflow it. Inputs that
+    /// only this graph holds are unlinked onto a heap stack and dropped there.
+    fn drop(&mut self) {
+        let Some(op) = self.op.take() else { return };
+        let mut stack = op.into_inputs();
+        while let Some(t) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(t.0) {
+                if let Some(op) = node.op.take() {
+                    stack.extend(op.into_inputs());
+                }
+            }
+        }
+    }
+}
+
+/// The host value of a tensor, borrowed on the CPU or copied from a device.
+pub struct HostRef<'a> {
+    guard: RwLockReadGuard<'a, Storage>,
+    copy: Option<Array>,
+}
+
+impl Deref for HostRef<'_> {
+    type Target = Array;
+    fn deref(&self) -> &Array {
+        match (&self.copy, &*self.guard) {
+            (Some(a), _) => a,
+            (None, Storage::Cpu(a)) => a,
+            (None, _) => unreachable!("a device value is always copied"),
+        }
+    }
+}
+
+/// Write access to a tensor's value on the host; a device value is copied in
+/// and written back when this is dropped.
+pub struct HostMut<'a> {
+    guard: RwLockWriteGuard<'a, Storage>,
+    copy: Option<Array>,
+}
+
+impl Deref for HostMut<'_> {
+    type Target = Array;
+    fn deref(&self) -> &Array {
+        match (&self.copy, &*self.guard) {
+            (Some(a), _) => a,
+            (None, Storage::Cpu(a)) => a,
+            (None, _) => unreachable!("a device value is always copied"),
+        }
+    }
+}
+
+impl DerefMut for HostMut<'_> {
+    fn deref_mut(&mut self) -> &mut Array {
+        match (&mut self.copy, &mut *self.guard) {
+            (Some(a), _) => a,
+            (None, Storage::Cpu(a)) => a,
+            (None, _) => unreachable!("a device value is always copied"),
+        }
+    }
+}
+
+impl Drop for HostMut<'_> {
+    fn drop(&mut self) {
+        if let Some(a) = self.copy.take() {
+            let device = self.guard.device();
+            match Storage::Cpu(a).to_device(&device) {
+                Ok(s) => *self.guard = s,
+                Err(e) => panic!("writing a value back to {device}: {e}"),
+            }
+        }
+    }
+}
+
 impl Tensor {
     fn from_parts(data: Array, requires_grad: bool, op: Option<Op>) -> Tensor {
+        Tensor::from_storage_parts(Storage::Cpu(data), requires_grad, op)
+    }
+
+    fn from_storage_parts(data: Storage, requires_grad: bool, op: Option<Op>) -> Tensor {
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(data),
@@ -85,26 +170,71 @@ impl Tensor {
         Tensor::new(Array::ones(IxDyn(shape)))
     }
 
+    /// A constant holding `storage` (on its device).
+    pub fn from_storage(storage: Storage) -> Tensor {
+        Tensor::from_storage_parts(storage, false, None)
+    }
+
     /// The result of an op: tracked if grad mode is on and any input is.
-    pub(crate) fn from_op(data: Array, op: Op) -> Tensor {
+    pub(crate) fn from_op(data: Storage, op: Op) -> Tensor {
         let mut any_tracked = false;
         op.for_each_input(|t| any_tracked |= t.requires_grad());
         if any_tracked && is_grad_enabled() {
-            Tensor::from_parts(data, true, Some(op))
+            Tensor::from_storage_parts(data, true, Some(op))
         } else {
-            Tensor::from_parts(data, false, None)
+            Tensor::from_storage_parts(data, false, None)
         }
     }
 
     /// A new leaf with the same value, cut from the graph (PyTorch's `detach`).
     pub fn detach(&self) -> Tensor {
-        Tensor::new(self.to_array())
+        Tensor::from_storage(self.copy_storage())
     }
 
     /// Turn this handle's node into one that requires grad (for leaves made
     /// with `new`); returns a new leaf sharing nothing with the old one.
     pub fn requires_grad_(self) -> Tensor {
-        Tensor::param(self.to_array())
+        Tensor::from_storage_parts(self.copy_storage(), true, None)
+    }
+
+    fn copy_storage(&self) -> Storage {
+        self.storage()
+            .try_clone()
+            .unwrap_or_else(|e| panic!("copying a tensor on {}: {e}", self.device()))
+    }
+
+    /// The device this tensor's value lives on.
+    pub fn device(&self) -> Device {
+        self.storage().device()
+    }
+
+    /// This tensor on `device` (PyTorch's `to`): itself if it is already
+    /// there, else a copy that is a leaf of the new device's graph, keeping
+    /// `requires_grad` (PyTorch's `to` would be a differentiable op; here
+    /// moving is done to leaves: data and parameters).
+    pub fn to(&self, device: &Device) -> crate::Result<Tensor> {
+        if self.device() == *device {
+            return Ok(self.clone());
+        }
+        let moved = self.storage().to_device(device)?;
+        Ok(Tensor::from_storage_parts(moved, self.requires_grad(), None))
+    }
+
+    /// Move this tensor's value (and gradient) to `device` in place, keeping
+    /// its identity: how `model.to(&device)` moves parameters that an
+    /// optimizer may already hold.
+    pub fn move_to(&self, device: &Device) -> crate::Result<()> {
+        if self.device() == *device {
+            return Ok(());
+        }
+        let moved = self.storage().to_device(device)?;
+        let grad = match self.grad_storage().as_ref() {
+            Some(g) => Some(g.to_device(device)?),
+            None => None,
+        };
+        *self.0.data.write().expect("tensor lock poisoned") = moved;
+        *self.grad_mut() = grad;
+        Ok(())
     }
 
     pub fn id(&self) -> usize {
@@ -115,17 +245,44 @@ impl Tensor {
         self.0.requires_grad
     }
 
-    /// Read access to the value.
-    pub fn data(&self) -> RwLockReadGuard<'_, Array> {
+    /// The value where it lives (what ops and optimizers work on).
+    pub fn storage(&self) -> RwLockReadGuard<'_, Storage> {
         self.0.data.read().expect("tensor lock poisoned")
     }
 
-    /// Write access to the value (optimizers update parameters in place).
-    pub fn data_mut(&self) -> RwLockWriteGuard<'_, Array> {
+    /// Write access to the value where it lives (optimizers update in place).
+    pub fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
         self.0.data.write().expect("tensor lock poisoned")
     }
 
-    /// A copy of the value.
+    /// The value on the host: the value itself on the CPU, a copy otherwise.
+    /// Panics if a device cannot be read (a lost device).
+    pub fn data(&self) -> HostRef<'_> {
+        let guard = self.storage();
+        let copy = match &*guard {
+            Storage::Cpu(_) => None,
+            s => Some(
+                s.to_host()
+                    .unwrap_or_else(|e| panic!("reading a tensor from {}: {e}", s.device())),
+            ),
+        };
+        HostRef { guard, copy }
+    }
+
+    /// Write access to the value on the host (written back to its device on drop).
+    pub fn data_mut(&self) -> HostMut<'_> {
+        let guard = self.storage_mut();
+        let copy = match &*guard {
+            Storage::Cpu(_) => None,
+            s => Some(
+                s.to_host()
+                    .unwrap_or_else(|e| panic!("reading a tensor from {}: {e}", s.device())),
+            ),
+        };
+        HostMut { guard, copy }
+    }
+
+    /// A copy of the value on the host.
     pub fn to_array(&self) -> Array {
         self.data().clone()
     }
@@ -136,15 +293,15 @@ impl Tensor {
     }
 
     pub fn shape(&self) -> Vec<usize> {
-        self.data().shape().to_vec()
+        self.storage().shape().to_vec()
     }
 
     pub fn ndim(&self) -> usize {
-        self.data().ndim()
+        self.storage().shape().len()
     }
 
     pub fn numel(&self) -> usize {
-        self.data().len()
+        self.storage().numel()
     }
 
     /// The single value of a one-element tensor (PyTorch's `item()`).
@@ -159,12 +316,21 @@ impl Tensor {
         d.iter().next().copied().unwrap_or(f32::NAN)
     }
 
-    /// The accumulated gradient (`None` before the first backward or after `zero_grad`).
+    /// The accumulated gradient on the host (`None` before the first
+    /// backward or after `zero_grad`).
     pub fn grad(&self) -> Option<Array> {
-        self.0.grad.read().expect("grad lock poisoned").clone()
+        self.grad_storage().as_ref().map(|g| {
+            g.to_host()
+                .unwrap_or_else(|e| panic!("reading a gradient from {}: {e}", g.device()))
+        })
     }
 
-    pub(crate) fn grad_mut(&self) -> RwLockWriteGuard<'_, Option<Array>> {
+    /// The accumulated gradient where it lives.
+    pub fn grad_storage(&self) -> RwLockReadGuard<'_, Option<Storage>> {
+        self.0.grad.read().expect("grad lock poisoned")
+    }
+
+    pub(crate) fn grad_mut(&self) -> RwLockWriteGuard<'_, Option<Storage>> {
         self.0.grad.write().expect("grad lock poisoned")
     }
 
@@ -182,9 +348,15 @@ impl Tensor {
         self.0.op.as_ref()
     }
 
-    /// Replace the value (same shape expected by callers such as optimizers).
+    /// Replace the value with `value` (a host array), on this tensor's device.
     pub fn set_data(&self, value: Array) {
-        *self.data_mut() = value;
+        let storage = match self.device() {
+            Device::Cpu => Storage::Cpu(value),
+            device => Storage::Cpu(value)
+                .to_device(&device)
+                .unwrap_or_else(|e| panic!("writing a tensor to {device}: {e}")),
+        };
+        *self.storage_mut() = storage;
     }
 }
 
@@ -196,7 +368,7 @@ impl fmt::Debug for Tensor {
             self.shape(),
             self.op_name(),
             self.requires_grad(),
-            self.data()
+            *self.data()
         )
     }
 }

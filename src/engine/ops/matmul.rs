@@ -1,37 +1,42 @@
 //! Matrix multiply. a: (m, k), b: (k, n) → (m, n).
-//! Backward: da = g·bᵀ (m, k), db = aᵀ·g (k, n).
-
-use ndarray::Ix2;
+//! Backward: da = g·bᵀ (m, k), db = aᵀ·g (k, n); the transposes are flags to
+//! the device's product, never copies.
 
 use super::Op;
-use crate::backend;
+use crate::backend::Storage;
 use crate::engine::graph::GradStore;
-use crate::engine::tensor::{Array, Tensor};
+use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
 
-fn as_2d<'a>(op: &'static str, a: &'a Array) -> Result<ndarray::ArrayView2<'a, f32>> {
-    a.view()
-        .into_dimensionality::<Ix2>()
-        .map_err(|_| Error::BadArgument {
-            op,
-            why: format!("expects 2-D matrices, got shape {:?}", a.shape()),
-        })
+fn check_2d(op: &'static str, shape: &[usize]) -> Result<()> {
+    if shape.len() == 2 {
+        return Ok(());
+    }
+    Err(Error::BadArgument {
+        op,
+        why: format!("expects 2-D matrices, got shape {shape:?}"),
+    })
 }
 
 impl Tensor {
     /// Matrix product of two 2-D tensors (PyTorch's `matmul` / `@`).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.data(), other.data());
-        let (av, bv) = (as_2d("matmul", &a)?, as_2d("matmul", &b)?);
-        if av.ncols() != bv.nrows() {
+        let (a, b) = (self.storage(), other.storage());
+        check_2d("matmul", a.shape())?;
+        check_2d("matmul", b.shape())?;
+        if a.shape()[1] != b.shape()[0] {
             return Err(Error::ShapeMismatch {
                 op: "matmul",
                 lhs: a.shape().to_vec(),
                 rhs: b.shape().to_vec(),
-                why: format!("inner dimensions differ ({} vs {})", av.ncols(), bv.nrows()),
+                why: format!(
+                    "inner dimensions differ ({} vs {})",
+                    a.shape()[1],
+                    b.shape()[0]
+                ),
             });
         }
-        let value = backend::current().matmul(av, bv).into_dyn();
+        let value = a.matmul(&b, false, false)?;
         drop((a, b));
         Ok(Tensor::from_op(
             value,
@@ -41,24 +46,19 @@ impl Tensor {
 }
 
 pub(crate) fn matmul_backward(
-    g: &Array,
+    g: &Storage,
     a: &Tensor,
     b: &Tensor,
     store: &mut GradStore,
 ) -> Result<()> {
-    let be = backend::current();
-    let gv = as_2d("matmul backward", g)?;
+    check_2d("matmul backward", g.shape())?;
     if store.wants(a) {
-        let bd = b.data();
-        let ga = be.matmul(gv, as_2d("matmul backward", &bd)?.t());
-        drop(bd);
-        store.accumulate(a, ga.into_dyn());
+        let ga = g.matmul(&b.storage(), false, true)?;
+        store.accumulate(a, ga)?;
     }
     if store.wants(b) {
-        let ad = a.data();
-        let gb = be.matmul(as_2d("matmul backward", &ad)?.t(), gv);
-        drop(ad);
-        store.accumulate(b, gb.into_dyn());
+        let gb = a.storage().matmul(g, true, false)?;
+        store.accumulate(b, gb)?;
     }
     Ok(())
 }

@@ -7,14 +7,14 @@
 
 pub mod conv;
 pub mod elementwise;
-mod layout;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
 pub mod shape;
 
 use super::graph::GradStore;
-use super::tensor::{Array, Tensor};
+use super::tensor::Tensor;
+use crate::backend::{Indices, Storage, UnaryOp};
 use crate::Result;
 
 /// How a tensor was computed.
@@ -24,19 +24,10 @@ pub enum Op {
     Sub(Tensor, Tensor),
     Mul(Tensor, Tensor),
     Div(Tensor, Tensor),
-    Neg(Tensor),
-    /// x^p for a constant exponent p
-    Pow(Tensor, f32),
-    Exp(Tensor),
-    Log(Tensor),
-    Clamp {
-        input: Tensor,
-        min: f32,
-        max: f32,
-    },
-    Relu(Tensor),
-    Sigmoid(Tensor),
-    Tanh(Tensor),
+    /// neg, exp, log, relu, sigmoid, tanh, pow (constant exponent), clamp
+    Unary(Tensor, UnaryOp),
+    /// binary cross-entropy per element: (probability, target)
+    Bce(Tensor, Tensor),
     // matmul.rs
     MatMul(Tensor, Tensor),
     // reduce.rs
@@ -45,11 +36,15 @@ pub enum Op {
         axes: Vec<usize>,
         keepdim: bool,
     },
-    /// max over one axis (or all, `axis: None`); `argmax` holds, for each
-    /// output element, the flat index of the winning input element.
+    /// max over one axis; `argmax` holds, for each output element, the
+    /// flat index of the winning input element.
     Max {
         input: Tensor,
-        argmax: Vec<usize>,
+        argmax: Indices,
+    },
+    /// max over all elements (ties share the gradient)
+    MaxAll {
+        input: Tensor,
     },
     LogSoftmax {
         input: Tensor,
@@ -73,7 +68,7 @@ pub enum Op {
     // pool.rs
     MaxPool2d {
         input: Tensor,
-        argmax: Vec<usize>,
+        argmax: Indices,
     },
     AvgPool2d {
         input: Tensor,
@@ -90,17 +85,20 @@ impl Op {
             Op::Sub(..) => "sub",
             Op::Mul(..) => "mul",
             Op::Div(..) => "div",
-            Op::Neg(_) => "neg",
-            Op::Pow(..) => "pow",
-            Op::Exp(_) => "exp",
-            Op::Log(_) => "log",
-            Op::Clamp { .. } => "clamp",
-            Op::Relu(_) => "relu",
-            Op::Sigmoid(_) => "sigmoid",
-            Op::Tanh(_) => "tanh",
+            Op::Unary(_, f) => match f {
+                UnaryOp::Neg => "neg",
+                UnaryOp::Pow(_) => "pow",
+                UnaryOp::Exp => "exp",
+                UnaryOp::Log => "log",
+                UnaryOp::Clamp(..) => "clamp",
+                UnaryOp::Relu => "relu",
+                UnaryOp::Sigmoid => "sigmoid",
+                UnaryOp::Tanh => "tanh",
+            },
+            Op::Bce(..) => "binary_cross_entropy",
             Op::MatMul(..) => "matmul",
             Op::Sum { .. } => "sum",
-            Op::Max { .. } => "max",
+            Op::Max { .. } | Op::MaxAll { .. } => "max",
             Op::LogSoftmax { .. } => "log_softmax",
             Op::Reshape(_) => "reshape",
             Op::Permute { .. } => "permute",
@@ -112,56 +110,68 @@ impl Op {
 
     /// The tensors this op read.
     pub fn inputs(&self) -> Vec<&Tensor> {
+        let mut v = Vec::with_capacity(2);
+        self.for_each_input_ref(|t| v.push(t));
+        v
+    }
+
+    /// The input handles, moved out (dropping a graph without recursion).
+    pub(crate) fn into_inputs(self) -> Vec<Tensor> {
         match self {
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => {
-                vec![a, b]
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::MatMul(a, b)
+            | Op::Bce(a, b)
+            | Op::Conv2d {
+                input: a,
+                weight: b,
+                ..
+            } => vec![a, b],
+            Op::Unary(x, _)
+            | Op::Reshape(x)
+            | Op::Sum { input: x, .. }
+            | Op::Max { input: x, .. }
+            | Op::MaxAll { input: x }
+            | Op::LogSoftmax { input: x, .. }
+            | Op::Permute { input: x, .. }
+            | Op::MaxPool2d { input: x, .. }
+            | Op::AvgPool2d { input: x, .. } => vec![x],
+        }
+    }
+
+    fn for_each_input_ref<'a>(&'a self, mut f: impl FnMut(&'a Tensor)) {
+        match self {
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::MatMul(a, b)
+            | Op::Bce(a, b)
+            | Op::Conv2d {
+                input: a,
+                weight: b,
+                ..
+            } => {
+                f(a);
+                f(b);
             }
-            Op::Conv2d { input, weight, .. } => vec![input, weight],
-            Op::Neg(x)
-            | Op::Pow(x, _)
-            | Op::Exp(x)
-            | Op::Log(x)
-            | Op::Relu(x)
-            | Op::Sigmoid(x)
-            | Op::Tanh(x)
-            | Op::Reshape(x) => vec![x],
-            Op::Clamp { input, .. }
-            | Op::Sum { input, .. }
-            | Op::Max { input, .. }
-            | Op::LogSoftmax { input, .. }
-            | Op::Permute { input, .. }
-            | Op::MaxPool2d { input, .. }
-            | Op::AvgPool2d { input, .. } => vec![input],
+            Op::Unary(x, _)
+            | Op::Reshape(x)
+            | Op::Sum { input: x, .. }
+            | Op::Max { input: x, .. }
+            | Op::MaxAll { input: x }
+            | Op::LogSoftmax { input: x, .. }
+            | Op::Permute { input: x, .. }
+            | Op::MaxPool2d { input: x, .. }
+            | Op::AvgPool2d { input: x, .. } => f(x),
         }
     }
 
     /// The tensors this op read, without allocating (the graph walk asks often).
-    pub(crate) fn for_each_input(&self, mut f: impl FnMut(&Tensor)) {
-        match self {
-            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => {
-                f(a);
-                f(b);
-            }
-            Op::Conv2d { input, weight, .. } => {
-                f(input);
-                f(weight);
-            }
-            Op::Neg(x)
-            | Op::Pow(x, _)
-            | Op::Exp(x)
-            | Op::Log(x)
-            | Op::Relu(x)
-            | Op::Sigmoid(x)
-            | Op::Tanh(x)
-            | Op::Reshape(x) => f(x),
-            Op::Clamp { input, .. }
-            | Op::Sum { input, .. }
-            | Op::Max { input, .. }
-            | Op::LogSoftmax { input, .. }
-            | Op::Permute { input, .. }
-            | Op::MaxPool2d { input, .. }
-            | Op::AvgPool2d { input, .. } => f(input),
-        }
+    pub(crate) fn for_each_input(&self, f: impl FnMut(&Tensor)) {
+        self.for_each_input_ref(f)
     }
 
     /// Add the inputs' gradients to `store`, given the gradient of this op's
@@ -169,8 +179,8 @@ impl Op {
     /// its value (`out`).
     pub(crate) fn backward(
         &self,
-        grad_out: Array,
-        out: &Array,
+        grad_out: Storage,
+        out: &Storage,
         store: &mut GradStore,
     ) -> Result<()> {
         use elementwise as ew;
@@ -179,32 +189,27 @@ impl Op {
             Op::Sub(a, b) => ew::sub_backward(grad_out, a, b, store),
             Op::Mul(a, b) => ew::mul_backward(grad_out, a, b, store),
             Op::Div(a, b) => ew::div_backward(grad_out, a, b, store),
-            Op::Neg(x) => ew::neg_backward(grad_out, x, store),
-            Op::Pow(x, p) => ew::pow_backward(grad_out, x, *p, store),
-            Op::Exp(x) => ew::exp_backward(grad_out, x, out, store),
-            Op::Log(x) => ew::log_backward(grad_out, x, store),
-            Op::Clamp { input, min, max } => ew::clamp_backward(grad_out, input, *min, *max, store),
-            Op::Relu(x) => ew::relu_backward(grad_out, x, store),
-            Op::Sigmoid(x) => ew::sigmoid_backward(grad_out, x, out, store),
-            Op::Tanh(x) => ew::tanh_backward(grad_out, x, out, store),
-            Op::MatMul(a, b) => matmul::matmul_backward(&grad_out, a, b, store)?,
+            Op::Unary(x, f) => ew::unary_backward(grad_out, x, *f, out, store),
+            Op::Bce(p, y) => ew::bce_backward(grad_out, p, y, store),
+            Op::MatMul(a, b) => matmul::matmul_backward(&grad_out, a, b, store),
             Op::Sum {
                 input,
                 axes,
                 keepdim,
             } => reduce::sum_backward(grad_out, input, axes, *keepdim, store),
             Op::Max { input, argmax } => reduce::max_backward(&grad_out, input, argmax, store),
+            Op::MaxAll { input } => reduce::max_all_backward(&grad_out, input, out, store),
             Op::LogSoftmax { input, axis } => {
-                reduce::log_softmax_backward(grad_out, input, *axis, out, store)
+                reduce::log_softmax_backward(&grad_out, input, *axis, out, store)
             }
-            Op::Reshape(x) => shape::reshape_backward(grad_out, x, store)?,
+            Op::Reshape(x) => shape::reshape_backward(grad_out, x, store),
             Op::Permute { input, axes } => shape::permute_backward(&grad_out, input, axes, store),
             Op::Conv2d {
                 input,
                 weight,
                 stride,
                 padding,
-            } => conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, store)?,
+            } => conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, store),
             Op::MaxPool2d { input, argmax } => {
                 pool::max_pool2d_backward(&grad_out, input, argmax, store)
             }
@@ -214,6 +219,5 @@ impl Op {
                 stride,
             } => pool::avg_pool2d_backward(&grad_out, input, *kernel, *stride, store),
         }
-        Ok(())
     }
 }

@@ -1,88 +1,18 @@
-//! Reductions: sum, max, log-softmax over a dimension (or all), plus the
-//! helper that sums a broadcast gradient back to its input's shape.
+//! Reductions: sum, max, log-softmax over a dimension (or all).
 //! `mean` and `softmax` are derived from these.
 //!
-//! Tie rule for `max`: the FIRST maximal element (lowest index along the
-//! dimension) wins and receives the whole gradient — what PyTorch's
-//! `max(dim)` index points at.
+//! Tie rules for `max`: `max_dim` (PyTorch's `max(dim)`) gives the FIRST
+//! maximal element (lowest index along the dimension) the whole gradient,
+//! which is what its index points at; `max()` over all elements splits the
+//! gradient evenly between tied maxima, as PyTorch's `max()` does.
 
-use ndarray::{Axis, IxDyn};
-use rayon::prelude::*;
-
-use super::{layout, Op};
+use super::Op;
+use crate::backend::{BinaryOp, Indices, Storage};
 use crate::engine::graph::GradStore;
-use crate::engine::tensor::{Array, Tensor};
+use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
 
-/// Sum `grad` (a broadcast of `shape`) back down to `shape`: over leading
-/// dimensions `shape` lacks, and over dimensions where `shape` has size 1.
-///
-/// The sums are taken in the order ndarray's `sum_axis` takes them, one
-/// dimension at a time from the left, so results do not change with the fast
-/// path: the first (and largest) reduction, over dimension 0, adds the
-/// dimension-0 slices one after another as `sum_axis(Axis(0))` does, but in
-/// place and spread over rayon's threads by column (`sum_leading`). What is
-/// left (a conv bias's (1, O, H, W) → (1, O, 1, 1)) is small.
-pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
-    let g = grad.as_standard_layout();
-    if g.shape() == shape {
-        return g.into_owned();
-    }
-    let first_reduced = g.ndim() > shape.len() || (shape.first() == Some(&1) && g.shape()[0] != 1);
-    let mut g: Array = if first_reduced && g.ndim() >= 2 {
-        let summed = sum_leading(&g);
-        if g.ndim() > shape.len() {
-            summed
-        } else {
-            summed.insert_axis(Axis(0))
-        }
-    } else {
-        g.into_owned()
-    };
-    while g.ndim() > shape.len() {
-        g = if g.ndim() >= 2 {
-            sum_leading(&g)
-        } else {
-            g.sum_axis(Axis(0))
-        };
-    }
-    for (i, &n) in shape.iter().enumerate() {
-        if n == 1 && g.shape()[i] != 1 {
-            g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
-        }
-    }
-    g
-}
-
-/// Σ over dimension 0 of a row-major `g` with at least 2 dimensions, in the
-/// order `sum_axis(Axis(0))` uses there (0 + g[0] + g[1] + …, element by
-/// element). Dimension 0 is never the smallest-stride axis of such an array,
-/// the case where ndarray would sum lanes instead.
-fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
-    let (rows, rest) = (g.shape()[0], &g.shape()[1..]);
-    let len: usize = rest.iter().product();
-    let gs = g.as_standard_layout();
-    let src = gs.as_slice().expect("standard layout is contiguous");
-    let mut acc = vec![0.0f32; len];
-    let add_rows = |start: usize, acc: &mut [f32]| {
-        for r in 0..rows {
-            let row = &src[r * len + start..r * len + start + acc.len()];
-            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-        }
-    };
-    const PIECE: usize = 4096;
-    if rows * len >= layout::PAR_MIN_ELEMS && len > PIECE {
-        acc.par_chunks_mut(PIECE)
-            .enumerate()
-            .for_each(|(i, a)| add_rows(i * PIECE, a));
-    } else if len > 0 {
-        // whole rows, e.g. a Linear bias's (N, F) → (F,): F independent sums
-        for row in src.chunks_exact(len) {
-            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-        }
-    }
-    Array::from_shape_vec(IxDyn(rest), acc).expect("one sum per remaining element")
-}
+pub use crate::backend::cpu::sum_to_shape;
 
 /// Split a shape around `axis` into (outer, len, inner) so that element
 /// (o, k, i) sits at flat index o·len·inner + k·inner + i.
@@ -102,16 +32,6 @@ fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
     Ok(())
 }
 
-fn reduced_shape(shape: &[usize], axis: usize, keepdim: bool) -> Vec<usize> {
-    let mut s = shape.to_vec();
-    if keepdim {
-        s[axis] = 1;
-    } else {
-        s.remove(axis);
-    }
-    s
-}
-
 impl Tensor {
     /// Sum of all elements → a 0-d tensor.
     pub fn sum(&self) -> Tensor {
@@ -129,14 +49,12 @@ impl Tensor {
         let mut axes = axes.to_vec();
         axes.sort_unstable();
         axes.dedup();
-        let mut value = self.to_array();
-        for &axis in axes.iter().rev() {
-            check_axis("sum", value.shape(), axis)?;
-            value = value.sum_axis(Axis(axis));
-            if keepdim {
-                value = value.insert_axis(Axis(axis));
-            }
+        let x = self.storage();
+        for &axis in &axes {
+            check_axis("sum", x.shape(), axis)?;
         }
+        let value = x.sum_axes(&axes, keepdim)?;
+        drop(x);
         Ok(Tensor::from_op(
             value,
             Op::Sum {
@@ -159,47 +77,45 @@ impl Tensor {
         Ok(self.sum_dim(axis, keepdim)?.mul_scalar(1.0 / n))
     }
 
-    /// Largest element → a 0-d tensor.
+    /// Largest element → a 0-d tensor. Tied maxima share the gradient evenly.
     pub fn max(&self) -> Result<Tensor> {
-        let flat = self.reshape(&[self.numel()])?;
-        flat.max_dim(0, false).map(|(v, _)| v)
+        let x = self.storage();
+        if x.numel() == 0 {
+            return Err(Error::BadArgument {
+                op: "max",
+                why: "cannot take the max of an empty tensor".into(),
+            });
+        }
+        let flat = x.try_clone()?.reshape(&[x.numel()])?;
+        drop(x);
+        let (value, _) = flat.max_dim(0, false)?;
+        Ok(Tensor::from_op(
+            value,
+            Op::MaxAll {
+                input: self.clone(),
+            },
+        ))
     }
 
     /// Largest element along `axis` and where it is (PyTorch's `max(dim)`).
     pub fn max_dim(&self, axis: usize, keepdim: bool) -> Result<(Tensor, Vec<usize>)> {
-        let data = self.data();
-        check_axis("max", data.shape(), axis)?;
-        if data.shape()[axis] == 0 {
+        let x = self.storage();
+        check_axis("max", x.shape(), axis)?;
+        if x.shape()[axis] == 0 {
             return Err(Error::BadArgument {
                 op: "max",
                 why: "cannot take the max of an empty dimension".into(),
             });
         }
-        let (outer, len, inner) = split_at_axis(data.shape(), axis);
-        let flat = data.as_standard_layout();
-        let x = flat.as_slice().expect("standard layout is contiguous");
-        let mut values = Vec::with_capacity(outer * inner);
-        let mut argmax = Vec::with_capacity(outer * inner);
-        let mut index = Vec::with_capacity(outer * inner);
-        for o in 0..outer {
-            for i in 0..inner {
-                let base = o * len * inner + i;
-                let mut best = 0;
-                for k in 1..len {
-                    // strict '>' keeps the first maximum (tie rule)
-                    if x[base + k * inner] > x[base + best * inner] {
-                        best = k;
-                    }
-                }
-                values.push(x[base + best * inner]);
-                argmax.push(base + best * inner);
-                index.push(best);
-            }
-        }
-        let shape = reduced_shape(data.shape(), axis, keepdim);
-        drop(data);
-        let value =
-            Array::from_shape_vec(IxDyn(&shape), values).expect("one value per output element");
+        let (_, len, inner) = split_at_axis(x.shape(), axis);
+        let (value, argmax) = x.max_dim(axis, keepdim)?;
+        drop(x);
+        // positions along the axis, from the flat winners
+        let index = argmax
+            .to_host()?
+            .into_iter()
+            .map(|flat| (flat / inner.max(1)) % len)
+            .collect();
         Ok((
             Tensor::from_op(
                 value,
@@ -220,24 +136,12 @@ impl Tensor {
 
     /// log(softmax(x)) along `axis`, computed stably as x - max - log Σ e^(x - max).
     pub fn log_softmax(&self, axis: usize) -> Result<Tensor> {
-        let data = self.data();
-        check_axis("log_softmax", data.shape(), axis)?;
-        let (outer, len, inner) = split_at_axis(data.shape(), axis);
-        let mut out = data.as_standard_layout().into_owned();
-        let y = out.as_slice_mut().expect("standard layout is contiguous");
-        for o in 0..outer {
-            for i in 0..inner {
-                let at = |k: usize| o * len * inner + k * inner + i;
-                let m = (0..len).map(|k| y[at(k)]).fold(f32::NEG_INFINITY, f32::max);
-                let lse = m + (0..len).map(|k| (y[at(k)] - m).exp()).sum::<f32>().ln();
-                for k in 0..len {
-                    y[at(k)] -= lse;
-                }
-            }
-        }
-        drop(data);
+        let x = self.storage();
+        check_axis("log_softmax", x.shape(), axis)?;
+        let value = x.log_softmax(axis)?;
+        drop(x);
         Ok(Tensor::from_op(
-            out,
+            value,
             Op::LogSoftmax {
                 input: self.clone(),
                 axis,
@@ -253,103 +157,61 @@ impl Tensor {
 
 // d(sum)/dx = 1 for every summed element: broadcast the gradient back.
 pub(crate) fn sum_backward(
-    mut g: Array,
+    g: Storage,
     x: &Tensor,
     axes: &[usize],
     keepdim: bool,
     store: &mut GradStore,
-) {
+) -> Result<()> {
     let shape = x.shape();
-    if !keepdim {
-        for &axis in axes {
-            g = g.insert_axis(Axis(axis));
+    let g = if keepdim {
+        g
+    } else {
+        // put the summed axes back as size 1
+        let mut kept = shape.clone();
+        for &a in axes {
+            kept[a] = 1;
         }
-    }
-    let g = g.as_standard_layout();
-    let gs = g.as_slice().expect("standard layout is contiguous");
-    let gx = layout::broadcast_to(&shape, (gs, g.shape()));
-    store.accumulate(
-        x,
-        Array::from_shape_vec(IxDyn(&shape), gx).expect("sized by the input's shape"),
-    );
+        g.reshape(&kept)?
+    };
+    store.accumulate(x, g.broadcast_to(&shape)?)
 }
 
 // The winner of each max gets the gradient; every other element gets 0.
-pub(crate) fn max_backward(g: &Array, x: &Tensor, argmax: &[usize], store: &mut GradStore) {
+pub(crate) fn max_backward(
+    g: &Storage,
+    x: &Tensor,
+    argmax: &Indices,
+    store: &mut GradStore,
+) -> Result<()> {
     let shape = x.shape();
-    let mut gx = vec![0.0f32; shape.iter().product()];
-    for (gi, &idx) in g.iter().zip(argmax) {
-        gx[idx] += gi;
-    }
-    store.accumulate(
-        x,
-        Array::from_shape_vec(IxDyn(&shape), gx).expect("same element count"),
-    );
+    store.accumulate(x, g.scatter_add(argmax, &shape)?)
+}
+
+// Every element equal to the max gets g / (number of such elements).
+pub(crate) fn max_all_backward(
+    g: &Storage,
+    x: &Tensor,
+    out: &Storage,
+    store: &mut GradStore,
+) -> Result<()> {
+    let xs = x.storage();
+    let shape = xs.shape().to_vec();
+    let mask = xs.binary(out, BinaryOp::Eq, &shape)?;
+    drop(xs);
+    let all: Vec<usize> = (0..shape.len()).collect();
+    let count = mask.sum_axes(&all, false)?;
+    let share = g.binary(&count, BinaryOp::Div, &[])?;
+    store.accumulate(x, mask.binary(&share, BinaryOp::Mul, &shape)?)
 }
 
 // y = x - lse(x): dx = g - softmax(x)·Σ g, with softmax = e^y (from the output)
 pub(crate) fn log_softmax_backward(
-    g: Array,
+    g: &Storage,
     x: &Tensor,
     axis: usize,
-    out: &Array,
+    out: &Storage,
     store: &mut GradStore,
-) {
-    let g_sum = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
-    let gx = g - &(out.mapv(f32::exp) * &g_sum);
-    store.accumulate(x, gx);
-}
-
-#[cfg(test)]
-mod tests {
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
-    use super::*;
-
-    /// The plain ndarray version `sum_to_shape` replaced: the order of its
-    /// sums is the one to keep.
-    fn by_sum_axis(grad: &Array, shape: &[usize]) -> Array {
-        let mut g = grad.clone();
-        while g.ndim() > shape.len() {
-            g = g.sum_axis(Axis(0));
-        }
-        for (i, &n) in shape.iter().enumerate() {
-            if n == 1 && g.shape()[i] != 1 {
-                g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
-            }
-        }
-        g
-    }
-
-    #[test]
-    fn sum_to_shape_sums_in_sum_axis_order() {
-        let mut rng = StdRng::seed_from_u64(3);
-        let cases: [(&[usize], &[usize]); 8] = [
-            (&[1000, 6], &[6]),              // Linear bias
-            (&[1000, 1], &[1]),              // Linear bias, one output
-            (&[40, 8, 9, 7], &[1, 8, 1, 1]), // conv bias
-            (&[3, 5000, 7], &[5000, 7]),     // long rows, in parallel
-            (&[4, 3, 5], &[5]),              // two leading dims dropped
-            (&[4, 3, 5], &[3, 1]),           // a dropped dim and a kept 1
-            (&[2, 3], &[]),                  // to a scalar
-            (&[5000], &[1]),                 // 1-D
-        ];
-        for (from, to) in cases {
-            let n = from.iter().product();
-            let g = Array::from_shape_vec(
-                IxDyn(from),
-                (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-            )
-            .expect("sized");
-            let (got, want) = (sum_to_shape(&g, to), by_sum_axis(&g, to));
-            assert_eq!(got.shape(), want.shape(), "{from:?} → {to:?}");
-            let bits = |a: &Array| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&got),
-                bits(&want),
-                "{from:?} → {to:?}: not bit for bit"
-            );
-        }
-    }
+) -> Result<()> {
+    store.accumulate(x, out.log_softmax_backward(g, axis)?)
 }

@@ -1,48 +1,33 @@
 //! Ops that move elements without changing them: reshape (view), permute,
 //! transpose, flatten. Their backward rules move the gradient back.
 
-use ndarray::IxDyn;
-
 use super::Op;
+use crate::backend::Storage;
 use crate::engine::graph::GradStore;
-use crate::engine::tensor::{Array, Tensor};
+use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
 
-/// The error for viewing `a` as `shape` when the element counts differ.
-fn check_count(op: &'static str, a: &Array, shape: &[usize]) -> Result<()> {
-    let n: usize = shape.iter().product();
-    if n != a.len() {
+/// The error for viewing `shape_in` as `shape` when the element counts differ.
+fn check_count(op: &'static str, shape_in: &[usize], shape: &[usize]) -> Result<()> {
+    let (n, len): (usize, usize) = (shape.iter().product(), shape_in.iter().product());
+    if n != len {
         return Err(Error::ShapeMismatch {
             op,
-            lhs: a.shape().to_vec(),
+            lhs: shape_in.to_vec(),
             rhs: shape.to_vec(),
-            why: format!("{} elements cannot be viewed as {n}", a.len()),
+            why: format!("{len} elements cannot be viewed as {n}"),
         });
     }
     Ok(())
 }
 
-fn reshaped(op: &'static str, a: &Array, shape: &[usize]) -> Result<Array> {
-    check_count(op, a, shape)?;
-    // a row-major copy (a memcpy when `a` is already row-major), then a new shape
-    Ok(reshape_owned(a.as_standard_layout().into_owned(), shape))
-}
-
-/// `a` (any layout) with a new row-major shape; free when `a` is row-major.
-fn reshape_owned(a: Array, shape: &[usize]) -> Array {
-    let a = if a.is_standard_layout() {
-        a
-    } else {
-        a.as_standard_layout().into_owned()
-    };
-    a.into_shape_with_order(IxDyn(shape))
-        .expect("element count checked")
-}
-
 impl Tensor {
     /// Same elements in row-major order, new shape (PyTorch's `reshape`/`view`).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        let value = reshaped("reshape", &self.data(), shape)?;
+        let x = self.storage();
+        check_count("reshape", x.shape(), shape)?;
+        let value = x.try_clone()?.reshape(shape)?;
+        drop(x);
         Ok(Tensor::from_op(value, Op::Reshape(self.clone())))
     }
 
@@ -81,24 +66,20 @@ impl Tensor {
 
     /// Reorder dimensions: output dimension i is input dimension `axes[i]`.
     pub fn permute(&self, axes: &[usize]) -> Result<Tensor> {
-        let data = self.data();
+        let x = self.storage();
         let mut sorted = axes.to_vec();
         sorted.sort_unstable();
-        if sorted != (0..data.ndim()).collect::<Vec<_>>() {
+        if sorted != (0..x.shape().len()).collect::<Vec<_>>() {
             return Err(Error::BadArgument {
                 op: "permute",
                 why: format!(
                     "{axes:?} is not an ordering of the {} dimensions",
-                    data.ndim()
+                    x.shape().len()
                 ),
             });
         }
-        let value = data
-            .view()
-            .permuted_axes(IxDyn(axes))
-            .as_standard_layout()
-            .into_owned();
-        drop(data);
+        let value = x.permute(axes)?;
+        drop(x);
         Ok(Tensor::from_op(
             value,
             Op::Permute {
@@ -130,24 +111,23 @@ impl Tensor {
     }
 }
 
-// The gradient's elements, in the input's shape (no copy: it is ours).
-pub(crate) fn reshape_backward(g: Array, x: &Tensor, store: &mut GradStore) -> Result<()> {
+// The gradient's elements, in the input's shape (no copy: the buffer is ours).
+pub(crate) fn reshape_backward(g: Storage, x: &Tensor, store: &mut GradStore) -> Result<()> {
     let shape = x.shape();
-    check_count("reshape backward", &g, &shape)?;
-    store.accumulate(x, reshape_owned(g, &shape)); // no copy: the buffer is ours
-    Ok(())
+    check_count("reshape backward", g.shape(), &shape)?;
+    store.accumulate(x, g.reshape(&shape)?)
 }
 
 // Undo the permutation: inverse[axes[i]] = i.
-pub(crate) fn permute_backward(g: &Array, x: &Tensor, axes: &[usize], store: &mut GradStore) {
+pub(crate) fn permute_backward(
+    g: &Storage,
+    x: &Tensor,
+    axes: &[usize],
+    store: &mut GradStore,
+) -> Result<()> {
     let mut inverse = vec![0; axes.len()];
     for (i, &a) in axes.iter().enumerate() {
         inverse[a] = i;
     }
-    let gx = g
-        .view()
-        .permuted_axes(IxDyn(&inverse))
-        .as_standard_layout()
-        .into_owned();
-    store.accumulate(x, gx);
+    store.accumulate(x, g.permute(&inverse)?)
 }

@@ -1,0 +1,231 @@
+//! Reductions on the CPU: sums over dimensions, a broadcast gradient summed
+//! back to its operand's shape, max along a dimension with its winners,
+//! scatter-add (max's backward), and log-softmax with its backward.
+//!
+//! Tie rule for `max_dim`: the FIRST maximal element (lowest index along the
+//! dimension) wins, what PyTorch's `max(dim)` index points at.
+
+use ndarray::{Axis, IxDyn};
+use rayon::prelude::*;
+
+use super::layout;
+use crate::engine::Array;
+
+/// Sum `grad` (a broadcast of `shape`) back down to `shape`: over leading
+/// dimensions `shape` lacks, and over dimensions where `shape` has size 1.
+///
+/// The sums are taken in the order ndarray's `sum_axis` takes them, one
+/// dimension at a time from the left, so results do not change with the fast
+/// path: the first (and largest) reduction, over dimension 0, adds the
+/// dimension-0 slices one after another as `sum_axis(Axis(0))` does, but in
+/// place and spread over rayon's threads by column (`sum_leading`). What is
+/// left (a conv bias's (1, O, H, W) → (1, O, 1, 1)) is small.
+pub fn sum_to_shape(grad: &Array, shape: &[usize]) -> Array {
+    let g = grad.as_standard_layout();
+    if g.shape() == shape {
+        return g.into_owned();
+    }
+    let first_reduced = g.ndim() > shape.len() || (shape.first() == Some(&1) && g.shape()[0] != 1);
+    let mut g: Array = if first_reduced && g.ndim() >= 2 {
+        let summed = sum_leading(&g);
+        if g.ndim() > shape.len() {
+            summed
+        } else {
+            summed.insert_axis(Axis(0))
+        }
+    } else {
+        g.into_owned()
+    };
+    while g.ndim() > shape.len() {
+        g = if g.ndim() >= 2 {
+            sum_leading(&g)
+        } else {
+            g.sum_axis(Axis(0))
+        };
+    }
+    for (i, &n) in shape.iter().enumerate() {
+        if n == 1 && g.shape()[i] != 1 {
+            g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
+        }
+    }
+    g
+}
+
+/// Σ over dimension 0 of a row-major `g` with at least 2 dimensions, in the
+/// order `sum_axis(Axis(0))` uses there (0 + g[0] + g[1] + …, element by
+/// element). Dimension 0 is never the smallest-stride axis of such an array,
+/// the case where ndarray would sum lanes instead.
+fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
+    let (rows, rest) = (g.shape()[0], &g.shape()[1..]);
+    let len: usize = rest.iter().product();
+    let gs = g.as_standard_layout();
+    let src = gs.as_slice().expect("standard layout is contiguous");
+    let mut acc = vec![0.0f32; len];
+    let add_rows = |start: usize, acc: &mut [f32]| {
+        for r in 0..rows {
+            let row = &src[r * len + start..r * len + start + acc.len()];
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
+    };
+    const PIECE: usize = 4096;
+    if rows * len >= layout::PAR_MIN_ELEMS && len > PIECE {
+        acc.par_chunks_mut(PIECE)
+            .enumerate()
+            .for_each(|(i, a)| add_rows(i * PIECE, a));
+    } else if len > 0 {
+        // whole rows, e.g. a Linear bias's (N, F) → (F,): F independent sums
+        for row in src.chunks_exact(len) {
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
+    }
+    Array::from_shape_vec(IxDyn(rest), acc).expect("one sum per remaining element")
+}
+
+/// Split a shape around `axis` into (outer, len, inner) so that element
+/// (o, k, i) sits at flat index o·len·inner + k·inner + i.
+pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+
+/// Sum over `axes` (sorted, distinct).
+pub(crate) fn sum_axes(x: &Array, axes: &[usize], keepdim: bool) -> Array {
+    let mut value = x.clone();
+    for &axis in axes.iter().rev() {
+        value = value.sum_axis(Axis(axis));
+        if keepdim {
+            value = value.insert_axis(Axis(axis));
+        }
+    }
+    value
+}
+
+/// `x` stretched to the broadcast `shape`.
+pub(crate) fn broadcast_to(x: &Array, shape: &[usize]) -> Array {
+    let xs = x.as_standard_layout();
+    let v = layout::broadcast_to(
+        shape,
+        (xs.as_slice().expect("standard layout is contiguous"), xs.shape()),
+    );
+    Array::from_shape_vec(IxDyn(shape), v).expect("sized by the shape")
+}
+
+/// Max along `axis`, and the flat input index of each output's winner.
+pub(crate) fn max_dim(x: &Array, axis: usize, keepdim: bool) -> (Array, Vec<usize>) {
+    let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    let flat = x.as_standard_layout();
+    let x_ = flat.as_slice().expect("standard layout is contiguous");
+    let mut values = Vec::with_capacity(outer * inner);
+    let mut argmax = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * len * inner + i;
+            let mut best = 0;
+            for k in 1..len {
+                // strict '>' keeps the first maximum (tie rule)
+                if x_[base + k * inner] > x_[base + best * inner] {
+                    best = k;
+                }
+            }
+            values.push(x_[base + best * inner]);
+            argmax.push(base + best * inner);
+        }
+    }
+    let mut shape = x.shape().to_vec();
+    if keepdim {
+        shape[axis] = 1;
+    } else {
+        shape.remove(axis);
+    }
+    let value = Array::from_shape_vec(IxDyn(&shape), values).expect("one value per output element");
+    (value, argmax)
+}
+
+/// out (zeros of `shape`) with out[idx[i]] += g[i], in order.
+pub(crate) fn scatter_add(g: &Array, idx: &[usize], shape: &[usize]) -> Array {
+    let mut gx = vec![0.0f32; shape.iter().product()];
+    for (gi, &i) in g.iter().zip(idx) {
+        gx[i] += gi;
+    }
+    Array::from_shape_vec(IxDyn(shape), gx).expect("same element count")
+}
+
+/// log(softmax(x)) along `axis`, stably: x - max - log Σ e^(x - max).
+pub(crate) fn log_softmax(x: &Array, axis: usize) -> Array {
+    let (outer, len, inner) = split_at_axis(x.shape(), axis);
+    let mut out = x.as_standard_layout().into_owned();
+    let y = out.as_slice_mut().expect("standard layout is contiguous");
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |k: usize| o * len * inner + k * inner + i;
+            let m = (0..len).map(|k| y[at(k)]).fold(f32::NEG_INFINITY, f32::max);
+            let lse = m + (0..len).map(|k| (y[at(k)] - m).exp()).sum::<f32>().ln();
+            for k in 0..len {
+                y[at(k)] -= lse;
+            }
+        }
+    }
+    out
+}
+
+/// y = x - lse(x): dx = g - softmax(x)·Σ g, with softmax = e^y (from the output).
+pub(crate) fn log_softmax_backward(y: &Array, g: &Array, axis: usize) -> Array {
+    let g_sum = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
+    g - &(y.mapv(f32::exp) * &g_sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The plain ndarray version `sum_to_shape` replaced: the order of its
+    /// sums is the one to keep.
+    fn by_sum_axis(grad: &Array, shape: &[usize]) -> Array {
+        let mut g = grad.clone();
+        while g.ndim() > shape.len() {
+            g = g.sum_axis(Axis(0));
+        }
+        for (i, &n) in shape.iter().enumerate() {
+            if n == 1 && g.shape()[i] != 1 {
+                g = g.sum_axis(Axis(i)).insert_axis(Axis(i));
+            }
+        }
+        g
+    }
+
+    #[test]
+    fn sum_to_shape_sums_in_sum_axis_order() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let cases: [(&[usize], &[usize]); 8] = [
+            (&[1000, 6], &[6]),              // Linear bias
+            (&[1000, 1], &[1]),              // Linear bias, one output
+            (&[40, 8, 9, 7], &[1, 8, 1, 1]), // conv bias
+            (&[3, 5000, 7], &[5000, 7]),     // long rows, in parallel
+            (&[4, 3, 5], &[5]),              // two leading dims dropped
+            (&[4, 3, 5], &[3, 1]),           // a dropped dim and a kept 1
+            (&[2, 3], &[]),                  // to a scalar
+            (&[5000], &[1]),                 // 1-D
+        ];
+        for (from, to) in cases {
+            let n = from.iter().product();
+            let g = Array::from_shape_vec(
+                IxDyn(from),
+                (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+            )
+            .expect("sized");
+            let (got, want) = (sum_to_shape(&g, to), by_sum_axis(&g, to));
+            assert_eq!(got.shape(), want.shape(), "{from:?} → {to:?}");
+            let bits = |a: &Array| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{from:?} → {to:?}: not bit for bit"
+            );
+        }
+    }
+}
