@@ -28,7 +28,7 @@ fn set_grad(p: &Tensor, c: &[f32]) {
 /// Set the gradient to `c`, take one step, return the new value.
 fn step_with(opt: &mut dyn Optimizer, p: &Tensor, c: &[f32]) -> Vec<f32> {
     set_grad(p, c);
-    opt.step();
+    opt.step().expect("step");
     p.to_vec()
 }
 
@@ -87,7 +87,7 @@ fn sgd_on_a_square_uses_the_engine_gradient() {
     for expected in [2.4, 1.92] {
         opt.zero_grad();
         x.pow(2.0).sum().backward().expect("scalar loss");
-        opt.step();
+        opt.step().expect("step");
         assert_close(&x.to_vec(), &[expected]);
     }
 }
@@ -289,7 +289,7 @@ fn adam_counts_steps_per_parameter() {
     step_with(&mut opt, &a, &[1.0]);
     assert_close(&b.to_vec(), &[1.0]);
     set_grad(&b, &[-3.0]);
-    opt.step();
+    opt.step().expect("step");
     assert_close(&b.to_vec(), &[1.1]);
 }
 
@@ -547,7 +547,7 @@ fn every_optimizer_minimises_a_parabola() {
                 .sum()
                 .backward()
                 .expect("scalar loss");
-            opt.step();
+            opt.step().expect("step");
         }
         let end = x.to_vec()[0];
         assert!(

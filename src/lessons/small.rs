@@ -236,7 +236,7 @@ impl SmallSession {
                 (n, g)
             })
             .collect();
-        self.opt.step();
+        self.opt.step()?;
         let params = self
             .params()
             .into_iter()

@@ -1,7 +1,8 @@
 //! Losses, derived from engine primitives (so they need no backward rule of
 //! their own and are gradient-checked through them):
 //! - MSE: mean((p - y)²)
-//! - BCE: -mean(y·log p + (1-y)·log(1-p)), each log clamped at -100 as PyTorch does
+//! - BCE: -mean(y·log p + (1-y)·log(1-p)), each log clamped at -100 as PyTorch does,
+//!   one primitive per element with PyTorch's gradient (finite at p = 0 or 1)
 //! - cross-entropy: NLL of log_softmax (the numerically stable form)
 
 use crate::{Error, Result, Tensor};
@@ -13,15 +14,7 @@ pub fn mse_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 
 /// Binary cross-entropy of probabilities `pred` in [0, 1] against 0/1 targets.
 pub fn bce_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
-    let log_p = pred.log().clamp(-100.0, f32::INFINITY);
-    let log_1mp = pred
-        .neg()
-        .add_scalar(1.0)
-        .log()
-        .clamp(-100.0, f32::INFINITY);
-    let one_minus_y = target.neg().add_scalar(1.0);
-    let per_item = target.mul(&log_p)?.add(&one_minus_y.mul(&log_1mp)?)?;
-    Ok(per_item.mean().neg())
+    Ok(pred.bce_elementwise(target)?.mean())
 }
 
 /// Cross-entropy of raw scores `logits` (N, C) against class indices:
@@ -47,7 +40,7 @@ pub fn cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<Tensor> {
     for (i, &l) in labels.iter().enumerate() {
         onehot[i * c + l] = 1.0;
     }
-    let onehot = Tensor::from_vec(&[n, c], onehot)?;
+    let onehot = Tensor::from_vec(&[n, c], onehot)?.to(&logits.device())?;
     let picked = logits.log_softmax(1)?.mul(&onehot)?.sum();
     Ok(picked.mul_scalar(-1.0 / n.max(1) as f32))
 }

@@ -13,13 +13,10 @@
 //! Each coordinate's step shrinks as its squared gradients pile up, so rarely
 //! updated coordinates keep larger steps.
 
-use ndarray::Zip;
-
 use super::{
-    add_weight_decay, check_distinct, check_lr, check_non_negative, fresh_if_reshaped, grad_of,
-    zero_grads, Optimizer,
+    check_distinct, check_lr, check_non_negative, update_each, zero_grads, Optimizer, ParamState,
 };
-use crate::engine::Array;
+use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
 
 /// Adagrad settings; `Default` is PyTorch's.
@@ -57,17 +54,12 @@ impl AdagradConfig {
     }
 }
 
-/// One parameter's step count and sum of squared gradients.
-struct Accumulator {
-    step: u64,
-    state_sum: Array,
-}
-
 /// `torch.optim.Adagrad`.
 pub struct Adagrad {
     params: Vec<Tensor>,
     config: AdagradConfig,
-    state: Vec<Option<Accumulator>>,
+    /// each parameter's step count and sum of squared gradients
+    state: Vec<Option<ParamState>>,
 }
 
 impl Adagrad {
@@ -88,7 +80,7 @@ impl Adagrad {
 }
 
 impl Optimizer for Adagrad {
-    fn step(&mut self) {
+    fn step(&mut self) -> Result<()> {
         let AdagradConfig {
             lr,
             lr_decay,
@@ -96,24 +88,15 @@ impl Optimizer for Adagrad {
             initial_accumulator_value,
             eps,
         } = self.config;
-        for (p, slot) in self.params.iter().zip(&mut self.state) {
-            let Some(mut g) = grad_of(p) else { continue };
-            // PyTorch fills state_sum when the optimizer is built; filling it at
-            // the first step gives the same numbers.
-            fresh_if_reshaped(slot, g.shape(), |s| s.state_sum.shape());
-            let s = slot.get_or_insert_with(|| Accumulator {
-                step: 0,
-                state_sum: Array::from_elem(g.raw_dim(), initial_accumulator_value),
-            });
-            s.step += 1;
-            add_weight_decay(&mut g, p, weight_decay);
-            let clr = (f64::from(lr) / (1.0 + (s.step - 1) as f64 * f64::from(lr_decay))) as f32;
-            s.state_sum.zip_mut_with(&g, |sum, &g| *sum += g * g);
-            Zip::from(&mut *p.data_mut())
-                .and(&g)
-                .and(&s.state_sum)
-                .for_each(|theta, &g, &sum| *theta -= clr * g / (sum.sqrt() + eps));
-        }
+        // PyTorch fills state_sum when the optimizer is built; filling it at
+        // the first step gives the same numbers.
+        update_each(&self.params, &mut self.state, 1, initial_accumulator_value, |s| {
+            UpdateRule::Adagrad {
+                clr: (f64::from(lr) / (1.0 + (s.step - 1) as f64 * f64::from(lr_decay))) as f32,
+                eps,
+                weight_decay,
+            }
+        })
     }
 
     fn zero_grad(&mut self) {

@@ -15,13 +15,11 @@
 //! whatever the gradient's size. The last line is evaluated as PyTorch does:
 //! θ ← θ − (γ / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε). `amsgrad` is not offered.
 
-use ndarray::Zip;
-
 use super::{
-    add_weight_decay, check_distinct, check_lr, check_non_negative, check_range, fresh_if_reshaped,
-    grad_of, zero_grads, Optimizer,
+    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
+    ParamState,
 };
-use crate::engine::Array;
+use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
 
 /// Adam/AdamW settings. `Default` is Adam's; [`AdamConfig::adamw`] is AdamW's
@@ -63,21 +61,13 @@ impl AdamConfig {
     }
 }
 
-/// One parameter's moments and step count.
-struct Moments {
-    step: u64,
-    /// m: running mean of g
-    exp_avg: Array,
-    /// v: running mean of g²
-    exp_avg_sq: Array,
-}
-
 /// What Adam and AdamW share; `decoupled` picks where the weight decay goes.
 struct AdamCore {
     params: Vec<Tensor>,
     config: AdamConfig,
     decoupled: bool,
-    state: Vec<Option<Moments>>,
+    /// m (running mean of g) and v (of g²), and the step count t
+    state: Vec<Option<ParamState>>,
 }
 
 impl AdamCore {
@@ -93,49 +83,29 @@ impl AdamCore {
         })
     }
 
-    fn step(&mut self) {
+    fn step(&mut self) -> Result<()> {
         let AdamConfig {
             lr,
             betas: (beta1, beta2),
             eps,
             weight_decay,
         } = self.config;
-        for (p, slot) in self.params.iter().zip(&mut self.state) {
-            let Some(mut g) = grad_of(p) else { continue };
-            if self.decoupled {
-                if weight_decay != 0.0 {
-                    p.data_mut()
-                        .mapv_inplace(|theta| theta * (1.0 - lr * weight_decay));
-                }
-            } else {
-                add_weight_decay(&mut g, p, weight_decay);
-            }
-            fresh_if_reshaped(slot, g.shape(), |s| s.exp_avg.shape());
-            let s = slot.get_or_insert_with(|| Moments {
-                step: 0,
-                exp_avg: Array::zeros(g.raw_dim()),
-                exp_avg_sq: Array::zeros(g.raw_dim()),
-            });
-            s.step += 1;
-            Zip::from(&mut s.exp_avg)
-                .and(&mut s.exp_avg_sq)
-                .and(&g)
-                .for_each(|m, v, &g| {
-                    *m = beta1 * *m + (1.0 - beta1) * g;
-                    *v = beta2 * *v + (1.0 - beta2) * g * g;
-                });
+        let decoupled = self.decoupled;
+        update_each(&self.params, &mut self.state, 2, 0.0, |s| {
             // Bias corrections in f64, as PyTorch computes them in Python floats.
             let t = s.step as f64;
             let bias_correction1 = 1.0 - f64::from(beta1).powf(t);
-            let bias_correction2_sqrt = (1.0 - f64::from(beta2).powf(t)).sqrt() as f32;
-            let step_size = (f64::from(lr) / bias_correction1) as f32;
-            Zip::from(&mut *p.data_mut())
-                .and(&s.exp_avg)
-                .and(&s.exp_avg_sq)
-                .for_each(|theta, &m, &v| {
-                    *theta -= step_size * m / (v.sqrt() / bias_correction2_sqrt + eps);
-                });
-        }
+            UpdateRule::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                decoupled,
+                step_size: (f64::from(lr) / bias_correction1) as f32,
+                bias_correction2_sqrt: (1.0 - f64::from(beta2).powf(t)).sqrt() as f32,
+            }
+        })
     }
 }
 
@@ -170,8 +140,8 @@ impl AdamW {
 macro_rules! impl_optimizer {
     ($ty:ty, $name:literal) => {
         impl Optimizer for $ty {
-            fn step(&mut self) {
-                self.0.step();
+            fn step(&mut self) -> Result<()> {
+                self.0.step()
             }
             fn zero_grad(&mut self) {
                 zero_grads(&self.0.params);

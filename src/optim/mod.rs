@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::engine::Array;
+use crate::backend::{BinaryOp, Storage, UpdateRule};
 use crate::{Error, Result, Tensor};
 
 mod adagrad;
@@ -33,8 +33,9 @@ pub use sgd::{Sgd, SgdConfig};
 
 /// What every optimizer offers the training loop (PyTorch's method names).
 pub trait Optimizer: Send {
-    /// Apply one update to every parameter that has a gradient.
-    fn step(&mut self);
+    /// Apply one update to every parameter that has a gradient, on the
+    /// parameter's device. Errs only when a device fails.
+    fn step(&mut self) -> Result<()>;
     /// Forget every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`).
     fn zero_grad(&mut self);
     fn lr(&self) -> f32;
@@ -260,32 +261,67 @@ pub(crate) fn check_distinct(params: &[Tensor]) -> Result<()> {
 
 // ---- helpers for `step` ----
 
-/// The gradient to use for `p` this step, or `None` to skip `p`: it has no
-/// gradient yet, or its value was replaced (`set_data`) with another shape
-/// since `backward`, so the gradient no longer describes it.
-pub(crate) fn grad_of(p: &Tensor) -> Option<Array> {
-    let grad = p.grad()?;
-    (grad.shape() == p.data().shape()).then_some(grad)
+/// One parameter's optimizer state: how many updates it has had and its
+/// buffers (momentum, moments, sums; each shaped like the parameter, on its
+/// device).
+pub(crate) struct ParamState {
+    pub(crate) step: u64,
+    pub(crate) buffers: Vec<Storage>,
 }
 
-/// g ← g + λ·θ: L2 weight decay folded into the gradient (SGD, Adam, RMSprop, Adagrad).
-pub(crate) fn add_weight_decay(grad: &mut Array, p: &Tensor, weight_decay: f32) {
-    if weight_decay != 0.0 {
-        grad.zip_mut_with(&p.data(), |g, &theta| *g += weight_decay * theta);
+/// Update every parameter that has a gradient: `buffers` state buffers each,
+/// filled with `init` when a parameter's state is (re)made, and `rule(state)`
+/// giving this step's update (the state's step already counted).
+///
+/// A parameter is skipped, state and all, when it has no gradient or its
+/// value was replaced (`set_data`) with another shape since `backward`, so
+/// the gradient no longer describes it; its state is then made afresh.
+pub(crate) fn update_each(
+    params: &[Tensor],
+    state: &mut [Option<ParamState>],
+    buffers: usize,
+    init: f32,
+    mut rule: impl FnMut(&ParamState) -> UpdateRule,
+) -> Result<()> {
+    for (p, slot) in params.iter().zip(state.iter_mut()) {
+        let grad = p.grad_storage();
+        let Some(g) = grad.as_ref() else { continue };
+        let shape = p.shape();
+        if g.shape() != shape.as_slice() {
+            continue;
+        }
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.buffers.first().is_some_and(|b| b.shape() != shape.as_slice()))
+        {
+            *slot = None;
+        }
+        let s = match slot {
+            Some(s) => s,
+            None => {
+                let mut made = Vec::with_capacity(buffers);
+                for _ in 0..buffers {
+                    let zeros = g.zeros_like(&shape)?;
+                    made.push(if init == 0.0 {
+                        zeros
+                    } else {
+                        zeros.binary(&Storage::Cpu(crate::engine::Array::from_elem(
+                            ndarray::IxDyn(&[]),
+                            init,
+                        )), BinaryOp::Add, &shape)?
+                    });
+                }
+                slot.insert(ParamState {
+                    step: 0,
+                    buffers: made,
+                })
+            }
+        };
+        s.step += 1;
+        let r = rule(s);
+        p.storage_mut().update(g, &mut s.buffers, &r)?;
     }
-}
-
-/// The state slot for a parameter whose gradient has `shape`: emptied first if
-/// it was made for another shape (the value was replaced), so the caller's
-/// `get_or_insert_with` starts it afresh.
-pub(crate) fn fresh_if_reshaped<S>(
-    slot: &mut Option<S>,
-    shape: &[usize],
-    state_shape: impl Fn(&S) -> &[usize],
-) {
-    if slot.as_ref().is_some_and(|s| state_shape(s) != shape) {
-        *slot = None;
-    }
+    Ok(())
 }
 
 /// Zero every parameter's gradient (shared by the `zero_grad` impls).

@@ -15,13 +15,11 @@
 //! square of the mean), but rounding can push it a hair below; we clamp at 0
 //! where PyTorch would produce NaN.
 
-use ndarray::Zip;
-
 use super::{
-    add_weight_decay, check_distinct, check_lr, check_non_negative, check_range, fresh_if_reshaped,
-    grad_of, zero_grads, Optimizer,
+    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
+    ParamState,
 };
-use crate::engine::Array;
+use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
 
 /// RMSprop settings; `Default` is PyTorch's.
@@ -64,21 +62,14 @@ impl RmspropConfig {
     }
 }
 
-/// One parameter's running averages.
-struct Averages {
-    /// v: running mean of g²
-    square_avg: Array,
-    /// ḡ: running mean of g (centered only)
-    grad_avg: Option<Array>,
-    /// b (momentum > 0 only)
-    momentum_buffer: Option<Array>,
-}
 
 /// `torch.optim.RMSprop`.
 pub struct Rmsprop {
     params: Vec<Tensor>,
     config: RmspropConfig,
-    state: Vec<Option<Averages>>,
+    /// each parameter's v (running mean of g²), ḡ (of g; centered only) and
+    /// momentum buffer b (momentum > 0 only)
+    state: Vec<Option<ParamState>>,
 }
 
 impl Rmsprop {
@@ -99,54 +90,25 @@ impl Rmsprop {
 }
 
 impl Optimizer for Rmsprop {
-    fn step(&mut self) {
+    fn step(&mut self) -> Result<()> {
         let RmspropConfig {
             lr,
             alpha,
             eps,
             weight_decay,
-            momentum: mu,
+            momentum,
             centered,
         } = self.config;
-        for (p, slot) in self.params.iter().zip(&mut self.state) {
-            let Some(mut g) = grad_of(p) else { continue };
-            add_weight_decay(&mut g, p, weight_decay);
-            fresh_if_reshaped(slot, g.shape(), |s| s.square_avg.shape());
-            let s = slot.get_or_insert_with(|| Averages {
-                square_avg: Array::zeros(g.raw_dim()),
-                grad_avg: None,
-                momentum_buffer: None,
-            });
-            s.square_avg
-                .zip_mut_with(&g, |v, &g| *v = alpha * *v + (1.0 - alpha) * g * g);
-
-            // denom = √ṽ + ε
-            let mut denom = s.square_avg.clone();
-            if centered {
-                let g_avg = s.grad_avg.get_or_insert_with(|| Array::zeros(g.raw_dim()));
-                g_avg.zip_mut_with(&g, |a, &g| *a = alpha * *a + (1.0 - alpha) * g);
-                denom.zip_mut_with(g_avg, |v, &a| *v -= a * a);
+        update_each(&self.params, &mut self.state, 3, 0.0, |_| {
+            UpdateRule::Rmsprop {
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                centered,
             }
-            denom.mapv_inplace(|v| v.max(0.0).sqrt() + eps);
-
-            if mu > 0.0 {
-                let b = s
-                    .momentum_buffer
-                    .get_or_insert_with(|| Array::zeros(g.raw_dim()));
-                Zip::from(&mut *b)
-                    .and(&g)
-                    .and(&denom)
-                    .for_each(|b, &g, &d| *b = mu * *b + g / d);
-                Zip::from(&mut *p.data_mut())
-                    .and(&*b)
-                    .for_each(|theta, &b| *theta -= lr * b);
-            } else {
-                Zip::from(&mut *p.data_mut())
-                    .and(&g)
-                    .and(&denom)
-                    .for_each(|theta, &g, &d| *theta -= lr * g / d);
-            }
-        }
+        })
     }
 
     fn zero_grad(&mut self) {

@@ -12,13 +12,11 @@
 //!
 //! Nesterov needs μ > 0 and τ = 0, as PyTorch requires.
 
-use ndarray::Zip;
-
 use super::{
-    add_weight_decay, check_distinct, check_lr, check_non_negative, check_range, fresh_if_reshaped,
-    grad_of, zero_grads, Optimizer,
+    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
+    ParamState,
 };
-use crate::engine::Array;
+use crate::backend::UpdateRule;
 use crate::{Error, Result, Tensor};
 
 /// SGD settings; `Default` is PyTorch's (lr = 1e-3 as in PyTorch 2.x; older versions required lr).
@@ -63,15 +61,16 @@ impl SgdConfig {
 pub struct Sgd {
     params: Vec<Tensor>,
     config: SgdConfig,
-    /// The momentum buffer b of each parameter; `None` until its first step.
-    momentum_buffers: Vec<Option<Array>>,
+    /// The momentum buffer b of each parameter (none when momentum is 0);
+    /// `None` until its first step.
+    momentum_buffers: Vec<Option<ParamState>>,
 }
 
 impl Sgd {
     pub fn new(params: Vec<Tensor>, config: SgdConfig) -> Result<Self> {
         config.validate()?;
         check_distinct(&params)?;
-        let momentum_buffers = vec![None; params.len()];
+        let momentum_buffers = params.iter().map(|_| None).collect();
         Ok(Sgd {
             params,
             config,
@@ -85,36 +84,25 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self) {
+    fn step(&mut self) -> Result<()> {
         let SgdConfig {
             lr,
-            momentum: mu,
+            momentum,
             dampening,
             weight_decay,
             nesterov,
         } = self.config;
-        for (p, slot) in self.params.iter().zip(&mut self.momentum_buffers) {
-            let Some(mut g) = grad_of(p) else { continue };
-            add_weight_decay(&mut g, p, weight_decay);
-            if mu != 0.0 {
-                fresh_if_reshaped(slot, g.shape(), |b| b.shape());
-                let b = match slot {
-                    Some(b) => {
-                        b.zip_mut_with(&g, |b, &g| *b = mu * *b + (1.0 - dampening) * g);
-                        b
-                    }
-                    None => slot.insert(g.clone()),
-                };
-                if nesterov {
-                    g.zip_mut_with(b, |g, &b| *g += mu * b);
-                } else {
-                    g.assign(b);
-                }
+        let buffers = usize::from(momentum != 0.0);
+        update_each(&self.params, &mut self.momentum_buffers, buffers, 0.0, |s| {
+            UpdateRule::Sgd {
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                nesterov,
+                first: s.step == 1,
             }
-            Zip::from(&mut *p.data_mut())
-                .and(&g)
-                .for_each(|theta, &g| *theta -= lr * g);
-        }
+        })
     }
 
     fn zero_grad(&mut self) {
