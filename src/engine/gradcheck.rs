@@ -9,6 +9,7 @@
 use ndarray::IxDyn;
 
 use super::tensor::{no_grad, Array, Tensor};
+use crate::backend::Device;
 use crate::Result;
 
 /// The worst disagreement found, per input.
@@ -53,13 +54,28 @@ fn contract(out: &Array, cot: &Array) -> f64 {
         .sum()
 }
 
-/// Check `f`'s gradients with respect to each of `inputs`.
+/// Check `f`'s gradients with respect to each of `inputs`, on the CPU.
 pub fn gradcheck(
     f: impl Fn(&[Tensor]) -> Result<Tensor>,
     inputs: &[Array],
     opts: GradcheckOptions,
 ) -> Result<GradcheckReport> {
-    let params: Vec<Tensor> = inputs.iter().map(|a| Tensor::param(a.clone())).collect();
+    gradcheck_on(&Device::Cpu, f, inputs, opts)
+}
+
+/// [`gradcheck`] with the inputs (parameters and the moved copies alike)
+/// on `device`: the backward rules are checked as that device computes them.
+/// Constants that `f` makes itself must follow `t[0].device()`.
+pub fn gradcheck_on(
+    device: &Device,
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+    inputs: &[Array],
+    opts: GradcheckOptions,
+) -> Result<GradcheckReport> {
+    let params = inputs
+        .iter()
+        .map(|a| Tensor::param(a.clone()).to(device))
+        .collect::<Result<Vec<Tensor>>>()?;
     let out = f(&params)?;
     let cot = cotangent(&out.shape());
     out.backward_with(cot.clone())?;
@@ -76,11 +92,13 @@ pub fn gradcheck(
                 let mut moved = input.clone();
                 let slot = moved.iter_mut().nth(j).expect("index in range");
                 *slot = (*slot as f64 + delta) as f32;
-                let args: Vec<Tensor> = inputs
+                let args = inputs
                     .iter()
                     .enumerate()
-                    .map(|(k, a)| Tensor::new(if k == i { moved.clone() } else { a.clone() }))
-                    .collect();
+                    .map(|(k, a)| {
+                        Tensor::new(if k == i { moved.clone() } else { a.clone() }).to(device)
+                    })
+                    .collect::<Result<Vec<Tensor>>>()?;
                 let y = no_grad(|| f(&args))?;
                 let value = contract(&y.data(), &cot);
                 Ok(value)
