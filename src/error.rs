@@ -62,17 +62,26 @@ pub enum Error {
     },
 }
 
+/// `lr` to one significant digit, as a person would type it: 0.0009999999 → 0.001.
+pub fn round_lr(lr: f32) -> f32 {
+    if !lr.is_finite() || lr <= 0.0 {
+        return lr;
+    }
+    format!("{lr:.0e}").parse().unwrap_or(lr)
+}
+
 /// `Result` with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// The divergence error, suggesting a learning rate ten times smaller.
+    /// The divergence error, suggesting a learning rate ten times smaller,
+    /// rounded to one significant digit (`--lr 0.001`, not `0.0009999999`).
     pub fn diverged(at: impl Into<String>, value: f32, lr: f32) -> Self {
         Error::Diverged {
             at: at.into(),
             value,
             lr,
-            suggest: lr / 10.0,
+            suggest: round_lr(lr / 10.0),
         }
     }
 

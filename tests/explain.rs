@@ -306,3 +306,44 @@ fn pool_errors_and_mode_parsing() {
     assert_eq!("AVG".parse::<PoolMode>().unwrap(), PoolMode::Avg);
     assert!(err_text("median".parse::<PoolMode>()).contains("median"));
 }
+
+// ---------------------------------------------------------------- bounded output
+
+#[test]
+fn a_long_input_prints_a_summary_past_the_first_windows() {
+    // 1×20,000 input, 1×3 kernel: 19,998 windows
+    let input = vec!["1"; 20_000].join(",");
+    let lines = dl_lab::explain::explain_conv(&input, "1,2,3", 1, 0).expect("conv");
+    let steps = lines.iter().filter(|l| l.starts_with("out[")).count();
+    assert_eq!(steps, dl_lab::explain::MAX_STEP_LINES);
+    assert!(
+        lines.iter().any(|l| l.contains("… and 19898 more windows")),
+        "{:?}",
+        &lines[lines.len().saturating_sub(8)..]
+    );
+    // every matrix is cut to its corner with a note, so the text stays small
+    assert!(lines.iter().any(|l| l.contains("of 20000 columns")));
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    assert!(bytes < 20_000, "{bytes} bytes of text");
+    // the windows written out are still the real ones: 1·1 + 1·2 + 1·3 = 6
+    assert!(lines.iter().any(|l| l == "out[0,0] = 1*1 + 1*2 + 1*3 = 6"), "{:?}", &lines[..12]);
+
+    let lines = dl_lab::explain::explain_pool(&input, 2, None, PoolMode::Max).expect("pool");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("out[")).count(), 100);
+    assert!(lines.iter().any(|l| l.contains("… and 9900 more windows")));
+}
+
+#[test]
+fn pool_size_zero_talks_about_the_size() {
+    let e = err_text(dl_lab::explain::explain_pool("1,2;3,4", 0, None, PoolMode::Max));
+    assert!(e.contains("window size (--size) must be at least 1"), "{e}");
+    assert!(!e.contains("stride"), "{e}");
+}
+
+#[test]
+fn divergence_hint_suggests_a_round_learning_rate() {
+    for (lr, want) in [(0.01f32, "--lr 0.001"), (1.0, "--lr 0.1"), (0.3, "--lr 0.03"), (100.0, "--lr 10")] {
+        let e = dl_lab::Error::diverged("epoch 3", f32::NAN, lr).to_string();
+        assert!(e.contains(want), "lr {lr}: {e}");
+    }
+}

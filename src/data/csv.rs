@@ -18,6 +18,14 @@ pub type RegressionTable = (Array2<f32>, Array2<f32>, Vec<String>);
 /// Read `path` as a regression table (see the module docs for the format).
 pub fn read_regression_csv(path: impl AsRef<Path>) -> Result<RegressionTable> {
     let path = path.as_ref();
+    if path.is_dir() {
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            why: "is a directory; this lesson reads one CSV file (a header row, then one sample per line, \
+                  the last column the target), e.g. --data scores.csv"
+                .into(),
+        });
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| Error::BadFile {
         path: path.to_path_buf(),
@@ -52,7 +60,15 @@ pub fn parse_regression_csv(text: &str, path: &Path) -> Result<RegressionTable> 
         });
     };
     let names: Vec<String> = split(header).map(str::to_string).collect();
-    check_header(&names).map_err(|why| bad(header_line, why))?;
+    check_header(&names).map_err(|why| {
+        // a file separated by ';' (as spreadsheets in many locales write) reads as one column
+        let hint = if names.len() == 1 && header.contains(';') {
+            "; the fields look separated by ';' — this reader splits on ',' (replace ';' with ',')"
+        } else {
+            ""
+        };
+        bad(header_line, format!("{why}{hint}"))
+    })?;
     let width = names.len();
 
     let mut values = Vec::new();

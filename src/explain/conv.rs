@@ -5,7 +5,7 @@
 //! `H' = floor((H + 2P - kh) / S) + 1` and likewise for W'.
 
 use super::size::{formula_lines, output_dim, remainder_notes, COLS, ROWS, ROWS_COLS};
-use super::{factor, format_number, matrix_lines, shape};
+use super::{bounded_matrix_lines, bounded_steps, factor, format_number, shape};
 use crate::Result;
 use ndarray::{s, Array2};
 
@@ -134,13 +134,13 @@ pub fn conv_explanation(walk: &ConvWalk) -> Vec<String> {
             walk.padding,
             shape(&walk.padded)
         ));
-        lines.extend(matrix_lines(&walk.padded));
+        lines.extend(bounded_matrix_lines(&walk.padded));
     } else {
         lines.push(format!("input ({}):", shape(&walk.input)));
-        lines.extend(matrix_lines(&walk.input));
+        lines.extend(bounded_matrix_lines(&walk.input));
     }
     lines.push(format!("kernel ({}):", shape(&walk.kernel)));
-    lines.extend(matrix_lines(&walk.kernel));
+    lines.extend(bounded_matrix_lines(&walk.kernel));
     lines.push(String::new());
     lines.extend(size_lines(walk));
     lines.push(String::new());
@@ -151,10 +151,10 @@ pub fn conv_explanation(walk: &ConvWalk) -> Vec<String> {
     lines.push(
         "(cross-correlation, as PyTorch's Conv2d computes it: the kernel is not flipped)".into(),
     );
-    lines.extend(walk.steps.iter().map(step_line));
+    lines.extend(bounded_steps(&walk.steps, step_line));
     lines.push(String::new());
     lines.push(format!("output ({}):", shape(&walk.output)));
-    lines.extend(matrix_lines(&walk.output));
+    lines.extend(bounded_matrix_lines(&walk.output));
     lines
 }
 

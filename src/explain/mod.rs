@@ -188,6 +188,55 @@ pub fn matrix_lines(m: &Array2<f32>) -> Vec<String> {
         .collect()
 }
 
+/// Windows written out one per line before the rest are summarised: a
+/// learner reads the pattern from the first few, and a 1×20,000 input would
+/// otherwise print hundreds of megabytes.
+pub const MAX_STEP_LINES: usize = 100;
+
+/// Rows and columns of a matrix printed before it is cut with `…`.
+pub const MAX_MATRIX_SIDE: usize = 40;
+
+/// The step lines for `n` windows: the first [`MAX_STEP_LINES`] of them, then
+/// one line saying how many more there are.
+pub(crate) fn bounded_steps<T>(steps: &[T], line: impl Fn(&T) -> String) -> Vec<String> {
+    let mut lines: Vec<String> = steps.iter().take(MAX_STEP_LINES).map(line).collect();
+    if steps.len() > MAX_STEP_LINES {
+        let rest = steps.len() - MAX_STEP_LINES;
+        lines.push(format!(
+            "… and {rest} more window{} computed the same way (not written out)",
+            plural(rest)
+        ));
+    }
+    lines
+}
+
+/// [`matrix_lines`] for a matrix of at most [`MAX_MATRIX_SIDE`] rows and
+/// columns; a larger one shows its top-left corner with `…` where it is cut.
+pub fn bounded_matrix_lines(m: &Array2<f32>) -> Vec<String> {
+    let (rows, cols) = m.dim();
+    if rows <= MAX_MATRIX_SIDE && cols <= MAX_MATRIX_SIDE {
+        return matrix_lines(m);
+    }
+    let corner = m
+        .slice(ndarray::s![..rows.min(MAX_MATRIX_SIDE), ..cols.min(MAX_MATRIX_SIDE)])
+        .to_owned();
+    let mut lines = matrix_lines(&corner);
+    if cols > MAX_MATRIX_SIDE {
+        for l in &mut lines {
+            l.push_str(" …");
+        }
+    }
+    if rows > MAX_MATRIX_SIDE {
+        lines.push("…".into());
+    }
+    lines.push(format!(
+        "(the first {} of {rows} rows and {} of {cols} columns)",
+        rows.min(MAX_MATRIX_SIDE),
+        cols.min(MAX_MATRIX_SIDE)
+    ));
+    lines
+}
+
 /// `"3x4"` for a matrix of 3 rows and 4 columns.
 pub(crate) fn shape(m: &Array2<f32>) -> String {
     format!("{}x{}", m.nrows(), m.ncols())

@@ -10,7 +10,7 @@
 //! sends the gradient to.
 
 use super::size::{formula_lines, output_dim, remainder_notes, Unit, COLS, ROWS, ROWS_COLS};
-use super::{format_number, matrix_lines, shape};
+use super::{bounded_matrix_lines, bounded_steps, format_number, shape};
 use crate::{Error, Result};
 use ndarray::Array2;
 use std::fmt;
@@ -81,6 +81,12 @@ pub fn pool2d_steps(
     stride: usize,
     mode: PoolMode,
 ) -> Result<PoolWalk> {
+    if size == 0 {
+        return Err(Error::BadArgument {
+            op: "pool",
+            why: "the window size (--size) must be at least 1 (got 0)".into(),
+        });
+    }
     let out_h = output_dim("pool", " height", input.nrows(), size, stride, 0)?;
     let out_w = output_dim("pool", " width", input.ncols(), size, stride, 0)?;
     let mut output = Array2::zeros((out_h, out_w));
@@ -134,7 +140,7 @@ pub fn pool_explanation(walk: &PoolWalk) -> Vec<String> {
     let (out_h, out_w) = walk.output.dim();
     let (k, s) = (walk.size, walk.stride);
     let mut lines = vec![format!("input ({}):", shape(&walk.input))];
-    lines.extend(matrix_lines(&walk.input));
+    lines.extend(bounded_matrix_lines(&walk.input));
     lines.push(String::new());
     let torch = match walk.mode {
         PoolMode::Max => "MaxPool2d",
@@ -168,10 +174,10 @@ pub fn pool_explanation(walk: &PoolWalk) -> Vec<String> {
             lines.push("each output cell is the mean of the values in its window".into())
         }
     }
-    lines.extend(walk.steps.iter().map(step_line));
+    lines.extend(bounded_steps(&walk.steps, step_line));
     lines.push(String::new());
     lines.push(format!("output ({}):", shape(&walk.output)));
-    lines.extend(matrix_lines(&walk.output));
+    lines.extend(bounded_matrix_lines(&walk.output));
     lines
 }
 
