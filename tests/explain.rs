@@ -328,7 +328,8 @@ fn a_long_input_prints_a_summary_past_the_first_windows() {
     // the windows written out are still the real ones: 1·1 + 1·2 + 1·3 = 6
     assert!(lines.iter().any(|l| l == "out[0,0] = 1*1 + 1*2 + 1*3 = 6"), "{:?}", &lines[..12]);
 
-    let lines = dl_lab::explain::explain_pool(&input, 2, None, PoolMode::Max).expect("pool");
+    let two_rows = format!("{input};{input}");
+    let lines = dl_lab::explain::explain_pool(&two_rows, 2, None, PoolMode::Max).expect("pool");
     assert_eq!(lines.iter().filter(|l| l.starts_with("out[")).count(), 100);
     assert!(lines.iter().any(|l| l.contains("… and 9900 more windows")));
 }
