@@ -2,8 +2,18 @@
 //! receiver: the event sequence, Pause/Resume, Stop within a bounded time,
 //! a dropped receiver ending the thread, SetLr reaching the optimizer, and
 //! a diverging run pausing with the step named (and `Failed` if stopped then).
+//!
+//! No test waits on the training thread without a bound: every wait on its
+//! channel uses `recv_timeout`, fails at once (with the worker's own
+//! `Failed` message) when the thread dies or ends early, fails within
+//! `SILENT` when a running worker goes quiet, and stopping or dropping a
+//! worker gives its thread `PROMPT` to end (see `Guarded`).
 
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dl_lab::data::mnist::Mnist;
@@ -14,6 +24,14 @@ use dl_lab::train::{ClassifierRun, TrainCommand, TrainEvent, Worker};
 /// Generous bound for anything the worker must do "promptly" on a loaded
 /// 2-core machine; a softmax batch of 50 images takes well under 1 ms.
 const PROMPT: Duration = Duration::from_secs(3);
+
+/// A training worker reports every `REPORT_MS` (50 ms) while it runs; this
+/// long without any event means it hangs.
+const SILENT: Duration = Duration::from_secs(5);
+
+/// The first batch of a fresh worker, or a whole short run (2 epochs of
+/// 300 images, a divergence within 2 epochs): milliseconds of work.
+const RUN: Duration = Duration::from_secs(20);
 
 /// softmax-mnist on the first `n_train` shipped training images, with
 /// `edit` applied to the lesson's hyper-parameters.
@@ -35,47 +53,140 @@ fn softmax_run(n_train: usize, edit: impl FnOnce(&mut lessons::Hyper)) -> Classi
     ClassifierRun::new(layers, input_shape, train, test, &hyper).expect("run builds")
 }
 
-fn spawn(run: ClassifierRun) -> (Worker, Receiver<TrainEvent>) {
+/// Stop `worker` and wait for its thread, at most `limit`: `Worker::stop`
+/// joins the thread, which would block for ever on a hung worker, so it
+/// runs on a helper thread (left behind if the worker never ends).
+fn stop_within(worker: Worker, limit: Duration) -> Result<Option<ClassifierRun>, String> {
     let (tx, rx) = mpsc::channel();
-    let worker = Worker::spawn(run, move |ev| tx.send(ev).is_ok()).expect("thread starts");
-    (worker, rx)
+    std::thread::spawn(move || {
+        let _ = tx.send(worker.stop());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(run) => Ok(run),
+        Err(RecvTimeoutError::Timeout) => Err(format!(
+            "the training thread did not end within {limit:?} of Stop: it hangs"
+        )),
+        Err(RecvTimeoutError::Disconnected) => Err("Worker::stop panicked".into()),
+    }
 }
 
-/// Events until `Finished`/`Failed` (inclusive) or until `limit` passes.
-fn collect_to_end(rx: &Receiver<TrainEvent>, limit: Duration) -> Vec<TrainEvent> {
-    let deadline = Instant::now() + limit;
-    let mut out = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(ev) => {
-                let end = matches!(ev, TrainEvent::Finished { .. } | TrainEvent::Failed(_));
-                out.push(ev);
-                if end {
-                    return out;
+/// A worker that is never waited on without a bound: `stop` and drop (also
+/// while a failing test unwinds) give the thread `PROMPT` to end.
+struct Guarded(Option<Worker>);
+
+impl Guarded {
+    /// Ask the worker to stop; the run unless the thread panicked. Fails
+    /// the test if the thread does not end within `PROMPT`.
+    fn stop(mut self) -> Option<ClassifierRun> {
+        let worker = self.0.take().expect("a worker is stopped once");
+        stop_within(worker, PROMPT).unwrap_or_else(|why| panic!("{why}"))
+    }
+}
+
+impl Deref for Guarded {
+    type Target = Worker;
+    fn deref(&self) -> &Worker {
+        self.0.as_ref().expect("not stopped yet")
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Some(worker) = self.0.take() {
+            if let Err(why) = stop_within(worker, PROMPT) {
+                if std::thread::panicking() {
+                    eprintln!("{why}");
+                } else {
+                    panic!("{why}");
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
-                panic!("no end after {limit:?}; got {} events", out.len())
-            }
-            Err(RecvTimeoutError::Disconnected) => return out,
         }
     }
 }
 
-/// Wait for the first event `pred` accepts; panics after `limit`.
+fn spawn(run: ClassifierRun) -> (Guarded, Receiver<TrainEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let worker = Worker::spawn(run, move |ev| tx.send(ev).is_ok()).expect("thread starts");
+    (Guarded(Some(worker)), rx)
+}
+
+/// The next event before `deadline`; panics, naming what it waited for,
+/// when the worker is silent for `silent`, when the deadline passes, or
+/// when the thread has ended (its sender dropped: it died or finished).
+fn next_event(
+    rx: &Receiver<TrainEvent>,
+    deadline: Instant,
+    silent: Duration,
+    what: &str,
+    seen: &[&'static str],
+) -> TrainEvent {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match rx.recv_timeout(left.min(silent)) {
+        Ok(ev) => ev,
+        Err(RecvTimeoutError::Timeout) if left > silent => panic!(
+            "waiting for {what}: no event from the worker for {silent:?} (it hangs); \
+             events so far: {seen:?}"
+        ),
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("waiting for {what}: not there in time; events so far: {seen:?}")
+        }
+        Err(RecvTimeoutError::Disconnected) => panic!(
+            "waiting for {what}: the training thread ended (it died) without it; \
+             events so far: {seen:?}"
+        ),
+    }
+}
+
+/// Events until `Finished`/`Failed` (inclusive); panics after `limit`, when
+/// the worker is silent for `SILENT`, or when the thread ends without either.
+fn collect_to_end(rx: &Receiver<TrainEvent>, limit: Duration) -> Vec<TrainEvent> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    loop {
+        let ev = next_event(rx, deadline, SILENT, "Finished or Failed", &seen);
+        let end = matches!(ev, TrainEvent::Finished { .. } | TrainEvent::Failed(_));
+        seen.push(name(&ev));
+        out.push(ev);
+        if end {
+            return out;
+        }
+    }
+}
+
+/// Wait for the first event `pred` accepts; panics after `limit`, when the
+/// worker is silent for `SILENT`, or at once when the run ends without it
+/// (a `Failed` event's message is in the panic) or the thread dies.
 fn wait_for(
     rx: &Receiver<TrainEvent>,
     limit: Duration,
     pred: impl Fn(&TrainEvent) -> bool,
 ) -> TrainEvent {
+    wait_for_within(rx, limit, SILENT, pred)
+}
+
+fn wait_for_within(
+    rx: &Receiver<TrainEvent>,
+    limit: Duration,
+    silent: Duration,
+    pred: impl Fn(&TrainEvent) -> bool,
+) -> TrainEvent {
     let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(ev) if pred(&ev) => return ev,
-            Ok(_) => {}
-            Err(e) => panic!("waited {limit:?} for an event: {e:?}"),
+        let ev = next_event(rx, deadline, silent, "an awaited event", &seen);
+        if pred(&ev) {
+            return ev;
+        }
+        seen.push(name(&ev));
+        match ev {
+            TrainEvent::Failed(msg) => {
+                panic!("the worker failed before the awaited event: {msg}; events: {seen:?}")
+            }
+            TrainEvent::Finished { .. } => {
+                panic!("the worker finished before the awaited event; events: {seen:?}")
+            }
+            _ => {}
         }
     }
 }
@@ -97,7 +208,7 @@ fn name(ev: &TrainEvent) -> &'static str {
 #[test]
 fn a_run_reports_started_batches_epochs_snapshots_and_finished() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 2));
-    let events = collect_to_end(&rx, Duration::from_secs(60));
+    let events = collect_to_end(&rx, RUN);
     let names: Vec<&str> = events.iter().map(name).collect();
 
     let TrainEvent::Started {
@@ -195,9 +306,7 @@ fn a_run_reports_started_batches_epochs_snapshots_and_finished() {
 #[test]
 fn stop_is_honoured_promptly() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 100_000));
-    wait_for(&rx, Duration::from_secs(30), |e| {
-        matches!(e, TrainEvent::Batch { .. })
-    });
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Batch { .. }));
     let t = Instant::now();
     let run = worker.stop();
     let took = t.elapsed();
@@ -214,9 +323,7 @@ fn stop_is_honoured_promptly() {
 #[test]
 fn stop_while_paused_is_honoured() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 100_000));
-    wait_for(&rx, Duration::from_secs(30), |e| {
-        matches!(e, TrainEvent::Batch { .. })
-    });
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Batch { .. }));
     worker
         .commands
         .send(TrainCommand::Pause)
@@ -234,9 +341,7 @@ fn stop_while_paused_is_honoured() {
 #[test]
 fn pause_holds_training_and_resume_continues() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 100_000));
-    wait_for(&rx, Duration::from_secs(30), |e| {
-        matches!(e, TrainEvent::Batch { .. })
-    });
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Batch { .. }));
     worker
         .commands
         .send(TrainCommand::Pause)
@@ -251,7 +356,11 @@ fn pause_holds_training_and_resume_continues() {
         .commands
         .send(TrainCommand::Resume)
         .expect("worker alive");
-    assert!(matches!(rx.recv_timeout(PROMPT), Ok(TrainEvent::Resumed)));
+    let ev = next_event(&rx, Instant::now() + PROMPT, PROMPT, "Resumed", &[]);
+    assert!(
+        matches!(ev, TrainEvent::Resumed),
+        "expected Resumed, got {ev:?}"
+    );
     wait_for(&rx, PROMPT, |e| matches!(e, TrainEvent::Batch { .. }));
     assert!(worker.stop().is_some());
 }
@@ -259,9 +368,7 @@ fn pause_holds_training_and_resume_continues() {
 #[test]
 fn a_dropped_receiver_ends_the_thread() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 100_000));
-    wait_for(&rx, Duration::from_secs(30), |e| {
-        matches!(e, TrainEvent::Batch { .. })
-    });
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Batch { .. }));
     drop(rx);
     let t = Instant::now();
     while !worker.is_finished() {
@@ -277,9 +384,7 @@ fn a_dropped_receiver_ends_the_thread() {
 #[test]
 fn set_lr_reaches_the_optimizer() {
     let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 100_000));
-    wait_for(&rx, Duration::from_secs(30), |e| {
-        matches!(e, TrainEvent::Batch { .. })
-    });
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Batch { .. }));
     worker
         .commands
         .send(TrainCommand::SetLr(0.0123))
@@ -324,9 +429,7 @@ fn diverging_run() -> ClassifierRun {
 
 /// Wait for the worker's Diverged report and check what it says.
 fn wait_for_divergence(rx: &Receiver<TrainEvent>) {
-    let diverged = wait_for(rx, Duration::from_secs(60), |e| {
-        matches!(e, TrainEvent::Diverged { .. })
-    });
+    let diverged = wait_for(rx, RUN, |e| matches!(e, TrainEvent::Diverged { .. }));
     let TrainEvent::Diverged {
         epoch,
         step,
@@ -391,7 +494,11 @@ fn a_diverged_run_resumes_with_a_lower_learning_rate() {
         .commands
         .send(TrainCommand::Resume)
         .expect("worker alive");
-    assert!(matches!(rx.recv_timeout(PROMPT), Ok(TrainEvent::Resumed)));
+    let ev = next_event(&rx, Instant::now() + PROMPT, PROMPT, "Resumed", &[]);
+    assert!(
+        matches!(ev, TrainEvent::Resumed),
+        "expected Resumed, got {ev:?}"
+    );
     // training goes on past the skipped step (the weights may already be
     // NaN, in which case the next batch reports a divergence again)
     wait_for(&rx, PROMPT, |e| {
@@ -400,28 +507,30 @@ fn a_diverged_run_resumes_with_a_lower_learning_rate() {
     assert!(worker.stop().is_some());
 }
 
-/// A layer with a bug: it panics on its second call.
-struct PanicsOnSecondCall(std::sync::atomic::AtomicUsize);
+/// A layer with a bug: it panics on call number `.0` (0 = the first).
+struct PanicsOnCall(usize, AtomicUsize);
 
-impl dl_lab::nn::Module for PanicsOnSecondCall {
+impl dl_lab::nn::Module for PanicsOnCall {
     fn forward(&self, x: &dl_lab::Tensor) -> dl_lab::Result<dl_lab::Tensor> {
-        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+        if self.1.fetch_add(1, Ordering::SeqCst) == self.0 {
             panic!("a bug in a layer");
         }
         Ok(x.clone())
     }
     fn describe(&self) -> String {
-        "PanicsOnSecondCall".into()
+        "PanicsOnCall".into()
     }
+}
+
+fn with_layer(layer: impl dl_lab::nn::Module + 'static) -> ClassifierRun {
+    let mut run = softmax_run(200, |h| h.epochs = 1);
+    run.model.layers.push(Box::new(layer));
+    run
 }
 
 #[test]
 fn a_panic_in_training_ends_the_stream_with_failed() {
-    let mut run = softmax_run(200, |h| h.epochs = 1);
-    run.model.layers.push(Box::new(PanicsOnSecondCall(
-        std::sync::atomic::AtomicUsize::new(0),
-    )));
-    let (_worker, rx) = spawn(run);
+    let (worker, rx) = spawn(with_layer(PanicsOnCall(1, AtomicUsize::new(0))));
     let events = collect_to_end(&rx, PROMPT);
     match events.last() {
         Some(TrainEvent::Failed(msg)) => {
@@ -429,4 +538,124 @@ fn a_panic_in_training_ends_the_stream_with_failed() {
         }
         other => panic!("expected Failed, got {other:?}"),
     }
+    assert!(
+        worker.stop().is_some(),
+        "the panic was caught in the thread"
+    );
+}
+
+// ---------------------------------------------------------------- the waits themselves
+
+/// Run `wait` (which should panic) and return its panic message and how long it took.
+fn panics_with(wait: impl FnOnce()) -> (String, Duration) {
+    let t = Instant::now();
+    let payload = panic::catch_unwind(AssertUnwindSafe(wait))
+        .expect_err("the wait should have failed the test");
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    (msg, t.elapsed())
+}
+
+#[test]
+fn waiting_on_a_worker_that_fails_ends_at_once_with_its_message() {
+    // The first forward pass panics: the worker reports Failed and ends.
+    // A wait for a batch with a 10-minute limit must fail within seconds,
+    // saying why.
+    let (worker, rx) = spawn(with_layer(PanicsOnCall(0, AtomicUsize::new(0))));
+    let (msg, took) = panics_with(|| {
+        wait_for(&rx, Duration::from_secs(600), |e| {
+            matches!(e, TrainEvent::Batch { .. })
+        });
+    });
+    assert!(took < PROMPT, "the wait took {took:?}");
+    assert!(
+        msg.contains("failed") && msg.contains("a bug in a layer"),
+        "{msg}"
+    );
+    assert!(worker.stop().is_some());
+}
+
+#[test]
+fn waiting_on_a_dead_training_thread_ends_at_once() {
+    // The thread itself dies: the event sink panics from the third event on,
+    // so even the worker's Failed report panics and unwinds out of the
+    // thread. Its sender is dropped with it: waits end at once.
+    let (tx, rx) = mpsc::channel();
+    let sent = AtomicUsize::new(0);
+    let worker = Worker::spawn(softmax_run(300, |h| h.epochs = 100_000), move |ev| {
+        if sent.fetch_add(1, Ordering::SeqCst) >= 2 {
+            panic!("the event sink broke");
+        }
+        tx.send(ev).is_ok()
+    })
+    .expect("thread starts");
+    let worker = Guarded(Some(worker));
+    let (msg, took) = panics_with(|| {
+        collect_to_end(&rx, Duration::from_secs(600));
+    });
+    assert!(took < PROMPT, "the wait took {took:?}");
+    assert!(msg.contains("ended (it died)"), "{msg}");
+    let (msg, _) = panics_with(|| {
+        wait_for(&rx, Duration::from_secs(600), |_| true);
+    });
+    assert!(msg.contains("ended (it died)"), "{msg}");
+    // the sender goes while the thread unwinds; the thread ends right after
+    let t = Instant::now();
+    while !worker.is_finished() {
+        assert!(t.elapsed() < PROMPT, "the dead thread did not finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(worker.stop().is_none(), "the thread panicked");
+}
+
+/// A layer that blocks in its forward pass until the test drops the sender.
+struct BlocksUntilReleased(Mutex<Receiver<()>>);
+
+impl dl_lab::nn::Module for BlocksUntilReleased {
+    fn forward(&self, _x: &dl_lab::Tensor) -> dl_lab::Result<dl_lab::Tensor> {
+        let _ = self.0.lock().expect("one caller").recv();
+        Err(dl_lab::Error::Config("released by the test".into()))
+    }
+    fn describe(&self) -> String {
+        "BlocksUntilReleased".into()
+    }
+}
+
+#[test]
+fn waiting_on_a_hung_worker_fails_within_the_silence_bound() {
+    let (release, blocked) = mpsc::channel::<()>();
+    let (mut worker, rx) = spawn(with_layer(BlocksUntilReleased(Mutex::new(blocked))));
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Started { .. }));
+    // the first batch never comes: a silent worker fails the wait after
+    // `silent`, not after the 10-minute limit
+    let silent = Duration::from_millis(300);
+    let (msg, took) = panics_with(|| {
+        wait_for_within(&rx, Duration::from_secs(600), silent, |e| {
+            matches!(e, TrainEvent::Batch { .. })
+        });
+    });
+    assert!(took >= silent && took < PROMPT, "the wait took {took:?}");
+    assert!(msg.contains("hangs"), "{msg}");
+    // and stopping a hung worker fails within its bound instead of joining for ever
+    let hung = worker.0.take().expect("running");
+    let t = Instant::now();
+    let Err(why) = stop_within(hung, silent) else {
+        panic!("a hung worker cannot stop")
+    };
+    assert!(t.elapsed() < PROMPT && why.contains("hangs"), "{why}");
+    // released, the forward pass fails and the thread ends (the helper
+    // thread's join then returns)
+    drop(release);
+    let events = collect_to_end(&rx, PROMPT);
+    assert!(
+        matches!(
+            events.last(),
+            Some(TrainEvent::Failed(_) | TrainEvent::Finished { stopped: true })
+        ),
+        "{:?}",
+        events.iter().map(name).collect::<Vec<_>>()
+    );
 }
