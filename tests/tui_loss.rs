@@ -340,13 +340,27 @@ fn small_lessons_chart_the_cost_per_epoch() {
 }
 
 /// Feed the worker's events to the app until `done` holds; false on timeout.
+/// A training run that sends nothing for this long has hung (a batch of the
+/// shipped sample takes milliseconds): fail instead of waiting out `limit`.
+const SILENCE: Duration = Duration::from_secs(10);
+
+/// Feed the worker's events to `app` until `done`, `limit` passes (false),
+/// or the run fails or falls silent (a panic naming why: a dead training
+/// thread fails the test at once instead of after minutes).
 fn pump(app: &mut App, rx: &Receiver<Event>, limit: Duration, done: impl Fn(&App) -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while !done(app) {
+        if let TrainState::Failed(why) = &app.train_state {
+            panic!("the training run failed: {why}");
+        }
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
+        match rx.recv_timeout(left.min(SILENCE)) {
             Ok(ev @ Event::Train(_)) => app.update(ev),
             Ok(_) => {}
+            Err(_) if left > SILENCE && app.train_state == TrainState::Running => {
+                panic!("the training run sent nothing for {SILENCE:?} while running: it hangs or died")
+            }
+            Err(_) if Instant::now() < deadline => {}
             Err(_) => return false,
         }
     }
