@@ -71,3 +71,38 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The first OpenCL device (`opencl:0`), opened once per test binary. When
+/// there is none (no driver, no platform, no device), the test prints why it
+/// skips and gets `None`, unless `DL_LAB_REQUIRE_OPENCL=1` (as on CI), which
+/// makes it panic. Debian's `pocl-opencl-icd` gives a CPU device anywhere.
+/// A device that exists but fails to open (a kernel that does not build) is
+/// a failure, never a skip.
+pub fn opencl_device() -> Option<dl_lab::backend::Device> {
+    use dl_lab::backend::{opencl, Device};
+    use std::sync::OnceLock;
+    static DEVICE: OnceLock<Result<Device, String>> = OnceLock::new();
+    let opened = DEVICE.get_or_init(|| match opencl::list_devices() {
+        Ok(list) if !list.is_empty() => match opencl::ClDevice::open(None) {
+            Ok(d) => Ok(Device::OpenCl(d)),
+            Err(e) => panic!(
+                "OpenCL device {:?} exists but does not open: {e}",
+                list[0].name
+            ),
+        },
+        Ok(_) => Err("OpenCL has no device".into()),
+        Err(e) => Err(e.to_string()),
+    });
+    match opened {
+        Ok(d) => Some(d.clone()),
+        Err(why) if required("OPENCL") => {
+            panic!("no OpenCL device and DL_LAB_REQUIRE_OPENCL=1 requires one: {why}")
+        }
+        Err(why) => {
+            skip_note!(
+                "no OpenCL device: skipped ({why}; set DL_LAB_REQUIRE_OPENCL=1 to make this an error)"
+            );
+            None
+        }
+    }
+}
