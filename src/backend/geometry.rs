@@ -7,6 +7,43 @@
 
 use crate::{Error, Result};
 
+/// Why a window does not fit (see [`output_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeError {
+    ZeroStride,
+    ZeroKernel,
+    /// n + 2·padding does not fit in a usize
+    Overflow,
+    /// the kernel is larger than the padded input (n + 2·padding)
+    KernelTooLarge { padded: usize },
+}
+
+/// The one output-size formula, `floor((n + 2·padding − k) / stride) + 1`
+/// (PyTorch's `Conv2d`/`MaxPool2d` with dilation 1), checked: every place
+/// that sizes a convolution or a pooling window (the engine, the model
+/// builder, `dl-lab conv-size`) asks here and words the error its own way.
+pub fn output_size(
+    n: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+) -> std::result::Result<usize, SizeError> {
+    if stride == 0 {
+        return Err(SizeError::ZeroStride);
+    }
+    if k == 0 {
+        return Err(SizeError::ZeroKernel);
+    }
+    let padded = padding
+        .checked_mul(2)
+        .and_then(|p| p.checked_add(n))
+        .ok_or(SizeError::Overflow)?;
+    if k > padded {
+        return Err(SizeError::KernelTooLarge { padded });
+    }
+    Ok((padded - k) / stride + 1)
+}
+
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -47,20 +84,17 @@ impl ConvGeometry {
                 "input has {c} channels but the weight expects {c_w}"
             )));
         }
-        let (hp, wp) = (
-            padding.checked_mul(2).and_then(|p| p.checked_add(h)),
-            padding.checked_mul(2).and_then(|p| p.checked_add(w)),
-        );
-        let (Some(hp), Some(wp)) = (hp, wp) else {
-            return Err(bad(format!("padding {padding} is too large")));
+        let (kh, kw) = k;
+        let size = |n: usize, k: usize| match output_size(n, k, stride, padding) {
+            Ok(out) => Ok(out),
+            Err(SizeError::Overflow) => Err(bad(format!("padding {padding} is too large"))),
+            Err(_) => Err(bad(format!(
+                "kernel {kh}x{kw} does not fit the padded input {}x{}",
+                h.saturating_add(padding.saturating_mul(2)),
+                w.saturating_add(padding.saturating_mul(2))
+            ))),
         };
-        if k.0 > hp || k.1 > wp || k.0 == 0 || k.1 == 0 {
-            return Err(bad(format!(
-                "kernel {}x{} does not fit the padded input {hp}x{wp}",
-                k.0, k.1
-            )));
-        }
-        let (oh, ow) = ((hp - k.0) / stride + 1, (wp - k.1) / stride + 1);
+        let (oh, ow) = (size(h, k.0)?, size(w, k.1)?);
         Ok(ConvGeometry {
             n,
             c,
@@ -127,10 +161,10 @@ pub fn pool_geometry(
         return Err(bad("kernel size and stride must be at least 1".into()));
     }
     let (h, w) = (shape[2], shape[3]);
-    if k > h || k > w {
-        return Err(bad(format!(
+    match (output_size(h, k, stride, 0), output_size(w, k, stride, 0)) {
+        (Ok(oh), Ok(ow)) => Ok((oh, ow)),
+        _ => Err(bad(format!(
             "window {k}x{k} is larger than the input {h}x{w}"
-        )));
+        ))),
     }
-    Ok(((h - k) / stride + 1, (w - k) / stride + 1))
 }

@@ -3,6 +3,7 @@
 //! `out = floor((N + 2P - K) / S) + 1`, the formula in PyTorch's `Conv2d`/`MaxPool2d`
 //! docs with dilation 1. Height and width each use it separately.
 
+use crate::backend::geometry::{output_size, SizeError};
 use crate::{Error, Result};
 
 /// `floor((n + 2*padding - k) / stride) + 1`. Errors when `stride` or `k` is 0, or the
@@ -21,24 +22,17 @@ pub(crate) fn output_dim(
     padding: usize,
 ) -> Result<usize> {
     let bad = |why: String| Error::BadArgument { op, why };
-    if stride == 0 {
-        return Err(bad("stride must be at least 1 (got 0)".into()));
-    }
-    if k == 0 {
-        return Err(bad(format!("kernel{axis} must be at least 1 (got 0)")));
-    }
-    let Some(padded) = padding.checked_mul(2).and_then(|p| p.checked_add(n)) else {
-        return Err(bad(format!(
+    output_size(n, k, stride, padding).map_err(|e| match e {
+        SizeError::ZeroStride => bad("stride must be at least 1 (got 0)".into()),
+        SizeError::ZeroKernel => bad(format!("kernel{axis} must be at least 1 (got 0)")),
+        SizeError::Overflow => bad(format!(
             "input{axis} {n} with padding {padding} is too large to compute"
-        )));
-    };
-    if k > padded {
-        return Err(bad(format!(
+        )),
+        SizeError::KernelTooLarge { padded } => bad(format!(
             "the kernel{axis} ({k}) is larger than the padded input{axis} ({n} + 2*{padding} = {padded}); \
              use a smaller kernel or more padding"
-        )));
-    }
-    Ok((padded - k) / stride + 1)
+        )),
+    })
 }
 
 /// The formula filled in, one line per step, ending with `output size: <number>`.

@@ -5,6 +5,7 @@
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use crate::backend::geometry::{output_size, SizeError};
 
 use super::{
     AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh,
@@ -67,20 +68,20 @@ impl LayerSpec {
                 padding,
             } => match input {
                 [c, h, w] if *c == in_channels => {
-                    if stride == 0 || k == 0 {
-                        return Err("kernel size and stride must be at least 1".into());
-                    }
-                    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
-                    if k > hp || k > wp {
-                        return Err(format!(
-                            "kernel {k}x{k} is larger than the padded input {hp}x{wp}"
-                        ));
-                    }
-                    Ok(vec![
-                        out_channels,
-                        (hp - k) / stride + 1,
-                        (wp - k) / stride + 1,
-                    ])
+                    let size = |n: usize| {
+                        output_size(n, k, stride, padding).map_err(|e| match e {
+                            SizeError::ZeroStride | SizeError::ZeroKernel => {
+                                "kernel size and stride must be at least 1".to_string()
+                            }
+                            SizeError::Overflow => format!("padding {padding} is too large"),
+                            SizeError::KernelTooLarge { .. } => format!(
+                                "kernel {k}x{k} is larger than the padded input {}x{}",
+                                h + 2 * padding,
+                                w + 2 * padding
+                            ),
+                        })
+                    };
+                    Ok(vec![out_channels, size(*h)?, size(*w)?])
                 }
                 [c, _, _] => Err(format!(
                     "Conv2d expects {in_channels} input channels, gets {c}"
@@ -99,15 +100,15 @@ impl LayerSpec {
                 stride,
             } => match input {
                 [c, h, w] => {
-                    if stride == 0 || k == 0 {
-                        return Err("pool size and stride must be at least 1".into());
-                    }
-                    if k > *h || k > *w {
-                        return Err(format!(
-                            "pool window {k}x{k} is larger than the input {h}x{w}"
-                        ));
-                    }
-                    Ok(vec![*c, (h - k) / stride + 1, (w - k) / stride + 1])
+                    let size = |n: usize| {
+                        output_size(n, k, stride, 0).map_err(|e| match e {
+                            SizeError::ZeroStride | SizeError::ZeroKernel => {
+                                "pool size and stride must be at least 1".to_string()
+                            }
+                            _ => format!("pool window {k}x{k} is larger than the input {h}x{w}"),
+                        })
+                    };
+                    Ok(vec![*c, size(*h)?, size(*w)?])
                 }
                 _ => Err(format!(
                     "pooling expects [N,C,H,W], gets {}",
