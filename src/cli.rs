@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::backend::DeviceSpec;
 use crate::explain::PoolMode;
+
+/// The `--device` help, shared by the lab, `run` and `bench`.
+const DEVICE_HELP: &str = "Where the MNIST lessons compute: cpu, opencl (the first OpenCL device), \
+     opencl:N (as `dl-lab devices` numbers them) or auto (an OpenCL GPU if there is one, else the CPU). \
+     The small lessons (gd-scalar … xor-mlp) always run on the CPU";
 
 /// A deep-learning lab in the terminal: step through gradient descent, build
 /// models layer by layer, watch a CNN train on MNIST.
@@ -30,6 +36,8 @@ pub struct Cli {
     /// Draw charts and digits with plain ASCII characters (for fonts without Braille/blocks).
     #[arg(long)]
     pub ascii: bool,
+    #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
+    pub device: DeviceSpec,
 }
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +46,11 @@ pub enum Command {
     Lessons,
     /// Run a lesson headless and print its log.
     Run(RunArgs),
+    /// List the OpenCL platforms and devices `--device` can use.
+    Devices,
+    /// Measure the device: matmul GFLOP/s, the CNN's conv layers, CNN training and inference speed.
+    #[command(after_help = BENCH_AFTER_HELP)]
+    Bench(BenchArgs),
     /// Explain a 2-D convolution step by step, ending with the output matrix.
     Conv {
         /// Input matrix: rows separated by ';', values by ',' (e.g. "1,2,3;4,5,6;7,8,9").
@@ -119,6 +132,42 @@ pub struct RunArgs {
     /// One JSON object per logged epoch instead of text.
     #[arg(long)]
     pub json: bool,
+    #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
+    pub device: DeviceSpec,
+}
+
+const BENCH_AFTER_HELP: &str = "What is measured (each figure after a warm-up run):
+  matmul     n x n times n x n in f32 for n = 256, 1024, 2048 on the device, inputs already there;
+             GFLOP/s = 2n^3 / the median time of 5 runs
+  conv       the course CNN's two conv layers at batch 100, forward and backward, median of 5 runs in ms:
+             conv1 1->32 3x3 pad 1 on 28x28 (backward: the weight gradient only, as in training),
+             conv2 32->64 3x3 pad 1 on 14x14 (backward: input and weight gradients)
+  cnn-train  the cnn-mnist lesson's model, Adam lr 1e-3, batch 100, on the training images: one epoch
+             but at most 40 batches (4,000 images, the shipped sample's epoch), after one warm-up batch;
+             images/s including each batch's copy to the device
+  cnn-infer  the same model, batch 1000, no graph, on the held-out images (at most 10 batches)
+On two CPU cores the whole run takes about 10 s.";
+
+/// Flags of `dl-lab bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// The device to measure: cpu, opencl, opencl:N (see `dl-lab devices`) or auto (an OpenCL GPU
+    /// if there is one, else the CPU).
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
+    pub device: DeviceSpec,
+    /// CPU threads for the kernels (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// MNIST-format directory for the CNN figures (default: the shipped sample).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// One JSON object per figure instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// One timed run of each figure and a few batches: checks that the bench works, fast,
+    /// not a measurement (for tests).
+    #[arg(long, hide = true)]
+    pub quick: bool,
 }
 
 /// A learning rate must be a positive, finite number.

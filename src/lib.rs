@@ -7,10 +7,13 @@
 //! - [`data`]: IDX/MNIST, CSV, the data loader
 //! - [`lessons`]: the course's lessons as data, runnable headless
 //! - [`explain`]: step-by-step convolution and pooling arithmetic
+//! - [`devices`], [`bench`]: `dl-lab devices` and `dl-lab bench`
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod devices;
 pub mod engine;
 pub mod error;
 pub mod explain;

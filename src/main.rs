@@ -4,10 +4,14 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use dl_lab::cli::{Cli, Command};
-use dl_lab::{explain, lessons};
+use dl_lab::backend::{Device, DeviceSpec};
+use dl_lab::cli::{BenchArgs, Cli, Command};
+use dl_lab::{bench, devices, explain, lessons};
 
 fn main() -> ExitCode {
+    // every training batch reallocates the same activations: keep freed
+    // memory mapped (allocator tuning, set once for the whole process)
+    dl_lab::backend::cpu::retain_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -18,14 +22,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_lines(lines: Vec<String>) {
+/// Print lines; false once the reader has gone (e.g. `| head`), which is
+/// not an error worth reporting.
+fn print_lines(lines: impl IntoIterator<Item = String>) -> bool {
     let mut out = std::io::stdout().lock();
-    for l in lines {
-        // a closed pipe (e.g. `| head`) is not an error worth reporting
-        if writeln!(out, "{l}").is_err() {
-            return;
-        }
+    lines.into_iter().all(|l| writeln!(out, "{l}").is_ok())
+}
+
+/// Open `--device`; `auto`'s note (it fell back to the CPU) goes to stderr once.
+fn open_device(spec: DeviceSpec) -> Result<Device, Box<dyn std::error::Error>> {
+    let (device, note) = spec.open().map_err(|e| format!("--device {spec}: {e}"))?;
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
+    Ok(device)
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -41,34 +51,56 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(t) = args.threads {
                 dl_lab::backend::set_threads(t)?;
             }
+            let device = if lesson.is_classifier() {
+                open_device(args.device)?
+            } else {
+                if let DeviceSpec::OpenCl(_) = args.device {
+                    eprintln!(
+                        "note: lesson {} runs on the CPU engine (the small lessons always do; \
+                         --device is for softmax-mnist and cnn-mnist)",
+                        lesson.name
+                    );
+                }
+                Device::Cpu
+            };
             let stdout = std::io::stdout();
-            match lessons::run_headless(&lesson, &cfg, &mut stdout.lock()) {
+            match lessons::run_headless_on(&lesson, &cfg, &device, &mut stdout.lock()) {
                 // the reader went away (e.g. `| head`): not an error worth reporting
                 Err(dl_lab::Error::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => other?,
             }
         }
+        Some(Command::Devices) => {
+            print_lines(devices::report());
+        }
+        Some(Command::Bench(args)) => run_bench(args)?,
         Some(Command::Conv {
             input,
             kernel,
             stride,
             padding,
-        }) => print_lines(explain::explain_conv(&input, &kernel, stride, padding)?),
+        }) => {
+            print_lines(explain::explain_conv(&input, &kernel, stride, padding)?);
+        }
         Some(Command::Pool {
             input,
             size,
             stride,
             mode,
-        }) => print_lines(explain::explain_pool(&input, size, stride, mode)?),
+        }) => {
+            print_lines(explain::explain_pool(&input, size, stride, mode)?);
+        }
         Some(Command::ConvSize {
             input,
             kernel,
             stride,
             padding,
-        }) => print_lines(explain::conv_size_explanation(
-            input, kernel, stride, padding,
-        )?),
+        }) => {
+            print_lines(explain::conv_size_explanation(
+                input, kernel, stride, padding,
+            )?);
+        }
         None => {
             dl_lab::tui::check_args(&cli)?;
             if !std::io::stdout().is_terminal() {
@@ -80,4 +112,37 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// `dl-lab bench`: print each figure as soon as it is measured.
+fn run_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(t) = args.threads {
+        dl_lab::backend::set_threads(t)?;
+    }
+    let cfg = bench::BenchConfig {
+        device: open_device(args.device)?,
+        data: args.data,
+        quick: args.quick,
+    };
+    if !args.json && !print_lines(bench::header(&cfg.device)) {
+        return Ok(());
+    }
+    let mut reader_gone = false;
+    let result = bench::run(&cfg, |f| {
+        let line = if args.json {
+            f.json(&cfg.device).to_string()
+        } else {
+            f.row()
+        };
+        if !print_lines([line]) {
+            reader_gone = true;
+            // stop measuring: nobody reads the rest
+            return Err(dl_lab::Error::Config("stdout closed".into()));
+        }
+        Ok(())
+    });
+    match result {
+        Err(_) if reader_gone => Ok(()),
+        other => Ok(other?),
+    }
 }

@@ -298,7 +298,7 @@ fn divergence_names_epoch_and_suggests_smaller_lr() {
     // gd-scalar with lr 1.5: x - 3 doubles and flips sign, y overflows f32 at epoch 63
     fails(
         &["run", "gd-scalar", "--lr", "1.5"],
-        &["epoch 63", "smaller learning rate", "--lr 0.15"],
+        &["epoch 63", "smaller learning rate", "--lr 0.2"],
     );
 }
 

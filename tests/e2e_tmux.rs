@@ -216,3 +216,34 @@ fn bad_data_dir_gives_the_terminal_back_with_an_error() {
         "the alternate screen was left:\n{screen}"
     );
 }
+
+#[test]
+fn status_line_names_the_device() {
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("device", "--device cpu --lesson cnn-mnist", 100, 30);
+    let screen = t.wait_for("Conv/Pool", 10);
+    assert!(
+        screen.contains(" cnn-mnist  cpu │ lr 0.001"),
+        "status line names the device:\n{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0);
+}
+
+#[test]
+fn a_device_that_cannot_open_gives_the_terminal_back_with_an_error() {
+    if !tmux_available() {
+        return;
+    }
+    // no machine has 100 OpenCL devices: "no driver" or "no device opencl:99"
+    let t = Tmux::start("nodevice", "--device opencl:99", 100, 30);
+    assert_eq!(t.exit_status(15), 1, "{}", t.screen());
+    let screen = t.wait_for("error: --device opencl:99: OpenCL", 5);
+    assert!(!screen.contains("panicked"), "{screen}");
+    assert!(
+        !screen.contains("Conv/Pool"),
+        "the alternate screen was left:\n{screen}"
+    );
+}

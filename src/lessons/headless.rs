@@ -6,6 +6,7 @@ use std::io::Write;
 use serde_json::{json, Map, Value};
 
 use super::{Lesson, LossKind, RunConfig, SmallSession, Task};
+use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::engine::Array;
 use crate::train::{ClassifierRun, Control, Progress};
@@ -72,10 +73,22 @@ fn io(e: std::io::Error) -> Error {
     Error::io("<stdout>", e)
 }
 
-/// Run `lesson` with `cfg`, writing the log to `out`.
+/// Run `lesson` with `cfg` on the CPU, writing the log to `out`.
 pub fn run_headless(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
+    run_headless_on(lesson, cfg, &Device::Cpu, out)
+}
+
+/// Run `lesson` with `cfg`, an MNIST lesson training on `device` (`--device`);
+/// the small lessons always run on the CPU engine (their tensors hold a
+/// handful of numbers).
+pub fn run_headless_on(
+    lesson: &Lesson,
+    cfg: &RunConfig,
+    device: &Device,
+    out: &mut dyn Write,
+) -> Result<()> {
     if lesson.is_classifier() {
-        run_classifier(lesson, cfg, out)
+        run_classifier(lesson, cfg, device, out)
     } else {
         run_small(lesson, cfg, out)
     }
@@ -179,7 +192,12 @@ fn small_summary(
     Ok(())
 }
 
-fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
+fn run_classifier(
+    lesson: &Lesson,
+    cfg: &RunConfig,
+    device: &Device,
+    out: &mut dyn Write,
+) -> Result<()> {
     let Task::Classifier {
         layers,
         input_shape,
@@ -207,18 +225,26 @@ fn run_classifier(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Resu
         write_title(lesson, out)?;
         writeln!(
             out,
-            "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}",
+            "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device {}",
             data.source,
             data.train.labels.len(),
             data.test.labels.len(),
             h.optimizer,
             h.lr,
             h.batch_size,
-            h.epochs
+            h.epochs,
+            device
         )
         .map_err(io)?;
     }
-    let mut run = ClassifierRun::new(layers, input_shape, data.train, data.test, h)?;
+    let mut run = ClassifierRun::on_device(
+        layers,
+        input_shape,
+        data.train,
+        data.test,
+        h,
+        device.clone(),
+    )?;
     let mut write_err = None;
     run.train(|p, _, _| {
         let s = match p {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use crate::nn::LayerSpec;
 use crate::{Error, Result};
 
-pub use headless::run_headless;
+pub use headless::{run_headless, run_headless_on};
 pub use small::{EpochRecord, SmallSession};
 
 /// Hyper-parameters; every field can be overridden from the command line.

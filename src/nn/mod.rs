@@ -21,6 +21,7 @@ pub use pool::{AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 pub use spec::LayerSpec;
 
+use crate::backend::Device;
 use crate::{Result, Tensor};
 
 /// A layer: a function of its input and its own parameters.
@@ -41,5 +42,15 @@ pub trait Module: Send + Sync {
             .into_iter()
             .map(|(_, t)| t)
             .collect()
+    }
+
+    /// Move every parameter to `device` in place (PyTorch's `model.to(device)`).
+    /// The parameters keep their identity, so an optimizer that already holds
+    /// them keeps working; their gradients move with them.
+    fn to(&self, device: &Device) -> Result<()> {
+        for p in self.parameters() {
+            p.move_to(device)?;
+        }
+        Ok(())
     }
 }

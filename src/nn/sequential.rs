@@ -2,6 +2,7 @@
 //! "0.bias", … as PyTorch's `state_dict` names them.
 
 use super::Module;
+use crate::backend::Device;
 use crate::{Result, Tensor};
 
 #[derive(Default)]
@@ -49,6 +50,11 @@ impl Module for Sequential {
                     .map(move |(n, t)| (format!("{i}.{n}"), t))
             })
             .collect()
+    }
+
+    /// Each layer moves its own parameters.
+    fn to(&self, device: &Device) -> Result<()> {
+        self.layers.iter().try_for_each(|l| l.to(device))
     }
 
     fn describe(&self) -> String {

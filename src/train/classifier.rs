@@ -1,12 +1,19 @@
 //! Mini-batch training of an image classifier (softmax regression, the CNN):
 //! for each batch: logits = model(x); loss = cross_entropy; zero_grad;
 //! backward; step. After each epoch: accuracy on the held-out images.
+//!
+//! Devices: the model is moved to the run's device once, when the run is
+//! built (before the optimizer sees its parameters). Each batch is cut on the
+//! host and copied to the device with `.to(&device)`; labels stay a host
+//! `Vec<usize>`. Only the loss (`item()`), the predicted classes and the
+//! parameter snapshots the lab draws come back to the host.
 
 use std::time::Instant;
 
 use ndarray::{Array2, IxDyn};
 
 use super::Control;
+use crate::backend::Device;
 use crate::data::loader::DataLoader;
 use crate::data::mnist::ImageSet;
 use crate::engine::{no_grad, Array};
@@ -64,9 +71,11 @@ pub struct ClassifierRun {
     pub epochs: usize,
     pub batch_size: usize,
     pub seed: u64,
+    /// Where the model lives and the batches are computed.
+    pub device: Device,
 }
 
-/// A batch (B, rows·cols) reshaped to (B, …input_shape).
+/// A batch (B, rows·cols) reshaped to (B, …input_shape), on the host.
 fn batch_tensor(images: Array2<f32>, input_shape: &[usize]) -> Result<Tensor> {
     let b = images.nrows();
     let mut shape = vec![b];
@@ -82,12 +91,20 @@ fn batch_tensor(images: Array2<f32>, input_shape: &[usize]) -> Result<Tensor> {
         })
 }
 
-/// Fraction of `set` the model classifies correctly (no graph is recorded).
+/// A batch (B, rows·cols) as the model's input on `device`.
+pub fn batch_input(images: Array2<f32>, input_shape: &[usize], device: &Device) -> Result<Tensor> {
+    batch_tensor(images, input_shape)?.to(device)
+}
+
+/// Fraction of `set` the model classifies correctly, computed on `device`
+/// (where the model must live) in batches, with no graph recorded. Only the
+/// predicted classes come back to the host.
 pub fn evaluate(
     model: &Sequential,
     set: &ImageSet,
     input_shape: &[usize],
     batch_size: usize,
+    device: &Device,
 ) -> Result<f32> {
     if set.labels.is_empty() {
         return Ok(0.0);
@@ -96,7 +113,7 @@ pub fn evaluate(
     let mut correct = 0usize;
     no_grad(|| -> Result<()> {
         for (images, labels) in loader.epoch(0) {
-            let logits = model.forward(&batch_tensor(images, input_shape)?)?;
+            let logits = model.forward(&batch_input(images, input_shape, device)?)?;
             let pred = logits.argmax(1)?;
             correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
         }
@@ -106,13 +123,26 @@ pub fn evaluate(
 }
 
 impl ClassifierRun {
-    /// Build the model from `specs` (seeded) and the optimizer by name.
+    /// Build the model from `specs` (seeded) and the optimizer by name, on the CPU.
     pub fn new(
         specs: &[LayerSpec],
         input_shape: &[usize],
         train: ImageSet,
         test: ImageSet,
         hyper: &crate::lessons::Hyper,
+    ) -> Result<Self> {
+        Self::on_device(specs, input_shape, train, test, hyper, Device::Cpu)
+    }
+
+    /// As [`new`](Self::new), training on `device`: the model is built on the
+    /// host (the same seeded values on every device), then moved there once.
+    pub fn on_device(
+        specs: &[LayerSpec],
+        input_shape: &[usize],
+        train: ImageSet,
+        test: ImageSet,
+        hyper: &crate::lessons::Hyper,
+        device: Device,
     ) -> Result<Self> {
         if train.rows * train.cols != input_shape.iter().product::<usize>() {
             return Err(Error::Config(format!(
@@ -123,6 +153,7 @@ impl ClassifierRun {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
         let model = build_model(specs, input_shape, &mut rng)?;
+        model.to(&device)?;
         let opt = build_optimizer(
             &hyper.optimizer,
             model.parameters(),
@@ -145,7 +176,20 @@ impl ClassifierRun {
             epochs: hyper.epochs,
             batch_size,
             seed: hyper.seed,
+            device,
         })
+    }
+
+    /// A batch of host images as the model's input on the run's device.
+    pub fn input(&self, images: Array2<f32>) -> Result<Tensor> {
+        batch_input(images, &self.input_shape, &self.device)
+    }
+
+    /// One optimizer step from a batch's loss: zero_grad; backward; step.
+    pub fn step(&mut self, loss: &Tensor) -> Result<()> {
+        self.opt.zero_grad();
+        loss.backward()?;
+        self.opt.step()
     }
 
     /// Train every epoch, reporting to `on`, which also sees the optimizer
@@ -157,8 +201,6 @@ impl ClassifierRun {
         &mut self,
         mut on: impl FnMut(&Progress, &mut dyn Optimizer, &Sequential) -> Control,
     ) -> Result<Vec<EpochSummary>> {
-        // every batch reallocates the same activations: keep them mapped
-        crate::backend::cpu::retain_freed_memory();
         // drop_last as the course's DataLoader: every batch has batch_size images
         let loader = DataLoader::from_set(&self.train, self.batch_size)?
             .shuffle(self.seed)
@@ -172,7 +214,7 @@ impl ClassifierRun {
             for (b, (images, labels)) in loader.epoch(epoch as u64 - 1).enumerate() {
                 step += 1;
                 let n = labels.len();
-                let x = batch_tensor(images, &self.input_shape)?;
+                let x = self.input(images)?;
                 let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
                 let value = loss.item();
                 if !value.is_finite() {
@@ -194,9 +236,7 @@ impl ClassifierRun {
                         }
                     }
                 }
-                self.opt.zero_grad();
-                loss.backward()?;
-                self.opt.step();
+                self.step(&loss)?;
                 loss_sum += value as f64 * n as f64;
                 seen += n;
                 let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-9);
@@ -213,7 +253,13 @@ impl ClassifierRun {
                 }
             }
             let train_secs = start.elapsed().as_secs_f32().max(1e-9);
-            let test_acc = evaluate(&self.model, &self.test, &self.input_shape, 500)?;
+            let test_acc = evaluate(
+                &self.model,
+                &self.test,
+                &self.input_shape,
+                500,
+                &self.device,
+            )?;
             let summary = EpochSummary {
                 epoch,
                 loss: (loss_sum / seen.max(1) as f64) as f32,

@@ -2,6 +2,10 @@
 //! (the same loop as `dl-lab run`) and reports through a channel. It never
 //! blocks on the UI: batch reports are throttled, and a failed `send` means
 //! the UI is gone, so the worker stops quietly.
+//!
+//! The run's device is the [`ClassifierRun`]'s: the model was moved there
+//! when the run was built. What crosses to the host is what the UI draws:
+//! each batch's loss and, after each epoch, a copy of the parameters.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -79,8 +83,20 @@ impl Drop for Worker {
     }
 }
 
-fn snapshot(model: &crate::nn::Sequential) -> TrainEvent {
-    TrainEvent::Snapshot(model.parameters().iter().map(|p| p.to_array()).collect())
+/// The parameters copied to the host, or None when the device cannot be
+/// read (the next batch then fails with the reason, as `Failed`).
+fn snapshot(model: &crate::nn::Sequential) -> Option<TrainEvent> {
+    let params: crate::Result<Vec<_>> = model
+        .parameters()
+        .iter()
+        .map(|p| p.storage().to_host())
+        .collect();
+    params.ok().map(TrainEvent::Snapshot)
+}
+
+/// Send the snapshot if there is one; false once the UI is gone.
+fn send_snapshot(model: &crate::nn::Sequential, send: &dyn Fn(TrainEvent) -> bool) -> bool {
+    snapshot(model).is_none_or(send)
 }
 
 /// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`, and so
@@ -163,7 +179,9 @@ fn work(
                         })
                     }
                 }
-                Progress::Epoch(s) => send(TrainEvent::Epoch(s.clone())) && send(snapshot(model)),
+                Progress::Epoch(s) => {
+                    send(TrainEvent::Epoch(s.clone())) && send_snapshot(model, send)
+                }
                 // pause until the learner resumes (the bad batch is skipped) or stops
                 Progress::Diverged {
                     epoch,
@@ -191,5 +209,5 @@ fn work(
         Ok(_) => TrainEvent::Finished { stopped },
         Err(e) => TrainEvent::Failed(e.to_string()),
     };
-    let _ = send(snapshot(&run.model)) && send(last);
+    let _ = send_snapshot(&run.model, send) && send(last);
 }

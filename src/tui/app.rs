@@ -14,6 +14,7 @@ use super::stepper::Stepper;
 use super::views::{
     self, conv_viz::ConvPane, dataset::DatasetPane, loss_chart::LossPane, model_builder::ModelPane,
 };
+use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::lessons::{Hyper, Lesson, Task};
 use crate::nn::{LayerSpec, Sequential};
@@ -152,6 +153,9 @@ pub struct App {
     pub trained: Option<Arc<Sequential>>,
     /// The layers `trained` was built from (the builder may have moved on).
     pub trained_specs: Vec<LayerSpec>,
+    /// Where the MNIST lessons train (`--device`); the status line names it.
+    /// The small lessons step on the CPU engine whatever it is.
+    pub device: Device,
     worker: Option<Worker>,
     /// Runs that were stopped before their last report (Finished or Failed)
     /// was read: their queued reports are dropped, up to and including it.
@@ -193,6 +197,7 @@ impl App {
             progress: Progress::default(),
             trained: None,
             trained_specs: Vec::new(),
+            device: Device::Cpu,
             worker: None,
             stale_runs: 0,
             run_open: false,
@@ -200,6 +205,16 @@ impl App {
             message_ticks: 0,
             tx,
         }
+    }
+
+    /// The same lab training on `device`; `note` (e.g. why `auto` chose the
+    /// CPU) is shown once in the status line.
+    pub fn with_device(mut self, device: Device, note: Option<String>) -> App {
+        self.device = device;
+        if note.is_some() {
+            self.message = note;
+        }
+        self
     }
 
     /// The one state transition.
@@ -271,7 +286,8 @@ impl App {
         self.stop_worker();
         let (area, focus, stale_runs) = (self.area, self.focus, self.stale_runs);
         let name = lesson.name;
-        *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone());
+        *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
+            .with_device(self.device.clone(), None);
         // the stopped worker's last reports are still queued: not for this lesson
         self.stale_runs = stale_runs;
         self.area = area;
@@ -484,12 +500,13 @@ impl App {
             self.message = Some(format!("cannot train this model: {why}"));
             return;
         }
-        let run = ClassifierRun::new(
+        let run = ClassifierRun::on_device(
             &specs,
             input_shape,
             self.data.train.clone(),
             self.data.test.clone(),
             &self.hyper,
+            self.device.clone(),
         );
         let run = match run {
             Ok(r) => r,

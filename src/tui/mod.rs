@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 
+use crate::backend::{Device, DeviceSpec};
 use crate::cli::Cli;
 use crate::data::mnist::Mnist;
 use crate::lessons;
@@ -60,6 +61,26 @@ pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Open `--device`, saying so on screen first: building the OpenCL kernels
+/// takes about half a second (PoCL), and the lab must not look frozen. A
+/// device that cannot be opened ends the lab with the reason.
+fn open_device(
+    spec: DeviceSpec,
+    terminal: &mut ratatui::DefaultTerminal,
+) -> Result<(Device, Option<String>), Box<dyn std::error::Error>> {
+    let what = match spec {
+        DeviceSpec::Cpu => None,
+        DeviceSpec::OpenCl(_) => Some(format!("Opening OpenCL device {spec}: compiling kernels…")),
+        DeviceSpec::Auto => {
+            Some("Looking for an OpenCL GPU (compiling kernels if there is one)…".to_string())
+        }
+    };
+    if let Some(what) = what {
+        terminal.draw(|f| views::loading(f, &what))?;
+    }
+    Ok(spec.open().map_err(|e| format!("--device {spec}: {e}"))?)
+}
+
 /// Open the lab and run it until the learner quits.
 pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let lesson = lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
@@ -86,11 +107,13 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Mnist::shipped()?,
     };
 
+    let (device, note) = open_device(cli.device, &mut terminal)?;
+
     let (tx, rx) = mpsc::channel();
     event::spawn_input(tx.clone());
     event::spawn_ticker(tx.clone());
     let size = terminal.size()?;
-    let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx);
+    let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx).with_device(device, note);
     app.update(Event::Resize(size.width, size.height));
 
     // Input is drawn at once; everything else (the worker's reports, ticks)

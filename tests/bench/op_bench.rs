@@ -43,6 +43,8 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    // as `dl-lab` does at start-up: keep freed activations mapped for reuse
+    dl_lab::backend::cpu::retain_freed_memory();
     let mut rng = StdRng::seed_from_u64(1);
     let params: Vec<Tensor> = [
         &[32, 1, 3, 3][..],

@@ -170,12 +170,13 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let keys: Vec<&str> = state_keys.iter().chain(&NAV_KEYS).copied().collect();
     let sep = if app.ascii { " | " } else { " · " };
     let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
+    let bar = if app.ascii { " | " } else { " │ " };
     let mut spans = vec![
         Span::styled(
             format!(" {} ", app.lesson.name),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ),
-        Span::raw(format!(" lr {lr}{}", if app.ascii { " | " } else { " │ " })),
+        Span::raw(format!(" {}{bar}lr {lr}{bar}", device_label(app))),
     ];
     match &app.message {
         Some(m) => spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow))),
@@ -185,6 +186,16 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// The device the lesson computes on: `--device` for the MNIST lessons, the
+/// CPU engine for the small ones.
+fn device_label(app: &App) -> String {
+    if app.stepper.is_some() || !app.lesson.is_classifier() {
+        "cpu".into()
+    } else {
+        app.device.name()
+    }
 }
 
 /// A cleared box of at most `w`×`h` centred in `area`, for an overlay.
