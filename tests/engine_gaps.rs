@@ -335,7 +335,7 @@ fn set_data_installs_values_that_forward_and_backward_use() {
     // an optimizer built before set_data updates the installed values
     let mut opt = dl_lab::optim::build_optimizer("sgd", lin.parameters(), 0.5, 0.0, 0.0).unwrap();
     lin.bias.set_data(arr(&[2], &[10.0, 20.0]));
-    opt.step(); // b - 0.5·db = [10 - 1, 20 - 1]
+    opt.step().expect("step"); // b - 0.5·db = [10 - 1, 20 - 1]
     assert_eq!(lin.bias.to_vec(), [9.0, 19.0]);
     assert_eq!(
         lin.weight.to_vec(),

@@ -331,6 +331,51 @@ fn cnn_mnist_shared_t10k_reaches_85_percent() {
     );
 }
 
+#[test]
+fn cnn_mnist_on_opencl_matches_the_cpu_engine() {
+    // The parity check: 3 epochs on the first 2,000 official test
+    // digits, scored on the next 1,000, from the same seed on both devices.
+    let Some(dir) = shared_dir("datasets/mnist") else {
+        return;
+    };
+    let Some(device) = common::opencl_device() else {
+        return;
+    };
+    let t10k = Mnist::load_test_files(&dir).expect("t10k files");
+    let (l, layers, input_shape) = classifier_parts("cnn-mnist");
+    let mut h = l.defaults.clone();
+    h.epochs = 3;
+    let run = |device: dl_lab::backend::Device| {
+        let train = t10k.subset(0..2000).expect("first 2,000");
+        let test = t10k.subset(2000..3000).expect("next 1,000");
+        let mut run = ClassifierRun::on_device(&layers, &input_shape, train, test, &h, device)
+            .expect("classifier");
+        run.train(|_, _, _| Control::Continue).expect("training")
+    };
+    let cpu = run(dl_lab::backend::Device::Cpu);
+    let ocl = run(device.clone());
+    let acc = |s: &[EpochSummary]| s.iter().map(|e| e.test_acc).collect::<Vec<_>>();
+    eprintln!(
+        "cnn-mnist accuracy per epoch: cpu {:?}, {device} {:?}",
+        acc(&cpu),
+        acc(&ocl)
+    );
+    let (c, o) = (cpu.last().expect("epochs"), ocl.last().expect("epochs"));
+    assert!(o.test_acc > 0.85, "{device}: accuracy {}", o.test_acc);
+    assert!(
+        (o.test_acc - c.test_acc).abs() <= 0.02,
+        "{device} {} vs cpu {}",
+        o.test_acc,
+        c.test_acc
+    );
+    assert!(
+        (o.loss - c.loss).abs() <= 0.05 * c.loss,
+        "training loss {device} {} vs cpu {}",
+        o.loss,
+        c.loss
+    );
+}
+
 // ---------------------------------------------------------------- every lesson headless
 
 #[test]
