@@ -54,26 +54,26 @@ pub enum Command {
     /// Explain a 2-D convolution step by step, ending with the output matrix.
     Conv {
         /// Input matrix: rows separated by ';', values by ',' (e.g. "1,2,3;4,5,6;7,8,9").
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: String,
-        /// Kernel matrix, same format (e.g. "1,0;0,1").
-        #[arg(long)]
+        /// Kernel matrix, same format (e.g. "1,0;0,1" or "-1,0;0,1").
+        #[arg(long, allow_hyphen_values = true)]
         kernel: String,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true, default_value_t = 1)]
         stride: usize,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true, default_value_t = 0)]
         padding: usize,
     },
     /// Explain max or average pooling step by step, ending with the output matrix.
     Pool {
         /// Input matrix: rows separated by ';', values by ','.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: String,
         /// Window size K (K x K).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         size: usize,
         /// Step between windows (default: the window size).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         stride: Option<usize>,
         /// max or avg
         #[arg(long, default_value = "max")]
@@ -82,14 +82,14 @@ pub enum Command {
     /// The output size of a convolution, with the formula filled in.
     ConvSize {
         /// Input size N (height or width).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         input: usize,
         /// Kernel size K.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
         kernel: usize,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true, default_value_t = 1)]
         stride: usize,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_parser = parse_count, allow_negative_numbers = true, default_value_t = 0)]
         padding: usize,
     },
 }
@@ -100,7 +100,7 @@ pub struct RunArgs {
     /// The lesson (see `dl-lab lessons`).
     pub lesson: String,
     /// Number of epochs (small lessons run epochs 0..=N, as the course's loop).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Learning rate (a positive number).
     #[arg(long, value_parser = parse_lr, allow_negative_numbers = true)]
@@ -115,19 +115,19 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
     /// Mini-batch size (MNIST lessons).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Seed for initialisation, generated data and shuffling.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// A CSV file (small lessons: header row, last column the target) or an MNIST-format directory.
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Log epoch 0, every K-th epoch and the last.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true, value_name = "K")]
     pub log_every: Option<usize>,
     /// CPU threads for the kernels (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// One JSON object per logged epoch instead of text.
     #[arg(long)]
@@ -156,7 +156,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DEVICE", default_value = "auto")]
     pub device: DeviceSpec,
     /// CPU threads for the kernels (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// MNIST-format directory for the CNN figures (default: the shipped sample).
     #[arg(long, value_name = "DIR")]
@@ -168,6 +168,23 @@ pub struct BenchArgs {
     /// not a measurement (for tests).
     #[arg(long, hide = true)]
     pub quick: bool,
+}
+
+/// A count (epochs, sizes, strides, threads): a whole number, 0 or more. A
+/// negative number gets this message rather than clap's tip to write `-- -1`.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    t.parse::<usize>().map_err(|_| match t.parse::<i64>() {
+        Ok(v) if v < 0 => format!("must be a whole number, 0 or more; got {v}"),
+        _ => format!("must be a whole number, 0 or more; got '{s}'"),
+    })
+}
+
+/// A seed: a whole number, 0 or more.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    t.parse::<u64>()
+        .map_err(|_| format!("must be a whole number, 0 or more; got '{s}'"))
 }
 
 /// A learning rate must be a positive, finite number.
