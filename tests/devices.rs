@@ -458,3 +458,31 @@ fn softmax_mnist_trains_on_opencl_as_on_the_cpu() {
         "{cpu} vs {cl}"
     );
 }
+
+#[test]
+fn an_op_on_two_devices_is_an_error_naming_both() {
+    let Some(device) = common::opencl_device() else {
+        return;
+    };
+    let a = dl_lab::Tensor::ones(&[2, 3]);
+    let b = dl_lab::Tensor::ones(&[2, 3]).to(&device).expect("to device");
+    for err in [
+        a.add(&b).expect_err("cpu + opencl"),
+        b.mul(&a).expect_err("opencl * cpu"),
+        a.matmul(&b.t().expect("t")).expect_err("matmul"),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            msg.contains("different devices") && msg.contains("cpu") && msg.contains("opencl:0"),
+            "{msg}"
+        );
+    }
+    // a 0-d CPU constant follows the other operand, as in PyTorch
+    let y = b.mul_scalar(2.0).add_scalar(1.0);
+    assert_eq!(y.device(), device);
+    assert_eq!(y.to_vec(), vec![3.0; 6]);
+    // and back: the value moves, the device changes
+    let back = y.to(&dl_lab::backend::Device::Cpu).expect("to cpu");
+    assert!(back.device().is_cpu());
+    assert_eq!(back.to_vec(), vec![3.0; 6]);
+}
