@@ -7,61 +7,78 @@
 // swap_outer turns into (N, O, H'W'); the backward runs it the other way:
 // dw = g' · colsᵀ and dcols = wᵀ · g', then col2im sums dcols into dx.
 
-// Row kernels (see cl/README.md): a 2-D range (column, row), one element
-// per work item; the divisions that locate a row depend on the row only,
-// so they are not repeated along it.
+// Plane kernels (see cl/README.md): a 3-D range (column, row, plane) whose
+// work-groups are one plane deep, so everything computed from the plane
+// index (the divisions by shape sizes) is the same for a whole work-group
+// and a CPU driver computes it once per group, not per element.
 
-// One row per (r, n, oy), r = (c, ky, kx): writes cols[r, n, oy, 0..ow).
+// Plane z = (r, img), r = (c, ky, kx); item (ox, oy): writes
+// cols[r, img, oy, ox].
 __kernel void im2col(__global const float* x, __global float* cols,
                      uint n, uint c, uint h, uint w, uint kh, uint kw,
                      uint stride, uint pad, uint oh, uint ow) {
-    uint row = get_global_id(1);
-    uint rows = c * kh * kw * n * oh;
-    if (row >= rows) {
-        return;
-    }
-    uint oy = row % oh;
-    uint img = (row / oh) % n;
-    uint r = row / (oh * n);
+    uint z = get_global_id(2);
+    uint img = z % n;
+    uint r = z / n;
     uint kx = r % kw;
     uint ky = (r / kw) % kh;
     uint ch = r / (kw * kh);
-    int y = (int)(oy * stride + ky) - (int)pad;
-    uint ox = get_global_id(0);
-    if (ox >= ow) {
-        return;
+    __global const float* src = x + (size_t)(img * c + ch) * h * w;
+    __global float* dst = cols + (size_t)z * oh * ow;
+    int oy = (int)get_global_id(1);
+    int ox = (int)get_global_id(0);
+    if (oy < (int)oh && ox < (int)ow) {
+        // int arithmetic and an unconditional load (of element 0 outside
+        // the image) keep the body branch-free for a CPU driver's vectoriser
+        int y = oy * (int)stride + (int)ky - (int)pad;
+        int xx = ox * (int)stride + (int)kx - (int)pad;
+        bool inside = y >= 0 && y < (int)h && xx >= 0 && xx < (int)w;
+        float v = src[inside ? y * (int)w + xx : 0];
+        dst[oy * (int)ow + ox] = inside ? v : 0.0f;
     }
-    int xx = (int)(ox * stride + kx) - (int)pad;
-    bool inside = y >= 0 && y < (int)h && xx >= 0 && xx < (int)w;
-    cols[(size_t)row * ow + ox] =
-        inside ? x[((img * c + ch) * h + (uint)y) * w + (uint)xx] : 0.0f;
 }
 
-// One row per (n, c, y): dx[n, c, y, x] = Σ over (ky, kx) whose output
-// position (oy, ox) exists of dcols[(c, ky, kx), (n, oy, ox)]. A gather:
-// deterministic, no atomics.
+// Plane z = (img, ch); item (x, y): dx[img, ch, y, x] = Σ over (ky, kx)
+// whose output position (oy, ox) exists of dcols[(ch, ky, kx), (img, oy, ox)].
+// A gather: deterministic, no atomics. Stride 1 (the common case) skips the
+// divisibility tests.
 __kernel void col2im(__global const float* dcols, __global float* dx,
                      uint n, uint c, uint h, uint w, uint kh, uint kw,
                      uint stride, uint pad, uint oh, uint ow) {
-    uint row = get_global_id(1);
-    if (row >= n * c * h) {
+    uint z = get_global_id(2);
+    uint ch = z % c;
+    uint img = z / c;
+    uint p = oh * ow;
+    size_t ncols = (size_t)n * p;
+    __global const float* base = dcols + (size_t)ch * kh * kw * ncols + (size_t)img * p;
+    uint y = get_global_id(1);
+    uint x = get_global_id(0);
+    if (y >= h || x >= w) {
         return;
     }
-    uint y = row % h;
-    uint ch = (row / h) % c;
-    uint img = row / (h * c);
-    uint p = oh * ow;
-    uint ncols = n * p;
-    uint x = get_global_id(0);
-    if (x < w) {
-        float s = 0.0f;
+    float s = 0.0f;
+    if (stride == 1) {
+        for (uint ky = 0; ky < kh; ky++) {
+            int oy = (int)(y + pad) - (int)ky;
+            if (oy < 0 || oy >= (int)oh) {
+                continue;
+            }
+            __global const float* src = base + (size_t)(ky * kw) * ncols + (uint)oy * ow;
+            for (uint kx = 0; kx < kw; kx++) {
+                int ox = (int)(x + pad) - (int)kx;
+                if (ox >= 0 && ox < (int)ow) {
+                    s += src[(size_t)kx * ncols + (uint)ox];
+                }
+            }
+        }
+    } else {
         for (uint ky = 0; ky < kh; ky++) {
             int ty = (int)(y + pad) - (int)ky;          // = oy·stride
             if (ty < 0 || ty % (int)stride != 0 || (uint)ty / stride >= oh) {
                 continue;
             }
             uint oy = (uint)ty / stride;
-            __global const float* src = dcols + (size_t)((ch * kh + ky) * kw) * ncols + img * p + oy * ow;
+            __global const float* src = base + (size_t)(ky * kw) * ncols + oy * ow;
             for (uint kx = 0; kx < kw; kx++) {
                 int tx = (int)(x + pad) - (int)kx;
                 if (tx < 0 || tx % (int)stride != 0 || (uint)tx / stride >= ow) {
@@ -70,6 +87,6 @@ __kernel void col2im(__global const float* dcols, __global float* dx,
                 s += src[(size_t)kx * ncols + (uint)tx / stride];
             }
         }
-        dx[(size_t)row * w + x] = s;
     }
+    dx[((size_t)z * h + y) * w + x] = s;
 }

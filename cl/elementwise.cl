@@ -3,7 +3,7 @@
 // in src/backend/mod.rs and implemented by src/backend/cpu/elementwise.rs
 // (the reference these kernels are tested against in tests/opencl_parity.rs).
 //
-// Every kernel but binary_mid (a row kernel, see cl/README.md) is 1-D over a
+// Every kernel but binary_mid_* (plane kernels, see cl/README.md) is 1-D over a
 // contiguous output of n elements; the global size is rounded up to the
 // work-group size, so each work item checks i < n.
 //
@@ -87,46 +87,65 @@ inline float binary_f(int op, float a, float b) {
     }
 }
 
-// Same shapes: out[i] = f(a[i], b[i]).
-__kernel void binary_same(__global const float* a, __global const float* b,
-                          __global float* out, uint n, int op) {
-    uint i = get_global_id(0);
-    if (i < n) {
-        out[i] = binary_f(op, a[i], b[i]);
+// One kernel per binary function and pattern (like the unary ones: no
+// switch in the loop a CPU driver vectorises), by the macro below:
+//   binary_same_<f>(a, b, out, n): out[i] = f(a[i], b[i]) (equal shapes)
+//   binary_scalar_<f>(a, b, out, n, scalar_is_lhs): b is a single element,
+//       out[i] = f(a[i], b[0]), or f(b[0], a[i]) when scalar_is_lhs
+//   binary_mid_<f>(full, part, out, mid, inner, part_is_lhs): the bias
+//       pattern. `full` has the output's shape (outer, mid, inner) and `part`
+//       is indexed by the middle dimension only ((N,O,H,W)+(1,O,1,1) with
+//       inner = H·W, or (N,F)+(F) with inner = 1). A plane kernel
+//       (cl/README.md): plane = outer index, item (inner index, mid index).
+// <f> and the formula in terms of (l, r) are listed after the macro, in
+// the order of the op codes above (kernels.rs `BINARY_NAMES`).
+#define BINARY(name, expr)                                                       \
+    __kernel void binary_same_##name(__global const float* a,                    \
+                                     __global const float* b,                    \
+                                     __global float* out, uint n) {              \
+        uint i = get_global_id(0);                                               \
+        if (i < n) {                                                             \
+            float l = a[i];                                                      \
+            float r = b[i];                                                      \
+            out[i] = (expr);                                                     \
+        }                                                                        \
+    }                                                                            \
+    __kernel void binary_scalar_##name(__global const float* a,                  \
+                                       __global const float* b,                  \
+                                       __global float* out, uint n,              \
+                                       int scalar_is_lhs) {                      \
+        uint i = get_global_id(0);                                               \
+        if (i < n) {                                                             \
+            float s = b[0];                                                      \
+            float v = a[i];                                                      \
+            float l = scalar_is_lhs ? s : v;                                     \
+            float r = scalar_is_lhs ? v : s;                                     \
+            out[i] = (expr);                                                     \
+        }                                                                        \
+    }                                                                            \
+    __kernel void binary_mid_##name(__global const float* full,                  \
+                                    __global const float* part,                  \
+                                    __global float* out, uint mid, uint inner,   \
+                                    int part_is_lhs) {                           \
+        uint o = get_global_id(2);                                               \
+        uint m = get_global_id(1);                                               \
+        uint k = get_global_id(0);                                               \
+        if (m < mid && k < inner) {                                              \
+            size_t at = ((size_t)o * mid + m) * inner + k;                       \
+            float p = part[m];                                                   \
+            float v = full[at];                                                  \
+            float l = part_is_lhs ? p : v;                                       \
+            float r = part_is_lhs ? v : p;                                       \
+            out[at] = (expr);                                                    \
+        }                                                                        \
     }
-}
-
-// One operand is a single element: out[i] = f(a[i], b[0]), or f(b[0], a[i])
-// when scalar_is_lhs.
-__kernel void binary_scalar(__global const float* a, __global const float* b,
-                            __global float* out, uint n, int op, int scalar_is_lhs) {
-    uint i = get_global_id(0);
-    if (i < n) {
-        float s = b[0];
-        out[i] = scalar_is_lhs ? binary_f(op, s, a[i]) : binary_f(op, a[i], s);
-    }
-}
-
-// The bias pattern: `full` has the output's shape (outer, mid, inner) and
-// `part` is indexed by the middle dimension only ((N,O,H,W)+(1,O,1,1) with
-// inner = H·W, or (N,F)+(F) with inner = 1). A row kernel (cl/README.md):
-// rows are (outer, mid) pairs, columns run along inner.
-__kernel void binary_mid(__global const float* full, __global const float* part,
-                         __global float* out, uint rows, uint mid, uint inner,
-                         int op, int part_is_lhs) {
-    uint row = get_global_id(1);
-    if (row >= rows) {
-        return;
-    }
-    float p = part[row % mid];
-    size_t base = (size_t)row * inner;
-    uint k = get_global_id(0);
-    if (k < inner) {
-        float f = full[base + k];
-        out[base + k] = part_is_lhs ? binary_f(op, p, f) : binary_f(op, f, p);
-    }
-}
-
+BINARY(add, l + r)
+BINARY(sub, l - r)
+BINARY(mul, l * r)
+BINARY(div, l / r)
+BINARY(eq, (l == r) ? 1.0f : 0.0f)
+BINARY(bce_loss, bce(l, r))
+BINARY(bce_grad, (l - r) / fmax(l * (1.0f - l), 1e-12f))
 // Any broadcast of rank <= 8 (after merging dimensions): shape holds the
 // output's dimensions (unused trailing ones are 1), sa/sb each operand's
 // element strides (0 where broadcast).

@@ -25,20 +25,15 @@ __kernel void gather_strided(__global const float* x, __global float* out, uint 
 }
 
 // x (a, b, c) -> out (b, a, c): swap the outer two of three dimensions
-// (the convolution's (O, N, H'W') <-> (N, O, H'W')). A row kernel (see
-// cl/README.md): rows are the output's (j, i), columns run along c.
+// (the convolution's (O, N, H'W') <-> (N, O, H'W')). A plane kernel (see
+// cl/README.md): item (k, i) of plane j copies x[i, j, k] to out[j, i, k];
+// no division anywhere.
 __kernel void swap_outer(__global const float* x, __global float* out,
                          uint a, uint b, uint c) {
-    uint row = get_global_id(1);
-    if (row >= a * b) {
-        return;
-    }
-    uint j = row / a;
-    uint i = row % a;
-    __global const float* src = x + (size_t)(i * b + j) * c;
-    __global float* dst = out + (size_t)row * c;
+    uint j = get_global_id(2);
+    uint i = get_global_id(1);
     uint k = get_global_id(0);
-    if (k < c) {
-        dst[k] = src[k];
+    if (i < a && k < c) {
+        out[((size_t)j * a + i) * c + k] = x[((size_t)i * b + j) * c + k];
     }
 }

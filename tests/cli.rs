@@ -440,7 +440,10 @@ fn matrices_may_start_with_a_minus() {
     // out[0,0] = 1*(-1) + 2*0 + 3*0 + 4*1 = 3
     let out = ok(&["conv", "--input", "1,2;3,4", "--kernel", "-1,0;0,1"]);
     assert_eq!(last_line(&out), "3", "{out}");
-    assert!(out.contains("out[0,0] = 1*(-1) + 2*0 + 3*0 + 4*1 = 3"), "{out}");
+    assert!(
+        out.contains("out[0,0] = 1*(-1) + 2*0 + 3*0 + 4*1 = 3"),
+        "{out}"
+    );
     let out = ok(&["pool", "--input", "-1,-2;-3,-4", "--size", "2"]);
     assert_eq!(last_line(&out), "-1", "{out}");
     let out = ok(&["conv", "--input", "-1,2;3,4", "--kernel", "1"]);
@@ -451,9 +454,18 @@ fn matrices_may_start_with_a_minus() {
 fn negative_counts_get_a_plain_message() {
     for (args, flag) in [
         (&["run", "linear", "--epochs", "-1"][..], "--epochs"),
-        (&["run", "cnn-mnist", "--batch-size", "-100"][..], "--batch-size"),
-        (&["conv-size", "--input", "28", "--kernel", "-3"][..], "--kernel"),
-        (&["pool", "--input", "1,2;3,4", "--size", "-2"][..], "--size"),
+        (
+            &["run", "cnn-mnist", "--batch-size", "-100"][..],
+            "--batch-size",
+        ),
+        (
+            &["conv-size", "--input", "28", "--kernel", "-3"][..],
+            "--kernel",
+        ),
+        (
+            &["pool", "--input", "1,2;3,4", "--size", "-2"][..],
+            "--size",
+        ),
         (&["run", "linear", "--seed", "-5"][..], "--seed"),
     ] {
         let err = fails(args, &[flag, "must be a whole number, 0 or more"]);

@@ -452,10 +452,16 @@ fn csv_errors_name_file_and_line() {
 fn csv_errors_for_a_directory_and_for_semicolons_say_what_to_do() {
     let dir = TempDir::new("csv-hints");
     let e = message(read_regression_csv(&dir.0).expect_err("a directory"));
-    assert!(e.contains("is a directory") && e.contains("CSV file"), "{e}");
+    assert!(
+        e.contains("is a directory") && e.contains("CSV file"),
+        "{e}"
+    );
     let path = dir.write("semi.csv", b"x;y\n1;2\n2;4\n");
     let e = message(read_regression_csv(&path).expect_err("';' separated"));
-    assert!(e.contains("separated by ';'") && e.contains("semi.csv:1"), "{e}");
+    assert!(
+        e.contains("separated by ';'") && e.contains("semi.csv:1"),
+        "{e}"
+    );
     // a plain one-column file gets no such hint
     let path = dir.write("one.csv", b"y\n1\n2\n");
     let e = message(read_regression_csv(&path).expect_err("one column"));

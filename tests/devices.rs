@@ -465,7 +465,9 @@ fn an_op_on_two_devices_is_an_error_naming_both() {
         return;
     };
     let a = dl_lab::Tensor::ones(&[2, 3]);
-    let b = dl_lab::Tensor::ones(&[2, 3]).to(&device).expect("to device");
+    let b = dl_lab::Tensor::ones(&[2, 3])
+        .to(&device)
+        .expect("to device");
     for err in [
         a.add(&b).expect_err("cpu + opencl"),
         b.mul(&a).expect_err("opencl * cpu"),

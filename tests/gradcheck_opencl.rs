@@ -81,11 +81,21 @@ fn elementwise_gradcheck_on_opencl() {
     check(&dev, "relu", |t| Ok(t[0].relu()), &[z.clone()]);
     check(&dev, "sigmoid", |t| Ok(t[0].sigmoid()), &[z.clone()]);
     check(&dev, "tanh", |t| Ok(t[0].tanh()), &[z.clone()]);
-    check(&dev, "clamp", |t| Ok(t[0].clamp(-0.5, 0.5)), &[distinct(4, &[4, 7], 0.037)]);
+    check(
+        &dev,
+        "clamp",
+        |t| Ok(t[0].clamp(-0.5, 0.5)),
+        &[distinct(4, &[4, 7], 0.037)],
+    );
     // x·x: both uses accumulate
     check(&dev, "x*x", |t| t[0].mul(&t[0]), &[a.clone()]);
     // with a 0-d CPU constant, as mul_scalar makes
-    check(&dev, "x*2+1", |t| Ok(t[0].mul_scalar(2.0).add_scalar(1.0)), &[a]);
+    check(
+        &dev,
+        "x*2+1",
+        |t| Ok(t[0].mul_scalar(2.0).add_scalar(1.0)),
+        &[a],
+    );
 }
 
 #[test]
@@ -101,9 +111,22 @@ fn broadcast_gradcheck_on_opencl() {
         (&[2, 3], &[]),
     ];
     for (i, (sa, sb)) in cases.into_iter().enumerate() {
-        let (a, b) = (uniform(10 + i as u64, sa, 0.5, 2.0), uniform(20 + i as u64, sb, 0.5, 2.0));
-        check(&dev, "broadcast add", |t| t[0].add(&t[1]), &[a.clone(), b.clone()]);
-        check(&dev, "broadcast mul", |t| t[0].mul(&t[1]), &[a.clone(), b.clone()]);
+        let (a, b) = (
+            uniform(10 + i as u64, sa, 0.5, 2.0),
+            uniform(20 + i as u64, sb, 0.5, 2.0),
+        );
+        check(
+            &dev,
+            "broadcast add",
+            |t| t[0].add(&t[1]),
+            &[a.clone(), b.clone()],
+        );
+        check(
+            &dev,
+            "broadcast mul",
+            |t| t[0].mul(&t[1]),
+            &[a.clone(), b.clone()],
+        );
         check(&dev, "broadcast div", |t| t[0].div(&t[1]), &[a, b]);
     }
 }
@@ -116,14 +139,29 @@ fn matmul_reduce_shape_gradcheck_on_opencl() {
     let a = uniform(30, &[5, 7], -1.0, 1.0);
     let b = uniform(31, &[7, 3], -1.0, 1.0);
     check(&dev, "matmul", |t| t[0].matmul(&t[1]), &[a.clone(), b]);
-    check(&dev, "matmul with t()", |t| t[0].matmul(&t[1].t()?), &[a.clone(), uniform(32, &[4, 7], -1.0, 1.0)]);
+    check(
+        &dev,
+        "matmul with t()",
+        |t| t[0].matmul(&t[1].t()?),
+        &[a.clone(), uniform(32, &[4, 7], -1.0, 1.0)],
+    );
     let x = uniform(33, &[2, 3, 4], -1.0, 1.0);
     check(&dev, "sum", |t| Ok(t[0].sum()), &[x.clone()]);
     check(&dev, "sum dim 1", |t| t[0].sum_dim(1, false), &[x.clone()]);
-    check(&dev, "sum dims 0,2 keepdim", |t| t[0].sum_axes(&[0, 2], true), &[x.clone()]);
+    check(
+        &dev,
+        "sum dims 0,2 keepdim",
+        |t| t[0].sum_axes(&[0, 2], true),
+        &[x.clone()],
+    );
     check(&dev, "mean", |t| Ok(t[0].mean()), &[x.clone()]);
     let d = distinct(34, &[3, 4, 2], 0.05);
-    check(&dev, "max dim 1", |t| Ok(t[0].max_dim(1, false)?.0), &[d.clone()]);
+    check(
+        &dev,
+        "max dim 1",
+        |t| Ok(t[0].max_dim(1, false)?.0),
+        &[d.clone()],
+    );
     check(&dev, "max", |t| t[0].max(), &[d]);
     check(&dev, "log_softmax", |t| t[0].log_softmax(1), &[x.clone()]);
     check(&dev, "softmax dim 2", |t| t[0].softmax(2), &[x.clone()]);
@@ -147,7 +185,11 @@ fn conv_pool_gradcheck_on_opencl() {
         let w = uniform(50 + i as u64, &ws, -1.0, 1.0);
         check(&dev, "conv2d", |t| t[0].conv2d(&t[1], s, p), &[x, w]);
     }
-    for (shape, k, s) in [([2, 3, 6, 6], 2, 2), ([1, 2, 7, 5], 3, 1), ([2, 1, 5, 7], 2, 3)] {
+    for (shape, k, s) in [
+        ([2, 3, 6, 6], 2, 2),
+        ([1, 2, 7, 5], 3, 1),
+        ([2, 1, 5, 7], 2, 3),
+    ] {
         let x = distinct(60, &shape, 0.05);
         check(&dev, "max_pool2d", |t| t[0].max_pool2d(k, s), &[x.clone()]);
         check(&dev, "avg_pool2d", |t| t[0].avg_pool2d(k, s), &[x]);

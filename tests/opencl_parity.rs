@@ -306,6 +306,9 @@ fn binary_matches_cpu() {
         // the conv bias pattern, both ways
         (&[3, 5, 4, 7], &[1, 5, 1, 1]),
         (&[1, 5, 1, 1], &[3, 5, 4, 7]),
+        // ... with rows wider than a work-group's 64 columns
+        (&[2, 3, 5, 67], &[1, 3, 1, 1]),
+        (&[1, 3, 1, 1], &[2, 3, 5, 67]),
         // Linear's bias (N, F) + (F), both ways
         (&[9, 11], &[11]),
         (&[11], &[9, 11]),
@@ -580,13 +583,15 @@ fn matmul_matches_cpu() {
 /// (x shape, (O, kh, kw), stride, padding)
 type ConvCase = (&'static [usize], (usize, usize, usize), usize, usize);
 
-const CONV_CASES: [ConvCase; 8] = [
+const CONV_CASES: [ConvCase; 9] = [
     (&[1, 1, 1, 1], (1, 1, 1), 1, 0),
     (&[1, 1, 5, 5], (1, 3, 3), 1, 1),
     (&[2, 3, 7, 9], (5, 3, 3), 1, 1),
     (&[2, 3, 7, 9], (4, 3, 2), 2, 0),
     (&[3, 2, 11, 6], (3, 5, 3), 3, 2),
     (&[1, 4, 6, 6], (2, 6, 6), 1, 0),
+    // rows wider than a work-group's 64 columns
+    (&[2, 2, 3, 70], (3, 3, 3), 1, 1),
     // cnn-mnist's two convolutions at batch 100 and 3
     (&[100, 1, 28, 28], (32, 3, 3), 1, 1),
     (&[3, 32, 14, 14], (64, 3, 3), 1, 1),
@@ -651,8 +656,8 @@ fn conv2d_backward_matches_cpu() {
 
 /// (x shape, k, stride): non-overlapping, overlapping (stride < k), ragged
 /// edges (H - k not a multiple of the stride), 1×1 windows, a window as big
-/// as the input, and cnn-mnist's first pool at batch 100.
-const POOL_CASES: [(&[usize], usize, usize); 8] = [
+/// as the input, output rows wider than a work-group's 64 columns, and cnn-mnist's first pool at batch 100.
+const POOL_CASES: [(&[usize], usize, usize); 9] = [
     (&[1, 1, 1, 1], 1, 1),
     (&[1, 1, 4, 4], 2, 2),
     (&[2, 3, 7, 9], 2, 2),
@@ -660,6 +665,7 @@ const POOL_CASES: [(&[usize], usize, usize); 8] = [
     (&[2, 3, 7, 9], 3, 1),
     (&[1, 2, 5, 5], 5, 1),
     (&[3, 2, 9, 6], 2, 3),
+    (&[1, 2, 5, 140], 2, 2),
     (&[100, 32, 28, 28], 2, 2),
 ];
 
@@ -1071,18 +1077,42 @@ fn op_timing() {
     let Device::OpenCl(cl) = &d else {
         unreachable!()
     };
+    // DL_LAB_ONLY=text times only the ops whose name contains it;
+    // DL_LAB_REPS=n (default 5) repeats. The process's CPU time (all
+    // threads, from /proc/self/stat) is printed next to the wall time: on a
+    // machine shared with other jobs it varies less.
+    let only = std::env::var("DL_LAB_ONLY").unwrap_or_default();
+    let reps: usize = std::env::var("DL_LAB_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let cpu_ms = || -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<f64> = after
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0.0))
+            .collect();
+        // utime and stime are fields 14 and 15 (12 and 13 after the name), in ticks of 10 ms
+        f.get(11)
+            .zip(f.get(12))
+            .map_or(0.0, |(u, s)| (u + s) * 10.0)
+    };
     let time = |what: &str, f: &dyn Fn() -> Storage| {
+        if !what.contains(only.as_str()) {
+            return;
+        }
         let _ = f();
         cl.synchronize().expect("finish");
-        let reps = 5;
-        let t = std::time::Instant::now();
+        let (t, c) = (std::time::Instant::now(), cpu_ms());
         for _ in 0..reps {
             let _ = f();
         }
         cl.synchronize().expect("finish");
         println!(
-            "  {what:<40} {:8.2} ms",
-            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+            "  {what:<40} {:8.2} ms {:8.2} ms cpu",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64,
+            (cpu_ms() - c) / reps as f64
         );
     };
     let big = on(&d, &randn(&[100, 32, 28, 28], 1));
@@ -1135,6 +1165,12 @@ fn op_timing() {
     let g2 = ConvGeometry::new(&[100, 32, 14, 14], 64, (3, 3), 32, 1, 1).expect("geometry");
     let gout = on(&d, &randn(&g2.out_shape(), 9));
     time("conv2 forward", &|| x2.conv2d(&w2, &g2).expect("conv"));
+    // one output channel: almost all of it is im2col (no transpose is needed)
+    let w1 = on(&d, &randn(&[1, 32, 3, 3], 8));
+    let g21 = ConvGeometry::new(&[100, 32, 14, 14], 1, (3, 3), 32, 1, 1).expect("geometry");
+    time("conv2 forward, 1 output channel", &|| {
+        x2.conv2d(&w1, &g21).expect("conv")
+    });
     time("conv2 backward dx", &|| {
         x2.conv2d_backward(&w2, &gout, &g2, true, false)
             .expect("conv")

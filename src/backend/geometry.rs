@@ -15,7 +15,9 @@ pub enum SizeError {
     /// n + 2·padding does not fit in a usize
     Overflow,
     /// the kernel is larger than the padded input (n + 2·padding)
-    KernelTooLarge { padded: usize },
+    KernelTooLarge {
+        padded: usize,
+    },
 }
 
 /// The one output-size formula, `floor((n + 2·padding − k) / stride) + 1`

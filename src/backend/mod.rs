@@ -297,7 +297,10 @@ impl Storage {
                 if s.device() == *device {
                     Ok(Storage::OpenCl(s.try_clone()?))
                 } else {
-                    Ok(Storage::OpenCl(opencl::ClStorage::from_host(d, &s.to_host()?)?))
+                    Ok(Storage::OpenCl(opencl::ClStorage::from_host(
+                        d,
+                        &s.to_host()?,
+                    )?))
                 }
             }
         }
@@ -520,7 +523,12 @@ impl Storage {
     }
 
     /// Update this parameter in place. `state` must be on the parameter's device.
-    pub fn update(&mut self, grad: &Storage, state: &mut [Storage], rule: &UpdateRule) -> Result<()> {
+    pub fn update(
+        &mut self,
+        grad: &Storage,
+        state: &mut [Storage],
+        rule: &UpdateRule,
+    ) -> Result<()> {
         let device = self.device();
         let mismatch = |other: Device| Error::DeviceMismatch {
             op: "optimizer step",

@@ -218,7 +218,10 @@ pub fn bounded_matrix_lines(m: &Array2<f32>) -> Vec<String> {
         return matrix_lines(m);
     }
     let corner = m
-        .slice(ndarray::s![..rows.min(MAX_MATRIX_SIDE), ..cols.min(MAX_MATRIX_SIDE)])
+        .slice(ndarray::s![
+            ..rows.min(MAX_MATRIX_SIDE),
+            ..cols.min(MAX_MATRIX_SIDE)
+        ])
         .to_owned();
     let mut lines = matrix_lines(&corner);
     if cols > MAX_MATRIX_SIDE {

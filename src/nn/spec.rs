@@ -3,9 +3,9 @@
 //! (or why it cannot follow its predecessor) and its parameter count
 //! without building anything.
 
+use crate::backend::geometry::{output_size, SizeError};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use crate::backend::geometry::{output_size, SizeError};
 
 use super::{
     AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential, Sigmoid, Tanh,

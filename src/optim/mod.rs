@@ -290,10 +290,11 @@ pub(crate) fn update_each(
         if g.shape() != shape.as_slice() {
             continue;
         }
-        if slot
-            .as_ref()
-            .is_some_and(|s| s.buffers.first().is_some_and(|b| b.shape() != shape.as_slice()))
-        {
+        if slot.as_ref().is_some_and(|s| {
+            s.buffers
+                .first()
+                .is_some_and(|b| b.shape() != shape.as_slice())
+        }) {
             *slot = None;
         }
         let s = match slot {
@@ -305,10 +306,14 @@ pub(crate) fn update_each(
                     made.push(if init == 0.0 {
                         zeros
                     } else {
-                        zeros.binary(&Storage::Cpu(crate::engine::Array::from_elem(
-                            ndarray::IxDyn(&[]),
-                            init,
-                        )), BinaryOp::Add, &shape)?
+                        zeros.binary(
+                            &Storage::Cpu(crate::engine::Array::from_elem(
+                                ndarray::IxDyn(&[]),
+                                init,
+                            )),
+                            BinaryOp::Add,
+                            &shape,
+                        )?
                     });
                 }
                 slot.insert(ParamState {

@@ -46,9 +46,12 @@ pub enum Kernel {
     Unary(u8),
     /// `unary_backward_<name>`
     UnaryBackward(u8),
-    BinarySame,
-    BinaryScalar,
-    BinaryMid,
+    /// `binary_same_<name>`, by [`BINARY_NAMES`] index
+    BinarySame(u8),
+    /// `binary_scalar_<name>`
+    BinaryScalar(u8),
+    /// `binary_mid_<name>`
+    BinaryMid(u8),
     BinaryBcast,
     AddAssign,
     SumAxes,
@@ -83,18 +86,23 @@ pub const UNARY_NAMES: [&str; 8] = [
     "neg", "exp", "log", "relu", "sigmoid", "tanh", "pow", "clamp",
 ];
 
+/// The binary functions, in the order of their codes (`binary_code` in
+/// elementwise.rs, the `binary_f` switch in cl/elementwise.cl).
+pub const BINARY_NAMES: [&str; 7] = ["add", "sub", "mul", "div", "eq", "bce_loss", "bce_grad"];
+
 impl Kernel {
     /// Every kernel, each built when a device opens.
     pub fn all() -> Vec<Kernel> {
         use Kernel::*;
         let n = UNARY_NAMES.len() as u8;
+        let nb = BINARY_NAMES.len() as u8;
         (0..n)
             .map(Unary)
             .chain((0..n).map(UnaryBackward))
+            .chain((0..nb).map(BinarySame))
+            .chain((0..nb).map(BinaryScalar))
+            .chain((0..nb).map(BinaryMid))
             .chain([
-                BinarySame,
-                BinaryScalar,
-                BinaryMid,
                 BinaryBcast,
                 AddAssign,
                 SumAxes,
@@ -138,9 +146,17 @@ impl Kernel {
                     format!("unary_backward_{}", UNARY_NAMES[k as usize]),
                 )
             }
-            BinarySame => ("elementwise.cl", "binary_same"),
-            BinaryScalar => ("elementwise.cl", "binary_scalar"),
-            BinaryMid => ("elementwise.cl", "binary_mid"),
+            BinarySame(k) | BinaryScalar(k) | BinaryMid(k) => {
+                let pattern = match self {
+                    BinarySame(_) => "same",
+                    BinaryScalar(_) => "scalar",
+                    _ => "mid",
+                };
+                return (
+                    "elementwise.cl",
+                    format!("binary_{pattern}_{}", BINARY_NAMES[k as usize]),
+                );
+            }
             BinaryBcast => ("elementwise.cl", "binary_bcast"),
             AddAssign => ("elementwise.cl", "add_assign"),
             SumAxes => ("reduce.cl", "sum_axes"),

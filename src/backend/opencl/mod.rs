@@ -19,9 +19,14 @@
 //! `Mutex` held from setting the first argument to the enqueue. So
 //! [`ClDevice`] and [`ClStorage`] are `Send + Sync` without any `unsafe impl`.
 
+mod conv;
+mod elementwise;
 mod kernels;
 mod matmul;
+mod optim;
 mod pool;
+mod pooling;
+mod reduce;
 mod storage;
 
 use std::sync::Arc;
@@ -156,7 +161,7 @@ pub fn first_gpu() -> Result<Option<usize>> {
         .map(|(info, _, _)| info.index))
 }
 
-/// Work-group size for 1-D and row kernels (clamped to what the device
+/// Work-group size for 1-D and plane kernels (clamped to what the device
 /// allows): 256 suits GPUs; CPU devices (PoCL) run a work-group as one loop
 /// on one thread, so larger groups spread the fixed cost of each.
 const WORK_GROUP: usize = 256;
@@ -382,31 +387,33 @@ impl ClDevice {
         self.launch(k, args, &[global], Some(&[self.wg]))
     }
 
-    /// Launch a row kernel: `rows` rows of `inner` elements each, as a 2-D
-    /// range (column, row) with one work item per element; a work-group is
-    /// `lanes` columns (a power of two up to 64) by as many rows as fill it.
-    /// The kernels check both coordinates. Nothing is launched when rows or
-    /// inner is 0.
-    pub(crate) fn launch_rows(
+    /// Launch a plane kernel: `planes` planes of `rows` rows of `inner`
+    /// elements, as a 3-D range (column, row, plane) with one work item per
+    /// element. A work-group is one plane deep (so what a kernel computes
+    /// from the plane index is uniform over the group, and a CPU driver
+    /// computes it once per group), `inner` rounded up to a power of two
+    /// columns wide (at most 64; PoCL vectorises the loop over a group's
+    /// columns, which it does not for a trip count like 14) and as many rows
+    /// as fill it (the range rounded up). The kernels check the column and row. Nothing is
+    /// launched when any count is 0.
+    pub(crate) fn launch_planes(
         &self,
         k: Kernel,
         args: &[Arg<'_>],
+        planes: usize,
         rows: usize,
         inner: usize,
     ) -> Result<()> {
-        if rows == 0 || inner == 0 {
+        if planes == 0 || rows == 0 || inner == 0 {
             return Ok(());
         }
-        let lanes = inner.next_power_of_two().min(64).min(self.wg);
-        let per_group = (self.wg / lanes).max(1);
+        let lx = inner.next_power_of_two().min(64).min(self.wg);
+        let ly = rows.min((self.wg / lx).max(1));
         self.launch(
             k,
             args,
-            &[
-                inner.div_ceil(lanes) * lanes,
-                rows.div_ceil(per_group) * per_group,
-            ],
-            Some(&[lanes, per_group]),
+            &[inner.div_ceil(lx) * lx, rows.div_ceil(ly) * ly, planes],
+            Some(&[lx, ly, 1]),
         )
     }
 
