@@ -281,6 +281,12 @@ impl ClDevice {
         }))
     }
 
+    /// Bytes held by free pooled buffers (diagnostics; a training loop keeps
+    /// this flat once its first step has run).
+    pub fn pooled_bytes(&self) -> usize {
+        self.pool_f32.free_bytes() + self.pool_u32.free_bytes()
+    }
+
     /// "opencl:N (device name)".
     pub fn name(&self) -> String {
         format!("opencl:{} ({})", self.index, self.name)
@@ -294,24 +300,51 @@ impl ClDevice {
         if let Some(buf) = pool.take(n) {
             return Ok(DevBuf::new(buf, n, pool));
         }
-        // SAFETY: no host pointer is passed; the size is n (≥ 1) elements of T.
-        let buf = unsafe {
-            Buffer::<T>::create(
-                &self.context,
-                CL_MEM_READ_WRITE,
-                n.max(1),
-                std::ptr::null_mut(),
-            )
-        }
-        .map_err(cl_err("allocate"))?;
+        let create = || {
+            // SAFETY: no host pointer is passed; the size is n (≥ 1) elements of T.
+            unsafe {
+                Buffer::<T>::create(
+                    &self.context,
+                    CL_MEM_READ_WRITE,
+                    n.max(1),
+                    std::ptr::null_mut(),
+                )
+            }
+        };
+        // Out of device memory with free buffers of other sizes held: give
+        // them back to the driver and try once more.
+        let buf = match create() {
+            Ok(b) => b,
+            Err(_) if pool.clear() > 0 => create().map_err(cl_err("allocate"))?,
+            Err(e) => return Err(cl_err("allocate")(e)),
+        };
         Ok(DevBuf::new(buf, n, pool))
     }
 
-    /// A buffer holding a copy of `data` (copied by the driver before this
-    /// returns, so no queue command and no wait).
+    /// A buffer holding a copy of `data`. A large one (an input batch) goes
+    /// into a pooled buffer of its size when one is free, with a blocking
+    /// write (one wait per batch); otherwise the driver copies `data` into a
+    /// new buffer before this returns. A small one (a scalar constant) is
+    /// never pooled: a blocking write per constant would drain the queue at
+    /// every `x * 2`, and pooling buffers of sizes nothing else allocates
+    /// only grows the pool.
     pub(crate) fn upload(&self, data: &[f32]) -> Result<DevBuf<f32>> {
+        /// Below this many elements an upload gets a fresh, unpooled buffer.
+        const POOLED_UPLOAD: usize = 1024;
         if data.is_empty() {
             return self.alloc(0);
+        }
+        if data.len() >= POOLED_UPLOAD {
+            if let Some(mut buf) = self.pool_f32.take(data.len()) {
+                // SAFETY: a blocking write of data.len() f32 from a live slice
+                // into a buffer of that length; it returns once the data is copied.
+                unsafe {
+                    self.queue
+                        .enqueue_write_buffer(&mut buf, CL_BLOCKING, 0, data, &[])
+                }
+                .map_err(cl_err("upload"))?;
+                return Ok(DevBuf::new(buf, data.len(), &self.pool_f32));
+            }
         }
         // SAFETY: CL_MEM_COPY_HOST_PTR reads data.len() f32 from the pointer
         // during the call and keeps no reference to it; the driver does not write it.
@@ -324,7 +357,11 @@ impl ClDevice {
             )
         }
         .map_err(cl_err("upload"))?;
-        Ok(DevBuf::new(buf, data.len(), &self.pool_f32))
+        if data.len() >= POOLED_UPLOAD {
+            Ok(DevBuf::new(buf, data.len(), &self.pool_f32))
+        } else {
+            Ok(DevBuf::unpooled(buf, data.len()))
+        }
     }
 
     /// `n` zeros.

@@ -47,6 +47,22 @@ impl<T> Pool<T> {
         Some(buf)
     }
 
+    /// Release every free buffer to the driver; how many there were.
+    pub fn clear(&self) -> usize {
+        let Ok(mut free) = self.inner.lock() else {
+            return 0;
+        };
+        let n = free.by_len.values().map(Vec::len).sum();
+        free.by_len.clear();
+        free.bytes = 0;
+        n
+    }
+
+    /// Bytes held by free buffers (for tests: a training loop keeps this flat).
+    pub fn free_bytes(&self) -> usize {
+        self.inner.lock().map_or(0, |f| f.bytes)
+    }
+
     fn put(&self, len: usize, buf: Buffer<T>) {
         let bytes = len * std::mem::size_of::<T>();
         let Ok(mut free) = self.inner.lock() else {
@@ -59,11 +75,12 @@ impl<T> Pool<T> {
     }
 }
 
-/// A device buffer of `len` elements that returns to its pool when dropped.
+/// A device buffer of `len` elements that returns to its pool when dropped
+/// (or is released, when it has none).
 pub(crate) struct DevBuf<T> {
     buf: Option<Buffer<T>>,
     len: usize,
-    pool: Arc<Pool<T>>,
+    pool: Option<Arc<Pool<T>>>,
 }
 
 impl<T> DevBuf<T> {
@@ -72,7 +89,16 @@ impl<T> DevBuf<T> {
         DevBuf {
             buf: Some(buf),
             len,
-            pool: pool.clone(),
+            pool: Some(pool.clone()),
+        }
+    }
+
+    /// A buffer released to the driver when dropped.
+    pub fn unpooled(buf: Buffer<T>, len: usize) -> Self {
+        DevBuf {
+            buf: Some(buf),
+            len,
+            pool: None,
         }
     }
 }
@@ -92,8 +118,8 @@ impl<T> DerefMut for DevBuf<T> {
 
 impl<T> Drop for DevBuf<T> {
     fn drop(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            self.pool.put(self.len, buf);
+        if let (Some(buf), Some(pool)) = (self.buf.take(), &self.pool) {
+            pool.put(self.len, buf);
         }
     }
 }

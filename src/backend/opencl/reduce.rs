@@ -33,6 +33,9 @@ fn sum_flat(this: &ClStorage, axes: &[usize]) -> Result<DevBuf<f32>> {
     if kd.len() > 8 || rd.len() > 8 {
         return Err(too_many_dims("sum", kd.len().max(rd.len())));
     }
+    if n_out == 0 {
+        return dev.alloc(0); // no output element (a zero-size kept dimension)
+    }
     if rd.is_empty() || rcount == 0 {
         // nothing to add up: a copy, or zeros for an empty reduction
         let mut out = dev.alloc(n_out)?;
