@@ -94,6 +94,31 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// Parse the command line. The lab's own flags (`--lesson`, `--data`,
+    /// `--ascii`, `--device`) belong to the lab: written before a command
+    /// (`dl-lab --device opencl run …`) they would be ignored, so that is an
+    /// error saying where they go.
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let matches = cmd.clone().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Some((name, _)) = matches.subcommand() {
+            for flag in ["lesson", "data", "ascii", "device"] {
+                if matches.value_source(flag) == Some(clap::parser::ValueSource::CommandLine) {
+                    let msg = format!(
+                        "--{flag} before `{name}` is the lab's flag and would be ignored; \
+                         put it after the command (dl-lab {name} … --{flag} …) where `{name}` takes it"
+                    );
+                    cmd.error(clap::error::ErrorKind::ArgumentConflict, msg).exit();
+                }
+            }
+        }
+        cli
+    }
+}
+
 /// Flags of `dl-lab run`; each overrides the lesson's default.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {

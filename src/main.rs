@@ -3,7 +3,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use dl_lab::backend::{Device, DeviceSpec};
 use dl_lab::cli::{BenchArgs, Cli, Command};
 use dl_lab::{bench, devices, explain, lessons};
@@ -12,7 +11,7 @@ fn main() -> ExitCode {
     // every training batch reallocates the same activations: keep freed
     // memory mapped (allocator tuning, set once for the whole process)
     dl_lab::backend::cpu::retain_freed_memory();
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -472,3 +472,21 @@ fn negative_counts_get_a_plain_message() {
         assert!(!err.contains("-- -"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn lab_flags_before_a_command_are_an_error_not_ignored() {
+    // `dl-lab --device opencl run …` used to train on the default device
+    let out = dl_lab(&["--device", "opencl", "run", "softmax-mnist"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--device before `run`") && err.contains("dl-lab run … --device …"),
+        "{err}"
+    );
+    let out = dl_lab(&["--data", "datasets", "bench"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--data before `bench`"));
+    // after the command they work
+    let out = ok(&["run", "gd-scalar", "--epochs", "1", "--device", "cpu"]);
+    assert!(out.contains("Epoch    1/1"), "{out}");
+}
