@@ -174,7 +174,12 @@ fn header(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     )];
     first.push(Span::raw(format!(" · lr {}", lr_text(s.lr()))));
     if e.done() {
-        first.push(Span::styled(" · done", Style::new().fg(Color::Green)));
+        let next = crate::lessons::next(s.lesson().name)
+            .map_or(String::new(), |n| format!(" · next: {} (L)", n.name));
+        first.push(Span::styled(
+            format!(" · done{next}"),
+            Style::new().fg(Color::Green),
+        ));
     } else if s.auto {
         first.push(Span::styled(" · running", Style::new().fg(Color::Green)));
     }
