@@ -126,6 +126,9 @@ fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bo
         PaneId::Model if app.stepper.is_some() => {
             stepper_view::render_model(app, area, buf, focused)
         }
+        PaneId::Conv if app.stepper.is_some() => {
+            stepper_view::render_graph(app, area, buf, focused)
+        }
         PaneId::Dataset => dataset::render(app, area, buf, focused, zoomed),
         PaneId::Model => model_builder::render(app, area, buf, focused, zoomed),
         PaneId::Loss => loss_chart::render(app, area, buf, focused, zoomed),
