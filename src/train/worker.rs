@@ -188,8 +188,7 @@ fn work(
                             img_per_s: *img_per_s,
                         })
                     };
-                    let snap_due =
-                        last_snapshot.elapsed() >= Duration::from_millis(SNAPSHOT_MS);
+                    let snap_due = last_snapshot.elapsed() >= Duration::from_millis(SNAPSHOT_MS);
                     reported
                         && (!snap_due || {
                             last_snapshot = Instant::now();

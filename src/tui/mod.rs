@@ -34,7 +34,6 @@ use event::Event;
 /// TICK_MS, so every tick still draws: at least 10 frames a second).
 pub const FRAME_MS: u64 = 90;
 
-
 /// Restores the terminal when dropped: on quit, on error, and while
 /// unwinding from a panic (ratatui's panic hook restores it too).
 struct TerminalGuard;

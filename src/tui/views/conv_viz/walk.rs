@@ -406,9 +406,14 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     if let Some((k, scale, numbers)) = kernel {
         let at = row(area.x + side + 1, kernel_w);
         let (kh, kw) = k.dim();
-        label(at.x, at.width, format!("kernel {kh}x{kw}"), KERNEL_LABEL, buf);
-        let drawn = numbers
-            && grid::number_table(k, num, scale, ascii, at, buf, None).is_some();
+        label(
+            at.x,
+            at.width,
+            format!("kernel {kh}x{kw}"),
+            KERNEL_LABEL,
+            buf,
+        );
+        let drawn = numbers && grid::number_table(k, num, scale, ascii, at, buf, None).is_some();
         if !drawn {
             grid::draw(k, scale, ascii, at, buf, Marks::default());
         }
@@ -436,7 +441,11 @@ pub(super) fn legend(ascii: bool, width: u16) -> Line<'static> {
     if ascii {
         let long = "kernel & output: denser character = larger value, + or -";
         let short = "denser character = larger value";
-        let text = if long.len() <= width as usize { long } else { short };
+        let text = if long.len() <= width as usize {
+            long
+        } else {
+            short
+        };
         return Line::styled(text, Style::new().fg(Color::DarkGray));
     }
     let red = Style::new().fg(Color::Rgb(255, 85, 64));

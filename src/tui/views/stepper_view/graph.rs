@@ -153,17 +153,16 @@ pub fn render(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, focused: b
     };
     let dim = Style::new().fg(Color::DarkGray);
     let green = Style::new().fg(Color::Green);
-    let mut out: Vec<Line> = vec![Line::styled(
-        "top to bottom; green = ∂cost/∂param",
-        dim,
-    )];
+    let mut out: Vec<Line> = vec![Line::styled("top to bottom; green = ∂cost/∂param", dim)];
     let n = lines.len();
     let room = inner.height as usize - 1;
     // too many nodes: the first ones (the parameters come early) and the cost
     let shown: Vec<usize> = if n <= room {
         (0..n).collect()
     } else {
-        (0..room.saturating_sub(2)).chain([usize::MAX, n - 1]).collect()
+        (0..room.saturating_sub(2))
+            .chain([usize::MAX, n - 1])
+            .collect()
     };
     for i in shown {
         let Some(l) = lines.get(i) else {
