@@ -27,7 +27,8 @@ const DEVICE_HELP: &str = "Where the MNIST lessons compute: cpu, opencl (the fir
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Open the lab straight into a lesson (see `dl-lab lessons`).
+    /// Open the lab straight into a lesson (see `dl-lab lessons`); without it the lab
+    /// reopens the last lesson, or the first time shows the lesson list.
     #[arg(long, value_name = "NAME")]
     pub lesson: Option<String>,
     /// MNIST-format directory (the four standard file names) instead of the shipped sample.

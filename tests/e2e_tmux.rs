@@ -17,6 +17,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_dl-lab");
 struct Tmux {
     socket: String,
     status_file: PathBuf,
+    /// An empty config directory of its own (DL_LAB_CONFIG_DIR), so the
+    /// developer's remembered lesson is never read or written.
+    config_dir: PathBuf,
 }
 
 fn tmux_available() -> bool {
@@ -40,9 +43,12 @@ impl Tmux {
         let socket = format!("dl-lab-e2e-{name}-{}", std::process::id());
         let status_file = std::env::temp_dir().join(format!("{socket}.status"));
         let _ = std::fs::remove_file(&status_file);
+        let config_dir = std::env::temp_dir().join(format!("{socket}.config"));
+        let _ = std::fs::remove_dir_all(&config_dir);
         // the shell waits after dl-lab ends, so the screen it left can be read
         let cmd = format!(
-            "TERM=xterm-256color {BIN} {args}; echo $? > {}; sleep 60",
+            "TERM=xterm-256color DL_LAB_CONFIG_DIR={} {BIN} {args}; echo $? > {}; sleep 60",
+            config_dir.display(),
             status_file.display()
         );
         let ok = Command::new("tmux")
@@ -64,6 +70,7 @@ impl Tmux {
         Tmux {
             socket,
             status_file,
+            config_dir,
         }
     }
 
@@ -126,6 +133,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
         let _ = std::fs::remove_file(&self.status_file);
+        let _ = std::fs::remove_dir_all(&self.config_dir);
     }
 }
 
@@ -135,8 +143,9 @@ fn gd_scalar_steps_and_quits_cleanly() {
         return;
     }
     let t = Tmux::start("gd", "--lesson gd-scalar", 100, 30);
-    let first = t.wait_for("Conv/Pool", 10);
-    for title in ["Dataset", "Model", "Loss", "Conv/Pool"] {
+    // a small lesson's fourth pane is its computational graph
+    let first = t.wait_for("Graph", 10);
+    for title in ["Dataset", "Model", "Loss", "Graph: values & gradients"] {
         assert!(first.contains(title), "pane {title} missing:\n{first}");
     }
     assert!(
@@ -158,9 +167,57 @@ fn gd_scalar_steps_and_quits_cleanly() {
     assert_eq!(t.exit_status(10), 0, "dl-lab exits with status 0 on q");
     let after = t.screen();
     assert!(
-        !after.contains("Conv/Pool"),
+        !after.contains("Graph: values"),
         "the alternate screen was left on quit:\n{after}"
     );
+}
+
+/// The first start (nothing remembered) opens on the lesson list at 80×24;
+/// Enter opens gd-scalar, and the next start goes straight back to it.
+#[test]
+fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("first", "", 80, 24);
+    let list = t.wait_for("start here", 10);
+    for want in ["1. gd-scalar", "8. cnn-mnist", "What to watch in gd-scalar"] {
+        assert!(list.contains(want), "{want:?} missing:\n{list}");
+    }
+    t.keys(&["Down", "Enter"]); // 2. linear
+    t.wait_for("opened lesson linear", 5);
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0);
+    let remembered = std::fs::read_to_string(t.config_dir.join("last-lesson"))
+        .expect("the lab remembers the lesson");
+    assert_eq!(remembered.trim(), "linear");
+
+    // a second lab with the same config directory opens on linear, no list
+    let socket2 = format!("{}-again", t.socket);
+    let t2 = Tmux {
+        socket: socket2.clone(),
+        status_file: std::env::temp_dir().join(format!("{socket2}.status")),
+        config_dir: std::env::temp_dir().join(format!("{socket2}.config")),
+    };
+    std::fs::create_dir_all(&t2.config_dir).expect("temp config dir");
+    std::fs::write(t2.config_dir.join("last-lesson"), "linear\n").expect("write");
+    let cmd = format!(
+        "TERM=xterm-256color DL_LAB_CONFIG_DIR={} {BIN}; echo $? > {}; sleep 60",
+        t2.config_dir.display(),
+        t2.status_file.display()
+    );
+    let ok = Command::new("tmux")
+        .args(["-L", &socket2, "new-session", "-d", "-x", "80", "-y", "24"])
+        .args(["sh", "-c", &cmd])
+        .status()
+        .expect("run tmux")
+        .success();
+    assert!(ok);
+    let s = t2.wait_for("Graph", 10);
+    assert!(!s.contains("start here"), "no list the second time:\n{s}");
+    assert!(s.contains(" linear "), "opens on linear:\n{s}");
+    t2.keys(&["q"]);
+    assert_eq!(t2.exit_status(10), 0);
 }
 
 #[test]
@@ -190,7 +247,13 @@ fn tiny_terminal_says_so() {
 
 #[test]
 fn not_a_terminal_points_to_run() {
-    let out = Command::new(BIN).output().expect("run dl-lab");
+    let out = Command::new(BIN)
+        .env(
+            "DL_LAB_CONFIG_DIR",
+            std::env::temp_dir().join("dl-lab-e2e-no-config"),
+        )
+        .output()
+        .expect("run dl-lab");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dl-lab run"), "{err}");

@@ -387,3 +387,168 @@ fn a_new_run_drops_the_last_runs_model() {
     );
     press(&mut a, 'q');
 }
+
+// ------------------------------------------------ the path through the lessons
+
+use dl_lab::tui::remember;
+
+/// A fresh, empty directory under the temp dir (never the real config).
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("dl-lab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn with_nothing_remembered_the_lab_starts_on_the_list_at_gd_scalar() {
+    let (l, list) = remember::start(None, None).expect("a course");
+    assert_eq!((l.name, list), ("gd-scalar", true));
+    let (l, list) = remember::start(Some("linear"), lessons::find("xor-mlp").ok()).expect("ok");
+    assert_eq!((l.name, list), ("linear", false), "--lesson wins");
+    let (l, list) = remember::start(None, lessons::find("xor-mlp").ok()).expect("ok");
+    assert_eq!(
+        (l.name, list),
+        ("xor-mlp", false),
+        "else the remembered one"
+    );
+    assert!(remember::start(Some("nope"), None).is_err());
+}
+
+#[test]
+fn the_last_lesson_is_remembered_and_a_bad_file_is_ignored() {
+    let dir = temp_dir("remember");
+    assert!(remember::load_from(&dir).is_none(), "nothing there yet");
+    assert!(
+        remember::save_to(&dir.join("sub"), "xor-mlp"),
+        "creates the directory"
+    );
+    assert_eq!(
+        remember::load_from(&dir.join("sub")).map(|l| l.name),
+        Some("xor-mlp")
+    );
+    // corrupt: an unknown name, binary junk, an empty file
+    let file = dir.join(remember::LAST_LESSON_FILE);
+    for junk in [&b"no-such-lesson\n"[..], &[0xff, 0xfe, 0, 1][..], b""] {
+        std::fs::write(&file, junk).expect("write");
+        assert!(remember::load_from(&dir).is_none());
+    }
+    // unwritable: the "directory" is a file; saving says no and nothing breaks
+    assert!(!remember::save_to(&file, "linear"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_list_is_numbered_plain_and_fits_80_columns() {
+    let mut a = app("gd-scalar");
+    a.open_lesson_list();
+    assert_eq!(a.lesson_picker, Some(0));
+    for (w, h) in [(80, 24), (140, 45)] {
+        let s = screen(&a, w, h);
+        for (i, l) in lessons::all().iter().enumerate() {
+            let row = format!("{}. {:<15}{}", i + 1, l.name, l.blurb);
+            assert!(s.contains(&row), "{w}x{h}: {row:?} missing\n{s}");
+        }
+        assert!(
+            s.contains("1. gd-scalar") && s.contains("← start here"),
+            "{s}"
+        );
+        assert!(s.contains("What to watch in gd-scalar"), "{s}");
+        assert!(s.contains("Enter open · Esc close"), "{s}");
+    }
+    for l in lessons::all() {
+        assert!(l.blurb.chars().count() <= 54, "{}: blurb too long", l.name);
+        assert!(!l.blurb.contains("zeros("), "{}: plain words", l.name);
+        assert!(!l.notes.is_empty(), "{}: what to watch", l.name);
+    }
+    // the selected lesson's note, MNIST ones included
+    for _ in 0..7 {
+        key(&mut a, KeyCode::Down);
+    }
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("What to watch in cnn-mnist"), "{s}");
+    // Esc closes the list and keeps the lesson; Enter opens the selected one
+    key(&mut a, KeyCode::Esc);
+    assert!(a.lesson_picker.is_none());
+    assert_eq!(a.lesson.name, "gd-scalar");
+    a.open_lesson_list();
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.lesson.name, "linear");
+    assert!(a.lesson_picker.is_none());
+}
+
+#[test]
+fn a_finished_lesson_suggests_the_next_one() {
+    assert_eq!(lessons::next("gd-scalar").map(|l| l.name), Some("linear"));
+    assert_eq!(
+        lessons::next("xor-mlp").map(|l| l.name),
+        Some("softmax-mnist")
+    );
+    assert!(lessons::next("cnn-mnist").is_none());
+
+    let mut a = app("gd-scalar");
+    assert!(!a.lesson_finished());
+    for _ in 0..200 {
+        if a.lesson_finished() {
+            break;
+        }
+        press(&mut a, ' ');
+    }
+    assert!(a.lesson_finished());
+    let msg = a.message.clone().unwrap_or_default();
+    assert!(msg.contains("next lesson: linear"), "{msg}");
+    // L opens the list on the next lesson, marked as next
+    press(&mut a, 'L');
+    assert_eq!(a.lesson_picker, Some(1));
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("← next"), "{s}");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.lesson.name, "linear");
+
+    // an MNIST run that trains to the end (not one that was stopped)
+    let mut a = app("softmax-mnist");
+    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
+        stopped: true,
+    }));
+    assert!(!a.lesson_finished());
+    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
+        stopped: false,
+    }));
+    assert!(a.lesson_finished());
+    let msg = a.message.clone().unwrap_or_default();
+    assert!(msg.contains("next lesson: cnn-mnist"), "{msg}");
+    let mut a = app("cnn-mnist");
+    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
+        stopped: false,
+    }));
+    let msg = a.message.clone().unwrap_or_default();
+    assert!(msg.contains("the last lesson of the course"), "{msg}");
+}
+
+/// Snapshots during training replace the model the Conv/Pool pane reads.
+#[test]
+fn snapshots_while_training_update_the_learned_filters() {
+    use dl_lab::tui::views::conv_viz::Learned;
+    let mut a = app("cnn-mnist");
+    let Some(dl_lab::lessons::Task::Classifier { layers, .. }) = Some(a.lesson.task.clone()) else {
+        panic!("a classifier")
+    };
+    a.trained_specs = layers;
+    let params = |v: f32| -> Vec<dl_lab::engine::Array> {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+        let m = dl_lab::nn::spec::build_model(&a.trained_specs, &[1, 28, 28], &mut rng)
+            .expect("builds");
+        use dl_lab::nn::Module;
+        m.parameters()
+            .iter()
+            .map(|p| p.to_array().mapv(|_| v))
+            .collect()
+    };
+    let (p1, p2) = (params(0.5), params(-0.25));
+    a.update(Event::Train(dl_lab::train::TrainEvent::Snapshot(p1)));
+    let f1 = Learned::of(&a).expect("conv1").filters[0][(0, 0)];
+    a.update(Event::Train(dl_lab::train::TrainEvent::Snapshot(p2)));
+    let f2 = Learned::of(&a).expect("conv1").filters[0][(0, 0)];
+    assert_eq!((f1, f2), (0.5, -0.25));
+}

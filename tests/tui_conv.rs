@@ -193,6 +193,7 @@ fn multiply_add_matches_the_pixels() {
 #[test]
 fn n_moves_the_window() {
     let (mut app, _rx) = app();
+    app.conv.pos = (0, 0);
     let s = wide(&app);
     assert!(
         s.contains("out[0,0] = ") && s.contains("position 1 of 784"),
@@ -315,7 +316,7 @@ fn learned_filters_after_training() {
     // the overview has room for the filters alone
     app.zoomed = false;
     let s = screen(&app, 80, 24);
-    assert!(s.contains("conv1's 32 learned filters"), "{s}");
+    assert!(s.contains("learned conv1 filters: red + blue −"), "{s}");
     app.zoomed = true;
     // k reaches the learned filters; the walk uses their weights
     keys(&mut app, "f");
@@ -334,6 +335,7 @@ fn learned_filters_after_training() {
 fn overview_is_compact() {
     let (mut app, _rx) = app();
     app.zoomed = false;
+    app.conv.pos = (0, 0);
     let s = screen(&app, 80, 24);
     assert!(s.contains("Conv/Pool"), "{s}");
     assert!(s.contains("size floor((28+2*1-3)/1)+1 = 28"), "{s}");
@@ -395,4 +397,74 @@ fn tiny_areas_do_not_panic() {
     keys(&mut app, "f");
     keys(&mut app, "ppppttttt");
     check(&app);
+}
+
+/// The walk starts on the first window that touches ink, not on padding.
+#[test]
+fn the_walk_starts_on_ink() {
+    let (app, _rx) = app();
+    let (r, c) = app.conv.pos;
+    let img = digit(&app, 0);
+    // vertical edge, 3x3, stride 1, padding 1: window (r, c) covers image rows r-1..=r+1
+    let ink = |r: usize, c: usize| {
+        (0..3).any(|i| {
+            (0..3).any(|j| {
+                let (y, x) = ((r + i) as isize - 1, (c + j) as isize - 1);
+                y >= 0 && x >= 0 && y < 28 && x < 28 && img[(y as usize, x as usize)] > 0.0
+            })
+        })
+    };
+    assert!(ink(r, c), "starts at {r},{c}, which sees only padding");
+    assert!(
+        (0..r * 28 + c).all(|k| !ink(k / 28, k % 28)),
+        "the first inked window"
+    );
+}
+
+/// The overview labels its three pictures, writes the kernel's numbers
+/// (they fit), and says what red and blue mean; at 80x24 and 140x45.
+#[test]
+fn overview_labels_input_kernel_output_and_the_colours() {
+    let (mut app, _rx) = app();
+    app.zoomed = false;
+    for (w, h) in [(80, 24), (140, 45)] {
+        let s = screen(&app, w, h);
+        for want in [
+            "input",
+            "kernel",
+            "output",
+            "red",
+            "= positive",
+            "blue",
+            "= negative",
+        ] {
+            assert!(s.contains(want), "{w}x{h}: {want:?} missing\n{s}");
+        }
+        // vertical edge's numbers: -1 0 1 / -2 0 2 / -1 0 1
+        assert!(s.contains("-2  0  2"), "{w}x{h}: kernel numbers\n{s}");
+    }
+    assert!(screen(&app, 140, 45).contains("input 30x30"));
+    assert!(screen(&app, 140, 45).contains("output 28x28"));
+    // opened, the legend is there too
+    app.zoomed = true;
+    assert!(wide(&app).contains("= negative"));
+    // ASCII has no colours: the legend describes the characters
+    app.zoomed = false;
+    app.ascii = true;
+    assert!(screen(&app, 80, 24).contains("denser character = larger value"));
+}
+
+/// While a CNN trains, the Conv/Pool pane shows conv1's filters from each
+/// snapshot, saying they are live.
+#[test]
+fn conv1_filters_show_live_while_training() {
+    let (mut app, _rx) = app();
+    app.zoomed = false;
+    with_model(&mut app);
+    app.conv.show_filters = true;
+    app.train_state = dl_lab::tui::app::TrainState::Running;
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("conv1 filters, live"), "{s}");
+    let s = screen(&app, 140, 45);
+    assert!(s.contains("learning live"), "{s}");
 }

@@ -426,3 +426,50 @@ fn gd_scalar_slope_stays_a_number_when_the_cost_overflows() {
         "{dydx} vs {expected}"
     );
 }
+
+/// The small lessons' fourth pane is the cost's graph, with values and the
+/// gradients the next step uses, and it follows the steps; no MNIST filter.
+#[test]
+fn the_fourth_pane_is_the_graph_with_values_and_gradients() {
+    let mut a = app("gd-scalar");
+    for (w, h) in [(80, 24), (140, 45)] {
+        let s = screen(&a, w, h);
+        for want in [
+            "Graph: values & gradients",
+            "1 x = 5.000",
+            "∂cost/∂x = 4.000", // dy/dx = 2(x - 3) at x = 5
+            "pow(#2",
+            "= 8.000  ← cost", // (5 - 3)² + 4
+        ] {
+            assert!(s.contains(want), "{w}x{h}: {want:?} missing\n{s}");
+        }
+        assert!(!s.contains("vertical edge"), "{s}");
+    }
+    press(&mut a, ' ');
+    let s = screen(&a, 80, 24);
+    assert!(
+        s.contains("1 x = 4.600") && s.contains("∂cost/∂x = 3.200"),
+        "{s}"
+    );
+
+    for lesson in [
+        "linear",
+        "multivariate",
+        "mlp-regression",
+        "xor-perceptron",
+        "xor-mlp",
+    ] {
+        let a = app(lesson);
+        let s = screen(&a, 140, 45);
+        assert!(s.contains("Graph: values & gradients"), "{lesson}:\n{s}");
+        assert!(
+            s.contains("matmul(") && s.contains("← cost"),
+            "{lesson}:\n{s}"
+        );
+        assert!(s.contains("∂cost/∂"), "{lesson}:\n{s}");
+        assert!(screen(&a, 80, 24).contains("← cost"), "{lesson} at 80x24");
+    }
+    // linear: W = b = 0 on x = y = [1,2,3]; ∂cost/∂W = mean(2(Wx+b-y)x) = -28/3
+    let lin = screen(&app("linear"), 140, 45);
+    assert!(lin.contains("∂cost/∂W = −9.333"), "{lin}");
+}

@@ -42,6 +42,7 @@ pub(super) fn all() -> Vec<Lesson> {
     vec![
         Lesson {
             name: "gd-scalar",
+            blurb: "roll downhill to the lowest point of a curve",
             title: "Gradient descent on one variable",
             summary: "minimise y = (x-3)^2 + 4 from x = 5 by autograd, lr 0.1",
             notes: "Each step computes dy/dx = 2(x-3) by backward() and moves x <- x - lr*dy/dx. \
@@ -52,6 +53,7 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "linear",
+            blurb: "fit a straight line through three points",
             title: "Linear regression H(x) = Wx + b",
             summary: "x = y = [1,2,3], W = b = 0, MSE, SGD lr 0.01, 1000 epochs",
             notes: "The data lie on y = x, so W should approach 1 and b approach 0 as the cost falls.",
@@ -64,6 +66,7 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "multivariate",
+            blurb: "predict a final exam score from three quiz scores",
             title: "Linear regression with several inputs",
             summary: "three quiz scores -> final score, W zeros(3,1), MSE, SGD lr 1e-5, 20 epochs",
             notes: "H(x) = xW + b with x of 3 features: a matrix multiply replaces x1*w1 + x2*w2 + x3*w3. \
@@ -86,6 +89,7 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "mlp-regression",
+            blurb: "a small neural network learns to bend into a curve",
             title: "An MLP fits y = x^2 + 3",
             summary: "1000 points x ~ N(0,1), Linear 1-6-10-6-1 with ReLU, MSE, SGD lr 0.01, 10000 epochs",
             notes: "A straight line cannot follow a parabola; stacked Linear layers with ReLU between them \
@@ -107,6 +111,7 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "xor-perceptron",
+            blurb: "one neuron tries the XOR puzzle, and cannot solve it",
             title: "XOR with a single perceptron (it fails)",
             summary: "Linear(2,1) + Sigmoid, BCE, SGD lr 1, 10001 steps: the cost stalls at ln 2",
             notes: "One line cannot separate XOR's classes. The best a single perceptron can do is answer \
@@ -120,6 +125,7 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "xor-mlp",
+            blurb: "two layers of neurons solve the XOR puzzle",
             title: "XOR with a two-layer MLP (it learns)",
             summary: "Linear(2,2)-Sigmoid-Linear(2,1)-Sigmoid, BCE, SGD lr 1, 10001 steps: learns XOR",
             notes: "A hidden layer of two units draws two lines; the output unit combines them. \
@@ -133,18 +139,22 @@ pub(super) fn all() -> Vec<Lesson> {
         },
         Lesson {
             name: "softmax-mnist",
+            blurb: "read handwritten digits with a single layer",
             title: "Softmax regression on MNIST",
             summary: "Linear(784,10), CrossEntropy, SGD lr 0.1, batch 100, 15 epochs",
-            notes: "Each of the 10 outputs scores one digit; softmax turns the scores into probabilities \
-                    and cross-entropy punishes a low probability on the true digit.",
+            notes: "Press s to train. The loss falls batch by batch and the held-out accuracy climbs after \
+                    each epoch. Each of the 10 outputs scores one digit; softmax turns the scores into \
+                    probabilities and cross-entropy punishes a low probability on the true digit.",
             task: Task::Classifier { layers: vec![linear(784, 10)], input_shape: vec![784] },
             defaults: hyper(15, 0.1, "sgd", 100, 1),
         },
         Lesson {
             name: "cnn-mnist",
+            blurb: "read handwritten digits with a convolutional network",
             title: "A CNN on MNIST",
             summary: "conv 32 & 64 3x3 pad 1, ReLU, max-pool 2 -> Linear(3136,10); Adam lr 1e-3, batch 100, 15 epochs",
-            notes: "Convolutions look at 3x3 neighbourhoods with shared weights; pooling halves the image twice \
+            notes: "Press s to train and watch conv1's 32 filters in the Conv/Pool pane change from noise \
+                    into edge and stroke detectors while the loss falls. Convolutions look at 3x3 neighbourhoods with shared weights; pooling halves the image twice \
                     (28 -> 14 -> 7), leaving 64 maps of 7x7 = 3136 features for the final Linear layer.",
             task: Task::Classifier {
                 layers: vec![

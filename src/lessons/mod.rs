@@ -81,6 +81,9 @@ pub enum LossKind {
 pub struct Lesson {
     pub name: &'static str,
     pub title: &'static str,
+    /// What the lesson is about in plain words, for the lab's lesson list
+    /// (at most 54 characters, so the list fits 80 columns).
+    pub blurb: &'static str,
     /// One line for `dl-lab lessons`.
     pub summary: &'static str,
     /// What to watch for, shown before a run and in the lab.
@@ -99,6 +102,14 @@ impl Lesson {
 /// Every lesson, in course order.
 pub fn all() -> Vec<Lesson> {
     course::all()
+}
+
+/// The lesson after `name` in course order (None after the last, or for
+/// an unknown name).
+pub fn next(name: &str) -> Option<Lesson> {
+    let all = all();
+    let i = all.iter().position(|l| l.name == name)?;
+    all.into_iter().nth(i + 1)
 }
 
 /// The names of every lesson, comma-separated (for error messages).

@@ -23,6 +23,11 @@ pub const THREAD_NAME: &str = "dl-lab-train";
 /// At most one batch report per this many milliseconds.
 pub const REPORT_MS: u64 = 50;
 
+/// Shortest time between two parameter snapshots while an epoch runs, so
+/// the lab's picture of conv1's filters changes as they learn (a snapshot
+/// copies every parameter: ~200 KB for cnn-mnist).
+pub const SNAPSHOT_MS: u64 = 1000;
+
 /// The UI's side of a running worker.
 pub struct Worker {
     pub commands: Sender<TrainCommand>,
@@ -150,8 +155,13 @@ fn work(
     }) {
         return;
     }
+    // the starting (random) parameters, so the lab shows where learning begins
+    if !send_snapshot(&run.model, send) {
+        return;
+    }
     let mut pending = Vec::new();
     let mut last_report = Instant::now();
+    let mut last_snapshot = Instant::now();
     let mut stopped = false;
     let result = run.train(|p, opt, model| {
         let alive = obey(inbox, opt, send, false)
@@ -167,7 +177,7 @@ fn work(
                     pending.push(*loss);
                     let due = last_report.elapsed() >= Duration::from_millis(REPORT_MS)
                         || batch == batches;
-                    !due || {
+                    let reported = !due || {
                         last_report = Instant::now();
                         let losses = std::mem::take(&mut pending);
                         send(TrainEvent::Batch {
@@ -177,7 +187,13 @@ fn work(
                             losses,
                             img_per_s: *img_per_s,
                         })
-                    }
+                    };
+                    let snap_due = last_snapshot.elapsed() >= Duration::from_millis(SNAPSHOT_MS);
+                    reported
+                        && (!snap_due || {
+                            last_snapshot = Instant::now();
+                            send_snapshot(model, send)
+                        })
                 }
                 Progress::Epoch(s) => {
                     send(TrainEvent::Epoch(s.clone())) && send_snapshot(model, send)

@@ -165,6 +165,10 @@ pub struct App {
     /// The message as of the last tick, and how many ticks it has been shown.
     message_seen: Option<String>,
     message_ticks: u32,
+    /// The "next lesson" note was shown for this finish.
+    finish_announced: bool,
+    /// The last classifier run trained every epoch (it was not stopped).
+    run_completed: bool,
     tx: Sender<Event>,
 }
 
@@ -203,6 +207,8 @@ impl App {
             run_open: false,
             message_seen: None,
             message_ticks: 0,
+            finish_announced: false,
+            run_completed: false,
             tx,
         }
     }
@@ -281,6 +287,49 @@ impl App {
         }
     }
 
+    /// Open the lesson list on the current lesson, or on the next one in
+    /// the course once this one is finished.
+    pub fn open_lesson_list(&mut self) {
+        let all = crate::lessons::all();
+        let name = match self.next_lesson() {
+            Some(next) if self.lesson_finished() => next.name,
+            _ => self.lesson.name,
+        };
+        self.lesson_picker = Some(all.iter().position(|l| l.name == name).unwrap_or(0));
+    }
+
+    /// Whether this lesson has run to its end: every epoch of a small
+    /// lesson stepped, or a classifier's training finished (not stopped).
+    pub fn lesson_finished(&self) -> bool {
+        match &self.stepper {
+            Some(s) => s.session.done(),
+            None => self.train_state == TrainState::Finished && self.run_completed,
+        }
+    }
+
+    /// The lesson after this one in the course (None after the last).
+    pub fn next_lesson(&self) -> Option<Lesson> {
+        crate::lessons::next(self.lesson.name)
+    }
+
+    /// What to do now that the lesson is finished: open the next one
+    /// (short: it shares the status line with the lesson and the lr).
+    pub fn finished_note(&self) -> String {
+        match self.next_lesson() {
+            Some(next) => format!("next lesson: {} (L, then Enter)", next.name),
+            None => "the last lesson of the course (L lists them all)".into(),
+        }
+    }
+
+    /// Say once, when the lesson has just finished, which lesson comes next.
+    fn announce_finish(&mut self) {
+        let done = self.lesson_finished();
+        if done && !self.finish_announced {
+            self.message = Some(format!("lesson done · {}", self.finished_note()));
+        }
+        self.finish_announced = done;
+    }
+
     /// Open `lesson` in place of the current one (stopping any training).
     pub fn switch_lesson(&mut self, lesson: Lesson) {
         self.stop_worker();
@@ -326,14 +375,7 @@ impl App {
         match intent {
             Intent::Quit => self.quit(),
             Intent::ToggleHelp => self.show_help = !self.show_help,
-            Intent::Lessons => {
-                let all = crate::lessons::all();
-                self.lesson_picker = Some(
-                    all.iter()
-                        .position(|l| l.name == self.lesson.name)
-                        .unwrap_or(0),
-                );
-            }
+            Intent::Lessons => self.open_lesson_list(),
             Intent::Back => {
                 if self.show_help {
                     self.show_help = false;
@@ -377,6 +419,7 @@ impl App {
             }
             self.loss.sync_costs(s);
         }
+        self.announce_finish();
         self.age_message();
     }
 
@@ -424,6 +467,7 @@ impl App {
             Some(s) => {
                 self.message = s.step_once().err();
                 self.loss.sync_costs(s);
+                self.announce_finish();
             }
             None => {
                 self.message =
@@ -521,6 +565,7 @@ impl App {
                 self.worker = Some(w);
                 self.run_open = true;
                 self.train_state = TrainState::Running;
+                self.run_completed = false;
                 self.progress = Progress {
                     started: Some(std::time::Instant::now()),
                     ..Progress::default()
@@ -531,6 +576,10 @@ impl App {
                 };
                 // the last run's model goes with its own layers: drop it
                 self.trained = None;
+                // a CNN's conv1 filters are shown learning (the worker sends snapshots)
+                if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
+                    self.conv.show_filters = true;
+                }
                 self.trained_specs = specs;
                 self.message = Some("training started".into());
             }
@@ -614,11 +663,13 @@ impl App {
             }
             TrainEvent::Finished { stopped } => {
                 self.train_state = TrainState::Finished;
+                self.run_completed = !stopped;
                 self.message = Some(if stopped {
                     "training stopped".into()
                 } else {
-                    "training finished".into()
+                    format!("training done · {}", self.finished_note())
                 });
+                self.finish_announced = !stopped;
             }
             TrainEvent::Failed(msg) => {
                 self.message = Some(msg.clone());

@@ -4,12 +4,14 @@
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
 //! - `keymap.rs`: keys → intents
+//! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
 pub mod event;
 pub mod keymap;
+pub mod remember;
 pub mod stepper;
 pub mod views;
 
@@ -32,9 +34,6 @@ use event::Event;
 /// TICK_MS, so every tick still draws: at least 10 frames a second).
 pub const FRAME_MS: u64 = 90;
 
-/// The lesson the lab opens when none is named.
-pub const DEFAULT_LESSON: &str = "cnn-mnist";
-
 /// Restores the terminal when dropped: on quit, on error, and while
 /// unwinding from a panic (ratatui's panic hook restores it too).
 struct TerminalGuard;
@@ -49,7 +48,9 @@ impl Drop for TerminalGuard {
 /// Check the lab's arguments before touching the terminal: the lesson
 /// exists and `--data` is not a file.
 pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
-    lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
+    if let Some(name) = cli.lesson.as_deref() {
+        lessons::find(name)?;
+    }
     if let Some(path) = cli.data.as_ref().filter(|p| p.is_file()) {
         return Err(format!(
             "--data {}: the lab reads an MNIST-format directory (train-images-idx3-ubyte[.gz], …); to run a small lesson on a CSV file use `dl-lab run LESSON --data {}`",
@@ -83,7 +84,9 @@ fn open_device(
 
 /// Open the lab and run it until the learner quits.
 pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let lesson = lessons::find(cli.lesson.as_deref().unwrap_or(DEFAULT_LESSON))?;
+    // --lesson, else the last lesson opened, else the course's list
+    let remembered = cli.lesson.is_none().then(remember::load).flatten();
+    let (lesson, open_list) = remember::start(cli.lesson.as_deref(), remembered)?;
     let mut terminal = ratatui::init();
     // ratatui's hook restores the terminal on a panic; a panic on the
     // training thread is reported to the UI as `Failed` instead (the worker
@@ -115,6 +118,11 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     let size = terminal.size()?;
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx).with_device(device, note);
     app.update(Event::Resize(size.width, size.height));
+    if open_list {
+        app.open_lesson_list();
+    }
+    // the lesson last opened is remembered (once the list is closed on one)
+    let mut saved: Option<&'static str> = None;
 
     // Input is drawn at once; everything else (the worker's reports, ticks)
     // at most once per FRAME_MS: the worker may report hundreds of times a
@@ -138,6 +146,10 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
                 urgent |= matches!(ev, Event::Key(_) | Event::Mouse(_) | Event::Resize(..));
                 app.update(ev);
                 dirty = true;
+                if app.lesson_picker.is_none() && saved != Some(app.lesson.name) {
+                    saved = Some(app.lesson.name);
+                    remember::save(app.lesson.name);
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,

@@ -113,7 +113,7 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
         help_overlay(main, buf, app.ascii);
     }
     if let Some(selected) = app.lesson_picker {
-        lesson_overlay(main, buf, selected, app.ascii);
+        lesson_overlay(app, main, buf, selected);
     }
 }
 
@@ -125,6 +125,9 @@ fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bo
         }
         PaneId::Model if app.stepper.is_some() => {
             stepper_view::render_model(app, area, buf, focused)
+        }
+        PaneId::Conv if app.stepper.is_some() => {
+            stepper_view::render_graph(app, area, buf, focused)
         }
         PaneId::Dataset => dataset::render(app, area, buf, focused, zoomed),
         PaneId::Model => model_builder::render(app, area, buf, focused, zoomed),
@@ -211,10 +214,19 @@ fn overlay(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
     rect
 }
 
-/// The lessons, one per row, the selected one highlighted.
-fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
+/// The course's lessons, numbered in order, one plain line each; the first
+/// is marked as the place to start and, once this lesson is finished, the
+/// next one as next. Under the list: what to watch in the selected lesson.
+fn lesson_overlay(app: &App, area: Rect, buf: &mut Buffer, selected: usize) {
     let lessons = crate::lessons::all();
-    let rect = overlay(area, 100, lessons.len() as u16 + 4, buf);
+    let ascii = app.ascii;
+    let inner_w = area.width.min(100).saturating_sub(2) as usize;
+    let arrow = if ascii { "<-" } else { "←" };
+    let next = app
+        .lesson_finished()
+        .then(|| app.next_lesson())
+        .flatten()
+        .map(|l| l.name);
     let mut lines: Vec<Line> = lessons
         .iter()
         .enumerate()
@@ -224,21 +236,58 @@ fn lesson_overlay(area: Rect, buf: &mut Buffer, selected: usize, ascii: bool) {
             } else {
                 Style::new()
             };
+            let mark = if i == 0 {
+                format!(" {arrow} start here")
+            } else if Some(l.name) == next {
+                format!(" {arrow} next")
+            } else {
+                String::new()
+            };
             Line::from(vec![
+                Span::styled(format!("{}. ", i + 1), style),
                 Span::styled(
                     format!("{:<15}", l.name),
                     style.add_modifier(Modifier::BOLD),
                 ),
-                Span::styled(format!(" {}", l.summary), style),
+                Span::styled(l.blurb, style),
+                Span::styled(mark, Style::new().fg(Color::Green)),
             ])
         })
         .collect();
-    lines.push(Line::from(Span::styled(
-        "up/down choose · Enter open · Esc close",
+    let hint = Line::from(Span::styled(
+        if ascii {
+            "up/down choose | Enter open | Esc close"
+        } else {
+            "↑/↓ choose · Enter open · Esc close"
+        },
         Style::new().fg(Color::DarkGray),
-    )));
+    ));
+    // what to watch in the selected lesson, as much as the screen allows
+    let room = (area.height as usize).saturating_sub(lines.len() + 4 + 1);
+    if let Some(l) = lessons.get(selected) {
+        let watch = text::wrap_words(
+            &format!("What to watch in {}: {}", l.name, l.notes),
+            inner_w,
+        );
+        if room >= 2 {
+            lines.push(Line::raw(""));
+            lines.extend(
+                watch
+                    .into_iter()
+                    .take(room - 1)
+                    .map(|w| Line::styled(w, Style::new().fg(Color::Yellow))),
+            );
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(hint);
+    let rect = overlay(area, 100, lines.len() as u16 + 2, buf);
     Paragraph::new(lines)
-        .block(pane_block("Lessons", true, ascii))
+        .block(pane_block(
+            "Lessons: the course in order (start at 1)",
+            true,
+            ascii,
+        ))
         .render(rect, buf);
 }
 

@@ -7,10 +7,12 @@
 //! gd-scalar's parabola (`scalar.rs`); one input → points and the model's
 //! curve, several → a table (`fit.rs`); two inputs with binary targets → the
 //! plane with decision lines (`plane.rs`); the Model pane of all but
-//! gd-scalar in `update.rs`. The update is written out as plain
+//! gd-scalar in `update.rs`; the cost's graph with values and gradients, in
+//! the Conv/Pool pane's place (`graph.rs`). The update is written out as plain
 //! SGD's θ ← θ − lr·∂cost/∂θ, which is what the small lessons run.
 
 mod fit;
+pub mod graph;
 mod plane;
 mod scalar;
 mod update;
@@ -72,6 +74,14 @@ pub fn render_data(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         Kind::Curve => fit::render_curve(s, app.ascii, area, buf, focused),
         Kind::Table => fit::render_table(s, app.ascii, area, buf, focused),
         Kind::Plane => plane::render(s, app.ascii, area, buf, focused),
+    }
+}
+
+/// The Conv/Pool pane's place: the cost's computational graph, with values
+/// and gradients.
+pub fn render_graph(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
+    if let Some(s) = app.stepper.as_ref() {
+        graph::render(s, app.ascii, area, buf, focused);
     }
 }
 
@@ -174,7 +184,12 @@ fn header(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     )];
     first.push(Span::raw(format!(" · lr {}", lr_text(s.lr()))));
     if e.done() {
-        first.push(Span::styled(" · done", Style::new().fg(Color::Green)));
+        let next = crate::lessons::next(s.lesson().name)
+            .map_or(String::new(), |n| format!(" · next: {} (L)", n.name));
+        first.push(Span::styled(
+            format!(" · done{next}"),
+            Style::new().fg(Color::Green),
+        ));
     } else if s.auto {
         first.push(Span::styled(" · running", Style::new().fg(Color::Green)));
     }

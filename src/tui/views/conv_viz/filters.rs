@@ -7,7 +7,7 @@ use ndarray::{Array2, Axis, IxDyn};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::grid::{self, Marks};
@@ -119,8 +119,13 @@ pub(super) fn render(
     let n = learned.filters.len().min(maps.len());
     let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
     let (mh, mw) = maps.first().map_or((0, 0), |m| m.dim());
+    let live = if app.train_state == crate::tui::app::TrainState::Running {
+        " (learning live)"
+    } else {
+        ""
+    };
     let header = format!(
-        "conv1: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label}); \
+        "conv1{live}: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label}); \
          red +, blue -, before ReLU, each on its own scale · k picks one for the walk · f back",
         app.conv.digit.min(app.data.test.len().saturating_sub(1)) + 1
     );
@@ -128,11 +133,29 @@ pub(super) fn render(
     let head = wrap_words(&header, area.width as usize);
     let body = below(&head[..head.len().min(2)], area);
     let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
-        // no room for the maps (e.g. the overview): the filters alone
-        let short = format!("conv1's {n} learned filters (the feature maps need more room)");
-        let head = wrap_words(&short, area.width as usize);
-        let body = below(&head[..head.len().min(1)], area);
-        draw_head(&head[..head.len().min(1)], area, buf);
+        // no room for the maps (e.g. the overview): the filters alone, and
+        // in one line what they are and what their colours mean
+        let what = if live.is_empty() {
+            "learned conv1 filters"
+        } else {
+            "conv1 filters, live"
+        };
+        let legend = if app.ascii {
+            Line::styled(format!("{what} (dense = large)"), dim)
+        } else {
+            Line::from(vec![
+                Span::styled(format!("{what}: "), dim),
+                Span::styled("red +", Style::new().fg(Color::Rgb(255, 85, 64))),
+                Span::raw(" "),
+                Span::styled("blue −", Style::new().fg(Color::Rgb(64, 128, 255))),
+            ])
+        };
+        legend.render(Rect { height: 1, ..area }, buf);
+        let body = Rect {
+            y: area.y + 1,
+            height: area.height.saturating_sub(1),
+            ..area
+        };
         return filters_only(&learned.filters[..n], chosen, app.ascii, body, buf);
     };
     draw_head(&head[..head.len().min(2)], area, buf);

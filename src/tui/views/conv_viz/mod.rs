@@ -153,8 +153,10 @@ impl Learned {
 }
 
 impl ConvPane {
-    pub fn new(_data: &Mnist) -> Self {
-        ConvPane {
+    /// The pane on the first held-out digit, its window on the first
+    /// position that touches ink (not on the padding around the digit).
+    pub fn new(data: &Mnist) -> Self {
+        let mut pane = ConvPane {
             digit: 0,
             kernel: 2, // vertical edge: the clearest first picture
             pos: (0, 0),
@@ -164,6 +166,17 @@ impl ConvPane {
             pool_size: 2,
             pool_stride: 2,
             show_filters: false,
+        };
+        pane.first_ink(data);
+        pane
+    }
+
+    /// Put the window on the first position (in reading order) that covers ink.
+    pub fn first_ink(&mut self, data: &Mnist) {
+        if let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, None) {
+            // next_ink searches from the position after this one, wrapping to (0, 0)
+            self.pos = (h - 1, w - 1);
+            self.next_ink(data, None);
         }
     }
 

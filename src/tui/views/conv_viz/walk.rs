@@ -128,6 +128,9 @@ fn render_full(
         bottom.push(Line::styled(l, Style::new().fg(WINDOW_COLOR)));
     }
     let (oh, ow) = v.output.dim();
+    if v.kernel.is_some() {
+        bottom.push(legend(app.ascii, area.width));
+    }
     for f in v.formulas(false) {
         for l in wrap_words(&f, width) {
             bottom.push(Line::raw(l));
@@ -335,27 +338,60 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
             Style::new().fg(CELL_COLOR),
         ),
     ]);
-    let mut bottom: Vec<Line> = v
-        .formulas(true)
-        .into_iter()
-        .map(|f| Line::raw(format!("size {f}")))
-        .collect();
+    let mut bottom: Vec<Line> = Vec::new();
+    if v.kernel.is_some() {
+        bottom.push(legend(app.ascii, area.width));
+    }
+    bottom.extend(
+        v.formulas(true)
+            .into_iter()
+            .map(|f| Line::raw(format!("size {f}"))),
+    );
     if area.height >= 12 {
         let hint = "k kernel · n move · m mode · Enter open";
         bottom.push(Line::styled(hint, Style::new().fg(Color::DarkGray)));
     }
     header.render(Rect { height: 1, ..area }, buf);
-    let grid_h = area.height.saturating_sub(1 + bottom.len() as u16);
-    let text_y = area.y + 1 + grid_h;
+    // one row of labels over the three pictures
+    let grid_h = area.height.saturating_sub(2 + bottom.len() as u16);
+    let text_y = area.y + 2 + grid_h;
     render_lines(&bottom, rows_from(area, text_y), buf);
     if grid_h == 0 {
         return;
     }
-    let kernel_w = v.kernel.as_ref().map_or(0, |(_, k)| k.ncols() as u16 + 1);
-    let side = area.width.saturating_sub(kernel_w + 1) / 2;
-    let row = |x: u16, w: u16| Rect::new(x, area.y + 1, w, grid_h);
-    let gray = Scale::Gray { lo: 0.0, hi: 1.0 };
     let ascii = app.ascii;
+    // the kernel's numbers where they fit (a third of the width), else shaded
+    let kernel = v.kernel.as_ref().map(|(_, k)| {
+        let scale = Scale::signed(k.as_slice().unwrap_or(&[]));
+        let (tw, th) = grid::table_size(k, num);
+        let numbers = tw <= area.width / 3 && th <= grid_h;
+        (k, scale, numbers)
+    });
+    let kernel_w = kernel.as_ref().map_or(0, |(k, _, numbers)| {
+        let w = if *numbers {
+            grid::table_size(k, num).0
+        } else {
+            k.ncols() as u16
+        };
+        // a number table ends in a blank column already
+        w.max(KERNEL_LABEL.len() as u16) + u16::from(!*numbers)
+    });
+    // input (padded, so a little larger) | kernel | output
+    let rest = area.width.saturating_sub(kernel_w + 1);
+    let (side, out_w) = (rest - rest / 2 + 1, rest / 2 - 1.min(rest / 2));
+    let row = |x: u16, w: u16| Rect::new(x, area.y + 2, w, grid_h);
+    let label = |x: u16, w: u16, long: String, short: &str, buf: &mut Buffer| {
+        let text = if long.chars().count() <= w as usize {
+            long
+        } else {
+            short.to_string()
+        };
+        Line::styled(text, Style::new().fg(Color::DarkGray))
+            .render(Rect::new(x, area.y + 1, w, 1), buf);
+    };
+    let gray = Scale::Gray { lo: 0.0, hi: 1.0 };
+    let (ih, iw) = v.input.dim();
+    label(area.x, side, format!("input {ih}x{iw}"), "input", buf);
     grid::draw(
         &v.input,
         gray,
@@ -367,18 +403,24 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
             cell: v.winner,
         },
     );
-    if let Some((_, k)) = &v.kernel {
-        let scale = Scale::signed(k.as_slice().unwrap_or(&[]));
-        grid::draw(
-            k,
-            scale,
-            ascii,
-            row(area.x + side + 1, kernel_w),
+    if let Some((k, scale, numbers)) = kernel {
+        let at = row(area.x + side + 1, kernel_w);
+        let (kh, kw) = k.dim();
+        label(
+            at.x,
+            at.width,
+            format!("kernel {kh}x{kw}"),
+            KERNEL_LABEL,
             buf,
-            Marks::default(),
         );
+        let drawn = numbers && grid::number_table(k, num, scale, ascii, at, buf, None).is_some();
+        if !drawn {
+            grid::draw(k, scale, ascii, at, buf, Marks::default());
+        }
     }
-    let out = row(area.x + side + 1 + kernel_w, side);
+    let out = row(area.x + side + 1 + kernel_w, out_w);
+    let (oh, ow) = v.output.dim();
+    label(out.x, out.width, format!("output {oh}x{ow}"), "output", buf);
     grid::draw(
         &v.output,
         v.out_scale,
@@ -390,4 +432,37 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
             cell: Some(v.cell),
         },
     );
+}
+
+const KERNEL_LABEL: &str = "kernel";
+
+/// What the kernel's and the output's shades mean, as long as fits `width`.
+pub(super) fn legend(ascii: bool, width: u16) -> Line<'static> {
+    if ascii {
+        let long = "kernel & output: denser character = larger value, + or -";
+        let short = "denser character = larger value";
+        let text = if long.len() <= width as usize {
+            long
+        } else {
+            short
+        };
+        return Line::styled(text, Style::new().fg(Color::DarkGray));
+    }
+    let red = Style::new().fg(Color::Rgb(255, 85, 64));
+    let blue = Style::new().fg(Color::Rgb(64, 128, 255));
+    let dim = Style::new().fg(Color::DarkGray);
+    let (pos, neg) = if width >= 58 {
+        (
+            " = positive: the pattern is there · ",
+            " = negative: its opposite · black 0",
+        )
+    } else {
+        (" = positive · ", " = negative")
+    };
+    Line::from(vec![
+        Span::styled("red", red),
+        Span::styled(pos, dim),
+        Span::styled("blue", blue),
+        Span::styled(neg, dim),
+    ])
 }
