@@ -134,6 +134,8 @@ pub struct App {
     /// The focused pane fills the screen ("opened" with Enter).
     pub zoomed: bool,
     pub show_help: bool,
+    /// Lines the help overlay is scrolled down (↑/↓/PgUp/PgDn while it is open).
+    pub help_scroll: usize,
     /// The lesson list (L) is open, with this row selected.
     pub lesson_picker: Option<usize>,
     pub should_quit: bool,
@@ -189,6 +191,7 @@ impl App {
             focus: PaneId::Dataset,
             zoomed: false,
             show_help: false,
+            help_scroll: 0,
             lesson_picker: None,
             should_quit: false,
             message: None,
@@ -233,13 +236,7 @@ impl App {
             return self.picker_key(key);
         }
         if self.show_help {
-            // the help overlay is on top: q quits, anything else closes it
-            match keymap::intent(&key, self.zoomed) {
-                Some(Intent::Quit) => self.quit(),
-                _ if key.kind != crossterm::event::KeyEventKind::Release => self.show_help = false,
-                _ => {}
-            }
-            return;
+            return self.help_key(key);
         }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
@@ -257,6 +254,37 @@ impl App {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
+    /// anything else closes it.
+    fn help_key(&mut self, key: KeyEvent) {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let screen = Rect {
+            height: self.area.height.saturating_sub(1),
+            ..self.area
+        };
+        let max = views::help::max_scroll(self, screen);
+        let page = views::help::page(screen);
+        let s = self.help_scroll.min(max);
+        self.help_scroll = match key.code {
+            KeyCode::Down | KeyCode::Char('j') => (s + 1).min(max),
+            KeyCode::Up | KeyCode::Char('k') => s.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => (s + page).min(max),
+            KeyCode::PageUp => s.saturating_sub(page),
+            KeyCode::Home => 0,
+            KeyCode::End => max,
+            _ => {
+                if let Some(Intent::Quit) = keymap::intent(&key, self.zoomed) {
+                    self.quit();
+                }
+                self.show_help = false;
+                0
+            }
+        };
     }
 
     /// Keys while the lesson list is open: ↑/↓ (j/k) choose, Enter opens, Esc closes.
@@ -325,7 +353,10 @@ impl App {
     pub fn apply(&mut self, intent: Intent) {
         match intent {
             Intent::Quit => self.quit(),
-            Intent::ToggleHelp => self.show_help = !self.show_help,
+            Intent::ToggleHelp => {
+                self.show_help = !self.show_help;
+                self.help_scroll = 0;
+            }
             Intent::Lessons => {
                 let all = crate::lessons::all();
                 self.lesson_picker = Some(

@@ -47,6 +47,13 @@ const SIDE_WIDTH: u16 = 34;
 /// The smallest inner area the pane draws anything but a notice in.
 const MIN_INNER: (u16, u16) = (16, 2);
 
+/// This pane's keys, for the help (`?`): (keys, what they do).
+pub const KEYS: &[(&str, &str)] = &[
+    ("l", "loss axis: linear / log scale"),
+    ("s", "start / pause / resume training"),
+    ("+ / -", "raise / lower the learning rate (also while training)"),
+];
+
 /// The Loss pane's own state: the loss history and the accuracy per epoch.
 pub struct LossPane {
     pub log_scale: bool,
