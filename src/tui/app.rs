@@ -130,6 +130,8 @@ pub struct App {
     pub data: Arc<Mnist>,
     /// Plain characters instead of Braille and block glyphs.
     pub ascii: bool,
+    /// No colours (`NO_COLOR`): pictures drawn with shade characters ░▒▓█.
+    pub mono: bool,
     pub focus: PaneId,
     /// The focused pane fills the screen ("opened" with Enter).
     pub zoomed: bool,
@@ -188,6 +190,7 @@ impl App {
             hyper,
             data,
             ascii,
+            mono: false,
             focus: PaneId::Dataset,
             zoomed: false,
             show_help: false,
@@ -312,7 +315,7 @@ impl App {
     /// Open `lesson` in place of the current one (stopping any training).
     pub fn switch_lesson(&mut self, lesson: Lesson) {
         self.stop_worker();
-        let (area, focus, stale_runs) = (self.area, self.focus, self.stale_runs);
+        let (area, focus, stale_runs, mono) = (self.area, self.focus, self.stale_runs, self.mono);
         let name = lesson.name;
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None);
@@ -320,6 +323,7 @@ impl App {
         self.stale_runs = stale_runs;
         self.area = area;
         self.focus = focus;
+        self.mono = mono;
         self.message = Some(format!("opened lesson {name}"));
     }
 

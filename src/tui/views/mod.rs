@@ -14,6 +14,7 @@ pub mod dataset;
 pub mod help;
 pub mod loss_chart;
 pub mod model_builder;
+pub mod plain;
 pub mod shade;
 pub mod stepper_view;
 mod text;
@@ -114,6 +115,12 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some(selected) = app.lesson_picker {
         lesson_overlay(main, buf, selected, app.ascii);
+    }
+    if app.mono {
+        plain::monochrome(area, buf);
+    }
+    if app.ascii {
+        plain::ascii_only(area, buf);
     }
 }
 

@@ -98,6 +98,9 @@ pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         Kind::Scalar => scalar::model_lines(s, inner.width),
         _ => update::model_lines(s, inner.width, height),
     };
+    if app.ascii {
+        lines = super::plain::ascii_lines(lines);
+    }
     let mut used = 0;
     lines.retain(|l| {
         used += update::rows(l, inner.width);
