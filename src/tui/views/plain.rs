@@ -117,6 +117,8 @@ pub fn ascii_char(c: char) -> char {
 /// `s` with the small lessons' maths written in ASCII: `θ ← θ − lr·∂cost/∂θ`
 /// becomes `theta <- theta - lr*dcost/dtheta`.
 pub fn ascii_text(s: &str) -> String {
+    // a spaced dot separates ("epoch 2 · lr 0.1"); an unspaced one multiplies ("lr·x")
+    let s = s.replace(" · ", " | ");
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -164,6 +166,7 @@ mod tests {
             "theta <- theta - lr*dcost/dtheta"
         );
         assert_eq!(ascii_text("PgDn/PgUp: ±1 image"), "PgDn/PgUp: +/-1 image");
+        assert_eq!(ascii_text("epoch 2 · lr 0.1·x"), "epoch 2 | lr 0.1*x");
     }
 
     #[test]
