@@ -34,7 +34,7 @@ pub struct Cli {
     /// MNIST-format directory (the four standard file names) instead of the shipped sample.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Draw charts and digits with plain ASCII characters (for fonts without Braille/blocks).
+    /// Draw with plain ASCII characters only (for fonts without Braille, blocks or box drawing).
     #[arg(long)]
     pub ascii: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]

@@ -102,6 +102,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => {
             dl_lab::tui::check_args(&cli)?;
+            let term = std::env::var("TERM").ok();
+            if let Some(why) = dl_lab::tui::terminal_refusal(term.as_deref()) {
+                return Err(why.into());
+            }
             if !std::io::stdout().is_terminal() {
                 return Err("the lab needs a terminal (stdout is not one). \
                             To run a lesson without the lab, use `dl-lab run LESSON` (see `dl-lab lessons`)."

@@ -221,6 +221,30 @@ fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
 }
 
 #[test]
+fn a_first_timer_at_80x24_finds_help_quit_and_the_hidden_layers() {
+    if !tmux_available() {
+        return;
+    }
+    // (its own session name: the lesson-list test runs in parallel as "first")
+    let t = Tmux::start("first80", "--lesson cnn-mnist", 80, 24);
+    let first = t.wait_for("q quit", 10);
+    let status = first.lines().nth(23).unwrap_or_default();
+    assert!(
+        status.trim_end().ends_with("? help  q quit"),
+        "status line: {status:?}\n{first}"
+    );
+    assert!(first.contains("▼ 3 more"), "the Model pane says layers are hidden:\n{first}");
+    // the help shows the focused pane's keys first and scrolls
+    t.keys(&["Tab", "?"]);
+    let help = t.wait_for("Model pane", 5);
+    assert!(help.contains("▼"), "{help}");
+    t.keys(&["PageDown", "PageDown"]);
+    t.wait_for("quit (also while training)", 5);
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_status(10), 0);
+}
+
+#[test]
 fn training_starts_and_quit_stops_it() {
     if !tmux_available() {
         return;

@@ -130,10 +130,14 @@ pub struct App {
     pub data: Arc<Mnist>,
     /// Plain characters instead of Braille and block glyphs.
     pub ascii: bool,
+    /// No colours (`NO_COLOR`): pictures drawn with shade characters ░▒▓█.
+    pub mono: bool,
     pub focus: PaneId,
     /// The focused pane fills the screen ("opened" with Enter).
     pub zoomed: bool,
     pub show_help: bool,
+    /// Lines the help overlay is scrolled down (↑/↓/PgUp/PgDn while it is open).
+    pub help_scroll: usize,
     /// The lesson list (L) is open, with this row selected.
     pub lesson_picker: Option<usize>,
     pub should_quit: bool,
@@ -190,9 +194,11 @@ impl App {
             hyper,
             data,
             ascii,
+            mono: false,
             focus: PaneId::Dataset,
             zoomed: false,
             show_help: false,
+            help_scroll: 0,
             lesson_picker: None,
             should_quit: false,
             message: None,
@@ -239,13 +245,7 @@ impl App {
             return self.picker_key(key);
         }
         if self.show_help {
-            // the help overlay is on top: q quits, anything else closes it
-            match keymap::intent(&key, self.zoomed) {
-                Some(Intent::Quit) => self.quit(),
-                _ if key.kind != crossterm::event::KeyEventKind::Release => self.show_help = false,
-                _ => {}
-            }
-            return;
+            return self.help_key(key);
         }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
@@ -263,6 +263,37 @@ impl App {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
+    /// anything else closes it.
+    fn help_key(&mut self, key: KeyEvent) {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let screen = Rect {
+            height: self.area.height.saturating_sub(1),
+            ..self.area
+        };
+        let max = views::help::max_scroll(self, screen);
+        let page = views::help::page(screen);
+        let s = self.help_scroll.min(max);
+        self.help_scroll = match key.code {
+            KeyCode::Down | KeyCode::Char('j') => (s + 1).min(max),
+            KeyCode::Up | KeyCode::Char('k') => s.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => (s + page).min(max),
+            KeyCode::PageUp => s.saturating_sub(page),
+            KeyCode::Home => 0,
+            KeyCode::End => max,
+            _ => {
+                if let Some(Intent::Quit) = keymap::intent(&key, self.zoomed) {
+                    self.quit();
+                }
+                self.show_help = false;
+                0
+            }
+        };
     }
 
     /// Keys while the lesson list is open: ↑/↓ (j/k) choose, Enter opens, Esc closes.
@@ -333,7 +364,7 @@ impl App {
     /// Open `lesson` in place of the current one (stopping any training).
     pub fn switch_lesson(&mut self, lesson: Lesson) {
         self.stop_worker();
-        let (area, focus, stale_runs) = (self.area, self.focus, self.stale_runs);
+        let (area, focus, stale_runs, mono) = (self.area, self.focus, self.stale_runs, self.mono);
         let name = lesson.name;
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None);
@@ -341,6 +372,7 @@ impl App {
         self.stale_runs = stale_runs;
         self.area = area;
         self.focus = focus;
+        self.mono = mono;
         self.message = Some(format!("opened lesson {name}"));
     }
 
@@ -374,7 +406,10 @@ impl App {
     pub fn apply(&mut self, intent: Intent) {
         match intent {
             Intent::Quit => self.quit(),
-            Intent::ToggleHelp => self.show_help = !self.show_help,
+            Intent::ToggleHelp => {
+                self.show_help = !self.show_help;
+                self.help_scroll = 0;
+            }
             Intent::Lessons => self.open_lesson_list(),
             Intent::Back => {
                 if self.show_help {

@@ -62,6 +62,25 @@ pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Why the lab cannot open in a terminal of type `term` (`$TERM`), if it
+/// cannot: a `dumb` terminal has no cursor movement, so the lab's screen
+/// would print as a stream of escape codes.
+pub fn terminal_refusal(term: Option<&str>) -> Option<String> {
+    (term == Some("dumb")).then(|| {
+        "the lab needs a terminal that can move the cursor, and TERM=dumb cannot. \
+         Run it in a terminal such as xterm (TERM=xterm-256color), or run a lesson \
+         without the lab: `dl-lab run LESSON` (see `dl-lab lessons`)."
+            .to_string()
+    })
+}
+
+/// Whether `NO_COLOR` asks for no colour (set and not empty, as
+/// <https://no-color.org> and crossterm read it). crossterm then drops every
+/// colour, so the lab draws its pictures with shade characters instead.
+pub fn no_color_requested() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 /// Open `--device`, saying so on screen first: building the OpenCL kernels
 /// takes about half a second (PoCL), and the lab must not look frozen. A
 /// device that cannot be opened ends the lab with the reason.
@@ -117,6 +136,7 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     event::spawn_ticker(tx.clone());
     let size = terminal.size()?;
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx).with_device(device, note);
+    app.mono = no_color_requested();
     app.update(Event::Resize(size.width, size.height));
     if open_list {
         app.open_lesson_list();

@@ -11,8 +11,10 @@
 
 pub mod conv_viz;
 pub mod dataset;
+pub mod help;
 pub mod loss_chart;
 pub mod model_builder;
+pub mod plain;
 pub mod shade;
 pub mod stepper_view;
 mod text;
@@ -26,7 +28,6 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wra
 use ratatui::Frame;
 
 use super::app::{App, PaneId, TrainState};
-use super::keymap::HELP;
 use crate::engine::Array;
 use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
 
@@ -110,10 +111,16 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     }
     status_bar(app, status, buf);
     if app.show_help {
-        help_overlay(main, buf, app.ascii);
+        help::render(app, main, buf);
     }
     if let Some(selected) = app.lesson_picker {
         lesson_overlay(app, main, buf, selected);
+    }
+    if app.mono {
+        plain::monochrome(area, buf);
+    }
+    if app.ascii {
+        plain::ascii_only(area, buf);
     }
 }
 
@@ -156,10 +163,16 @@ pub fn too_small(area: Rect, buf: &mut Buffer) {
     );
 }
 
-/// Keys the status bar lists in every state, after the state's own.
-const NAV_KEYS: [&str; 4] = ["Tab pane", "Enter open", "? help", "q quit"];
+/// Keys the status bar lists after the state's own, as far as they fit.
+const NAV_KEYS: [&str; 2] = ["Tab pane", "Enter open"];
 
-/// The keys that matter now, or the current message.
+/// The end of the status line at every width: the two keys a first-timer
+/// must always find.
+pub const ALWAYS_KEYS: &str = "? help  q quit";
+
+/// The keys that matter now, or the current message, then `? help  q quit`
+/// at the right end. The other hints give way first (whole hints, from the
+/// last), then the message is cut with `…`.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let state_keys: &[&str] = if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
@@ -170,10 +183,15 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
             _ => &["s train", "r reset", "+/- lr"],
         }
     };
-    let keys: Vec<&str> = state_keys.iter().chain(&NAV_KEYS).copied().collect();
     let sep = if app.ascii { " | " } else { " · " };
     let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
     let bar = if app.ascii { " | " } else { " │ " };
+    let always = format!(" {ALWAYS_KEYS} ");
+    let always_w = (text::width_of(&always) as u16).min(area.width);
+    let left = Rect {
+        width: area.width - always_w,
+        ..area
+    };
     let mut spans = vec![
         Span::styled(
             format!(" {} ", app.lesson.name),
@@ -181,14 +199,56 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         Span::raw(format!(" {}{bar}lr {lr}{bar}", device_label(app))),
     ];
+    let room = usize::from(left.width).saturating_sub(spans.iter().map(Span::width).sum());
     match &app.message {
-        Some(m) => spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow))),
-        None => spans.push(Span::styled(
-            keys.join(sep),
-            Style::new().fg(Color::DarkGray),
+        Some(m) => spans.push(Span::styled(
+            cut(m, room, app.ascii),
+            Style::new().fg(Color::Yellow),
         )),
+        None => {
+            let mut hints = String::new();
+            for k in state_keys.iter().chain(&NAV_KEYS) {
+                let more = if hints.is_empty() { 0 } else { text::width_of(sep) };
+                if text::width_of(&hints) + more + text::width_of(k) > room {
+                    break;
+                }
+                if !hints.is_empty() {
+                    hints.push_str(sep);
+                }
+                hints.push_str(k);
+            }
+            spans.push(Span::styled(hints, Style::new().fg(Color::DarkGray)));
+        }
     }
-    Paragraph::new(Line::from(spans)).render(area, buf);
+    Paragraph::new(Line::from(spans)).render(left, buf);
+    let right = Rect {
+        x: left.right(),
+        width: always_w,
+        ..area
+    };
+    Paragraph::new(Line::styled(always, Style::new().add_modifier(Modifier::BOLD)))
+        .render(right, buf);
+}
+
+/// `s` cut to `width` cells, ending in `…` (`...` with `ascii`) when cut.
+fn cut(s: &str, width: usize, ascii: bool) -> String {
+    if text::width_of(s) <= width {
+        return s.to_string();
+    }
+    let more = if ascii { "..." } else { "…" };
+    let mut out = String::new();
+    for ch in s.chars() {
+        let mut next = out.clone();
+        next.push(ch);
+        if text::width_of(&next) + text::width_of(more) > width {
+            break;
+        }
+        out = next;
+    }
+    if width >= text::width_of(more) {
+        out.push_str(more);
+    }
+    out
 }
 
 /// The device the lesson computes on: `--device` for the MNIST lessons, the
@@ -288,22 +348,6 @@ fn lesson_overlay(app: &App, area: Rect, buf: &mut Buffer, selected: usize) {
             true,
             ascii,
         ))
-        .render(rect, buf);
-}
-
-fn help_overlay(area: Rect, buf: &mut Buffer, ascii: bool) {
-    let rect = overlay(area, 70, HELP.len() as u16 + 4, buf);
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>16}  "), Style::new().fg(Color::Cyan)),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    Paragraph::new(lines)
-        .block(pane_block("Keys (Esc or ? to close)", false, ascii))
         .render(rect, buf);
 }
 

@@ -18,7 +18,7 @@ mod scalar;
 mod update;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
@@ -27,6 +27,14 @@ use super::pane_block;
 use crate::lessons::{LossKind, Task};
 use crate::tui::app::App;
 use crate::tui::stepper::Stepper;
+
+/// The small lessons' keys, for the help (`?`): (keys, what they do).
+pub const KEYS: &[(&str, &str)] = &[
+    ("Space", "one step of gradient descent"),
+    ("s", "run / pause the steps"),
+    ("r", "reset the parameters to their start"),
+    ("+ / -", "raise / lower the learning rate"),
+];
 
 /// Models with at most this many numbers get every update written out;
 /// bigger ones get one line per tensor.
@@ -94,24 +102,72 @@ pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             .block(block)
             .render(area, buf);
     };
+    // one row stays for "What to watch", whatever the update takes
+    let height = inner.height.saturating_sub(1);
     let mut lines = match Kind::of(s) {
         Kind::Scalar => scalar::model_lines(s, inner.width),
-        _ => update::model_lines(s, inner.width, inner.height),
+        _ => update::model_lines(s, inner.width, height),
     };
-    // with room to spare (an opened pane), what to watch for
-    let notes = Line::styled(
-        format!("What to watch: {}", s.lesson().notes),
-        Style::new().fg(Color::DarkGray),
-    );
-    let used: usize = lines.iter().map(|l| update::rows(l, inner.width)).sum();
-    if used + 1 + update::rows(&notes, inner.width) <= usize::from(inner.height) {
-        lines.push(Line::raw(""));
-        lines.push(notes);
+    if app.ascii {
+        lines = super::plain::ascii_lines(lines);
     }
+    let mut used = 0;
+    lines.retain(|l| {
+        used += update::rows(l, inner.width);
+        used <= usize::from(height)
+    });
+    // drawn under the update, not after it in one paragraph: word wrap may
+    // take more rows than estimated, and the note must not be pushed out
+    let watch = watch_lines(
+        s.lesson().notes,
+        inner.width,
+        usize::from(inner.height).saturating_sub(used.min(usize::from(height))),
+        app.ascii,
+    );
+    let [top, bottom] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(watch.len() as u16),
+    ])
+    .areas(inner);
+    block.render(area, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
-        .block(block)
-        .render(area, buf);
+        .render(top, buf);
+    Paragraph::new(watch).render(bottom, buf);
+}
+
+/// The lesson's "What to watch" in `room` rows: whole (after a blank line
+/// when there is room for one), or one line cut with "… (?)" — the help
+/// (`?`) has it whole.
+fn watch_lines(notes: &str, width: u16, room: usize, ascii: bool) -> Vec<Line<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let full = format!("What to watch: {notes}");
+    let rows = super::text::wrap_words(&full, usize::from(width)).len();
+    if room == 0 {
+        Vec::new()
+    } else if rows <= room {
+        let blank = (rows < room).then(|| Line::raw(""));
+        blank
+            .into_iter()
+            .chain(
+                super::text::wrap_words(&full, usize::from(width))
+                    .into_iter()
+                    .map(|l| Line::styled(l, dim)),
+            )
+            .collect()
+    } else {
+        let more = if ascii { "... (?)" } else { "… (?)" };
+        let keep = usize::from(width).saturating_sub(super::text::width_of(more));
+        let mut cut = String::new();
+        for ch in full.chars() {
+            cut.push(ch);
+            if super::text::width_of(&cut) > keep {
+                cut.pop();
+                break;
+            }
+        }
+        vec![Line::styled(format!("{}{more}", cut.trim_end()), dim)]
+    }
 }
 
 /// A number to 3 decimals, with a true minus sign; tiny or huge values in

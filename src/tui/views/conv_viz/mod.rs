@@ -53,6 +53,20 @@ pub const PRESETS: [(&str, [f32; 9]); 5] = [
     ("sharpen", [0.0, -1.0, 0.0, -1.0, 5.0, -1.0, 0.0, -1.0, 0.0]),
 ];
 
+/// This pane's keys, for the help (`?`): (keys, what they do).
+pub const KEYS: &[(&str, &str)] = &[
+    ("n / N", "move the window one step on / back (open: also right / left)"),
+    ("down / up", "open: move the window a row down / up"),
+    ("Enter", "open: jump to the next window with ink under it"),
+    ("k / K", "next / previous kernel (presets, then the trained filters)"),
+    ("m", "convolution / max pool / average pool"),
+    ("t / T", "stride up / down"),
+    ("p / P", "convolution: padding up / down"),
+    ("z / Z", "pooling: window size up / down"),
+    ("d / D", "next / previous held-out digit"),
+    ("f", "after training: the learned filters and their feature maps"),
+];
+
 /// The largest stride, padding and pooling window the keys reach.
 pub const MAX_STRIDE: usize = 5;
 pub const MAX_PADDING: usize = 4;

@@ -98,6 +98,16 @@ pub struct DatasetPane {
     cache: Mutex<Option<Cached>>,
 }
 
+/// This pane's keys, for the help (`?`): (keys, what they do). Arrows
+/// reach the pane when it is open; in the overview they move the focus.
+pub const KEYS: &[(&str, &str)] = &[
+    ("PgDn / PgUp", "next / previous image (open: also right / left)"),
+    ("down / up", "open: 10 images on / back"),
+    ("Home / End", "first / last image"),
+    ("0-9", "the next image of that class"),
+    ("t", "training set / held-out set"),
+];
+
 impl DatasetPane {
     pub fn new(_data: &Mnist) -> Self {
         DatasetPane::default()

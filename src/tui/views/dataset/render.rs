@@ -214,6 +214,14 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
             side.push(Line::styled(format!("t: show {} set", other.name()), dim()));
         }
     }
+    if app.ascii {
+        let plain = crate::tui::views::plain::ascii_lines;
+        return Texts {
+            header: plain(header),
+            side: plain(side),
+            footer: plain(footer),
+        };
+    }
     Texts {
         header,
         side,

@@ -44,8 +44,19 @@ const ACC_CAPACITY: usize = 500;
 /// Width of the counters column when the pane is opened.
 const SIDE_WIDTH: u16 = 34;
 
+/// The overview's chart area from which it also shows the accuracy chart
+/// (rows; 18 at 140×45, 7 at 80×24).
+const OVERVIEW_ACC_HEIGHT: u16 = 16;
+
 /// The smallest inner area the pane draws anything but a notice in.
 const MIN_INNER: (u16, u16) = (16, 2);
+
+/// This pane's keys, for the help (`?`): (keys, what they do).
+pub const KEYS: &[(&str, &str)] = &[
+    ("l", "loss axis: linear / log scale"),
+    ("s", "start / pause / resume training"),
+    ("+ / -", "raise / lower the learning rate (also while training)"),
+];
 
 /// The Loss pane's own state: the loss history and the accuracy per epoch.
 pub struct LossPane {
@@ -160,7 +171,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         .areas(rest);
         Paragraph::new(lines).render(text, buf);
         progress_line(app, bar, buf, false);
-        if chart.height >= 4 {
+        if app.stepper.is_none() && chart.height >= OVERVIEW_ACC_HEIGHT {
+            // a large terminal's overview has room for the accuracy chart too
+            let [top, bottom] =
+                Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)])
+                    .areas(chart);
+            loss_chart(app, top, buf, false);
+            acc_chart(app, bottom, buf);
+        } else if chart.height >= 4 {
             loss_chart(app, chart, buf, false);
         }
     }

@@ -11,6 +11,22 @@ use crate::tui::keymap;
 /// Edits `u` can take back.
 const UNDO_DEPTH: usize = 100;
 
+/// This pane's keys, for the help (`?`): (keys, what they do).
+pub const KEYS: &[(&str, &str)] = &[
+    ("j / k", "select the next / previous layer (open: also down / up)"),
+    ("g / G", "select the first / last layer"),
+    ("a / i", "add a layer after / before the selection"),
+    ("d", "delete the selected layer"),
+    ("J / K", "move the selected layer down / up"),
+    ("e", "edit the selected layer (open: also Enter)"),
+    ("u", "undo the last change"),
+    ("adding", "left / right or 1-8 choose the kind, Enter adds, Esc cancels"),
+    (
+        "editing",
+        "Tab or left / right: field; up / down or digits: value; Enter applies, Esc cancels",
+    ),
+];
+
 impl ModelPane {
     /// Keys for this pane; true if used. Global keys (q ? s r Space + - l, and Tab/Esc
     /// while browsing) are left alone.

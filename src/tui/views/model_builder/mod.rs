@@ -30,6 +30,7 @@ mod render;
 mod table;
 
 pub use editor::{fields_of, Editor, Field, FieldKind};
+pub use keys::KEYS;
 pub use render::render;
 
 use crate::lessons::{Lesson, Task};

@@ -36,7 +36,9 @@ pub(super) fn draw_table(
     }
     let avail = area.width as usize;
     let h = area.height as usize;
-    let show_header = h >= 4 && (zoomed || h > rows.len() + 1);
+    // the column names stay while at least four rows fit beside them and
+    // the line saying what scrolled out of view
+    let show_header = h >= 4 && (zoomed || h > rows.len() + 1 || h >= 6);
     let show_total = zoomed && h >= 3 + show_header as usize;
 
     // ---- columns: marker, index, label, shape, params (right-aligned)
@@ -130,7 +132,12 @@ pub(super) fn draw_table(
         }
         y += 1;
     }
-    let visible = (bottom.saturating_sub(y) as usize).saturating_sub(show_total as usize);
+    let mut visible = (bottom.saturating_sub(y) as usize).saturating_sub(show_total as usize);
+    // rows that do not fit scroll, and the last row says how many are hidden
+    let scrolls = rows.len() > visible && visible >= 2;
+    if scrolls {
+        visible -= 1;
+    }
     let offset = match highlight {
         Some(sel) if rows.len() > visible => {
             sel.saturating_sub(visible / 2).min(rows.len() - visible)
@@ -195,6 +202,12 @@ pub(super) fn draw_table(
                 }
             }
         }
+        y += 1;
+    }
+    if scrolls {
+        let below = rows.len().saturating_sub(offset + visible);
+        let line = crate::tui::views::help::scroll_line(offset, below, g.ascii);
+        buf.set_line(area.x, y, &line, area.width);
         y += 1;
     }
     if show_total && y < bottom {
