@@ -304,6 +304,20 @@ impl Tensor {
         self.storage().numel()
     }
 
+    /// [`item`](Self::item), with a device's failure (or a tensor of more
+    /// than one element) as an error: how a training loop reads its loss.
+    pub fn try_item(&self) -> crate::Result<f32> {
+        let s = self.storage();
+        if s.numel() != 1 {
+            return Err(crate::Error::BadArgument {
+                op: "item",
+                why: format!("needs exactly one element, shape {:?}", s.shape()),
+            });
+        }
+        let host = s.to_host()?;
+        Ok(host.iter().next().copied().unwrap_or(f32::NAN))
+    }
+
     /// The single value of a one-element tensor (PyTorch's `item()`).
     pub fn item(&self) -> f32 {
         let d = self.data();

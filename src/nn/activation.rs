@@ -1,6 +1,7 @@
 //! Parameter-free layers: activations and Flatten.
 
 use super::Module;
+use crate::backend::UnaryOp;
 use crate::{Result, Tensor};
 
 pub struct ReLU;
@@ -11,7 +12,7 @@ pub struct Flatten;
 
 impl Module for ReLU {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.relu())
+        x.try_map(UnaryOp::Relu)
     }
     fn describe(&self) -> String {
         "ReLU()".into()
@@ -20,7 +21,7 @@ impl Module for ReLU {
 
 impl Module for Sigmoid {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.sigmoid())
+        x.try_map(UnaryOp::Sigmoid)
     }
     fn describe(&self) -> String {
         "Sigmoid()".into()
@@ -29,7 +30,7 @@ impl Module for Sigmoid {
 
 impl Module for Tanh {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.tanh())
+        x.try_map(UnaryOp::Tanh)
     }
     fn describe(&self) -> String {
         "Tanh()".into()

@@ -5,16 +5,17 @@
 //!   one primitive per element with PyTorch's gradient (finite at p = 0 or 1)
 //! - cross-entropy: NLL of log_softmax (the numerically stable form)
 
+use crate::backend::UnaryOp;
 use crate::{Error, Result, Tensor};
 
 /// mean((pred - target)²)
 pub fn mse_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
-    Ok(pred.sub(target)?.pow(2.0).mean())
+    pred.sub(target)?.try_map(UnaryOp::Pow(2.0))?.try_mean()
 }
 
 /// Binary cross-entropy of probabilities `pred` in [0, 1] against 0/1 targets.
 pub fn bce_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
-    Ok(pred.bce_elementwise(target)?.mean())
+    pred.bce_elementwise(target)?.try_mean()
 }
 
 /// Cross-entropy of raw scores `logits` (N, C) against class indices:
@@ -41,8 +42,8 @@ pub fn cross_entropy(logits: &Tensor, labels: &[usize]) -> Result<Tensor> {
         onehot[i * c + l] = 1.0;
     }
     let onehot = Tensor::from_vec(&[n, c], onehot)?.to(&logits.device())?;
-    let picked = logits.log_softmax(1)?.mul(&onehot)?.sum();
-    Ok(picked.mul_scalar(-1.0 / n.max(1) as f32))
+    let picked = logits.log_softmax(1)?.mul(&onehot)?.try_sum()?;
+    picked.try_mul_scalar(-1.0 / n.max(1) as f32)
 }
 
 /// PyTorch-style loss objects, for code that mirrors the course.

@@ -216,7 +216,7 @@ impl ClassifierRun {
                 let n = labels.len();
                 let x = self.input(images)?;
                 let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
-                let value = loss.item();
+                let value = loss.try_item()?;
                 if !value.is_finite() {
                     let lr = self.opt.lr();
                     let p = Progress::Diverged {

@@ -66,12 +66,16 @@ fn binary(
     Ok(Tensor::from_op(value, make(a.clone(), b.clone())))
 }
 
+/// f(x), or the device's error (on the CPU it cannot fail; the infallible
+/// methods below, `relu()` and the like, panic on a device error, as
+/// PyTorch's raise).
+fn try_unary(x: &Tensor, f: UnaryOp) -> Result<Tensor> {
+    let value = x.storage().unary(f)?;
+    Ok(Tensor::from_op(value, Op::Unary(x.clone(), f)))
+}
+
 fn unary(x: &Tensor, f: UnaryOp) -> Tensor {
-    let value = x
-        .storage()
-        .unary(f)
-        .unwrap_or_else(|e| panic!("{f:?} on {}: {e}", x.device()));
-    Tensor::from_op(value, Op::Unary(x.clone(), f))
+    try_unary(x, f).unwrap_or_else(|e| panic!("{f:?} on {}: {e}", x.device()))
 }
 
 impl Tensor {
@@ -90,6 +94,19 @@ impl Tensor {
     /// a / b, element-wise
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
         binary("div", self, other, BinaryOp::Div, Op::Div)
+    }
+    /// An element-wise function, with a device's failure as an error (what
+    /// layers and losses use, so a failing device ends a run with a message).
+    pub fn try_map(&self, f: UnaryOp) -> Result<Tensor> {
+        try_unary(self, f)
+    }
+    /// a + c, with a device's failure as an error.
+    pub fn try_add_scalar(&self, c: f32) -> Result<Tensor> {
+        self.add(&Tensor::scalar(c))
+    }
+    /// a * c, with a device's failure as an error.
+    pub fn try_mul_scalar(&self, c: f32) -> Result<Tensor> {
+        self.mul(&Tensor::scalar(c))
     }
     /// a + c for a constant c
     pub fn add_scalar(&self, c: f32) -> Tensor {

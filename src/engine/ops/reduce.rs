@@ -7,7 +7,7 @@
 //! gradient evenly between tied maxima, as PyTorch's `max()` does.
 
 use super::Op;
-use crate::backend::{BinaryOp, Indices, Storage};
+use crate::backend::{BinaryOp, Indices, Storage, UnaryOp};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
@@ -35,8 +35,14 @@ fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
 impl Tensor {
     /// Sum of all elements → a 0-d tensor.
     pub fn sum(&self) -> Tensor {
+        self.try_sum()
+            .unwrap_or_else(|e| panic!("sum on {}: {e}", self.device()))
+    }
+
+    /// [`sum`](Self::sum), with a device's failure as an error.
+    pub fn try_sum(&self) -> Result<Tensor> {
         let axes: Vec<usize> = (0..self.ndim()).collect();
-        self.sum_axes(&axes, false).expect("all axes are in range")
+        self.sum_axes(&axes, false)
     }
 
     /// Sum over one dimension (PyTorch's `sum(dim, keepdim)`).
@@ -67,14 +73,20 @@ impl Tensor {
 
     /// Mean of all elements (derived: sum / n).
     pub fn mean(&self) -> Tensor {
+        self.try_mean()
+            .unwrap_or_else(|e| panic!("mean on {}: {e}", self.device()))
+    }
+
+    /// [`mean`](Self::mean), with a device's failure as an error.
+    pub fn try_mean(&self) -> Result<Tensor> {
         let n = self.numel().max(1) as f32;
-        self.sum().mul_scalar(1.0 / n)
+        self.try_sum()?.try_mul_scalar(1.0 / n)
     }
 
     /// Mean over one dimension (derived: sum / n).
     pub fn mean_dim(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
         let n = *self.shape().get(axis).unwrap_or(&1) as f32;
-        Ok(self.sum_dim(axis, keepdim)?.mul_scalar(1.0 / n))
+        self.sum_dim(axis, keepdim)?.try_mul_scalar(1.0 / n)
     }
 
     /// Largest element → a 0-d tensor. Tied maxima share the gradient evenly.
@@ -151,7 +163,7 @@ impl Tensor {
 
     /// softmax along `axis` (derived: exp of log_softmax).
     pub fn softmax(&self, axis: usize) -> Result<Tensor> {
-        Ok(self.log_softmax(axis)?.exp())
+        self.log_softmax(axis)?.try_map(UnaryOp::Exp)
     }
 }
 
