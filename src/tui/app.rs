@@ -463,7 +463,7 @@ impl App {
         if let Some(w) = &self.worker {
             let _ = w.commands.send(TrainCommand::SetLr(lr));
         }
-        self.message = Some(format!("learning rate: {lr}"));
+        self.message = Some(format!("learning rate: {}", super::format::lr(lr)));
     }
 
     fn start_pause(&mut self) {
@@ -595,8 +595,9 @@ impl App {
                 lr,
             } => {
                 let msg = format!(
-                    "the loss became {loss} at epoch {epoch}, step {step} with lr {lr}: training diverged \
-                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume"
+                    "the loss became {loss} at epoch {epoch}, step {step} with lr {}: training diverged \
+                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume",
+                    super::format::lr(lr)
                 );
                 self.message = Some(msg.clone());
                 self.train_state = TrainState::Diverged(msg);

@@ -3,12 +3,14 @@
 //!
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
+//! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
 pub mod event;
+pub mod format;
 pub mod keymap;
 pub mod stepper;
 pub mod views;

@@ -169,7 +169,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let keys: Vec<&str> = state_keys.iter().chain(&NAV_KEYS).copied().collect();
     let sep = if app.ascii { " | " } else { " · " };
-    let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
+    let lr = crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr()));
     let bar = if app.ascii { " | " } else { " │ " };
     let mut spans = vec![
         Span::styled(
