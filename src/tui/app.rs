@@ -496,8 +496,13 @@ impl App {
         let input_shape = &input_shape;
         self.stop_worker();
         let specs = self.builder.specs.clone();
-        if let Err(why) = views::model_builder::readiness(&specs, input_shape) {
-            self.message = Some(format!("cannot train this model: {why}"));
+        // checked before anything is allocated: too big a model would abort the process
+        if views::model_builder::readiness(&specs, input_shape).is_err() {
+            // the reason can be long: the Model pane shows all of it
+            self.message = Some("cannot train this model: the Model pane says why".into());
+            if self.zoomed {
+                self.focus = PaneId::Model;
+            }
             return;
         }
         let run = ClassifierRun::on_device(
