@@ -48,6 +48,37 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// What leaving the lab writes to the terminal by hand: mouse capture off
+/// (crossterm's `DisableMouseCapture`), the main screen back, the cursor shown.
+const RESTORE_SEQUENCE: &[u8] =
+    b"\x1b[?1006l\x1b[?1015l\x1b[?1003l\x1b[?1002l\x1b[?1000l\x1b[?1049l\x1b[?25h";
+
+/// Restore the terminal if the process aborts (SIGABRT): an allocation
+/// failure, a stack overflow or `abort()` end the process without
+/// unwinding, so neither [`TerminalGuard`] nor the panic hook runs. The
+/// handler writes [`RESTORE_SEQUENCE`] straight to fd 1 (no lock: the
+/// aborting thread may hold stdout's), leaves raw mode, then ends the
+/// process as SIGABRT's default would (status 134).
+#[cfg(unix)]
+fn restore_on_abort() {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let action = || {
+        // SAFETY: fd 1 outlives the process; ManuallyDrop never closes it
+        let mut out = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+        let _ = out.write_all(RESTORE_SEQUENCE);
+        let _ = crossterm::terminal::disable_raw_mode();
+        // then end as SIGABRT would have (an external `kill -ABRT` too)
+        let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGABRT);
+    };
+    // SAFETY: the action only writes to a file descriptor and resets the
+    // terminal mode (tcsetattr); it allocates nothing.
+    let _ = unsafe { signal_hook::low_level::register(signal_hook::consts::SIGABRT, action) };
+}
+
+#[cfg(not(unix))]
+fn restore_on_abort() {}
+
 /// Check the lab's arguments before touching the terminal: the lesson
 /// exists and `--data` is not a file.
 pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -97,6 +128,7 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }));
     let _guard = TerminalGuard;
+    restore_on_abort();
     let _ = execute!(stdout(), EnableMouseCapture);
 
     let what = match &cli.data {
