@@ -45,7 +45,11 @@ pub fn cost(v: f32) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "−inf".into() };
+        return if v > 0.0 {
+            "inf".into()
+        } else {
+            "−inf".into()
+        };
     }
     let a = v.abs();
     let s = if a != 0.0 && !(1e-3..1e6).contains(&a) {

@@ -231,6 +231,10 @@ impl ModelPane {
         self.specs.insert(at, spec);
         self.selected = at;
         self.mode = Mode::Browse;
-        self.note = Some(format!("added layer {}: {}", at + 1, self.specs[at].label()));
+        self.note = Some(format!(
+            "added layer {}: {}",
+            at + 1,
+            self.specs[at].label()
+        ));
     }
 }

@@ -158,7 +158,10 @@ fn status_lines(
         Ok(_) => {
             let (layers, total) = (format::layers(layers), format::count(total));
             let mem = format::bytes(est.total_bytes());
-            let full = format!("{} ready to train · {layers} · {total} params · {mem}", g.ok);
+            let full = format!(
+                "{} ready to train · {layers} · {total} params · {mem}",
+                g.ok
+            );
             let long = format!("{} ready to train · {layers} · {total} params", g.ok);
             let mid = format!("{} ready to train · {total} params", g.ok);
             let short = format!("{} ready to train", g.ok);
@@ -333,7 +336,10 @@ fn chooser_lines(
     g: &Glyphs,
 ) -> Vec<Line<'static>> {
     let place = if before { "before" } else { "after" };
-    let long = format!("which layer to add as layer {} ({place} the selection)?", at + 1);
+    let long = format!(
+        "which layer to add as layer {} ({place} the selection)?",
+        at + 1
+    );
     let short = format!("add which layer as layer {}?", at + 1);
     let mut lines = vec![Line::styled(
         fit(pick(&[&long, &short], w), w, g.more),

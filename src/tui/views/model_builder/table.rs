@@ -172,7 +172,14 @@ pub(super) fn draw_table(
                     base,
                 );
                 if let (true, Some(p)) = (show_params, row.params) {
-                    put(buf, x_params, y, &format!("{:>params_w$}", format::count(p)), params_w, base);
+                    put(
+                        buf,
+                        x_params,
+                        y,
+                        &format!("{:>params_w$}", format::count(p)),
+                        params_w,
+                        base,
+                    );
                 }
             }
             Err(why) => {
@@ -187,7 +194,14 @@ pub(super) fn draw_table(
                         red,
                     );
                     if let (true, Some(p)) = (show_params, row.params) {
-                        put(buf, x_params, y, &format!("{:>params_w$}", format::count(p)), params_w, base);
+                        put(
+                            buf,
+                            x_params,
+                            y,
+                            &format!("{:>params_w$}", format::count(p)),
+                            params_w,
+                            base,
+                        );
                     }
                 } else {
                     // the reason matters more than this row's count: let it take the params column

@@ -121,7 +121,10 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     };
     let legend = Line::from(vec![
         Span::styled(format!(" {now_mark} x now"), Style::new().fg(Color::Yellow)),
-        Span::styled(format!(" {past_mark} past x"), Style::new().fg(Color::DarkGray)),
+        Span::styled(
+            format!(" {past_mark} past x"),
+            Style::new().fg(Color::DarkGray),
+        ),
         Span::styled(
             format!(" {slope_mark} tangent (dy/dx) "),
             Style::new().fg(Color::Magenta),
