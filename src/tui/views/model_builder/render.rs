@@ -349,7 +349,10 @@ fn chooser_lines(
         0 => String::new(),
         n => format!(", {} params", format::count(n)),
     };
-    let what = format!("Enter adds {}{params}", adds.label());
+    let long = format!("Enter adds {}{params}", adds.label());
+    let short = format!("adds {}{params}", short_label(adds, g.ascii));
+    let shortest = format!("adds {}", short_label(adds, g.ascii));
+    let what = pick(&[&long, &short, &shortest], w).to_string();
     // options as units that do not split across lines
     let mut line: Vec<Span<'static>> = Vec::new();
     let mut line_w = 0;
