@@ -334,3 +334,45 @@ fn a_device_that_cannot_open_gives_the_terminal_back_with_an_error() {
         "the alternate screen was left:\n{screen}"
     );
 }
+
+#[test]
+fn an_abort_gives_the_terminal_back() {
+    // An allocation failure aborts without unwinding (no panic hook, no
+    // drop): the SIGABRT handler must still leave the alternate screen and
+    // raw mode. With the default device, which loads any OpenCL driver
+    // (PoCL installs its own SIGABRT handler when it loads).
+    if !tmux_available() {
+        return;
+    }
+    let t = Tmux::start("abort", "--lesson gd-scalar", 80, 24);
+    t.wait_for("q quit", 10);
+    let shell: u32 = t
+        .tmux(&["display", "-p", "#{pane_pid}"])
+        .trim()
+        .parse()
+        .expect("pane pid");
+    // the shell's child named dl-lab, from /proc (no pgrep needed)
+    let pid = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …
+            let (comm, rest) = stat.split_once(") ")?;
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (comm.ends_with("(dl-lab") && ppid == shell).then(|| e.file_name())
+        })
+        .next()
+        .expect("dl-lab runs under the pane's shell")
+        .to_string_lossy()
+        .into_owned();
+    let killed = Command::new("kill")
+        .args(["-ABRT", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(t.exit_status(10), 134, "ends with SIGABRT's status");
+    // the main screen is back: the lab's panes are gone
+    let screen = t.screen();
+    assert!(!screen.contains("q quit"), "still in the alternate screen:\n{screen}");
+}

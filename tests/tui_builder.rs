@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use dl_lab::data::mnist::Mnist;
 use dl_lab::lessons;
-use dl_lab::nn::spec::infer_shapes;
+use dl_lab::nn::spec::{infer_shapes, memory_estimate};
 use dl_lab::nn::LayerSpec;
 use dl_lab::tui::app::{App, PaneId, TrainState};
 use dl_lab::tui::event::Event;
@@ -117,15 +117,15 @@ fn course_cnn_rows_show_shapes_params_and_total() {
             "4",
             "Conv2d(32, 64, k=3, s=1, p=1)",
             "[N,64,14,14]",
-            "18496",
+            "18,496",
         ],
     );
     assert_row(&rows, &["6", "MaxPool2d(2, s=2)", "[N,64,7,7]"]);
     assert_row(&rows, &["7", "Flatten", "[N,3136]"]);
-    assert_row(&rows, &["8", "Linear(3136, 10)", "[N,10]", "31370"]);
-    assert_row(&rows, &["total", "50186"]);
+    assert_row(&rows, &["8", "Linear(3136, 10)", "[N,10]", "31,370"]);
+    assert_row(&rows, &["total", "50,186"]);
     assert_row(&rows, &["ready to train"]);
-    assert_row(&rows, &[" 50186 params "]); // in the border
+    assert_row(&rows, &[" 50,186 params "]); // in the border
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn softmax_lesson_input_is_flat() {
     app.zoomed = true;
     let rows = screen(&app, 100, 30);
     assert_row(&rows, &["input", "[N,784]"]);
-    assert_row(&rows, &["1", "Linear(784, 10)", "[N,10]", "7850"]);
+    assert_row(&rows, &["1", "Linear(784, 10)", "[N,10]", "7,850"]);
     assert_row(&rows, &["ready to train"]);
 }
 
@@ -208,16 +208,20 @@ fn narrowing_the_second_conv_breaks_the_linear_layer() {
         &rows,
         &["fix layer 8: Linear expects 3136 inputs, gets 1568"],
     );
-    assert_row(&rows, &["total", "40938"]); // 320 + 9248 + 31370
+    assert_row(&rows, &["total", "40,938"]); // 320 + 9248 + 31370
 
-    // the trainer refuses it and says why
+    // the trainer refuses it; the status line points to the pane, which says why in full
     keys(&mut app, "s");
     assert_eq!(app.train_state, TrainState::Idle);
     assert!(app
         .message
         .as_deref()
         .unwrap_or("")
-        .contains("Linear expects 3136 inputs, gets 1568"));
+        .contains("the Model pane says why"));
+    assert_row(
+        &screen(&app, 100, 30),
+        &["fix layer 8: Linear expects 3136 inputs, gets 1568"],
+    );
 }
 
 #[test]
@@ -356,7 +360,8 @@ fn add_after_the_selection_with_the_chooser() {
     let before = app.builder.specs.clone();
     keys(&mut app, "a");
     assert!(app.builder.is_editing());
-    // the chooser previews Linear after layer 1
+    // the chooser asks first: nothing is in the list yet
+    assert_eq!(app.builder.specs, before);
     assert_row(
         &screen(&app, 100, 30),
         &["1 Linear", "2 Conv2d", "8 Flatten"],
@@ -376,9 +381,14 @@ fn add_after_the_selection_with_the_chooser() {
     let rows = screen(&app, 100, 30);
     assert_row(
         &rows,
-        &["2", "Conv2d(32, 32, k=3, s=1, p=1)", "[N,32,28,28]", "9248"],
+        &[
+            "2",
+            "Conv2d(32, 32, k=3, s=1, p=1)",
+            "[N,32,28,28]",
+            "9,248",
+        ],
     );
-    assert_row(&rows, &["total", "59434"]);
+    assert_row(&rows, &["total", "59,434"]);
 
     keys(&mut app, "a5"); // a ReLU straight from its number
     assert_eq!(app.builder.specs[2], LayerSpec::ReLU);
@@ -521,7 +531,7 @@ fn overview_pane_at_80x24_shows_the_layers_compactly() {
     let right: Vec<String> = rows.iter().map(|r| r.chars().skip(40).collect()).collect();
     assert_row(&right, &["Conv 1→32 k3 s1 p1", "[N,32,28,28]"]);
     assert_row(&right, &["ready to train"]);
-    assert_row(&right, &["50186 params"]);
+    assert_row(&right, &["50,186 params"]);
     // moving to the last layer scrolls it into view
     keys(&mut app, "G");
     let right: Vec<String> = screen(&app, 80, 24)
@@ -607,15 +617,198 @@ fn editing_during_a_run_says_the_run_keeps_its_model() {
     app.trained_specs = app.builder.specs.clone();
     app.train_state = TrainState::Running;
     assert!(row_with(&screen(&app, 100, 30), &["keeps its own model"]).is_none());
+    assert_row(&screen(&app, 100, 30), &["Model · training"]);
+    assert_row(&screen(&app, 100, 30), &["edits apply to the next run"]);
     keys(&mut app, "jd");
     assert_eq!(app.trained_specs.len(), 8, "the running model is untouched");
     assert_row(
         &screen(&app, 100, 30),
         &["the run in progress keeps its own model"],
     );
+    assert_row(&screen(&app, 100, 30), &["edited: applies to the next run"]);
     app.train_state = TrainState::Finished;
     assert_row(
         &screen(&app, 100, 30),
         &["changed since the last run; s trains it"],
     );
+}
+
+// ---------------------------------------------------------------- safe and coherent
+
+#[test]
+fn a_asks_which_layer_before_inserting_anything() {
+    for (w, h) in [(80, 24), (140, 45)] {
+        let mut app = lab("cnn-mnist");
+        app.focus = PaneId::Model;
+        let before = app.builder.specs.clone();
+        keys(&mut app, "a");
+        assert_eq!(
+            app.builder.specs, before,
+            "nothing is inserted while choosing"
+        );
+        let rows = screen(&app, w, h);
+        assert_row(&rows, &["layer 2"]);
+        assert_row(&rows, &["50,186 params"]);
+        // what Enter would add, never features x features after a conv
+        assert_row(&rows, &["adds", "25088", "128"]);
+        assert!(row_with(&rows, &["629"]).is_none(), "{}", rows.join("\n"));
+        key(&mut app, KeyCode::Esc);
+        assert_eq!(app.builder.specs, before);
+    }
+}
+
+#[test]
+fn a_linear_in_the_middle_takes_a_small_width() {
+    let mut app = cnn_lab();
+    keys(&mut app, "G"); // Linear(3136, 10)
+    keys(&mut app, "i1"); // a Linear before it: in 3136, out what layer 8 takes
+    assert_eq!(
+        app.builder.specs[7],
+        LayerSpec::Linear {
+            in_features: 3136,
+            out_features: 3136
+        }
+    );
+    keys(&mut app, "u");
+    keys(&mut app, "gj"); // after layer 2 (ReLU), before the pool
+    keys(&mut app, "a1");
+    assert_eq!(
+        app.builder.specs[2],
+        LayerSpec::Linear {
+            in_features: 25088,
+            out_features: model_builder::HIDDEN_DEFAULT
+        }
+    );
+}
+
+#[test]
+fn narrowing_a_conv_offers_to_fix_the_next_layers_input() {
+    for (w, h) in [(80, 24), (140, 45)] {
+        let mut app = lab("cnn-mnist");
+        app.focus = PaneId::Model;
+        // layer 1: 32 -> 16 output channels; layer 4 still expects 32
+        key(&mut app, KeyCode::Char('e'));
+        key(&mut app, KeyCode::Tab);
+        keys(&mut app, "16");
+        key(&mut app, KeyCode::Enter);
+        assert_eq!(app.builder.specs[0], conv(1, 16));
+        assert_eq!(
+            model_builder::offered_fix(&app.builder.specs, &[1, 28, 28]),
+            Some((
+                3,
+                LayerSpec::Conv2d {
+                    in_channels: 16,
+                    out_channels: 64,
+                    kernel_size: 3,
+                    stride: 1,
+                    padding: 1
+                }
+            ))
+        );
+        assert_row(&screen(&app, w, h), &["f sets layer 4's in channels to 16"]);
+        keys(&mut app, "f");
+        assert_eq!(app.builder.specs[3], conv(16, 64));
+        assert!(readiness(&app.builder.specs, &[1, 28, 28]).is_ok());
+        assert_eq!(app.builder.selected, 3);
+        let rows = screen(&app, w, h);
+        assert_row(&rows, &["ready to train"]);
+        assert!(row_with(&rows, &["f sets"]).is_none());
+        // and u takes the fix back
+        keys(&mut app, "u");
+        assert_eq!(app.builder.specs[3], conv(32, 64));
+    }
+}
+
+#[test]
+fn a_fix_for_a_linear_layer_sets_its_in_features() {
+    let mut app = cnn_lab();
+    keys(&mut app, "jjj"); // layer 4, Conv2d(32, 64)
+    key(&mut app, KeyCode::Char('e'));
+    key(&mut app, KeyCode::Tab);
+    keys(&mut app, "32");
+    key(&mut app, KeyCode::Enter);
+    assert_row(
+        &screen(&app, 140, 45),
+        &["f sets layer 8's in features to 1,568"],
+    );
+    keys(&mut app, "f");
+    assert_eq!(
+        app.builder.specs[7],
+        LayerSpec::Linear {
+            in_features: 1568,
+            out_features: 10
+        }
+    );
+    assert!(readiness(&app.builder.specs, &[1, 28, 28]).is_ok());
+    // nothing left to fix
+    keys(&mut app, "f");
+    assert_row(&screen(&app, 140, 45), &["nothing to fix"]);
+}
+
+#[test]
+fn memory_estimate_of_the_course_cnn_by_hand() {
+    let app = cnn_lab();
+    // outputs per image: input 784; conv1 32*28*28 = 25088; ReLU 25088;
+    // pool 32*14*14 = 6272; conv2 64*14*14 = 12544; ReLU 12544; pool 64*7*7
+    // = 3136; Flatten 3136; Linear 10: 88,602 values, x 100 images
+    let est = memory_estimate(&app.builder.specs, &[1, 28, 28], 100);
+    assert_eq!(est.params, 50_186);
+    assert_eq!(est.activations, 8_860_200);
+    // parameters, gradients, Adam m and v: 50,186 x 4 values x 4 bytes
+    assert_eq!(est.param_bytes(), 802_976);
+    // activations and their gradients: 8,860,200 x 2 x 4 bytes
+    assert_eq!(est.activation_bytes(), 70_881_600);
+    assert_eq!(est.total_bytes(), 71_684_576);
+    assert_eq!(dl_lab::tui::format::bytes(est.total_bytes()), "68.4 MiB");
+    let rows = screen(&app, 140, 45);
+    assert_row(
+        &rows,
+        &["ready to train", "8 layers", "50,186 params", "68.4 MiB"],
+    );
+    assert_row(
+        &rows,
+        &["memory to train (batch 100, f32)", "784.2 KiB", "67.6 MiB"],
+    );
+    assert_row(&rows, &["budget"]);
+}
+
+#[test]
+fn a_model_over_the_budget_is_refused_with_its_size() {
+    for (w, h) in [(80, 24), (140, 45)] {
+        let mut app = lab("cnn-mnist");
+        app.focus = PaneId::Model;
+        keys(&mut app, "G");
+        key(&mut app, KeyCode::Char('e'));
+        key(&mut app, KeyCode::Tab);
+        keys(&mut app, "65536");
+        key(&mut app, KeyCode::Enter);
+        let big = LayerSpec::Linear {
+            in_features: 3136,
+            out_features: 65536,
+        };
+        assert_eq!(app.builder.specs[7], big);
+        // 205,605,248 params x 16 bytes alone are 3.06 GiB, over 2 GiB
+        let est = memory_estimate(&app.builder.specs, &[1, 28, 28], 100);
+        assert!(est.total_bytes() > model_builder::TRAIN_MEMORY_BUDGET);
+        let why = readiness(&app.builder.specs, &[1, 28, 28]).expect_err("refused");
+        assert!(why.contains("too big to train"), "{why}");
+        assert!(why.contains("2.0 GiB"), "{why}");
+        assert!(why.contains("layer 8"), "{why}");
+        // s refuses without allocating: no run, and the pane says why in full
+        keys(&mut app, "s");
+        assert_eq!(app.train_state, TrainState::Idle);
+        assert!(app.message.as_deref().unwrap_or("").contains("Model pane"));
+        let text = screen(&app, w, h).join(" ");
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat = flat.replace(" ┃ ┃ ", " ").replace("┃ ┃", " ");
+        for word in [
+            "too", "big", "train:", "3.2", "GiB", "budget:", "make", "layer", "8", "smaller",
+        ] {
+            assert!(
+                flat.contains(word),
+                "{word} missing at {w}x{h}:\n{}",
+                screen(&app, w, h).join("\n")
+            );
+        }
+    }
 }

@@ -146,7 +146,7 @@ fn overview_shows_title_counters_speed_loss_and_accuracy() {
         "Loss",
         "epoch 2/3",
         "step 45/120",
-        "20000 img/s",
+        "20,000 img/s",
         "loss 0.4123",
         "test acc 87.3 %",
         "ETA",
@@ -175,17 +175,16 @@ fn opened_pane_shows_accuracy_chart_and_every_counter() {
         "Loss",
         "2 of 3",
         "45 of 120 (5/40)",
-        "20000 img/s",
+        "20,000 img/s",
         "0.4123",
         "loss, smoothed",
         "test accuracy",
         "87.3 %",
         "best test accuracy",
         "held-out images",
-        "1000",
+        "1,000",
         "time left (ETA)",
         "test acc %",
-        "epoch",
         "smoothed (EMA)",
         "linear (l)",
     ] {
@@ -358,7 +357,9 @@ fn pump(app: &mut App, rx: &Receiver<Event>, limit: Duration, done: impl Fn(&App
             Ok(ev @ Event::Train(_)) => app.update(ev),
             Ok(_) => {}
             Err(_) if left > SILENCE && app.train_state == TrainState::Running => {
-                panic!("the training run sent nothing for {SILENCE:?} while running: it hangs or died")
+                panic!(
+                    "the training run sent nothing for {SILENCE:?} while running: it hangs or died"
+                )
             }
             Err(_) if Instant::now() < deadline => {}
             Err(_) => return false,
@@ -539,4 +540,26 @@ fn a_nan_loss_pauses_and_s_resumes() {
     app.update(key('s'));
     train(&mut app, TrainEvent::Resumed);
     assert_eq!(app.train_state, TrainState::Running);
+}
+
+#[test]
+fn overview_names_raw_and_smoothed_loss_and_both_charts_count_steps() {
+    let (mut app, _rx) = lab("softmax-mnist");
+    scripted(&mut app);
+    for (w, h) in [(80, 24), (140, 45)] {
+        let (pane, _) = draw(&app, w, h);
+        assert!(pane.contains("─ loss per step"), "{pane}");
+        assert!(pane.contains("─ smoothed"), "{pane}");
+    }
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let (pane, _) = draw(&app, 140, 45);
+    // the accuracy chart's x axis is in steps too (epoch 1 ended at step 40)
+    assert!(
+        !pane.contains("epoch\n") && !pane.lines().any(|l| l.trim_end().ends_with("epoch")),
+        "{pane}"
+    );
+    assert!(pane.matches("step").count() >= 2, "{pane}");
 }

@@ -257,7 +257,7 @@ fn linear_shows_the_sessions_numbers() {
         assert!(s.contains(&upd), "no '{upd}':\n{s}");
     }
     assert!(
-        s.contains(&format!("cost now {}", stepper_view::num(now.cost))),
+        s.contains(&format!("after {}", stepper_view::num(now.cost))),
         "{s}"
     );
     assert!(s.contains("epoch 2/1000"), "{s}");
@@ -309,7 +309,10 @@ fn xor_perceptron_gets_stuck_at_ln_2() {
     assert!((st.now.as_ref().map_or(0.0, |n| n.cost) - std::f32::consts::LN_2).abs() < 1e-3);
     let s = screen(&a, 80, 24);
     assert!(s.contains("ln 2 = 0.693"), "{s}");
-    assert!(s.contains("right: 2/4"), "{s}");
+    assert!(
+        s.contains("✓ right 2/4") && s.contains("✗ wrong 2/4"),
+        "{s}"
+    );
     let s = model_pane(&a, 80, 20);
     assert!(
         s.contains("the weights shrank to 0: p = 0.5 everywhere, cost = ln 2 = 0.693"),
@@ -326,7 +329,7 @@ fn xor_mlp_learns_and_shows_its_hidden_units() {
         }
     }
     let plane = text(&data_pane(&a, 80, 24));
-    assert!(plane.contains("right: 4/4"), "{plane}");
+    assert!(plane.contains("✓ right 4/4"), "{plane}");
     assert!(plane.contains("h1") && plane.contains("h2"), "{plane}");
     let s = model_pane(&a, 80, 20);
     assert!(s.contains("< ln 2 = 0.693"), "{s}");
@@ -472,4 +475,49 @@ fn the_fourth_pane_is_the_graph_with_values_and_gradients() {
     // linear: W = b = 0 on x = y = [1,2,3]; ∂cost/∂W = mean(2(Wx+b-y)x) = -28/3
     let lin = screen(&app("linear"), 140, 45);
     assert!(lin.contains("∂cost/∂W = −9.333"), "{lin}");
+}
+
+/// After eleven presses of Space, gd-scalar's Model and Loss panes name the
+/// same epoch as `dl-lab run` logs (`Epoch   10/100 x: 3.172 Cost: 4.046117`,
+/// the cost before that epoch's step) and write both costs the same way.
+#[test]
+fn gd_scalar_panes_agree_on_the_cost_and_the_epoch_with_the_headless_log() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(["run", "gd-scalar"])
+        .output()
+        .expect("dl-lab run gd-scalar runs");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("Epoch   10/100 x: 3.172 Cost: 4.046117"),
+        "{log}"
+    );
+    let mut a = app("gd-scalar");
+    for _ in 0..11 {
+        press(&mut a, ' ');
+    }
+    for (w, h) in [(80, 24), (140, 45)] {
+        let s = screen(&a, w, h);
+        // Model pane and Loss pane: the same words and the same decimals
+        assert!(s.matches("epoch 10/100").count() >= 2, "{s}");
+        assert!(s.matches("cost before").count() >= 2, "{s}");
+        assert!(s.matches("4.046").count() >= 2, "{s}");
+        assert!(s.matches("after 4.030").count() >= 2, "{s}");
+        assert!(!s.contains("4.0461"), "{s}");
+        assert!(s.contains("x = 3.172"), "{s}");
+        // the chart's marks and the tangent have a legend
+        for want in ["█ x now", "• past x", "tangent (dy/dx)"] {
+            assert!(s.contains(want), "no {want:?} in\n{s}");
+        }
+    }
+}
+
+#[test]
+fn one_learning_rate_notation_on_one_screen() {
+    let mut a = app("gd-scalar");
+    for _ in 0..5 {
+        press(&mut a, '-'); // 0.1 → 3e-4
+    }
+    let s = screen(&a, 140, 45);
+    assert!(s.contains("lr 3e-4"), "{s}");
+    assert!(!s.contains("0.0003"), "{s}");
 }

@@ -1,7 +1,8 @@
 //! `LayerSpec`: a layer as plain data. Lessons declare models as lists of
 //! specs; the model builder edits them; each spec knows its output shape
 //! (or why it cannot follow its predecessor) and its parameter count
-//! without building anything.
+//! without building anything, and [`memory_estimate`] says what training
+//! the whole list would take.
 
 use crate::backend::geometry::{output_size, SizeError};
 use rand::Rng;
@@ -137,6 +138,26 @@ impl LayerSpec {
         }
     }
 
+    /// [`LayerSpec::param_count`] without overflow (saturating), for size checks.
+    pub fn param_count_u64(&self) -> u64 {
+        let m = |a: usize, b: usize| (a as u64).saturating_mul(b as u64);
+        match *self {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+            } => m(in_features, out_features).saturating_add(out_features as u64),
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                kernel_size,
+                ..
+            } => m(out_channels, in_channels)
+                .saturating_mul(m(kernel_size, kernel_size))
+                .saturating_add(out_channels as u64),
+            _ => 0,
+        }
+    }
+
     /// A short label, PyTorch style: `Conv2d(1, 32, k=3, s=1, p=1)`.
     pub fn label(&self) -> String {
         match *self {
@@ -227,6 +248,60 @@ pub fn infer_shapes(specs: &[LayerSpec], input: &[usize]) -> Vec<Result<Vec<usiz
             r
         })
         .collect()
+}
+
+/// Bytes per value: the engine computes in f32.
+pub const F32_BYTES: u64 = 4;
+
+/// What training a model takes, in values, before anything is allocated
+/// (an allocation failure in Rust aborts the process without unwinding, so
+/// the lab checks this first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Trainable values (each also has a gradient and two Adam moments).
+    pub params: u64,
+    /// Activations of one batch: the input and every layer's output.
+    pub activations: u64,
+    pub batch: u64,
+}
+
+impl MemoryEstimate {
+    /// Parameters, their gradients and Adam's two moments: 4 values each.
+    pub fn param_bytes(&self) -> u64 {
+        self.params.saturating_mul(4 * F32_BYTES)
+    }
+
+    /// Activations and their gradients: 2 values each.
+    pub fn activation_bytes(&self) -> u64 {
+        self.activations.saturating_mul(2 * F32_BYTES)
+    }
+
+    /// Everything a training step holds at once.
+    pub fn total_bytes(&self) -> u64 {
+        self.param_bytes().saturating_add(self.activation_bytes())
+    }
+}
+
+/// The memory a training step of `specs` needs for `batch` images of shape
+/// `input` (without the batch dimension), in f32: parameters, gradients, Adam
+/// state (4 values per parameter) and activations with their gradients (2
+/// values per activation: the input and each layer's output). Layers after a
+/// shape error add their parameters only. Arithmetic saturates, so absurd
+/// sizes compare as huge instead of overflowing.
+pub fn memory_estimate(specs: &[LayerSpec], input: &[usize], batch: usize) -> MemoryEstimate {
+    let size = |s: &[usize]| s.iter().fold(1u64, |a, &d| a.saturating_mul(d as u64));
+    let per_image = infer_shapes(specs, input)
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .fold(size(input), |a, s| a.saturating_add(size(s)));
+    MemoryEstimate {
+        params: specs
+            .iter()
+            .map(|s| s.param_count_u64())
+            .fold(0u64, u64::saturating_add),
+        activations: per_image.saturating_mul(batch as u64),
+        batch: batch as u64,
+    }
 }
 
 /// Build a `Sequential` from specs, checking every shape first.

@@ -542,7 +542,7 @@ impl App {
         if let Some(w) = &self.worker {
             let _ = w.commands.send(TrainCommand::SetLr(lr));
         }
-        self.message = Some(format!("learning rate: {lr}"));
+        self.message = Some(format!("learning rate: {}", super::format::lr(lr)));
     }
 
     fn start_pause(&mut self) {
@@ -575,8 +575,13 @@ impl App {
         let input_shape = &input_shape;
         self.stop_worker();
         let specs = self.builder.specs.clone();
-        if let Err(why) = views::model_builder::readiness(&specs, input_shape) {
-            self.message = Some(format!("cannot train this model: {why}"));
+        // checked before anything is allocated: too big a model would abort the process
+        if views::model_builder::readiness(&specs, input_shape).is_err() {
+            // the reason can be long: the Model pane shows all of it
+            self.message = Some("cannot train this model: the Model pane says why".into());
+            if self.zoomed {
+                self.focus = PaneId::Model;
+            }
             return;
         }
         let run = ClassifierRun::on_device(
@@ -679,8 +684,9 @@ impl App {
                 lr,
             } => {
                 let msg = format!(
-                    "the loss became {loss} at epoch {epoch}, step {step} with lr {lr}: training diverged \
-                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume"
+                    "the loss became {loss} at epoch {epoch}, step {step} with lr {}: training diverged \
+                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume",
+                    super::format::lr(lr)
                 );
                 self.message = Some(msg.clone());
                 self.train_state = TrainState::Diverged(msg);

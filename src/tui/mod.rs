@@ -3,6 +3,7 @@
 //!
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
+//! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
@@ -10,6 +11,7 @@
 
 pub mod app;
 pub mod event;
+pub mod format;
 pub mod keymap;
 pub mod remember;
 pub mod stepper;
@@ -43,6 +45,61 @@ impl Drop for TerminalGuard {
         let _ = execute!(stdout(), DisableMouseCapture);
         ratatui::restore();
     }
+}
+
+/// What leaving the lab writes to the terminal by hand: mouse capture off
+/// (crossterm's `DisableMouseCapture`), the main screen back, the cursor shown.
+const RESTORE_SEQUENCE: &[u8] =
+    b"\x1b[?1006l\x1b[?1015l\x1b[?1003l\x1b[?1002l\x1b[?1000l\x1b[?1049l\x1b[?25h";
+
+/// Restore the terminal if the process aborts (SIGABRT): an allocation
+/// failure, a stack overflow or `abort()` end the process without
+/// unwinding, so neither [`TerminalGuard`] nor the panic hook runs. The
+/// handler writes [`RESTORE_SEQUENCE`] straight to fd 1 (no lock: the
+/// aborting thread may hold stdout's), puts back the terminal settings saved
+/// before raw mode (`saved`, with `tcsetattr`, which is async-signal-safe;
+/// crossterm's `disable_raw_mode` takes a lock another thread may hold), then
+/// ends the process with SIGABRT's status, 134.
+#[cfg(unix)]
+fn restore_on_abort(saved: Option<libc::termios>) {
+    let action = move || {
+        // SAFETY: write(2) and tcsetattr(3) are async-signal-safe; the
+        // buffer and the termios value are owned by this closure.
+        unsafe {
+            libc::write(
+                1,
+                RESTORE_SEQUENCE.as_ptr().cast(),
+                RESTORE_SEQUENCE.len(),
+            );
+            if let Some(t) = &saved {
+                libc::tcsetattr(0, libc::TCSANOW, t);
+            }
+            // then end with SIGABRT's status (128 + 6), an external `kill
+            // -ABRT` too; _exit is async-signal-safe (re-raising from inside
+            // the handler left the signal blocked and the lab running)
+            libc::_exit(134);
+        }
+    };
+    // SAFETY: the action only makes async-signal-safe calls and allocates nothing.
+    let _ = unsafe { signal_hook::low_level::register(signal_hook::consts::SIGABRT, action) };
+}
+
+/// The terminal's settings before raw mode, for [`restore_on_abort`].
+#[cfg(unix)]
+fn terminal_settings() -> Option<libc::termios> {
+    // SAFETY: tcgetattr fills the zeroed termios it is given, or fails.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(0, &mut t) == 0).then_some(t)
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_on_abort(_saved: Option<()>) {}
+
+#[cfg(not(unix))]
+fn terminal_settings() -> Option<()> {
+    None
 }
 
 /// Check the lab's arguments before touching the terminal: the lesson
@@ -106,6 +163,7 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     // --lesson, else the last lesson opened, else the course's list
     let remembered = cli.lesson.is_none().then(remember::load).flatten();
     let (lesson, open_list) = remember::start(cli.lesson.as_deref(), remembered)?;
+    let settings = terminal_settings();
     let mut terminal = ratatui::init();
     // ratatui's hook restores the terminal on a panic; a panic on the
     // training thread is reported to the UI as `Failed` instead (the worker
@@ -130,6 +188,10 @@ pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let (device, note) = open_device(cli.device, &mut terminal)?;
+    // after the device: an OpenCL driver (PoCL) installs its own SIGABRT
+    // handler when it loads, which replaced one set earlier and kept the lab
+    // alive (and the terminal raw) on an abort
+    restore_on_abort(settings);
 
     let (tx, rx) = mpsc::channel();
     event::spawn_input(tx.clone());

@@ -105,7 +105,8 @@ pub fn slope(session: &SmallSession) -> Option<Slope> {
 fn lab_message(e: &Error) -> String {
     match e {
         Error::Diverged { at, value, lr, .. } => format!(
-            "diverged: the cost became {value} at {at} with lr {lr}. Press r to reset, then - to lower the learning rate"
+            "diverged: the cost became {value} at {at} with lr {}. Press r to reset, then - to lower the learning rate",
+            super::format::lr(*lr)
         ),
         other => other.to_string(),
     }
@@ -242,9 +243,11 @@ impl Stepper {
         if rising && last > RUNAWAY_FACTOR * lowest.max(f32::MIN_POSITIVE) {
             let from = path[n - RUNAWAY_RISES - 1];
             let msg = format!(
-                "diverging: the cost rose {RUNAWAY_RISES} steps in a row ({from:.3} → {last:.3}); lr {} is too large. \
+                "diverging: the cost rose {RUNAWAY_RISES} steps in a row ({} → {}); lr {} is too large. \
                  Press - to lower it, r to reset",
-                self.lr()
+                super::format::cost(from),
+                super::format::cost(last),
+                super::format::lr(self.lr())
             );
             self.auto = false;
             self.running_away = Some(msg.clone());

@@ -184,7 +184,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
     };
     let sep = if app.ascii { " | " } else { " · " };
-    let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
+    let lr = crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr()));
     let bar = if app.ascii { " | " } else { " │ " };
     let always = format!(" {ALWAYS_KEYS} ");
     let always_w = (text::width_of(&always) as u16).min(area.width);

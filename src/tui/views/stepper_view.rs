@@ -170,31 +170,9 @@ fn watch_lines(notes: &str, width: u16, room: usize, ascii: bool) -> Vec<Line<'s
     }
 }
 
-/// A number to 3 decimals, with a true minus sign; tiny or huge values in
-/// scientific form so they do not read as 0.000 or run off the pane.
-pub fn num(v: f32) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "inf".into()
-        } else {
-            "−inf".into()
-        };
-    }
-    let a = v.abs();
-    let s = if a != 0.0 && !(1e-3..1e6).contains(&a) {
-        format!("{v:.3e}")
-    } else {
-        format!("{v:.3}")
-    };
-    match s.strip_prefix('-') {
-        Some("0.000") => "0.000".into(),
-        Some(rest) => format!("−{rest}"),
-        None => s,
-    }
-}
+/// A number to 3 decimals (see [`crate::tui::format::cost`]): the panes
+/// and the status line write every cost this one way.
+pub use crate::tui::format::cost as num;
 
 /// `num`, in parentheses when negative (for "lr·(−9.333)").
 pub fn paren(v: f32) -> String {
@@ -205,14 +183,8 @@ pub fn paren(v: f32) -> String {
     }
 }
 
-/// A learning rate below 0.001 in scientific form, 1e-5, as the lessons write it.
-pub fn lr_text(lr: f32) -> String {
-    if lr != 0.0 && lr.abs() < 1e-3 {
-        format!("{lr:e}")
-    } else {
-        format!("{lr}")
-    }
-}
+/// A learning rate in the lab's one notation (see [`crate::tui::format::lr`]).
+pub use crate::tui::format::lr as lr_text;
 
 /// "5.000 − 0.1·4.000 = 4.600": one SGD update with its numbers.
 pub fn update_numbers(p: f32, lr: f32, g: f32) -> String {
@@ -225,17 +197,45 @@ pub fn update_numbers(p: f32, lr: f32, g: f32) -> String {
     )
 }
 
-/// "epoch 12/1000 · lr 0.01 · cost now 4.667", and whether it runs or is
-/// done; the cost goes to a line of its own when `width` is short.
+/// The epoch of the last step, numbered as `dl-lab run` logs it: after one
+/// press of Space "epoch 0/100", before any "before epoch 0/100".
+pub fn epoch_text(s: &Stepper) -> String {
+    match &s.last {
+        Some(r) => format!("epoch {}/{}", r.epoch, s.session.epochs),
+        None => format!("before epoch 0/{}", s.session.epochs),
+    }
+}
+
+/// The cost around the last step, as (before, after): `dl-lab run` logs the
+/// cost before each epoch's step. Before any step only `after` (the cost now).
+pub fn costs(s: &Stepper) -> (Option<f32>, Option<f32>) {
+    (s.last.as_ref().map(|r| r.cost), s.now.as_ref().map(|n| n.cost))
+}
+
+/// "cost before this step 5.638 · after 5.049" (shorter as `width` needs),
+/// or "cost now 8.000" before the first step; the Loss pane writes the same.
+pub fn cost_text(s: &Stepper, width: usize) -> Option<String> {
+    match costs(s) {
+        (Some(b), Some(a)) => {
+            let long = format!("cost before this step {} · after {}", num(b), num(a));
+            if long.chars().count() <= width {
+                Some(long)
+            } else {
+                Some(format!("cost before {} · after {}", num(b), num(a)))
+            }
+        }
+        (Some(b), None) => Some(format!("cost before this step {}", num(b))),
+        (None, Some(a)) => Some(format!("cost now {}", num(a))),
+        (None, None) => None,
+    }
+}
+
+/// "epoch 12/1000 · lr 0.01", whether it runs or is done, and the cost
+/// before and after that step on a line of its own.
 fn header(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     let e = &s.session;
-    // the epoch last run, as the Loss pane and `dl-lab run` count it
-    let epoch = match &s.last {
-        Some(r) => format!("epoch {}/{}", r.epoch, e.epochs),
-        None => format!("before epoch 0/{}", e.epochs),
-    };
     let mut first = vec![Span::styled(
-        epoch,
+        epoch_text(s),
         Style::new().add_modifier(Modifier::BOLD),
     )];
     first.push(Span::raw(format!(" · lr {}", lr_text(s.lr()))));
@@ -249,17 +249,9 @@ fn header(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     } else if s.auto {
         first.push(Span::styled(" · running", Style::new().fg(Color::Green)));
     }
-    let Some(now) = &s.now else {
-        return vec![Line::from(first)];
-    };
-    let cost = format!("cost now {}", num(now.cost));
-    let mut one = Line::from(first.clone());
-    one.push_span(Span::raw(format!(" · {cost}")));
-    if one.width() <= usize::from(width) {
-        vec![one]
-    } else {
-        vec![Line::from(first), Line::raw(cost)]
-    }
+    let mut lines = vec![Line::from(first)];
+    lines.extend(cost_text(s, usize::from(width)).map(Line::raw));
+    lines
 }
 
 /// Red lines for a diverged or run-away cost.

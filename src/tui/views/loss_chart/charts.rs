@@ -1,6 +1,7 @@
 //! The Loss pane's charts: the loss (or a small lesson's cost) per step or
 //! epoch with its smoothed line, on a linear or log axis; and the held-out
-//! accuracy per epoch in percent. Both are ratatui `Chart`s; with too little
+//! accuracy after each epoch in percent, placed at the step that epoch ends
+//! on, so both charts count steps. No axis repeats a label. Both are ratatui `Chart`s; with too little
 //! data they draw a short notice instead.
 
 use ratatui::buffer::Buffer;
@@ -13,6 +14,7 @@ use super::format::{fmt_count, fmt_tick};
 use super::{notice, per_epoch};
 use crate::lessons::Task;
 use crate::tui::app::App;
+use crate::tui::format::distinct_ticks;
 
 /// Loss (or cost) per step with its smoothed line; `full` adds the legend.
 pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
@@ -94,14 +96,22 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
                 .title(x_title)
                 .style(axis_style)
                 .bounds([x0, x1])
-                .labels([fmt_count(x0), fmt_count((x0 + x1) / 2.0), fmt_count(x1)]),
+                .labels(distinct_ticks(vec![
+                    fmt_count(x0),
+                    fmt_count((x0 + x1) / 2.0),
+                    fmt_count(x1),
+                ])),
         )
         .y_axis(
             Axis::default()
                 .title(y_title)
                 .style(axis_style)
                 .bounds([lo, hi])
-                .labels([y_label(lo), y_label((lo + hi) / 2.0), y_label(hi)]),
+                .labels(distinct_ticks(vec![
+                    y_label(lo),
+                    y_label((lo + hi) / 2.0),
+                    y_label(hi),
+                ])),
         )
         .legend_position(full.then_some(LegendPosition::TopRight))
         .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
@@ -110,12 +120,14 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
 
 /// Held-out accuracy per epoch, in percent, on its own axis.
 pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
+    // on the loss chart's x unit: epoch e (from 1) ends at step e × batches
+    let per = app.progress.batches_per_epoch.max(1) as f64;
     let pts: Vec<(f64, f64)> = app
         .loss
         .accuracy
         .points()
         .iter()
-        .map(|&(e, a)| (e, a * 100.0))
+        .map(|&(e, a)| (e * per, a * 100.0))
         .collect();
     if pts.is_empty() {
         notice("test accuracy: after the first epoch", area, buf);
@@ -125,8 +137,8 @@ pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let planned = match app.lesson.task {
-        Task::Classifier { .. } => app.progress.epochs.max(1) as f64,
-        _ => 1.0,
+        Task::Classifier { .. } => app.progress.epochs.max(1) as f64 * per,
+        _ => per,
     };
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
     let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
@@ -152,21 +164,25 @@ pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .x_axis(
         Axis::default()
-            .title("epoch")
+            .title("step")
             .style(Style::new().fg(Color::Gray))
             .bounds([0.0, x1])
-            .labels(["0".to_string(), fmt_count(x1 / 2.0), fmt_count(x1)]),
+            .labels(distinct_ticks(vec![
+                "0".to_string(),
+                fmt_count(x1 / 2.0),
+                fmt_count(x1),
+            ])),
     )
     .y_axis(
         Axis::default()
             .title("test acc %")
             .style(Style::new().fg(Color::Gray))
             .bounds([lo, 100.0])
-            .labels([
+            .labels(distinct_ticks(vec![
                 format!("{lo:.0} %"),
                 format!("{:.0} %", (lo + 100.0) / 2.0),
                 "100 %".to_string(),
-            ]),
+            ])),
     );
     chart.render(area, buf);
 }

@@ -13,6 +13,8 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::format::{fmt_secs, fmt_value};
 use super::{not_started, per_epoch};
 use crate::tui::app::{App, TrainState};
+use crate::tui::format as fmt;
+use crate::tui::views::stepper_view;
 
 /// One counter: a short form for the overview and a (label, value) row for the opened pane.
 struct Field {
@@ -57,30 +59,25 @@ fn state_field(app: &App) -> Field {
 fn fields(app: &App) -> Vec<Field> {
     let mut out = vec![state_field(app)];
     if let Some(s) = &app.stepper {
-        out.push(field(
-            format!(
-                "epoch {}/{}",
-                s.costs.len().saturating_sub(1),
-                s.session.epochs
-            ),
-            "epoch",
-            format!(
-                "{} of {}",
-                s.costs.len().saturating_sub(1),
-                s.session.epochs
-            ),
-        ));
-        if let Some(c) = s.costs.last() {
-            out.push(field(
-                format!("cost {}", fmt_value(*c as f64)),
-                "cost (last epoch)",
-                fmt_value(*c as f64),
-            ));
+        // the same epoch and costs, worded the same, as the Model pane
+        let epoch = stepper_view::epoch_text(s);
+        out.push(field(epoch.clone(), "epoch", epoch));
+        // the overview gets both on one row: "cost before 5.638 · after 5.049"
+        let both = stepper_view::cost_text(s, 0).unwrap_or_default();
+        match stepper_view::costs(s) {
+            (Some(b), after) => {
+                out.push(field(both, "cost before this step", fmt::cost(b)));
+                if let Some(a) = after {
+                    out.push(field(String::new(), "cost after it", fmt::cost(a)));
+                }
+            }
+            (None, Some(a)) => out.push(field(both, "cost now", fmt::cost(a))),
+            (None, None) => {}
         }
         out.push(field(
-            format!("lr {}", s.lr()),
+            format!("lr {}", fmt::lr(s.lr())),
             "learning rate",
-            format!("{}", s.lr()),
+            fmt::lr(s.lr()),
         ));
         return out;
     }
@@ -99,9 +96,9 @@ fn fields(app: &App) -> Vec<Field> {
         };
         out.push(field(format!("batch {batch}"), "batch size", batch));
         out.push(field(
-            format!("lr {} ({})", h.lr, h.optimizer),
+            format!("lr {} ({})", fmt::lr(h.lr), h.optimizer),
             "learning rate",
-            format!("{} ({})", h.lr, h.optimizer),
+            format!("{} ({})", fmt::lr(h.lr), h.optimizer),
         ));
         return out;
     }
@@ -111,17 +108,20 @@ fn fields(app: &App) -> Vec<Field> {
         format!("{} of {}", p.epoch, p.epochs),
     ));
     out.push(field(
-        format!("step {}/{}", p.step, total),
+        format!("step {}/{}", fmt::count(p.step), fmt::count(total)),
         "step (batch)",
         format!(
             "{} of {} ({}/{})",
-            p.step, total, p.batch, p.batches_per_epoch
+            fmt::count(p.step),
+            fmt::count(total),
+            fmt::count(p.batch),
+            fmt::count(p.batches_per_epoch)
         ),
     ));
     out.push(field(
-        format!("{:.0} img/s", p.img_per_s),
+        format!("{} img/s", fmt::rate(p.img_per_s)),
         "speed",
-        format!("{:.0} img/s", p.img_per_s),
+        format!("{} img/s", fmt::rate(p.img_per_s)),
     ));
     let loss = p.last_loss.map_or("–".into(), |l| fmt_value(l as f64));
     out.push(field(format!("loss {loss}"), "loss (last batch)", loss));
@@ -143,6 +143,8 @@ fn compact_fields(app: &App) -> Vec<Field> {
     if !not_started(app) && app.stepper.is_none() {
         f.remove(0);
     }
+    // fields only the opened pane lists have no short form
+    f.retain(|f| !f.short.is_empty());
     f
 }
 
@@ -181,7 +183,7 @@ fn side_fields(app: &App) -> Vec<Field> {
             all.push(field(
                 String::new(),
                 "speed, last epoch",
-                format!("{:.0} img/s", e.img_per_s),
+                format!("{} img/s", fmt::rate(e.img_per_s)),
             ));
         }
         if let Some((e, a)) = app.loss.best {
@@ -194,7 +196,7 @@ fn side_fields(app: &App) -> Vec<Field> {
         all.push(field(
             String::new(),
             "held-out images",
-            app.data.test.labels.len().to_string(),
+            fmt::count(app.data.test.labels.len()),
         ));
         all.push(field(String::new(), "time left (ETA)", eta_text(app)));
         all.push(field(
@@ -205,7 +207,7 @@ fn side_fields(app: &App) -> Vec<Field> {
         all.push(field(
             String::new(),
             "learning rate",
-            format!("{} ({})", app.hyper.lr, app.hyper.optimizer),
+            format!("{} ({})", fmt::lr(app.hyper.lr), app.hyper.optimizer),
         ));
     }
     let per = if per_epoch(app) { "epochs" } else { "steps" };

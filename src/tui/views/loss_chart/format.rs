@@ -40,12 +40,12 @@ pub(super) fn fmt_tick(v: f64) -> String {
     }
 }
 
-/// A step or epoch count for an axis: 600, 12k.
+/// A step or epoch count for an axis: 600, 2,498, 12k.
 pub(super) fn fmt_count(v: f64) -> String {
     if v >= 10_000.0 {
         format!("{:.0}k", v / 1000.0)
     } else {
-        format!("{:.0}", v)
+        crate::tui::format::count(v.max(0.0).round() as usize)
     }
 }
 

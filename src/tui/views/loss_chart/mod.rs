@@ -26,7 +26,7 @@ use crossterm::event::KeyEvent;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use self::charts::{acc_chart, loss_chart};
@@ -118,7 +118,16 @@ impl LossPane {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
-    let block = pane_block("Loss", focused, app.ascii);
+    let mut block = pane_block("Loss", focused, app.ascii);
+    if !zoomed && !per_epoch(app) && app.loss.losses.x_range().is_some() {
+        // the overview's chart has no room for ratatui's legend box: name
+        // its two lines in the bottom border, each in its own colour
+        let dash = if app.ascii { "-" } else { "─" };
+        block = block.title_bottom(Line::from(vec![
+            Span::styled(format!(" {dash} loss per step "), Style::new().fg(Color::Gray)),
+            Span::styled(format!("{dash} smoothed "), Style::new().fg(Color::Yellow)),
+        ]));
+    }
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < MIN_INNER.0 || inner.height < MIN_INNER.1 {

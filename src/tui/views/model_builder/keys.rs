@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{Editor, LayerKind, Mode, ModelPane};
+use super::{offered_fix, Editor, LayerKind, Mode, ModelPane};
 use crate::nn::LayerSpec;
 use crate::tui::keymap;
 
@@ -74,6 +74,7 @@ impl ModelPane {
             KeyCode::Char('d') | KeyCode::Delete => self.remove(),
             KeyCode::Char('e') | KeyCode::Enter => self.open_editor(),
             KeyCode::Char('u') => self.undo(),
+            KeyCode::Char('f') => self.apply_fix(),
             _ => return false,
         }
         true
@@ -169,6 +170,24 @@ impl ModelPane {
         }
     }
 
+    /// `f`: set the stale `in_features`/`in_channels` that [`offered_fix`] found.
+    fn apply_fix(&mut self) {
+        match offered_fix(&self.specs, &self.input_shape) {
+            Some((i, spec)) => {
+                self.push_undo();
+                let old = std::mem::replace(&mut self.specs[i], spec);
+                self.note = Some(format!(
+                    "layer {} now {} (was {}); u undoes",
+                    i + 1,
+                    self.specs[i].label(),
+                    old.label()
+                ));
+                self.selected = i;
+            }
+            None => self.note = Some("nothing to fix: every layer takes what it gets".into()),
+        }
+    }
+
     fn push_undo(&mut self) {
         if self.undo.len() >= UNDO_DEPTH {
             self.undo.remove(0);
@@ -228,6 +247,10 @@ impl ModelPane {
         self.specs.insert(at, spec);
         self.selected = at;
         self.mode = Mode::Browse;
-        self.note = Some(format!("added layer {}; e edits it", at + 1));
+        self.note = Some(format!(
+            "added layer {}: {}",
+            at + 1,
+            self.specs[at].label()
+        ));
     }
 }

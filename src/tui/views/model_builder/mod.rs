@@ -6,11 +6,16 @@
 //! where its shape would be.
 //!
 //! Editing has three small modes: browsing (j/k select, a/i add, d delete,
-//! J/K move, e/Enter edit, u undo), a layer chooser after `a`/`i`, and a
-//! field editor after `e`. While the chooser or editor is open the table
-//! previews the result, and [`ModelPane::is_editing`] makes the app route
-//! keys here before its global keymap (except `q`). The trainer copies
-//! `specs` when a run starts, so edits never reach a running worker.
+//! J/K move, e/Enter edit, u undo, f fix), a layer chooser after `a`/`i`,
+//! and a field editor after `e`. The chooser asks which layer to add and
+//! inserts nothing until one is picked; the editor previews its change in
+//! the table. [`ModelPane::is_editing`] makes the app route keys here before
+//! its global keymap (except `q`). When a change leaves the next layer's
+//! `in_features`/`in_channels` stale, [`offered_fix`] offers to set it (`f`).
+//! [`readiness`] refuses a model whose training would not fit
+//! [`TRAIN_MEMORY_BUDGET`] ([`memory_check`]). The trainer copies `specs`
+//! when a run starts, so edits never reach a running worker; the pane says
+//! so while a run is on.
 //!
 //! - `mod.rs`: the pane's state ([`ModelPane`], [`Mode`]), the layers the
 //!   chooser offers and how a new one is sized, the preview, and the checks
@@ -34,13 +39,24 @@ pub use keys::KEYS;
 pub use render::render;
 
 use crate::lessons::{Lesson, Task};
-use crate::nn::spec::infer_shapes;
+use crate::nn::spec::{infer_shapes, memory_estimate, MemoryEstimate};
 use crate::nn::LayerSpec;
+use crate::tui::format;
 
 /// Scores the classifier must end with: one per digit.
 pub const CLASSES: usize = 10;
 /// The largest count a field accepts: beyond it a layer would not fit in memory anyway.
 pub const MAX_VALUE: usize = 65_536;
+/// The most memory the lab lets a training run take (parameters, gradients,
+/// Adam state, activations and their gradients; see [`memory_estimate`]).
+/// A bigger model is refused before anything is allocated: an allocation
+/// failure aborts the process, with no chance to say why.
+pub const TRAIN_MEMORY_BUDGET: u64 = 2 << 30;
+/// The batch the estimate assumes: the MNIST lessons' batch size.
+pub const ESTIMATE_BATCH: usize = 100;
+
+/// The width of a Linear layer the chooser adds in the middle of a model.
+pub const HIDDEN_DEFAULT: usize = 128;
 
 /// The layers the chooser offers, in its order (1–8 pick them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,9 +171,17 @@ impl ModelPane {
                     .map(|s| s.iter().product::<usize>())
                     .filter(|&f| f > 0)
                     .unwrap_or(CLASSES);
+                // give the next layer what it takes, the scores at the end,
+                // else a small hidden layer (never features × features: after
+                // a conv layer that is hundreds of millions of parameters)
+                let out_features = match self.specs.get(at) {
+                    _ if at_end => CLASSES,
+                    Some(LayerSpec::Linear { in_features, .. }) => *in_features,
+                    _ => features.min(HIDDEN_DEFAULT),
+                };
                 LayerSpec::Linear {
                     in_features: features,
-                    out_features: if at_end { CLASSES } else { features },
+                    out_features,
                 }
             }
             LayerKind::Conv2d => {
@@ -193,12 +217,9 @@ impl ModelPane {
     pub fn preview(&self) -> (Vec<LayerSpec>, usize) {
         match &self.mode {
             Mode::Browse => (self.specs.clone(), self.selected),
-            Mode::Choose { kind, before } => {
-                let at = self.insert_at(*before);
-                let mut specs = self.specs.clone();
-                specs.insert(at, self.new_layer(*kind, at));
-                (specs, at)
-            }
+            // nothing is inserted until the learner picks a layer: the
+            // chooser's lines say what each choice would add
+            Mode::Choose { .. } => (self.specs.clone(), self.selected),
             Mode::Edit(ed) => {
                 let mut specs = self.specs.clone();
                 if let (Ok(spec), Some(slot)) = (ed.build(), specs.get_mut(ed.index)) {
@@ -208,6 +229,95 @@ impl ModelPane {
             }
         }
     }
+}
+
+/// A layer whose input no longer matches its `in_features` / `in_channels`
+/// (after a layer before it changed): the first such layer and the same
+/// layer taking what it now gets. `f` applies it.
+pub fn offered_fix(specs: &[LayerSpec], input: &[usize]) -> Option<(usize, LayerSpec)> {
+    let shapes = infer_shapes(specs, input);
+    let i = shapes.iter().position(Result::is_err)?;
+    let got = match i {
+        0 => input.to_vec(),
+        _ => shapes[i - 1].clone().ok()?,
+    };
+    let fixed = match (&specs[i], got.as_slice()) {
+        (LayerSpec::Linear { out_features, .. }, &[f]) => LayerSpec::Linear {
+            in_features: f,
+            out_features: *out_features,
+        },
+        (
+            LayerSpec::Conv2d {
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                ..
+            },
+            &[c, _, _],
+        ) => LayerSpec::Conv2d {
+            in_channels: c,
+            out_channels: *out_channels,
+            kernel_size: *kernel_size,
+            stride: *stride,
+            padding: *padding,
+        },
+        _ => return None,
+    };
+    // only a fix that makes this layer valid is worth offering
+    (fixed.output_shape(&got).is_ok() && fixed != specs[i]).then_some((i, fixed))
+}
+
+/// "f sets layer 3's in features to 1,568": the offer in words.
+pub fn fix_text(i: usize, spec: &LayerSpec) -> String {
+    match *spec {
+        LayerSpec::Linear { in_features, .. } => format!(
+            "f sets layer {}'s in features to {}",
+            i + 1,
+            format::count(in_features)
+        ),
+        LayerSpec::Conv2d { in_channels, .. } => format!(
+            "f sets layer {}'s in channels to {}",
+            i + 1,
+            format::count(in_channels)
+        ),
+        _ => format!("f fixes layer {}", i + 1),
+    }
+}
+
+/// The memory training `specs` takes at [`ESTIMATE_BATCH`], and whether it fits
+/// [`TRAIN_MEMORY_BUDGET`]: `Err` says how much, against the budget, and which layer to shrink.
+pub fn memory_check(specs: &[LayerSpec], input: &[usize]) -> Result<MemoryEstimate, String> {
+    let est = memory_estimate(specs, input, ESTIMATE_BATCH);
+    if est.total_bytes() <= TRAIN_MEMORY_BUDGET {
+        return Ok(est);
+    }
+    let biggest = specs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, s)| s.param_count_u64())
+        .filter(|(_, s)| s.param_count_u64() > 0)
+        .map(|(i, s)| format!(": make layer {} ({}) smaller", i + 1, s.label()))
+        .unwrap_or_default();
+    Err(format!(
+        "too big to train: needs about {} of memory, over the lab's {} budget{biggest}",
+        format::bytes(est.total_bytes()),
+        format::bytes(TRAIN_MEMORY_BUDGET),
+    ))
+}
+
+/// "memory to train (batch 100, f32): parameters, gradients, Adam 784.0 KiB +
+/// activations and their gradients 67.6 MiB = 68.4 MiB of the 2.0 GiB budget".
+pub fn memory_text(est: &MemoryEstimate) -> String {
+    format!(
+        "memory to train (batch {}, f32): parameters, gradients, Adam {} + activations and \
+         their gradients {} = {} of the {} budget",
+        est.batch,
+        format::bytes(est.param_bytes()),
+        format::bytes(est.activation_bytes()),
+        format::bytes(est.total_bytes()),
+        format::bytes(TRAIN_MEMORY_BUDGET),
+    )
 }
 
 /// Whether `specs` can be trained on `input`: `Ok(total params)`, or what to fix first
@@ -226,7 +336,10 @@ pub fn readiness(specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> 
     }
     match shapes.last() {
         Some(Ok(out)) => match out.as_slice() {
-            [n] if *n >= CLASSES => Ok(specs.iter().map(LayerSpec::param_count).sum()),
+            [n] if *n >= CLASSES => {
+                memory_check(specs, input)?;
+                Ok(specs.iter().map(LayerSpec::param_count).sum())
+            }
             [n] => Err(format!(
                 "the model ends with {n} scores; the digits need {CLASSES}"
             )),

@@ -11,11 +11,15 @@ use ratatui::widgets::Widget;
 
 use super::glyphs::{fit, pick, Glyphs};
 use super::table::{draw_table, Row};
-use super::{readiness, shape_text, short_label, Editor, LayerKind, Mode};
+use super::{
+    fix_text, memory_text, offered_fix, readiness, shape_text, short_label, Editor, LayerKind,
+    Mode, ModelPane, ESTIMATE_BATCH,
+};
 use crate::lessons::Task;
-use crate::nn::spec::infer_shapes;
+use crate::nn::spec::{infer_shapes, memory_estimate, MemoryEstimate};
 use crate::nn::LayerSpec;
 use crate::tui::app::{App, TrainState};
+use crate::tui::format;
 use crate::tui::views::pane_block;
 use crate::tui::views::text::{width_of, wrap_words};
 
@@ -50,8 +54,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     } else {
         Style::new().fg(Color::Red)
     };
-    let block = pane_block("Model", focused, app.ascii)
-        .title_top(Line::styled(format!(" {total} params "), title_style).right_aligned());
+    let title = match app.train_state {
+        TrainState::Running => "Model · training",
+        TrainState::Paused | TrainState::Diverged(_) => "Model · paused",
+        _ => "Model",
+    };
+    let block = pane_block(title, focused, app.ascii).title_top(
+        Line::styled(format!(" {} params ", format::count(total)), title_style).right_aligned(),
+    );
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < MIN_INNER_WIDTH || inner.height < MIN_INNER_HEIGHT {
@@ -69,16 +79,26 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     let w = inner.width as usize;
 
     // ---- the parts under the table, in the order they are drawn
+    let est = memory_estimate(&specs, input, ESTIMATE_BATCH);
     let mut parts = vec![Part {
-        lines: status_lines(&ready, specs.len(), total, w, &g),
+        lines: status_lines(&ready, specs.len(), total, &est, w, &g),
         keep: 4,
     }];
+    if let (Some((i, spec)), false) = (offered_fix(&specs, input), pane.is_editing()) {
+        parts.push(Part {
+            lines: wrapped(&fix_text(i, &spec), w, Style::new().fg(Color::Yellow)),
+            keep: 5,
+        });
+    }
+    if zoomed && shapes.iter().all(Result::is_ok) && !specs.is_empty() {
+        parts.push(Part {
+            lines: wrapped(&memory_text(&est), w, Style::new().fg(Color::DarkGray)),
+            keep: 1,
+        });
+    }
     if let Some(n) = run_note(app) {
-        let lines = wrap_words(n, w)
-            .into_iter()
-            .map(|l| Line::styled(l, Style::new().fg(Color::Yellow)))
-            .collect();
-        parts.push(Part { lines, keep: 1 });
+        let lines = wrapped(n, w, Style::new().fg(Color::Yellow));
+        parts.push(Part { lines, keep: 5 });
     }
     if let Some(n) = &pane.note {
         parts.push(Part {
@@ -89,7 +109,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
             keep: 2,
         });
     }
-    let hint = mode_parts(&pane.mode, selected, zoomed, w, &g, &mut parts);
+    let hint = mode_parts(pane, zoomed, w, &g, &mut parts);
     parts.push(Part {
         lines: vec![Line::styled(
             fit(hint, w, g.more),
@@ -116,21 +136,36 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     );
 }
 
-/// "✓ ready to train · 8 layers · 421642 params" as the width allows, or
-/// what to fix first (up to three lines).
+/// `text` word-wrapped to `w`, every line in `style`.
+fn wrapped(text: &str, w: usize, style: Style) -> Vec<Line<'static>> {
+    wrap_words(text, w)
+        .into_iter()
+        .map(|l| Line::styled(l, style))
+        .collect()
+}
+
+/// "✓ ready to train · 8 layers · 50,186 params · 68.4 MiB" as the width
+/// allows, or what to fix first (up to four lines).
 fn status_lines(
     ready: &Result<usize, String>,
     layers: usize,
     total: usize,
+    est: &MemoryEstimate,
     w: usize,
     g: &Glyphs,
 ) -> Vec<Line<'static>> {
     match ready {
         Ok(_) => {
-            let long = format!("{} ready to train · {layers} layers · {total} params", g.ok);
+            let (layers, total) = (format::layers(layers), format::count(total));
+            let mem = format::bytes(est.total_bytes());
+            let full = format!(
+                "{} ready to train · {layers} · {total} params · {mem}",
+                g.ok
+            );
+            let long = format!("{} ready to train · {layers} · {total} params", g.ok);
             let mid = format!("{} ready to train · {total} params", g.ok);
             let short = format!("{} ready to train", g.ok);
-            let text = pick(&[&long, &mid, &short], w);
+            let text = pick(&[&full, &long, &mid, &short], w);
             vec![Line::styled(
                 fit(text, w, g.more),
                 Style::new().fg(Color::Green),
@@ -138,18 +173,22 @@ fn status_lines(
         }
         Err(why) => wrap_words(&format!("{} {why}", g.bad), w)
             .into_iter()
-            .take(3)
+            .take(4)
             .map(|l| Line::styled(l, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)))
             .collect(),
     }
 }
 
-/// Whether the edited list differs from the model of the current or last run.
+/// The run's model against the edited list: while a run is on, that edits
+/// apply to the next run; after it, whether the list changed since.
 fn run_note(app: &App) -> Option<&'static str> {
     let edited = app.builder.specs != app.trained_specs && !app.trained_specs.is_empty();
     match app.train_state {
-        TrainState::Running | TrainState::Paused | TrainState::Diverged(_) if edited => {
-            Some("the run in progress keeps its own model; r then s trains this one")
+        TrainState::Running | TrainState::Paused | TrainState::Diverged(_) if edited => Some(
+            "edited: applies to the next run; the run in progress keeps its own model (r then s)",
+        ),
+        TrainState::Running | TrainState::Paused | TrainState::Diverged(_) => {
+            Some("this model is training; edits apply to the next run")
         }
         TrainState::Finished | TrainState::Failed(_) if edited => {
             Some("changed since the last run; s trains it")
@@ -161,14 +200,13 @@ fn run_note(app: &App) -> Option<&'static str> {
 /// The chooser's or editor's lines (pushed onto `parts`) and the key hint
 /// of `mode`, as the width allows.
 fn mode_parts(
-    mode: &Mode,
-    selected: usize,
+    pane: &ModelPane,
     zoomed: bool,
     w: usize,
     g: &Glyphs,
     parts: &mut Vec<Part>,
 ) -> &'static str {
-    match mode {
+    match &pane.mode {
         Mode::Browse if zoomed => pick(
             &[
                 "↑↓ select · a/i add after/before · d delete · J/K move · Enter/e edit · u undo",
@@ -189,8 +227,10 @@ fn mode_parts(
             w,
         ),
         Mode::Choose { kind, before } => {
+            let at = pane.insert_at(*before);
+            let adds = pane.new_layer(*kind, at);
             parts.push(Part {
-                lines: chooser_lines(*kind, *before, selected, w, g),
+                lines: chooser_lines(*kind, *before, at, &adds, w, g),
                 keep: 6,
             });
             pick(
@@ -285,14 +325,34 @@ fn table_rows(
     rows
 }
 
-/// "add after layer 3: 1 Linear 2 Conv2d …", or one short line when the pane is narrow.
-fn chooser_lines(kind: usize, before: bool, at: usize, w: usize, g: &Glyphs) -> Vec<Line<'static>> {
+/// "which layer to add as layer 3 (after the selection)? 1 Linear 2 Conv2d …",
+/// what the highlighted choice adds, or one short line when the pane is narrow.
+fn chooser_lines(
+    kind: usize,
+    before: bool,
+    at: usize,
+    adds: &LayerSpec,
+    w: usize,
+    g: &Glyphs,
+) -> Vec<Line<'static>> {
     let place = if before { "before" } else { "after" };
-    let head = format!("add layer {} ({place} the selection):", at + 1);
+    let long = format!(
+        "which layer to add as layer {} ({place} the selection)?",
+        at + 1
+    );
+    let short = format!("add which layer as layer {}?", at + 1);
     let mut lines = vec![Line::styled(
-        fit(&head, w, g.more),
+        fit(pick(&[&long, &short], w), w, g.more),
         Style::new().add_modifier(Modifier::BOLD),
     )];
+    let params = match adds.param_count() {
+        0 => String::new(),
+        n => format!(", {} params", format::count(n)),
+    };
+    let long = format!("Enter adds {}{params}", adds.label());
+    let short = format!("adds {}{params}", short_label(adds, g.ascii));
+    let shortest = format!("adds {}", short_label(adds, g.ascii));
+    let what = pick(&[&long, &short, &shortest], w).to_string();
     // options as units that do not split across lines
     let mut line: Vec<Span<'static>> = Vec::new();
     let mut line_w = 0;
@@ -318,8 +378,10 @@ fn chooser_lines(kind: usize, before: bool, at: usize, w: usize, g: &Glyphs) -> 
     if !line.is_empty() {
         option_lines.push(Line::from(line));
     }
+    let what = Line::styled(fit(&what, w, g.more), Style::new().fg(Color::Cyan));
     if option_lines.len() <= 2 {
         lines.extend(option_lines);
+        lines.push(what);
     } else {
         // narrow: one line with the current choice
         let name = LayerKind::ALL.get(kind).map_or("?", |k| k.name());
@@ -329,6 +391,7 @@ fn chooser_lines(kind: usize, before: bool, at: usize, w: usize, g: &Glyphs) -> 
             fit(&text, w, g.more),
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         ));
+        lines.push(what);
     }
     lines
 }

@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use super::glyphs::{fit, Glyphs};
+use crate::tui::format;
 use crate::tui::views::text::width_of;
 
 /// One table row, before layout.
@@ -61,7 +62,7 @@ pub(super) fn draw_table(
         .iter()
         .filter_map(|r| r.params)
         .chain(show_total.then_some(total))
-        .map(|p| p.to_string().len())
+        .map(|p| format::count(p).len())
         .chain(show_header.then_some(6))
         .max()
         .unwrap_or(1);
@@ -178,7 +179,14 @@ pub(super) fn draw_table(
                     base,
                 );
                 if let (true, Some(p)) = (show_params, row.params) {
-                    put(buf, x_params, y, &format!("{p:>params_w$}"), params_w, base);
+                    put(
+                        buf,
+                        x_params,
+                        y,
+                        &format!("{:>params_w$}", format::count(p)),
+                        params_w,
+                        base,
+                    );
                 }
             }
             Err(why) => {
@@ -193,7 +201,14 @@ pub(super) fn draw_table(
                         red,
                     );
                     if let (true, Some(p)) = (show_params, row.params) {
-                        put(buf, x_params, y, &format!("{p:>params_w$}"), params_w, base);
+                        put(
+                            buf,
+                            x_params,
+                            y,
+                            &format!("{:>params_w$}", format::count(p)),
+                            params_w,
+                            base,
+                        );
                     }
                 } else {
                     // the reason matters more than this row's count: let it take the params column
@@ -218,7 +233,7 @@ pub(super) fn draw_table(
                 buf,
                 x_params,
                 y,
-                &format!("{total:>params_w$}"),
+                &format!("{:>params_w$}", format::count(total)),
                 params_w,
                 style,
             );

@@ -386,7 +386,16 @@ fn render_list(
             ),
         ]));
     }
-    lines.push(Line::raw(format!("right: {right}/{}", points.len())));
+    // the legend of the points' colours on the plane, with the tally
+    let n = points.len();
+    lines.push(Line::styled(
+        format!("{yes} right {right}/{n}"),
+        Style::new().fg(Color::Green),
+    ));
+    lines.push(Line::styled(
+        format!("{no} wrong {}/{n}", n - right),
+        Style::new().fg(Color::Red),
+    ));
     lines.push(Line::styled(
         "p = P(y = 1)",
         Style::new().fg(Color::DarkGray),

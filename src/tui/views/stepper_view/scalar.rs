@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
 use super::{header, lr_text, num, trouble, update_numbers};
@@ -51,11 +51,14 @@ pub(super) fn tick(v: f64) -> String {
 
 /// An axis over `[lo, hi]` labelled at both ends and in the middle.
 pub(super) fn ticked_axis(title: &'static str, [lo, hi]: [f64; 2]) -> Axis<'static> {
-    Axis::default().title(title).bounds([lo, hi]).labels([
-        tick(lo),
-        tick((lo + hi) / 2.0),
-        tick(hi),
-    ])
+    Axis::default()
+        .title(title)
+        .bounds([lo, hi])
+        .labels(crate::tui::format::distinct_ticks(vec![
+            tick(lo),
+            tick((lo + hi) / 2.0),
+            tick(hi),
+        ]))
 }
 
 /// [`X_WINDOW`], grown (with a margin) to hold every point given.
@@ -109,11 +112,24 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     } else {
         (Marker::Braille, Marker::Braille, Marker::Dot, Marker::Block)
     };
-    let title = if ascii {
-        "Dataset: y = (x−3)²+4 @ now o trail"
+    let title = "Dataset: y = (x−3)² + 4";
+    // the legend, under the chart in each mark's own colour
+    let (now_mark, past_mark, slope_mark) = if ascii {
+        ("@", "o", "+")
     } else {
-        "Dataset: y = (x−3)²+4 █ now • trail"
+        ("█", "•", "╱")
     };
+    let legend = Line::from(vec![
+        Span::styled(format!(" {now_mark} x now"), Style::new().fg(Color::Yellow)),
+        Span::styled(
+            format!(" {past_mark} past x"),
+            Style::new().fg(Color::DarkGray),
+        ),
+        Span::styled(
+            format!(" {slope_mark} tangent (dy/dx) "),
+            Style::new().fg(Color::Magenta),
+        ),
+    ]);
     let datasets = vec![
         Dataset::default()
             .data(&curve)
@@ -135,7 +151,7 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
     ];
     Chart::new(datasets)
-        .block(pane_block(title, focused, ascii))
+        .block(pane_block(title, focused, ascii).title_bottom(legend))
         .legend_position(None)
         .x_axis(ticked_axis("x", [lo, hi]))
         .y_axis(ticked_axis("y", [0.0, top]))
