@@ -541,3 +541,43 @@ fn zero_size_reductions_on_opencl_match_the_cpu() {
         assert_eq!(cpu.sum().item(), ocl.sum().item());
     }
 }
+
+#[test]
+fn model_to_after_an_optimizer_step_moves_the_state_too() {
+    // Adam has m and v for each parameter after one step on the CPU; moving
+    // the model then must not break the next step (the state follows), and
+    // the step must equal the one the CPU would take.
+    let Some(device) = common::opencl_device() else {
+        return;
+    };
+    let make = || {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
+        Sequential::new(vec![Box::new(Linear::new(3, 2, &mut rng))])
+    };
+    let x = dl_lab::Tensor::from_vec(&[4, 3], (0..12).map(|v| v as f32 / 10.0).collect())
+        .expect("x");
+    let step = |model: &Sequential, opt: &mut Box<dyn dl_lab::optim::Optimizer>, dev: &Device| {
+        let loss = model
+            .forward(&x.to(dev).expect("x to device"))
+            .expect("forward")
+            .try_mean()
+            .expect("mean");
+        opt.zero_grad();
+        loss.backward().expect("backward");
+        opt.step().expect("step");
+    };
+    let (a, b) = (make(), make());
+    let mut opt_a = dl_lab::optim::build_optimizer("adam", a.parameters(), 0.1, 0.0, 0.0).expect("adam");
+    let mut opt_b = dl_lab::optim::build_optimizer("adam", b.parameters(), 0.1, 0.0, 0.0).expect("adam");
+    step(&a, &mut opt_a, &Device::Cpu);
+    step(&b, &mut opt_b, &Device::Cpu);
+    b.to(&device).expect("model to device");
+    step(&a, &mut opt_a, &Device::Cpu);
+    step(&b, &mut opt_b, &device);
+    for (pa, pb) in a.parameters().iter().zip(b.parameters()) {
+        assert_eq!(pb.device(), device);
+        for (va, vb) in pa.to_vec().iter().zip(pb.to_vec()) {
+            assert!((va - vb).abs() < 1e-5, "{va} vs {vb}");
+        }
+    }
+}

@@ -583,7 +583,7 @@ fn matmul_matches_cpu() {
 /// (x shape, (O, kh, kw), stride, padding)
 type ConvCase = (&'static [usize], (usize, usize, usize), usize, usize);
 
-const CONV_CASES: [ConvCase; 9] = [
+const CONV_CASES: [ConvCase; 13] = [
     (&[1, 1, 1, 1], (1, 1, 1), 1, 0),
     (&[1, 1, 5, 5], (1, 3, 3), 1, 1),
     (&[2, 3, 7, 9], (5, 3, 3), 1, 1),
@@ -592,6 +592,15 @@ const CONV_CASES: [ConvCase; 9] = [
     (&[1, 4, 6, 6], (2, 6, 6), 1, 0),
     // rows wider than a work-group's 64 columns
     (&[2, 2, 3, 70], (3, 3, 3), 1, 1),
+    // batch 100 (past a work-group's 64 images), odd sizes, stride 2,
+    // padding 2, kh ≠ kw
+    (&[100, 3, 9, 7], (4, 2, 3), 2, 2),
+    // stride 2, padding 1, a one-column kernel
+    (&[1, 3, 10, 10], (2, 3, 1), 2, 1),
+    // stride past the kernel (inputs no window reads), 65 images
+    (&[65, 2, 5, 8], (3, 2, 2), 3, 1),
+    // a 1×1 image: most windows lie wholly in the padding
+    (&[1, 2, 1, 1], (2, 5, 3), 1, 2),
     // cnn-mnist's two convolutions at batch 100 and 3
     (&[100, 1, 28, 28], (32, 3, 3), 1, 1),
     (&[3, 32, 14, 14], (64, 3, 3), 1, 1),

@@ -237,6 +237,11 @@ impl Tensor {
         Ok(())
     }
 
+    /// Whether both handles are the same tensor.
+    pub fn same_node(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn id(&self) -> usize {
         self.0.id
     }

@@ -46,7 +46,8 @@ pub trait Module: Send + Sync {
 
     /// Move every parameter to `device` in place (PyTorch's `model.to(device)`).
     /// The parameters keep their identity, so an optimizer that already holds
-    /// them keeps working; their gradients move with them.
+    /// them keeps working (its state follows them at its next step); their
+    /// gradients move with them.
     fn to(&self, device: &Device) -> Result<()> {
         for p in self.parameters() {
             p.move_to(device)?;

@@ -322,6 +322,15 @@ pub(crate) fn update_each(
                 })
             }
         };
+        // the parameter moved (model.to(&device)) since the state was made:
+        // the state follows it, as PyTorch's optimizer state follows its
+        // parameters when they are loaded onto another device
+        let device = g.device();
+        for b in s.buffers.iter_mut() {
+            if b.device() != device {
+                *b = b.to_device(&device)?;
+            }
+        }
         s.step += 1;
         let r = rule(s);
         p.storage_mut().update(g, &mut s.buffers, &r)?;

@@ -62,7 +62,14 @@ fn binary(
     f: BinaryOp,
     make: fn(Tensor, Tensor) -> Op,
 ) -> Result<Tensor> {
-    let value = zip(name, &a.storage(), &b.storage(), f)?;
+    // one read guard when both operands are the same tensor (`x * x`): a
+    // second read of one RwLock on one thread may deadlock behind a writer
+    let value = if a.same_node(b) {
+        let x = a.storage();
+        zip(name, &x, &x, f)?
+    } else {
+        zip(name, &a.storage(), &b.storage(), f)?
+    };
     Ok(Tensor::from_op(value, make(a.clone(), b.clone())))
 }
 

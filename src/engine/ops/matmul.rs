@@ -1,6 +1,6 @@
 //! Matrix multiply. a: (m, k), b: (k, n) → (m, n).
-//! Backward: da = g·bᵀ (m, k), db = aᵀ·g (k, n); the transposes are flags to
-//! the device's product, never copies.
+//! Backward: da = g·bᵀ (m, k), db = aᵀ·g (k, n); these transposes are flags
+//! to the device's product, not copies.
 
 use super::Op;
 use crate::backend::Storage;
@@ -21,7 +21,10 @@ fn check_2d(op: &'static str, shape: &[usize]) -> Result<()> {
 impl Tensor {
     /// Matrix product of two 2-D tensors (PyTorch's `matmul` / `@`).
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = (self.storage(), other.storage());
+        let a = self.storage();
+        // one read guard for `x.matmul(&x)` (a second read may deadlock behind a writer)
+        let b_guard = (!self.same_node(other)).then(|| other.storage());
+        let b = b_guard.as_deref().unwrap_or(&a);
         check_2d("matmul", a.shape())?;
         check_2d("matmul", b.shape())?;
         if a.shape()[1] != b.shape()[0] {
@@ -36,8 +39,9 @@ impl Tensor {
                 ),
             });
         }
-        let value = a.matmul(&b, false, false)?;
-        drop((a, b));
+        let value = a.matmul(b, false, false)?;
+        drop(b_guard);
+        drop(a);
         Ok(Tensor::from_op(
             value,
             Op::MatMul(self.clone(), other.clone()),
