@@ -46,15 +46,35 @@ pub(crate) struct Node {
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<Node>);
 
+thread_local! {
+    /// How many `Node::drop`s are nested on this thread's stack right now.
+    static DROP_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Nested drops allowed before a graph is unlinked on the heap instead: a
+/// few kilobytes of stack, deeper than the models here, and safe on a small
+/// thread stack.
+const MAX_DROP_DEPTH: usize = 64;
+
 impl Drop for Node {
-    /// Drop a long graph without recursion: a chain of a million ops would
-    /// otherwise drop node by node on the stack and overflow it. Inputs that
-    /// only this graph holds are unlinked onto a heap stack and dropped there.
+    /// Drop a long graph without overflowing the stack: a chain of a million
+    /// ops would otherwise drop node by node, each inside the last. Up to
+    /// [`MAX_DROP_DEPTH`] nested drops recurse as usual (no allocation, the
+    /// common case); deeper, inputs that only this graph holds have their op
+    /// taken in place (`Arc::get_mut`, no move of the node) onto a heap
+    /// stack, so each drops shallowly.
     fn drop(&mut self) {
         let Some(op) = self.op.take() else { return };
+        let depth = DROP_DEPTH.with(Cell::get);
+        if depth < MAX_DROP_DEPTH {
+            DROP_DEPTH.with(|d| d.set(depth + 1));
+            drop(op);
+            DROP_DEPTH.with(|d| d.set(depth));
+            return;
+        }
         let mut stack = op.into_inputs();
-        while let Some(t) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(t.0) {
+        while let Some(mut t) = stack.pop() {
+            if let Some(node) = Arc::get_mut(&mut t.0) {
                 if let Some(op) = node.op.take() {
                     stack.extend(op.into_inputs());
                 }

@@ -286,15 +286,14 @@ pub(crate) fn update_each(
     for (p, slot) in params.iter().zip(state.iter_mut()) {
         let grad = p.grad_storage();
         let Some(g) = grad.as_ref() else { continue };
-        let shape = p.shape();
-        if g.shape() != shape.as_slice() {
+        if g.shape() != p.storage().shape() {
             continue;
         }
-        if slot.as_ref().is_some_and(|s| {
-            s.buffers
-                .first()
-                .is_some_and(|b| b.shape() != shape.as_slice())
-        }) {
+        let shape = g.shape();
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.buffers.first().is_some_and(|b| b.shape() != shape))
+        {
             *slot = None;
         }
         let s = match slot {
@@ -302,7 +301,7 @@ pub(crate) fn update_each(
             None => {
                 let mut made = Vec::with_capacity(buffers);
                 for _ in 0..buffers {
-                    let zeros = g.zeros_like(&shape)?;
+                    let zeros = g.zeros_like(shape)?;
                     made.push(if init == 0.0 {
                         zeros
                     } else {
@@ -312,7 +311,7 @@ pub(crate) fn update_each(
                                 init,
                             )),
                             BinaryOp::Add,
-                            &shape,
+                            shape,
                         )?
                     });
                 }

@@ -177,12 +177,15 @@ pub(crate) fn add_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradS
         // A broadcast operand (a bias) gets its sum straight from `g`, and the
         // operand with g's shape takes the buffer itself: no copy of g.
         (true, true) => {
-            if a.shape() == g.shape() {
-                let gb = g.sum_to_shape(&b.shape())?; // a copy only if b is full-size too
+            // (each guard is released before `accumulate` reads the tensor again)
+            let a_full = a.storage().shape() == g.shape();
+            if a_full {
+                let gb = g.sum_to_shape(b.storage().shape())?; // a copy only if b is full-size too
                 store.accumulate(a, g)?;
                 store.accumulate(b, gb)
             } else {
-                store.accumulate(a, g.sum_to_shape(&a.shape())?)?;
+                let ga = g.sum_to_shape(a.storage().shape())?;
+                store.accumulate(a, ga)?;
                 store.accumulate(b, g)
             }
         }
