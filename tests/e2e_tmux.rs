@@ -376,3 +376,19 @@ fn an_abort_gives_the_terminal_back() {
     let screen = t.screen();
     assert!(!screen.contains("q quit"), "still in the alternate screen:\n{screen}");
 }
+
+#[test]
+fn status_line_names_an_opencl_device_briefly_at_80_columns() {
+    if !tmux_available() || common::opencl_device().is_none() {
+        return;
+    }
+    let t = Tmux::start("oclstatus", "--lesson cnn-mnist --device opencl", 80, 24);
+    let screen = t.wait_for("q quit", 15);
+    let status = screen.lines().nth(23).unwrap_or_default();
+    assert!(
+        status.contains(" opencl:0 │ lr 0.001") && status.trim_end().ends_with("? help  q quit"),
+        "status line: {status:?}\n{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(10), 0);
+}

@@ -252,12 +252,16 @@ fn cut(s: &str, width: usize, ascii: bool) -> String {
 }
 
 /// The device the lesson computes on: `--device` for the MNIST lessons, the
-/// CPU engine for the small ones.
+/// CPU engine for the small ones. Short (`opencl:0`), so that the status
+/// line keeps its hints at 80 columns; `dl-lab devices` names the device.
 fn device_label(app: &App) -> String {
     if app.stepper.is_some() || !app.lesson.is_classifier() {
-        "cpu".into()
-    } else {
-        app.device.name()
+        return "cpu".into();
+    }
+    let name = app.device.name();
+    match name.split_once(" (") {
+        Some((short, _)) => short.to_string(),
+        None => name,
     }
 }
 
