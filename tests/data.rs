@@ -265,17 +265,9 @@ fn subset_and_image_views() {
 #[test]
 fn shared_mnist_test_files_if_present() {
     // The course's full t10k pair; a later test trains on 0..2000 and evaluates on 2000..3000.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/mnist");
-    if !dir.is_dir() {
-        if std::env::var("DL_LAB_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-            panic!(
-                "{} is missing and DL_LAB_REQUIRE_SHARED=1 requires it",
-                dir.display()
-            );
-        }
-        skip_note!("skipping: {} not found", dir.display());
+    let Some(dir) = common::shared_dir("datasets/mnist") else {
         return;
-    }
+    };
     let t10k = Mnist::load_test_files(&dir).expect("t10k");
     assert_eq!(t10k.len(), 10_000);
     let (train, valid) = (

@@ -20,6 +20,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("J / K", "move the selected layer down / up"),
     ("e", "edit the selected layer (open: also Enter)"),
     ("u", "undo the last change"),
+    (
+        "f",
+        "fix the next layer's in_features / in_channels when an edit changed its input (the pane offers it)",
+    ),
     ("adding", "left / right or 1-8 choose the kind, Enter adds, Esc cancels"),
     (
         "editing",
