@@ -530,6 +530,19 @@ impl Storage {
         rule: &UpdateRule,
     ) -> Result<()> {
         let device = self.device();
+        // every buffer is checked before any is taken, so an error leaves
+        // the optimizer's state as it was
+        if let Some(other) = std::iter::once(&*grad)
+            .chain(state.iter())
+            .map(Storage::device)
+            .find(|d| *d != device)
+        {
+            return Err(Error::DeviceMismatch {
+                op: "optimizer step",
+                lhs: device.name(),
+                rhs: other.name(),
+            });
+        }
         let mismatch = |other: Device| Error::DeviceMismatch {
             op: "optimizer step",
             lhs: device.name(),
