@@ -34,7 +34,7 @@ inline float sigmoid_stable(float x) {
 UNARY(neg, -v)
 UNARY(exp, exp(v))
 UNARY(log, log(v))
-UNARY(relu, fmax(v, 0.0f))                          // NaN -> 0, as f32::max
+UNARY(relu, (v < 0.0f) ? 0.0f : v)                 // NaN stays NaN, as PyTorch
 UNARY(sigmoid, sigmoid_stable(v))
 UNARY(tanh, tanh(v))
 UNARY(pow, pow(v, p0))

@@ -581,3 +581,17 @@ fn model_to_after_an_optimizer_step_moves_the_state_too() {
         }
     }
 }
+
+#[test]
+fn relu_keeps_nan_on_opencl_too() {
+    let Some(device) = common::opencl_device() else {
+        return;
+    };
+    let x = dl_lab::Tensor::from_vec(&[4], vec![1.0, f32::NAN, -2.0, 0.5])
+        .expect("x")
+        .to(&device)
+        .expect("to device");
+    let y = x.relu().to_vec();
+    assert_eq!((y[0], y[2], y[3]), (1.0, 0.0, 0.5));
+    assert!(y[1].is_nan(), "{y:?}");
+}

@@ -728,3 +728,11 @@ fn backward_through_a_long_chain_is_iterative() {
         eprintln!("backward over {n} ops took {:?}", t0.elapsed());
     });
 }
+
+#[test]
+fn relu_keeps_nan_as_pytorch() {
+    let x = Tensor::from_vec(&[4], vec![1.0, f32::NAN, -2.0, 0.5]).expect("x");
+    let y = x.relu().to_vec();
+    assert_eq!((y[0], y[2], y[3]), (1.0, 0.0, 0.5));
+    assert!(y[1].is_nan(), "{y:?}");
+}

@@ -42,7 +42,8 @@ pub(crate) fn unary(x: &Array, op: UnaryOp) -> Array {
         UnaryOp::Neg => map(x, |v| -v),
         UnaryOp::Exp => map(x, f32::exp),
         UnaryOp::Log => map(x, f32::ln),
-        UnaryOp::Relu => map(x, |v| v.max(0.0)),
+        // a select that keeps NaN (f32::max would turn it into 0), as PyTorch
+        UnaryOp::Relu => map(x, |v| if v < 0.0 { 0.0 } else { v }),
         UnaryOp::Sigmoid => map(x, sigmoid),
         UnaryOp::Tanh => map(x, f32::tanh),
         UnaryOp::Pow(p) => map(x, |v| v.powf(p)),
