@@ -19,7 +19,7 @@ pub use linear::Linear;
 pub use loss::{bce_loss, cross_entropy, mse_loss, BCELoss, CrossEntropyLoss, MSELoss};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
-pub use spec::LayerSpec;
+pub use spec::{LayerSpec, Param};
 
 use crate::backend::Device;
 use crate::{Result, Tensor};

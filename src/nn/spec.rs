@@ -39,6 +39,18 @@ pub enum LayerSpec {
     Flatten,
 }
 
+/// One number a layer is set by, as [`LayerSpec::params`] lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// As the model builder shows it: "in features", "kernel".
+    pub name: &'static str,
+    /// The label's short name ("k" in `k=3`); empty for a positional argument.
+    pub tag: &'static str,
+    /// The least value that makes sense (padding may be 0, the rest at least 1).
+    pub min: usize,
+    pub value: usize,
+}
+
 /// A shape with its batch dimension, as the model builder shows it: `[N,32,28,28]`.
 pub fn fmt_shape(s: &[usize]) -> String {
     let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
@@ -160,32 +172,98 @@ impl LayerSpec {
 
     /// A short label, PyTorch style: `Conv2d(1, 32, k=3, s=1, p=1)`.
     pub fn label(&self) -> String {
-        match *self {
+        let params = self.params();
+        if params.is_empty() {
+            return self.kind_name().into();
+        }
+        let args: Vec<String> = params
+            .iter()
+            .map(|p| match p.tag {
+                "" => p.value.to_string(),
+                tag => format!("{tag}={}", p.value),
+            })
+            .collect();
+        format!("{}({})", self.kind_name(), args.join(", "))
+    }
+
+    /// The layer's kind as PyTorch names it: `Conv2d`, `ReLU`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            LayerSpec::Linear { .. } => "Linear",
+            LayerSpec::Conv2d { .. } => "Conv2d",
+            LayerSpec::MaxPool2d { .. } => "MaxPool2d",
+            LayerSpec::AvgPool2d { .. } => "AvgPool2d",
+            LayerSpec::ReLU => "ReLU",
+            LayerSpec::Sigmoid => "Sigmoid",
+            LayerSpec::Tanh => "Tanh",
+            LayerSpec::Flatten => "Flatten",
+        }
+    }
+
+    /// The one table of each kind's numbers, in the order the builder
+    /// shows them: name, tag (empty for a positional argument), least
+    /// value and where the value lives. Everything that lists a layer's
+    /// fields ([`LayerSpec::params`], [`LayerSpec::set_param`], the labels,
+    /// the builder's editor) reads it from here.
+    fn slots(&mut self) -> Vec<(&'static str, &'static str, usize, &mut usize)> {
+        match self {
             LayerSpec::Linear {
                 in_features,
                 out_features,
-            } => format!("Linear({in_features}, {out_features})"),
+            } => vec![
+                ("in features", "", 1, in_features),
+                ("out features", "", 1, out_features),
+            ],
             LayerSpec::Conv2d {
                 in_channels,
                 out_channels,
                 kernel_size,
                 stride,
                 padding,
-            } => {
-                format!("Conv2d({in_channels}, {out_channels}, k={kernel_size}, s={stride}, p={padding})")
-            }
+            } => vec![
+                ("in channels", "", 1, in_channels),
+                ("out channels", "", 1, out_channels),
+                ("kernel", "k", 1, kernel_size),
+                ("stride", "s", 1, stride),
+                ("padding", "p", 0, padding),
+            ],
             LayerSpec::MaxPool2d {
                 kernel_size,
                 stride,
-            } => format!("MaxPool2d({kernel_size}, s={stride})"),
-            LayerSpec::AvgPool2d {
+            }
+            | LayerSpec::AvgPool2d {
                 kernel_size,
                 stride,
-            } => format!("AvgPool2d({kernel_size}, s={stride})"),
-            LayerSpec::ReLU => "ReLU".into(),
-            LayerSpec::Sigmoid => "Sigmoid".into(),
-            LayerSpec::Tanh => "Tanh".into(),
-            LayerSpec::Flatten => "Flatten".into(),
+            } => vec![("size", "", 1, kernel_size), ("stride", "s", 1, stride)],
+            LayerSpec::ReLU | LayerSpec::Sigmoid | LayerSpec::Tanh | LayerSpec::Flatten => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The numbers this layer is set by, in the builder's order (none for
+    /// activations and Flatten).
+    pub fn params(&self) -> Vec<Param> {
+        let mut copy = self.clone();
+        copy.slots()
+            .into_iter()
+            .map(|(name, tag, min, value)| Param {
+                name,
+                tag,
+                min,
+                value: *value,
+            })
+            .collect()
+    }
+
+    /// Set the `i`th of [`LayerSpec::params`] to `value`; false if there is no such number.
+    pub fn set_param(&mut self, i: usize, value: usize) -> bool {
+        match self.slots().into_iter().nth(i) {
+            Some((_, _, _, slot)) => {
+                *slot = value;
+                true
+            }
+            None => false,
         }
     }
 
@@ -321,4 +399,124 @@ pub fn build_model(
     Ok(Sequential::new(
         specs.iter().map(|s| s.build(rng)).collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_kinds() -> Vec<LayerSpec> {
+        vec![
+            LayerSpec::Linear {
+                in_features: 784,
+                out_features: 10,
+            },
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 32,
+                kernel_size: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::MaxPool2d {
+                kernel_size: 2,
+                stride: 2,
+            },
+            LayerSpec::AvgPool2d {
+                kernel_size: 3,
+                stride: 1,
+            },
+            LayerSpec::ReLU,
+            LayerSpec::Sigmoid,
+            LayerSpec::Tanh,
+            LayerSpec::Flatten,
+        ]
+    }
+
+    #[test]
+    fn each_kind_lists_the_names_the_builder_shows() {
+        let names = |s: &LayerSpec| s.params().iter().map(|p| p.name).collect::<Vec<_>>();
+        let kinds = all_kinds();
+        assert_eq!(names(&kinds[0]), ["in features", "out features"]);
+        assert_eq!(
+            names(&kinds[1]),
+            ["in channels", "out channels", "kernel", "stride", "padding"]
+        );
+        assert_eq!(names(&kinds[2]), ["size", "stride"]);
+        assert_eq!(names(&kinds[3]), ["size", "stride"]);
+        for s in &kinds[4..] {
+            assert!(s.params().is_empty(), "{s:?}");
+        }
+        let mins: Vec<usize> = kinds[1].params().iter().map(|p| p.min).collect();
+        assert_eq!(mins, [1, 1, 1, 1, 0]);
+        assert_eq!(
+            kinds[0]
+                .params()
+                .iter()
+                .map(|p| p.value)
+                .collect::<Vec<_>>(),
+            [784, 10]
+        );
+        assert_eq!(
+            kinds[1]
+                .params()
+                .iter()
+                .map(|p| p.value)
+                .collect::<Vec<_>>(),
+            [1, 32, 3, 1, 1]
+        );
+    }
+
+    #[test]
+    fn each_field_round_trips_through_set_and_get() {
+        for spec in all_kinds() {
+            let n = spec.params().len();
+            for i in 0..n {
+                let mut s = spec.clone();
+                let v = 1000 + i;
+                assert!(s.set_param(i, v));
+                let got = s.params();
+                for (j, p) in got.iter().enumerate() {
+                    let want = if j == i { v } else { spec.params()[j].value };
+                    assert_eq!(p.value, want, "{spec:?} field {j} after setting {i}");
+                }
+                assert_eq!(std::mem::discriminant(&s), std::mem::discriminant(&spec));
+            }
+            let mut s = spec.clone();
+            assert!(!s.set_param(n, 7));
+            assert_eq!(s, spec);
+        }
+        // the named fields are the ones set
+        let mut c = all_kinds()[1].clone();
+        c.set_param(4, 0);
+        c.set_param(2, 5);
+        assert_eq!(
+            c,
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 32,
+                kernel_size: 5,
+                stride: 1,
+                padding: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn labels_come_from_the_table() {
+        let labels: Vec<String> = all_kinds().iter().map(LayerSpec::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "Linear(784, 10)",
+                "Conv2d(1, 32, k=3, s=1, p=1)",
+                "MaxPool2d(2, s=2)",
+                "AvgPool2d(3, s=1)",
+                "ReLU",
+                "Sigmoid",
+                "Tanh",
+                "Flatten",
+            ]
+        );
+    }
 }

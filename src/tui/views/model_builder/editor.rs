@@ -28,108 +28,72 @@ pub struct Field {
 const POOLS: &[&str] = &["max", "avg"];
 const ACTIVATIONS: &[&str] = &["ReLU", "Sigmoid", "Tanh"];
 
-fn number(name: &'static str, value: usize, min: usize) -> Field {
-    Field {
-        name,
-        kind: FieldKind::Number { min },
-        value,
+/// The kinds a choice field switches between (the numbers carry over), with the choice's names.
+fn choices(spec: &LayerSpec) -> Option<(&'static str, &'static [&'static str], Vec<LayerSpec>)> {
+    const POOL: usize = 1; // placeholder: the edited numbers replace it
+    let pool = |avg: bool| {
+        if avg {
+            LayerSpec::AvgPool2d {
+                kernel_size: POOL,
+                stride: POOL,
+            }
+        } else {
+            LayerSpec::MaxPool2d {
+                kernel_size: POOL,
+                stride: POOL,
+            }
+        }
+    };
+    match spec {
+        LayerSpec::MaxPool2d { .. } | LayerSpec::AvgPool2d { .. } => {
+            Some(("type", POOLS, vec![pool(false), pool(true)]))
+        }
+        LayerSpec::ReLU | LayerSpec::Sigmoid | LayerSpec::Tanh => Some((
+            "function",
+            ACTIVATIONS,
+            vec![LayerSpec::ReLU, LayerSpec::Sigmoid, LayerSpec::Tanh],
+        )),
+        _ => None,
     }
 }
 
-fn choice(name: &'static str, options: &'static [&'static str], value: usize) -> Field {
-    Field {
+/// The fields the editor shows for `spec` (none for Flatten): a choice of
+/// kind where there is one, then the layer's numbers ([`LayerSpec::params`]).
+pub fn fields_of(spec: &LayerSpec) -> Vec<Field> {
+    let choice = choices(spec).map(|(name, options, kinds)| Field {
         name,
         kind: FieldKind::Choice(options),
-        value,
-    }
-}
-
-/// The fields the editor shows for `spec` (none for Flatten).
-pub fn fields_of(spec: &LayerSpec) -> Vec<Field> {
-    match *spec {
-        LayerSpec::Linear {
-            in_features,
-            out_features,
-        } => {
-            vec![
-                number("in features", in_features, 1),
-                number("out features", out_features, 1),
-            ]
-        }
-        LayerSpec::Conv2d {
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-        } => vec![
-            number("in channels", in_channels, 1),
-            number("out channels", out_channels, 1),
-            number("kernel", kernel_size, 1),
-            number("stride", stride, 1),
-            number("padding", padding, 0),
-        ],
-        LayerSpec::MaxPool2d {
-            kernel_size,
-            stride,
-        }
-        | LayerSpec::AvgPool2d {
-            kernel_size,
-            stride,
-        } => {
-            let avg = matches!(spec, LayerSpec::AvgPool2d { .. });
-            vec![
-                choice("type", POOLS, usize::from(avg)),
-                number("size", kernel_size, 1),
-                number("stride", stride, 1),
-            ]
-        }
-        LayerSpec::ReLU => vec![choice("function", ACTIVATIONS, 0)],
-        LayerSpec::Sigmoid => vec![choice("function", ACTIVATIONS, 1)],
-        LayerSpec::Tanh => vec![choice("function", ACTIVATIONS, 2)],
-        LayerSpec::Flatten => Vec::new(),
-    }
+        value: kinds
+            .iter()
+            .position(|k| std::mem::discriminant(k) == std::mem::discriminant(spec))
+            .unwrap_or(0),
+    });
+    choice
+        .into_iter()
+        .chain(spec.params().into_iter().map(|p| Field {
+            name: p.name,
+            kind: FieldKind::Number { min: p.min },
+            value: p.value,
+        }))
+        .collect()
 }
 
 /// The layer `values` describe, in the family of `original` (the inverse of [`fields_of`]).
 fn spec_from(original: &LayerSpec, values: &[usize]) -> LayerSpec {
-    match (original, values) {
-        (LayerSpec::Linear { .. }, &[in_features, out_features]) => LayerSpec::Linear {
-            in_features,
-            out_features,
+    let (mut spec, numbers) = match choices(original) {
+        Some((_, _, kinds)) => match values.split_first() {
+            Some((&k, rest)) => (kinds[k.min(kinds.len() - 1)].clone(), rest),
+            None => return original.clone(),
         },
-        (LayerSpec::Conv2d { .. }, &[in_channels, out_channels, kernel_size, stride, padding]) => {
-            LayerSpec::Conv2d {
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                padding,
-            }
-        }
-        (
-            LayerSpec::MaxPool2d { .. } | LayerSpec::AvgPool2d { .. },
-            &[kind, kernel_size, stride],
-        ) => {
-            if kind == 0 {
-                LayerSpec::MaxPool2d {
-                    kernel_size,
-                    stride,
-                }
-            } else {
-                LayerSpec::AvgPool2d {
-                    kernel_size,
-                    stride,
-                }
-            }
-        }
-        (LayerSpec::ReLU | LayerSpec::Sigmoid | LayerSpec::Tanh, &[f]) => match f {
-            0 => LayerSpec::ReLU,
-            1 => LayerSpec::Sigmoid,
-            _ => LayerSpec::Tanh,
-        },
-        _ => original.clone(),
+        None => (original.clone(), values),
+    };
+    if numbers.len() != spec.params().len() {
+        return original.clone();
     }
+    for (i, &v) in numbers.iter().enumerate() {
+        spec.set_param(i, v);
+    }
+    spec
 }
 
 /// The field editor for one layer.
@@ -282,5 +246,95 @@ impl Editor {
                 options.get(f.value).copied().unwrap_or("?").to_string()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds() -> Vec<LayerSpec> {
+        vec![
+            LayerSpec::Linear {
+                in_features: 784,
+                out_features: 10,
+            },
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 32,
+                kernel_size: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::MaxPool2d {
+                kernel_size: 2,
+                stride: 2,
+            },
+            LayerSpec::AvgPool2d {
+                kernel_size: 3,
+                stride: 1,
+            },
+            LayerSpec::ReLU,
+            LayerSpec::Sigmoid,
+            LayerSpec::Tanh,
+            LayerSpec::Flatten,
+        ]
+    }
+
+    #[test]
+    fn editor_fields_are_the_spec_table_and_round_trip() {
+        let names = |s: &LayerSpec| fields_of(s).iter().map(|f| f.name).collect::<Vec<_>>();
+        let k = kinds();
+        assert_eq!(names(&k[0]), ["in features", "out features"]);
+        assert_eq!(
+            names(&k[1]),
+            ["in channels", "out channels", "kernel", "stride", "padding"]
+        );
+        assert_eq!(names(&k[2]), ["type", "size", "stride"]);
+        assert_eq!(names(&k[3]), ["type", "size", "stride"]);
+        for s in &k[4..7] {
+            assert_eq!(names(s), ["function"]);
+        }
+        assert!(names(&k[7]).is_empty());
+        assert_eq!(fields_of(&k[3])[0].value, 1);
+        assert_eq!(fields_of(&k[5])[0].value, 1);
+        assert_eq!(fields_of(&k[1])[4].kind, FieldKind::Number { min: 0 });
+        for spec in &k {
+            // unchanged values give the same layer back
+            assert_eq!(Editor::new(0, spec).build().as_ref(), Ok(spec));
+        }
+        // the pool choice switches kind and keeps the numbers
+        let mut ed = Editor::new(0, &k[2]);
+        ed.step(false);
+        assert_eq!(
+            ed.build(),
+            Ok(LayerSpec::AvgPool2d {
+                kernel_size: 2,
+                stride: 2
+            })
+        );
+        let mut ed = Editor::new(0, &k[4]);
+        ed.type_digit('3');
+        assert_eq!(ed.build(), Ok(LayerSpec::Tanh));
+    }
+
+    #[test]
+    fn short_labels_come_from_the_spec_table() {
+        use super::super::short_label;
+        let labels: Vec<String> = kinds().iter().map(|s| short_label(s, false)).collect();
+        assert_eq!(
+            labels,
+            [
+                "Linear 784→10",
+                "Conv 1→32 k3 s1 p1",
+                "MaxPool 2 s2",
+                "AvgPool 3 s1",
+                "ReLU",
+                "Sigmoid",
+                "Tanh",
+                "Flatten"
+            ]
+        );
+        assert_eq!(short_label(&kinds()[0], true), "Linear 784->10");
     }
 }

@@ -241,45 +241,26 @@ pub fn offered_fix(specs: &[LayerSpec], input: &[usize]) -> Option<(usize, Layer
         0 => input.to_vec(),
         _ => shapes[i - 1].clone().ok()?,
     };
-    let fixed = match (&specs[i], got.as_slice()) {
-        (LayerSpec::Linear { out_features, .. }, &[f]) => LayerSpec::Linear {
-            in_features: f,
-            out_features: *out_features,
-        },
-        (
-            LayerSpec::Conv2d {
-                out_channels,
-                kernel_size,
-                stride,
-                padding,
-                ..
-            },
-            &[c, _, _],
-        ) => LayerSpec::Conv2d {
-            in_channels: c,
-            out_channels: *out_channels,
-            kernel_size: *kernel_size,
-            stride: *stride,
-            padding: *padding,
-        },
+    // the first number of Linear and Conv2d is what they take in
+    let takes = match (&specs[i], got.as_slice()) {
+        (LayerSpec::Linear { .. }, &[f]) => f,
+        (LayerSpec::Conv2d { .. }, &[c, _, _]) => c,
         _ => return None,
     };
+    let mut fixed = specs[i].clone();
+    fixed.set_param(0, takes);
     // only a fix that makes this layer valid is worth offering
     (fixed.output_shape(&got).is_ok() && fixed != specs[i]).then_some((i, fixed))
 }
 
 /// "f sets layer 3's in features to 1,568": the offer in words.
 pub fn fix_text(i: usize, spec: &LayerSpec) -> String {
-    match *spec {
-        LayerSpec::Linear { in_features, .. } => format!(
-            "f sets layer {}'s in features to {}",
+    match (spec, spec.params().first()) {
+        (LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. }, Some(p)) => format!(
+            "f sets layer {}'s {} to {}",
             i + 1,
-            format::count(in_features)
-        ),
-        LayerSpec::Conv2d { in_channels, .. } => format!(
-            "f sets layer {}'s in channels to {}",
-            i + 1,
-            format::count(in_channels)
+            p.name,
+            format::count(p.value)
         ),
         _ => format!("f fixes layer {}", i + 1),
     }
@@ -358,28 +339,21 @@ pub use crate::nn::spec::fmt_shape as shape_text;
 /// A label for narrow panes: `Conv 1→32 k3 s1 p1`, `Linear 3136→10`, `MaxPool 2 s2`.
 pub fn short_label(spec: &LayerSpec, ascii: bool) -> String {
     let to = if ascii { "->" } else { "→" };
-    match *spec {
-        LayerSpec::Linear {
-            in_features,
-            out_features,
-        } => format!("Linear {in_features}{to}{out_features}"),
-        LayerSpec::Conv2d {
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-        } => {
-            format!("Conv {in_channels}{to}{out_channels} k{kernel_size} s{stride} p{padding}")
-        }
-        LayerSpec::MaxPool2d {
-            kernel_size,
-            stride,
-        } => format!("MaxPool {kernel_size} s{stride}"),
-        LayerSpec::AvgPool2d {
-            kernel_size,
-            stride,
-        } => format!("AvgPool {kernel_size} s{stride}"),
-        _ => spec.label(),
+    let params = spec.params();
+    if params.is_empty() {
+        return spec.label();
     }
+    // the positional numbers joined by arrows, then the tagged ones: `1→32 k3 s1 p1`
+    let positional: Vec<String> = params
+        .iter()
+        .filter(|p| p.tag.is_empty())
+        .map(|p| p.value.to_string())
+        .collect();
+    let tagged: String = params
+        .iter()
+        .filter(|p| !p.tag.is_empty())
+        .map(|p| format!(" {}{}", p.tag, p.value))
+        .collect();
+    let name = spec.kind_name().trim_end_matches("2d");
+    format!("{name} {}{tagged}", positional.join(to))
 }
