@@ -1,9 +1,12 @@
 //! Helpers shared by the test files: skipping (with the reason shown) when
-//! something outside the repository is missing, and finding `../shared`.
+//! something outside the repository is missing, finding `../shared`, temp
+//! directories, and (in [`tui`]) driving and drawing the lab.
 
 #![allow(dead_code)] // each test file uses what it needs
 
 use std::path::{Path, PathBuf};
+
+pub mod tui;
 
 /// Why a test skips, written past the test harness's output capture so a
 /// plain `cargo test` shows it.
