@@ -205,7 +205,7 @@ fn unknown_optimizer_lists_names() {
 #[test]
 fn missing_data_file_is_named() {
     let dir = TempDir::new("missing");
-    let path = dir.0.join("nowhere.csv");
+    let path = dir.join("nowhere.csv");
     fails(
         &["run", "linear", "--data", path.to_str().expect("UTF-8")],
         &["nowhere.csv"],
@@ -243,7 +243,7 @@ fn mnist_dir_with_bad_images(name: &str, bytes: &[u8]) -> TempDir {
         // the shipped held-out pair plays the t10k-* files of a standard directory
         let name = file.to_string_lossy().replace("heldout-", "t10k-");
         if name.ends_with("-ubyte.gz") {
-            std::fs::copy(entry.path(), dir.0.join(name)).expect("copy");
+            std::fs::copy(entry.path(), dir.join(name)).expect("copy");
         }
     }
     dir.write("train-images-idx3-ubyte", bytes);

@@ -123,7 +123,7 @@ fn idx_files_raw_and_gzip_detected_by_magic() {
     let broken = dir.write("broken.gz", &[0x1f, 0x8b, 1, 2, 3]);
     let err = message(idx::read_idx_file(&broken).expect_err("broken gzip"));
     assert!(err.contains("broken.gz") && err.contains("gzip"), "{err}");
-    let err = message(idx::read_idx_file(&dir.0.join("nope")).expect_err("missing"));
+    let err = message(idx::read_idx_file(&dir.join("nope")).expect_err("missing"));
     assert!(err.contains("nope"), "{err}");
 }
 
@@ -155,14 +155,14 @@ fn load_dir_raw_and_gz() {
     for gz in [false, true] {
         let dir = TempDir::new(if gz { "mnist-gz" } else { "mnist-raw" });
         write_mnist_dir(&dir, gz, 12, 5);
-        let data = Mnist::load_dir(&dir.0).expect("load");
+        let data = Mnist::load_dir(dir.dir()).expect("load");
         assert_eq!((data.train.len(), data.test.len()), (12, 5));
         assert_eq!((data.train.rows, data.train.cols), (2, 3));
         assert_eq!(data.train.images.dim(), (12, 6));
         assert_eq!(data.train.images[[0, 1]], 10.0 / 255.0);
         assert_eq!(data.train.class_counts(), [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
-        assert!(data.source.contains(&dir.0.display().to_string()));
-        let test = Mnist::load_test_files(&dir.0).expect("t10k only");
+        assert!(data.source.contains(&dir.dir().display().to_string()));
+        let test = Mnist::load_test_files(dir.dir()).expect("t10k only");
         assert_eq!(test, data.test);
     }
 }
@@ -171,15 +171,15 @@ fn load_dir_raw_and_gz() {
 fn load_dir_missing_file_names_it_and_the_expected_names() {
     let dir = TempDir::new("mnist-missing");
     write_mnist_dir(&dir, true, 3, 3);
-    std::fs::remove_file(dir.0.join("t10k-labels-idx1-ubyte.gz")).expect("rm");
-    let err = message(Mnist::load_dir(&dir.0).expect_err("missing labels"));
+    std::fs::remove_file(dir.join("t10k-labels-idx1-ubyte.gz")).expect("rm");
+    let err = message(Mnist::load_dir(dir.dir()).expect_err("missing labels"));
     assert!(err.contains("t10k-labels-idx1-ubyte"), "{err}");
     assert!(
         err.contains("train-images-idx3-ubyte, train-labels-idx1-ubyte"),
         "{err}"
     );
 
-    let err = message(Mnist::load_dir(dir.0.join("no-such-dir")).expect_err("no dir"));
+    let err = message(Mnist::load_dir(dir.join("no-such-dir")).expect_err("no dir"));
     assert!(err.contains("does not exist"), "{err}");
 }
 
@@ -188,7 +188,7 @@ fn load_dir_count_mismatch_names_the_files() {
     let dir = TempDir::new("mnist-mismatch");
     write_mnist_dir(&dir, false, 4, 3);
     dir.write(mnist::TRAIN_LABELS, &idx::write_idx_labels(&[1, 2, 3]));
-    let err = message(Mnist::load_dir(&dir.0).expect_err("4 images, 3 labels"));
+    let err = message(Mnist::load_dir(dir.dir()).expect_err("4 images, 3 labels"));
     assert!(err.contains("train-labels-idx1-ubyte"), "{err}");
     assert!(err.contains("train-images-idx3-ubyte"), "{err}");
     assert!(
@@ -436,14 +436,14 @@ fn csv_errors_name_file_and_line() {
         "{err}"
     );
 
-    let err = message(read_regression_csv(dir.0.join("missing.csv")).expect_err("missing"));
+    let err = message(read_regression_csv(dir.join("missing.csv")).expect_err("missing"));
     assert!(err.contains("missing.csv"), "{err}");
 }
 
 #[test]
 fn csv_errors_for_a_directory_and_for_semicolons_say_what_to_do() {
     let dir = TempDir::new("csv-hints");
-    let e = message(read_regression_csv(&dir.0).expect_err("a directory"));
+    let e = message(read_regression_csv(dir.dir()).expect_err("a directory"));
     assert!(
         e.contains("is a directory") && e.contains("CSV file"),
         "{e}"

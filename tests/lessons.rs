@@ -403,7 +403,7 @@ fn every_lesson_runs_headless_with_json() {
         cfg.json = true;
         cfg.hyper.epochs = 1;
         if l.is_classifier() {
-            cfg.data = Some(tiny.0.clone());
+            cfg.data = Some(tiny.dir().to_path_buf());
         }
         let mut out = Vec::new();
         run_headless(l, &cfg, &mut out).unwrap_or_else(|e| panic!("{}: {e}", l.name));

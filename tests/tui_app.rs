@@ -6,8 +6,6 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
 
 use dl_lab::data::mnist::Mnist;
 use dl_lab::lessons;
@@ -16,24 +14,8 @@ use dl_lab::tui::event::Event;
 use dl_lab::tui::keymap::HELP;
 use dl_lab::tui::views;
 
-fn app(lesson: &str) -> App {
-    let (tx, _rx) = mpsc::channel();
-    let data = Mnist::shipped().expect("the shipped MNIST sample is embedded");
-    App::new(
-        lessons::find(lesson).expect("lesson exists"),
-        Arc::new(data),
-        false,
-        tx,
-    )
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn press(app: &mut App, c: char) {
-    key(app, KeyCode::Char(c));
-}
+mod common;
+use common::tui::{app, key, press, screen, x};
 
 fn click(app: &mut App, column: u16, row: u16) {
     app.update(Event::Mouse(MouseEvent {
@@ -42,26 +24,6 @@ fn click(app: &mut App, column: u16, row: u16) {
         row,
         modifiers: KeyModifiers::NONE,
     }));
-}
-
-/// gd-scalar's x.
-fn x(app: &App) -> f32 {
-    let s = app.stepper.as_ref().expect("gd-scalar is stepped");
-    s.params()[0]
-        .1
-        .iter()
-        .next()
-        .copied()
-        .expect("x has one value")
-}
-
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let area = Rect::new(0, 0, w, h);
-    let mut buf = Buffer::empty(area);
-    views::render_to(app, area, &mut buf);
-    (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
-        .collect()
 }
 
 #[test]
@@ -393,14 +355,6 @@ fn a_new_run_drops_the_last_runs_model() {
 
 use dl_lab::tui::remember;
 
-/// A fresh, empty directory under the temp dir (never the real config).
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("dl-lab-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn with_nothing_remembered_the_lab_starts_on_the_list_at_gd_scalar() {
     let (l, list) = remember::start(None, None).expect("a course");
@@ -418,7 +372,9 @@ fn with_nothing_remembered_the_lab_starts_on_the_list_at_gd_scalar() {
 
 #[test]
 fn the_last_lesson_is_remembered_and_a_bad_file_is_ignored() {
-    let dir = temp_dir("remember");
+    // a fresh, empty directory under the temp dir (never the real config)
+    let tmp = common::TempDir::new("remember");
+    let dir = tmp.dir();
     assert!(remember::load_from(&dir).is_none(), "nothing there yet");
     assert!(
         remember::save_to(&dir.join("sub"), "xor-mlp"),
@@ -436,7 +392,6 @@ fn the_last_lesson_is_remembered_and_a_bad_file_is_ignored() {
     }
     // unwritable: the "directory" is a file; saving says no and nothing breaks
     assert!(!remember::save_to(&file, "linear"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

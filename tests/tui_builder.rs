@@ -2,12 +2,7 @@
 //! `App::update` with assertions on the layer list, then drawing into a plain `Buffer`
 //! (what `TestBackend` wraps) and asserting on the text of the rows.
 
-use std::sync::mpsc;
-use std::sync::Arc;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use dl_lab::data::mnist::Mnist;
-use dl_lab::lessons;
 use dl_lab::nn::spec::{infer_shapes, memory_estimate};
 use dl_lab::nn::LayerSpec;
 use dl_lab::tui::app::{App, PaneId, TrainState};
@@ -17,14 +12,10 @@ use dl_lab::tui::views::render_to;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-// ---------------------------------------------------------------- helpers
+mod common;
+use common::tui::{app as lab, key, keys, lines};
 
-fn lab(lesson: &str) -> App {
-    let (tx, _rx) = mpsc::channel();
-    let lesson = lessons::find(lesson).expect("the lesson exists");
-    let data = Mnist::shipped().expect("the shipped MNIST sample parses");
-    App::new(lesson, Arc::new(data), false, tx)
-}
+// ---------------------------------------------------------------- helpers
 
 /// The cnn-mnist lab with the Model pane focused and opened.
 fn cnn_lab() -> App {
@@ -32,16 +23,6 @@ fn cnn_lab() -> App {
     app.focus = PaneId::Model;
     app.zoomed = true;
     app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn keys(app: &mut App, text: &str) {
-    for c in text.chars() {
-        key(app, KeyCode::Char(c));
-    }
 }
 
 fn shift(app: &mut App, code: KeyCode) {
@@ -62,17 +43,6 @@ fn pane(app: &App, w: u16, h: u16, zoomed: bool) -> Vec<String> {
     let mut buf = Buffer::empty(area);
     model_builder::render(app, area, &mut buf, true, zoomed);
     lines(&buf)
-}
-
-fn lines(buf: &Buffer) -> Vec<String> {
-    let area = buf.area;
-    (area.top()..area.bottom())
-        .map(|y| {
-            (area.left()..area.right())
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect()
 }
 
 /// The first row containing all of `parts`.

@@ -7,7 +7,7 @@
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use dl_lab::data::mnist::Mnist;
 use dl_lab::explain::{conv2d_steps, format_number};
 use dl_lab::lessons::{self, Task};
@@ -22,6 +22,9 @@ use rand::SeedableRng;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
+mod common;
+use common::tui::{key, keys, screen};
+
 /// The lab on cnn-mnist with the Conv/Pool pane opened; keep the receiver alive.
 fn app() -> (App, Receiver<Event>) {
     let (tx, rx) = channel();
@@ -31,36 +34,6 @@ fn app() -> (App, Receiver<Event>) {
     app.focus = PaneId::Conv;
     app.zoomed = true;
     (app, rx)
-}
-
-fn press(app: &mut App, code: KeyCode) {
-    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn keys(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
-}
-
-fn text_of(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut s = String::new();
-    for y in a.top()..a.bottom() {
-        for x in a.left()..a.right() {
-            s.push_str(buf.cell((x, y)).map_or(" ", |c| c.symbol()));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// The whole lab drawn at w×h.
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let area = Rect::new(0, 0, w, h);
-    let mut buf = Buffer::empty(area);
-    render_to(app, area, &mut buf);
-    text_of(&buf)
 }
 
 /// Wide enough that the multiply-add line never wraps.
@@ -205,18 +178,18 @@ fn n_moves_the_window() {
         s.contains("out[0,1] = ") && s.contains("position 2 of 784"),
         "{s}"
     );
-    press(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Right);
     assert!(wide(&app).contains("out[0,2] = "));
-    press(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
     assert!(wide(&app).contains("out[1,2] = "));
     keys(&mut app, "NNNN");
     assert!(wide(&app).contains("out[0,26] = "));
     app.conv.pos = (0, 0);
-    press(&mut app, KeyCode::Left); // wraps to the last position
+    key(&mut app, KeyCode::Left); // wraps to the last position
     assert!(wide(&app).contains("out[27,27] = "));
     // Enter jumps to the next window that covers ink
     app.conv.pos = (0, 0);
-    press(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
     let (r, c) = app.conv.pos;
     let img = digit(&app, 0);
     let ink = |r: usize, c: usize| {

@@ -5,7 +5,7 @@
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
@@ -14,10 +14,12 @@ use dl_lab::data::mnist::Mnist;
 use dl_lab::lessons::{self, Task};
 use dl_lab::nn::{spec::build_model, Sequential};
 use dl_lab::tui::app::App;
-use dl_lab::tui::event::Event;
 use dl_lab::tui::views::dataset::{self, FASHION_CLASSES};
 use dl_lab::tui::views::render_to;
 use rand::SeedableRng;
+
+mod common;
+use common::tui::{key, text};
 
 fn app_on(lesson: &str, data: Mnist, ascii: bool) -> App {
     let lesson = lessons::find(lesson).expect("lesson exists");
@@ -31,10 +33,6 @@ fn app(ascii: bool) -> App {
         Mnist::shipped().expect("shipped sample loads"),
         ascii,
     )
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
 /// The whole screen, w×h.
@@ -51,18 +49,6 @@ fn pane(app: &App, w: u16, h: u16, zoomed: bool) -> Buffer {
     let mut buf = Buffer::empty(area);
     dataset::render(app, area, &mut buf, true, zoomed);
     buf
-}
-
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut s = String::new();
-    for y in a.top()..a.bottom() {
-        for x in a.left()..a.right() {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
 }
 
 fn model_for(app: &App, seed: u64) -> Arc<Sequential> {

@@ -4,34 +4,22 @@
 //! cutting a line, the small lessons keep "What to watch" in view, and
 //! `--ascii` / `NO_COLOR` frames keep their pictures in plain characters.
 
-use std::sync::mpsc;
-use std::sync::Arc;
-
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use dl_lab::data::mnist::Mnist;
-use dl_lab::lessons;
 use dl_lab::tui::app::{App, PaneId};
 use dl_lab::tui::event::Event;
 use dl_lab::tui::views;
 
+mod common;
+use common::tui::{app_with, key};
+
+/// The lab on `lesson`, told its terminal is 80×24.
 fn app(lesson: &str, ascii: bool) -> App {
-    let (tx, _rx) = mpsc::channel();
-    let data = Mnist::shipped().expect("the shipped MNIST sample is embedded");
-    let mut a = App::new(
-        lessons::find(lesson).expect("lesson exists"),
-        Arc::new(data),
-        ascii,
-        tx,
-    );
+    let mut a = app_with(lesson, ascii);
     a.update(Event::Resize(80, 24));
     a
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    app.update(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
 /// The screen as rows of text, drawn through a TestBackend of `w`×`h`.

@@ -3,19 +3,16 @@
 //! message, linear's numbers matching the session's, XOR against ln 2, and
 //! every view at sizes from 0×0 up without a panic.
 
-use std::sync::mpsc;
-use std::sync::Arc;
-
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use dl_lab::data::mnist::Mnist;
-use dl_lab::lessons;
 use dl_lab::tui::app::{App, PaneId};
 use dl_lab::tui::event::Event;
 use dl_lab::tui::stepper::Stepper;
-use dl_lab::tui::views::{self, stepper_view};
+use dl_lab::tui::views::stepper_view;
+
+mod common;
+use common::tui::{app, app_with, press, screen, text, x};
 
 const SMALL_LESSONS: [&str; 6] = [
     "gd-scalar",
@@ -26,58 +23,8 @@ const SMALL_LESSONS: [&str; 6] = [
     "xor-mlp",
 ];
 
-fn app_with(lesson: &str, ascii: bool) -> App {
-    let (tx, _rx) = mpsc::channel();
-    let data = Mnist::shipped().expect("the shipped MNIST sample is embedded");
-    App::new(
-        lessons::find(lesson).expect("lesson exists"),
-        Arc::new(data),
-        ascii,
-        tx,
-    )
-}
-
-fn app(lesson: &str) -> App {
-    app_with(lesson, false)
-}
-
-fn press(app: &mut App, c: char) {
-    app.update(Event::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::NONE,
-    )));
-}
-
 fn stepper(app: &App) -> &Stepper {
     app.stepper.as_ref().expect("a small lesson has a stepper")
-}
-
-fn x(app: &App) -> f32 {
-    stepper(app).params()[0]
-        .1
-        .iter()
-        .next()
-        .copied()
-        .expect("x has one value")
-}
-
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    (a.y..a.y + a.height)
-        .map(|y| {
-            (a.x..a.x + a.width)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-                + "\n"
-        })
-        .collect()
-}
-
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let area = Rect::new(0, 0, w, h);
-    let mut buf = Buffer::empty(area);
-    views::render_to(app, area, &mut buf);
-    text(&buf)
 }
 
 /// The Model pane's place alone, `w`×`h`.

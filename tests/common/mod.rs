@@ -1,9 +1,12 @@
 //! Helpers shared by the test files: skipping (with the reason shown) when
-//! something outside the repository is missing, and finding `../shared`.
+//! something outside the repository is missing, finding `../shared`, temp
+//! directories, and (in [`tui`]) driving and drawing the lab.
 
 #![allow(dead_code)] // each test file uses what it needs
 
 use std::path::{Path, PathBuf};
+
+pub mod tui;
 
 /// Why a test skips, written past the test harness's output capture so a
 /// plain `cargo test` shows it.
@@ -44,31 +47,37 @@ pub fn shared_dir(sub: &str) -> Option<PathBuf> {
     None
 }
 
-/// A fresh empty directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A fresh empty directory under the system temp dir (named after the test),
+/// removed on drop: a thin wrapper over [`tempfile::TempDir`].
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("dl-lab-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("dl-lab-test-{name}-"))
+            .tempdir()
+            .expect("create temp dir");
         TempDir(dir)
     }
 
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// `name` inside the directory (not created).
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.path().join(name)
+    }
+
     pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.join(name);
         std::fs::write(&path, bytes).expect("write temp file");
         path
     }
 
     pub fn path(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.dir().to_str().expect("UTF-8 temp path")
     }
 }
 
