@@ -441,3 +441,104 @@ fn conv1_filters_show_live_while_training() {
     let s = screen(&app, 140, 45);
     assert!(s.contains("learning live"), "{s}");
 }
+
+/// Columns and rows of the cells whose background is a kernel shade, in the
+/// middle of the screen (the kernel is the only signed-shaded picture there
+/// before the window and products tables), as (width, height).
+fn kernel_extent(app: &App, w: u16, h: u16, top: u16, bottom: u16) -> (u16, u16) {
+    use ratatui::style::Color;
+    let area = Rect::new(0, 0, w, h);
+    let mut buf = Buffer::empty(area);
+    render_to(app, area, &mut buf);
+    // the kernel's numbers: "-1", "-2" sit on its shaded cells; take the
+    // span of cells with an RGB background between the pictures
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for y in top..bottom {
+        for x in 0..w {
+            let c = buf.cell((x, y)).unwrap();
+            if matches!(c.bg, Color::Rgb(..)) && c.symbol() != "▀" {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+    }
+    let span = |v: &[u16]| {
+        v.iter()
+            .max()
+            .map_or(0, |m| m + 1 - v.iter().min().unwrap())
+    };
+    (span(&xs), span(&ys))
+}
+
+#[test]
+fn the_open_kernel_grows_with_the_terminal_and_stays_put_at_80x24() {
+    let (mut app, _rx) = app();
+    app.conv.mode = Mode::Conv;
+    // vertical edge: numbers -1 0 1 / -2 0 2 / -1 0 1
+    while app.conv.kernel != 2 {
+        keys(&mut app, "k");
+    }
+    // 80x24: the plain number table, 3 rows of "-1  0  1" (9 columns, the last blank)
+    let (w, h) = kernel_extent(&app, 80, 24, 2, 6);
+    assert_eq!((w, h), (8, 3), "80x24 kernel");
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("-1  0  1 "), "{s}");
+    // 140x45: a shaded picture of blocks, numbers in their middles
+    let (w, h) = kernel_extent(&app, 140, 45, 2, 20);
+    assert!(w > 9 && h > 3, "140x45 kernel is {w}x{h}");
+    let s = screen(&app, 140, 45);
+    assert!(s.contains("-2         0         2"), "{s}");
+}
+
+#[test]
+fn the_overview_kernel_keeps_its_80x24_size_and_grows_where_there_is_room() {
+    let (mut app, _rx) = app();
+    app.zoomed = false;
+    while app.conv.kernel != 2 {
+        keys(&mut app, "k");
+    }
+    assert!(
+        screen(&app, 80, 24).contains("-1  0  1 ▀"),
+        "{}",
+        screen(&app, 80, 24)
+    );
+    // wide and tall: room beside the full-size pictures for a larger kernel
+    let s = screen(&app, 240, 70);
+    assert!(!s.contains("-1  0  1 ▀"), "{s}");
+    assert!(s.contains("-2"), "{s}");
+}
+
+#[test]
+fn no_color_keeps_the_window_marked_in_reverse_video() {
+    use ratatui::style::Modifier;
+    let (mut app, _rx) = app();
+    app.mono = true;
+    for (w, h) in [(80u16, 24u16), (140, 45)] {
+        for zoomed in [true, false] {
+            app.zoomed = zoomed;
+            let area = Rect::new(0, 0, w, h);
+            let mut buf = Buffer::empty(area);
+            render_to(&app, area, &mut buf);
+            let reversed = buf
+                .content
+                .iter()
+                .filter(|c| c.modifier.contains(Modifier::REVERSED))
+                .count();
+            // the 3x3 window (fewer cells where the picture is shrunk) and the output cell
+            assert!(
+                reversed >= 2,
+                "{w}x{h} zoomed={zoomed}: {reversed} reversed cells"
+            );
+        }
+    }
+    // without NO_COLOR the window is marked by colour alone, as before
+    app.mono = false;
+    app.zoomed = true;
+    let area = Rect::new(0, 0, 140, 45);
+    let mut buf = Buffer::empty(area);
+    render_to(&app, area, &mut buf);
+    assert!(buf
+        .content
+        .iter()
+        .all(|c| !c.modifier.contains(Modifier::REVERSED) || c.symbol() != "▀"));
+}

@@ -21,6 +21,9 @@ pub struct Marks {
     /// (top row, left col, rows, cols) of the kernel window.
     pub window: Option<(usize, usize, usize, usize)>,
     pub cell: Option<(usize, usize)>,
+    /// Also mark in reverse video (for `NO_COLOR`, where the mark colours are
+    /// dropped and the shaded cells become shade characters).
+    pub mono: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -87,10 +90,12 @@ pub fn draw(
         let Some(cell) = buf.cell_mut((x as u16, y as u16)) else {
             return;
         };
-        if ascii {
+        if ascii || marks.mono {
             cell.modifier.insert(Modifier::REVERSED);
-            if let MarkKind::Cell = kind {
+            if let (MarkKind::Cell, true) = (kind, ascii) {
                 cell.set_char('X');
+            }
+            if let MarkKind::Cell = kind {
                 cell.modifier.insert(Modifier::BOLD);
             }
         } else if r.is_multiple_of(2) {
@@ -159,6 +164,80 @@ pub fn number_table(
         let text = format!("{:>num_w$}", fmt(v));
         let x = area.x + (c * cell_w) as u16;
         buf.set_stringn(x, area.y + r as u16, text, num_w, style);
+    }
+    Some((w, h))
+}
+
+/// The largest block height (2..=`MAX_BLOCK`) at which [`block_table`] fits
+/// `m` into `w`×`h` cells, else 1 (the plain [`number_table`]).
+pub const MAX_BLOCK: u16 = 8;
+pub fn block_scale(m: &Array2<f32>, fmt: fn(f32) -> String, ascii: bool, w: u16, h: u16) -> u16 {
+    (2..=MAX_BLOCK)
+        .rev()
+        .find(|&s| {
+            let (bw, bh) = block_table_size(m, fmt, ascii, s);
+            bw <= w && bh <= h
+        })
+        .unwrap_or(1)
+}
+
+/// Size (width, height) of [`block_table`] at block height `s`.
+pub fn block_table_size(
+    m: &Array2<f32>,
+    fmt: fn(f32) -> String,
+    ascii: bool,
+    s: u16,
+) -> (u16, u16) {
+    if s <= 1 || ascii {
+        return table_size(m, fmt);
+    }
+    let num_w = m.iter().map(|&v| fmt(v).chars().count()).max().unwrap_or(1) as u16;
+    // about square blocks (a cell is twice as tall as wide), the number plus a margin
+    let bw = (num_w + 2).max(2 * s);
+    (bw * m.ncols() as u16, s * m.nrows() as u16)
+}
+
+/// `m` as a shaded picture of `s`-row blocks, each with its number in the
+/// middle: the number table scaled up where there is room. `s` ≤ 1 (or ASCII
+/// mode) is the plain [`number_table`]. None (nothing drawn) unless it fits.
+#[allow(clippy::too_many_arguments)]
+pub fn block_table(
+    m: &Array2<f32>,
+    fmt: fn(f32) -> String,
+    scale: Scale,
+    ascii: bool,
+    area: Rect,
+    buf: &mut Buffer,
+    mark: Option<(usize, usize)>,
+    s: u16,
+) -> Option<(u16, u16)> {
+    if s <= 1 || ascii {
+        return number_table(m, fmt, scale, ascii, area, buf, mark);
+    }
+    let (w, h) = block_table_size(m, fmt, ascii, s);
+    let area = area.intersection(buf.area);
+    if w > area.width || h > area.height {
+        return None;
+    }
+    let bw = w / m.ncols().max(1) as u16;
+    for ((r, c), &v) in m.indexed_iter() {
+        let bg = scale.color(v);
+        let mut style = Style::new().fg(readable_on(bg)).bg(bg);
+        if mark == Some((r, c)) {
+            style = Style::new()
+                .fg(Color::Black)
+                .bg(MarkKind::Cell.color(1.0))
+                .add_modifier(Modifier::BOLD);
+        }
+        let (x, y) = (area.x + c as u16 * bw, area.y + r as u16 * s);
+        for dy in 0..s {
+            buf.set_stringn(x, y + dy, " ".repeat(bw as usize), bw as usize, style);
+        }
+        // the number centred in the block's middle row
+        let text = fmt(v);
+        let tw = text.chars().count() as u16;
+        let tx = x + bw.saturating_sub(tw).div_ceil(2);
+        buf.set_stringn(tx, y + s / 2, text, bw as usize, style);
     }
     Some((w, h))
 }

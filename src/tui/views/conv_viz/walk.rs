@@ -26,8 +26,9 @@ use crate::tui::views::text::wrap_words;
 const WINDOW_COLOR: Color = Color::Yellow;
 const CELL_COLOR: Color = Color::Green;
 
-/// A matrix of the middle column: (label, values, scale, marked cell).
-type Table<'a> = (String, &'a Array2<f32>, Scale, Option<(usize, usize)>);
+/// A matrix of the middle column: (label, values, scale, marked cell, block
+/// height for [`grid::block_table`], 1 = plain numbers).
+type Table<'a> = (String, &'a Array2<f32>, Scale, Option<(usize, usize)>, u16);
 
 pub(super) fn render(
     app: &App,
@@ -193,18 +194,20 @@ fn render_grids(
             k,
             Scale::signed(k.as_slice().unwrap_or(&[])),
             None,
+            kernel_block(app, v, area),
         ));
     }
     let winner = v
         .winner
         .and_then(|(r, c)| Some((r.checked_sub(v.window.0)?, c.checked_sub(v.window.1)?)));
-    tables.push(("window".into(), &v.window_values, gray, winner));
+    tables.push(("window".into(), &v.window_values, gray, winner, 1));
     if let Some(p) = &v.products {
         tables.push((
             "products".into(),
             p,
             Scale::signed(p.as_slice().unwrap_or(&[])),
             None,
+            1,
         ));
     }
     let result = match (&v.kernel, v.winner) {
@@ -214,7 +217,11 @@ fn render_grids(
     };
     let mid_need = tables
         .iter()
-        .map(|(l, m, _, _)| grid::table_size(m, num).0.max(l.chars().count() as u16))
+        .map(|(l, m, _, _, b)| {
+            grid::block_table_size(m, num, ascii, *b)
+                .0
+                .max(l.chars().count() as u16)
+        })
         .chain(std::iter::once(result.chars().count() as u16))
         .max()
         .unwrap_or(0);
@@ -230,6 +237,7 @@ fn render_grids(
     let input_marks = Marks {
         window: Some(v.window),
         cell: v.winner,
+        mono: app.mono,
     };
     let mut used = 0;
     let drawn = grid::draw(&v.input, gray, ascii, body(in_x, side), buf, input_marks);
@@ -253,6 +261,7 @@ fn render_grids(
     let out_marks = Marks {
         window: None,
         cell: Some(v.cell),
+        mono: app.mono,
     };
     if let Some((_, h, f)) = grid::draw(
         &v.output,
@@ -273,9 +282,9 @@ fn render_grids(
     }
 
     let mut y = area.y;
-    for (text, m, scale, mark) in tables {
+    for (text, m, scale, mark, block) in tables {
         let room = Rect::new(mid_x, y + 1, mid_w, area.bottom().saturating_sub(y + 1));
-        let size = grid::number_table(m, num, scale, ascii, room, buf, mark).or_else(|| {
+        let size = grid::block_table(m, num, scale, ascii, room, buf, mark, block).or_else(|| {
             grid::draw(
                 m,
                 scale,
@@ -285,6 +294,7 @@ fn render_grids(
                 Marks {
                     window: None,
                     cell: mark,
+                    mono: false,
                 },
             )
             .map(|(w, h, _)| (w, h))
@@ -377,8 +387,31 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
         w.max(KERNEL_LABEL.len() as u16) + u16::from(!*numbers)
     });
     // input (padded, so a little larger) | kernel | output
-    let rest = area.width.saturating_sub(kernel_w + 1);
-    let (side, out_w) = (rest - rest / 2 + 1, rest / 2 - 1.min(rest / 2));
+    let split = |kernel_w: u16| {
+        let rest = area.width.saturating_sub(kernel_w + 1);
+        (rest - rest / 2 + 1, rest / 2 - 1.min(rest / 2))
+    };
+    let (side, out_w) = split(kernel_w);
+    // where the input and output keep their size with a larger kernel, the
+    // kernel's numbers grow into a shaded picture of blocks
+    let fits =
+        |m: &Array2<f32>, w: u16| grid::fit_factor(m.nrows(), m.ncols(), app.ascii, w, grid_h);
+    let (in_f, out_f) = (fits(&v.input, side), fits(&v.output, out_w));
+    let block = match &kernel {
+        Some((k, _, true)) => (2..=grid::MAX_BLOCK)
+            .rev()
+            .map(|b| (b, grid::block_table_size(k, num, app.ascii, b)))
+            .find(|&(_, (bw, bh))| {
+                let (side, out_w) = split(bw + 1);
+                bh <= grid_h && fits(&v.input, side) == in_f && fits(&v.output, out_w) == out_f
+            })
+            .map_or((1, kernel_w), |(b, (bw, _))| {
+                (b, bw.max(KERNEL_LABEL.len() as u16) + 1)
+            }),
+        _ => (1, kernel_w),
+    };
+    let (block, kernel_w) = if app.ascii { (1, kernel_w) } else { block };
+    let (side, out_w) = split(kernel_w);
     let row = |x: u16, w: u16| Rect::new(x, area.y + 2, w, grid_h);
     let label = |x: u16, w: u16, long: String, short: &str, buf: &mut Buffer| {
         let text = if long.chars().count() <= w as usize {
@@ -401,6 +434,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
         Marks {
             window: Some(v.window),
             cell: v.winner,
+            mono: app.mono,
         },
     );
     if let Some((k, scale, numbers)) = kernel {
@@ -413,7 +447,8 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
             KERNEL_LABEL,
             buf,
         );
-        let drawn = numbers && grid::number_table(k, num, scale, ascii, at, buf, None).is_some();
+        let drawn =
+            numbers && grid::block_table(k, num, scale, ascii, at, buf, None, block).is_some();
         if !drawn {
             grid::draw(k, scale, ascii, at, buf, Marks::default());
         }
@@ -430,11 +465,33 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
         Marks {
             window: None,
             cell: Some(v.cell),
+            mono: app.mono,
         },
     );
 }
 
 const KERNEL_LABEL: &str = "kernel";
+
+/// The open view's kernel block height: as large as the middle column allows
+/// (a third of the width, the rows left by the window and products tables,
+/// no taller than the input picture), 1 = plain numbers.
+fn kernel_block(app: &App, v: &View, area: Rect) -> u16 {
+    let Some((_, k)) = &v.kernel else { return 1 };
+    let (ih, iw) = v.input.dim();
+    let body_h = area.height.saturating_sub(1);
+    let Some(f) = grid::fit_factor(ih, iw, app.ascii, area.width / 3, body_h) else {
+        return 1;
+    };
+    let (pic_w, pic_h) =
+        crate::tui::views::shade::cells_needed(ih.div_ceil(f), iw.div_ceil(f), app.ascii);
+    // label and blank row around each table, the sum line
+    let others = (v.window_values.nrows() as u16 + 2) * 2 + 1;
+    let h = body_h
+        .saturating_sub(others + 1)
+        .min(pic_h.max(k.nrows() as u16));
+    let w = (area.width / 3).min(area.width.saturating_sub(4 + 2 * pic_w));
+    grid::block_scale(k, num, app.ascii, w, h)
+}
 
 /// What the kernel's and the output's shades mean, as long as fits `width`.
 pub(super) fn legend(ascii: bool, width: u16) -> Line<'static> {
