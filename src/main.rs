@@ -101,7 +101,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             )?);
         }
         None => {
-            dl_lab::tui::check_args(&cli)?;
+            let options = dl_lab::tui::LabOptions::from(&cli);
+            dl_lab::tui::check_args(&options)?;
             let term = std::env::var("TERM").ok();
             if let Some(why) = dl_lab::tui::terminal_refusal(term.as_deref()) {
                 return Err(why.into());
@@ -111,7 +112,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                             To run a lesson without the lab, use `dl-lab run LESSON` (see `dl-lab lessons`)."
                     .into());
             }
-            dl_lab::tui::run(&cli)?;
+            dl_lab::tui::run(&options)?;
         }
     }
     Ok(())

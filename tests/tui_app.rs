@@ -508,3 +508,29 @@ fn snapshots_while_training_update_the_learned_filters() {
     let f2 = Learned::of(&a).expect("conv1").filters[0][(0, 0)];
     assert_eq!((f1, f2), (0.5, -0.25));
 }
+
+#[test]
+fn the_lab_takes_its_own_options_not_the_command_line() {
+    use dl_lab::tui::{check_args, LabOptions};
+    assert!(check_args(&LabOptions::default()).is_ok());
+    let bad = LabOptions {
+        lesson: Some("no-such-lesson".into()),
+        ..LabOptions::default()
+    };
+    let err = check_args(&bad).expect_err("unknown lesson").to_string();
+    assert!(err.contains("gd-scalar"), "names the lessons: {err}");
+    let csv = LabOptions {
+        data: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")),
+        ..LabOptions::default()
+    };
+    let err = check_args(&csv).expect_err("a file is not an MNIST directory").to_string();
+    assert!(err.contains("MNIST-format directory"), "{err}");
+    // built from the parsed command line, the lab's flags carry over
+    let cli = <dl_lab::cli::Cli as clap::Parser>::parse_from([
+        "dl-lab", "--lesson", "linear", "--ascii", "--device", "cpu",
+    ]);
+    let o = LabOptions::from(&cli);
+    assert_eq!(o.lesson.as_deref(), Some("linear"));
+    assert!(o.ascii);
+    assert_eq!(o.device, dl_lab::backend::DeviceSpec::Cpu);
+}

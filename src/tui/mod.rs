@@ -26,7 +26,6 @@ use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 
 use crate::backend::{Device, DeviceSpec};
-use crate::cli::Cli;
 use crate::data::mnist::Mnist;
 use crate::lessons;
 use app::App;
@@ -104,7 +103,33 @@ fn terminal_settings() -> Option<()> {
 
 /// Check the lab's arguments before touching the terminal: the lesson
 /// exists and `--data` is not a file.
-pub fn check_args(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
+/// What the lab is opened with: the lab's own options, not the whole parsed
+/// command line (`main` builds this from `--lesson`, `--data`, `--ascii` and
+/// `--device`; tests and other front ends can build it directly).
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// Open this lesson (else the remembered one, else the lesson list).
+    pub lesson: Option<String>,
+    /// An MNIST-format directory instead of the shipped sample.
+    pub data: Option<std::path::PathBuf>,
+    /// Plain ASCII drawing.
+    pub ascii: bool,
+    /// Where the MNIST lessons train.
+    pub device: DeviceSpec,
+}
+
+impl From<&crate::cli::Cli> for LabOptions {
+    fn from(cli: &crate::cli::Cli) -> Self {
+        LabOptions {
+            lesson: cli.lesson.clone(),
+            data: cli.data.clone(),
+            ascii: cli.ascii,
+            device: cli.device,
+        }
+    }
+}
+
+pub fn check_args(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = cli.lesson.as_deref() {
         lessons::find(name)?;
     }
@@ -159,7 +184,7 @@ fn open_device(
 }
 
 /// Open the lab and run it until the learner quits.
-pub fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     // --lesson, else the last lesson opened, else the course's list
     let remembered = cli.lesson.is_none().then(remember::load).flatten();
     let (lesson, open_list) = remember::start(cli.lesson.as_deref(), remembered)?;
