@@ -83,6 +83,27 @@ impl Drop for Node {
     }
 }
 
+/// A copy of a device value on the host; `None` for a CPU value, which is
+/// borrowed as it is. Panics if the device cannot be read (a lost device).
+fn host_copy(s: &Storage) -> Option<Array> {
+    match s {
+        Storage::Cpu(_) => None,
+        s => Some(
+            s.to_host()
+                .unwrap_or_else(|e| panic!("reading a tensor from {}: {e}", s.device())),
+        ),
+    }
+}
+
+/// The host array: the copy if there is one, else the CPU value itself.
+fn host_view<'a>(copy: &'a Option<Array>, s: &'a Storage) -> &'a Array {
+    match (copy, s) {
+        (Some(a), _) => a,
+        (None, Storage::Cpu(a)) => a,
+        (None, _) => unreachable!("a device value is always copied"),
+    }
+}
+
 /// The host value of a tensor, borrowed on the CPU or copied from a device.
 pub struct HostRef<'a> {
     guard: RwLockReadGuard<'a, Storage>,
@@ -92,11 +113,7 @@ pub struct HostRef<'a> {
 impl Deref for HostRef<'_> {
     type Target = Array;
     fn deref(&self) -> &Array {
-        match (&self.copy, &*self.guard) {
-            (Some(a), _) => a,
-            (None, Storage::Cpu(a)) => a,
-            (None, _) => unreachable!("a device value is always copied"),
-        }
+        host_view(&self.copy, &self.guard)
     }
 }
 
@@ -110,11 +127,7 @@ pub struct HostMut<'a> {
 impl Deref for HostMut<'_> {
     type Target = Array;
     fn deref(&self) -> &Array {
-        match (&self.copy, &*self.guard) {
-            (Some(a), _) => a,
-            (None, Storage::Cpu(a)) => a,
-            (None, _) => unreachable!("a device value is always copied"),
-        }
+        host_view(&self.copy, &self.guard)
     }
 }
 
@@ -284,26 +297,14 @@ impl Tensor {
     /// Panics if a device cannot be read (a lost device).
     pub fn data(&self) -> HostRef<'_> {
         let guard = self.storage();
-        let copy = match &*guard {
-            Storage::Cpu(_) => None,
-            s => Some(
-                s.to_host()
-                    .unwrap_or_else(|e| panic!("reading a tensor from {}: {e}", s.device())),
-            ),
-        };
+        let copy = host_copy(&guard);
         HostRef { guard, copy }
     }
 
     /// Write access to the value on the host (written back to its device on drop).
     pub fn data_mut(&self) -> HostMut<'_> {
         let guard = self.storage_mut();
-        let copy = match &*guard {
-            Storage::Cpu(_) => None,
-            s => Some(
-                s.to_host()
-                    .unwrap_or_else(|e| panic!("reading a tensor from {}: {e}", s.device())),
-            ),
-        };
+        let copy = host_copy(&guard);
         HostMut { guard, copy }
     }
 
