@@ -112,7 +112,8 @@ impl Cli {
                         "--{flag} before `{name}` is the lab's flag and would be ignored; \
                          put it after the command (dl-lab {name} … --{flag} …) where `{name}` takes it"
                     );
-                    cmd.error(clap::error::ErrorKind::ArgumentConflict, msg).exit();
+                    cmd.error(clap::error::ErrorKind::ArgumentConflict, msg)
+                        .exit();
                 }
             }
         }

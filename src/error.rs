@@ -16,7 +16,9 @@ pub enum Error {
     },
     #[error("{op}: {why}")]
     BadArgument { op: &'static str, why: String },
-    #[error("{op}: the operands are on different devices ({lhs} and {rhs}); move one with .to(&device)")]
+    #[error(
+        "{op}: the operands are on different devices ({lhs} and {rhs}); move one with .to(&device)"
+    )]
     DeviceMismatch {
         op: &'static str,
         lhs: String,

@@ -503,18 +503,20 @@ fn training_on_opencl_keeps_the_buffer_pool_flat() {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
     let model = Sequential::new(vec![Box::new(Linear::new(784, 10, &mut rng))]);
     model.to(&device).expect("model to device");
-    let mut opt = dl_lab::optim::build_optimizer("adam", model.parameters(), 1e-3, 0.0, 0.0)
-        .expect("adam");
+    let mut opt =
+        dl_lab::optim::build_optimizer("adam", model.parameters(), 1e-3, 0.0, 0.0).expect("adam");
     let mut held = Vec::new();
     for step in 0..30 {
-        let x: Vec<f32> = (0..100 * 784).map(|i| ((i + step) % 255) as f32 / 255.0).collect();
+        let x: Vec<f32> = (0..100 * 784)
+            .map(|i| ((i + step) % 255) as f32 / 255.0)
+            .collect();
         let x = dl_lab::Tensor::from_vec(&[100, 784], x)
             .expect("batch")
             .to(&device)
             .expect("to device");
         let labels: Vec<usize> = (0..100).map(|i| (i + step) % 10).collect();
-        let loss = dl_lab::nn::cross_entropy(&model.forward(&x).expect("forward"), &labels)
-            .expect("loss");
+        let loss =
+            dl_lab::nn::cross_entropy(&model.forward(&x).expect("forward"), &labels).expect("loss");
         assert!(loss.item().is_finite());
         opt.zero_grad();
         loss.backward().expect("backward");
@@ -530,7 +532,12 @@ fn zero_size_reductions_on_opencl_match_the_cpu() {
     let Some(device) = common::opencl_device() else {
         return;
     };
-    for (shape, axis) in [([0usize, 1000], 1usize), ([0, 1000], 0), ([3, 0], 1), ([3, 0], 0)] {
+    for (shape, axis) in [
+        ([0usize, 1000], 1usize),
+        ([0, 1000], 0),
+        ([3, 0], 1),
+        ([3, 0], 0),
+    ] {
         let cpu = dl_lab::Tensor::zeros(&shape);
         let ocl = cpu.to(&device).expect("to device");
         let (a, b) = (
@@ -555,8 +562,8 @@ fn model_to_after_an_optimizer_step_moves_the_state_too() {
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
         Sequential::new(vec![Box::new(Linear::new(3, 2, &mut rng))])
     };
-    let x = dl_lab::Tensor::from_vec(&[4, 3], (0..12).map(|v| v as f32 / 10.0).collect())
-        .expect("x");
+    let x =
+        dl_lab::Tensor::from_vec(&[4, 3], (0..12).map(|v| v as f32 / 10.0).collect()).expect("x");
     let step = |model: &Sequential, opt: &mut Box<dyn dl_lab::optim::Optimizer>, dev: &Device| {
         let loss = model
             .forward(&x.to(dev).expect("x to device"))
@@ -568,8 +575,10 @@ fn model_to_after_an_optimizer_step_moves_the_state_too() {
         opt.step().expect("step");
     };
     let (a, b) = (make(), make());
-    let mut opt_a = dl_lab::optim::build_optimizer("adam", a.parameters(), 0.1, 0.0, 0.0).expect("adam");
-    let mut opt_b = dl_lab::optim::build_optimizer("adam", b.parameters(), 0.1, 0.0, 0.0).expect("adam");
+    let mut opt_a =
+        dl_lab::optim::build_optimizer("adam", a.parameters(), 0.1, 0.0, 0.0).expect("adam");
+    let mut opt_b =
+        dl_lab::optim::build_optimizer("adam", b.parameters(), 0.1, 0.0, 0.0).expect("adam");
     step(&a, &mut opt_a, &Device::Cpu);
     step(&b, &mut opt_b, &Device::Cpu);
     b.to(&device).expect("model to device");

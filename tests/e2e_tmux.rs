@@ -233,7 +233,10 @@ fn a_first_timer_at_80x24_finds_help_quit_and_the_hidden_layers() {
         status.trim_end().ends_with("? help  q quit"),
         "status line: {status:?}\n{first}"
     );
-    assert!(first.contains("▼ 3 more"), "the Model pane says layers are hidden:\n{first}");
+    assert!(
+        first.contains("▼ 3 more"),
+        "the Model pane says layers are hidden:\n{first}"
+    );
     // the help shows the focused pane's keys first and scrolls
     t.keys(&["Tab", "?"]);
     let help = t.wait_for("Model pane", 5);
@@ -374,7 +377,10 @@ fn an_abort_gives_the_terminal_back() {
     assert_eq!(t.exit_status(10), 134, "ends with SIGABRT's status");
     // the main screen is back: the lab's panes are gone
     let screen = t.screen();
-    assert!(!screen.contains("q quit"), "still in the alternate screen:\n{screen}");
+    assert!(
+        !screen.contains("q quit"),
+        "still in the alternate screen:\n{screen}"
+    );
 }
 
 #[test]

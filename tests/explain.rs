@@ -326,7 +326,11 @@ fn a_long_input_prints_a_summary_past_the_first_windows() {
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     assert!(bytes < 20_000, "{bytes} bytes of text");
     // the windows written out are still the real ones: 1·1 + 1·2 + 1·3 = 6
-    assert!(lines.iter().any(|l| l == "out[0,0] = 1*1 + 1*2 + 1*3 = 6"), "{:?}", &lines[..12]);
+    assert!(
+        lines.iter().any(|l| l == "out[0,0] = 1*1 + 1*2 + 1*3 = 6"),
+        "{:?}",
+        &lines[..12]
+    );
 
     let two_rows = format!("{input};{input}");
     let lines = dl_lab::explain::explain_pool(&two_rows, 2, None, PoolMode::Max).expect("pool");
@@ -336,14 +340,24 @@ fn a_long_input_prints_a_summary_past_the_first_windows() {
 
 #[test]
 fn pool_size_zero_talks_about_the_size() {
-    let e = err_text(dl_lab::explain::explain_pool("1,2;3,4", 0, None, PoolMode::Max));
+    let e = err_text(dl_lab::explain::explain_pool(
+        "1,2;3,4",
+        0,
+        None,
+        PoolMode::Max,
+    ));
     assert!(e.contains("window size (--size) must be at least 1"), "{e}");
     assert!(!e.contains("stride"), "{e}");
 }
 
 #[test]
 fn divergence_hint_suggests_a_round_learning_rate() {
-    for (lr, want) in [(0.01f32, "--lr 0.001"), (1.0, "--lr 0.1"), (0.3, "--lr 0.03"), (100.0, "--lr 10")] {
+    for (lr, want) in [
+        (0.01f32, "--lr 0.001"),
+        (1.0, "--lr 0.1"),
+        (0.3, "--lr 0.03"),
+        (100.0, "--lr 10"),
+    ] {
         let e = dl_lab::Error::diverged("epoch 3", f32::NAN, lr).to_string();
         assert!(e.contains(want), "lr {lr}: {e}");
     }

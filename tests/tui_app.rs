@@ -523,7 +523,9 @@ fn the_lab_takes_its_own_options_not_the_command_line() {
         data: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")),
         ..LabOptions::default()
     };
-    let err = check_args(&csv).expect_err("a file is not an MNIST directory").to_string();
+    let err = check_args(&csv)
+        .expect_err("a file is not an MNIST directory")
+        .to_string();
     assert!(err.contains("MNIST-format directory"), "{err}");
     // built from the parsed command line, the lab's flags carry over
     let cli = <dl_lab::cli::Cli as clap::Parser>::parse_from([

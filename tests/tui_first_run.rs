@@ -49,7 +49,10 @@ fn the_status_line_ends_with_help_and_quit_at_every_width() {
             let screen = rows(&mut a, w, 24);
             let status = screen.last().expect("a status line");
             assert!(status.trim_end().ends_with("? help  q quit"), "{status:?}");
-            assert!(status.contains('…'), "the message says it was cut: {status:?}");
+            assert!(
+                status.contains('…'),
+                "the message says it was cut: {status:?}"
+            );
         }
     }
 }
@@ -58,7 +61,10 @@ fn the_status_line_ends_with_help_and_quit_at_every_width() {
 fn at_80x24_the_model_pane_says_how_many_layers_are_hidden() {
     let mut a = app("cnn-mnist", false);
     let screen = rows(&mut a, 80, 24);
-    let model: Vec<String> = screen[1..11].iter().map(|r| r.chars().skip(40).collect()).collect();
+    let model: Vec<String> = screen[1..11]
+        .iter()
+        .map(|r| r.chars().skip(40).collect())
+        .collect();
     let text = model.join("\n");
     assert!(text.contains("layer"), "column names shown:\n{text}");
     assert!(text.contains("output"), "column names shown:\n{text}");
@@ -78,7 +84,10 @@ fn at_80x24_the_model_pane_says_how_many_layers_are_hidden() {
     let mut a = app("cnn-mnist", false);
     let text = rows(&mut a, 140, 45).join("\n");
     assert!(text.contains("Linear"), "{text}");
-    assert!(!text.contains(" more") && !text.contains(" above"), "{text}");
+    assert!(
+        !text.contains(" more") && !text.contains(" above"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -90,9 +99,15 @@ fn help_lists_the_focused_panes_keys_first_and_cuts_no_line() {
     let screen = rows(&mut a, 80, 24);
     let help: Vec<&String> = screen[..23].iter().collect();
     assert!(help[1].contains("Model pane"), "{:?}", help[1]);
-    assert!(help[2].contains("select the next / previous layer"), "{:?}", help[2]);
+    assert!(
+        help[2].contains("select the next / previous layer"),
+        "{:?}",
+        help[2]
+    );
     // the model pane's keys come before the global ones
-    let model_at = screen.iter().position(|r| r.contains("undo the last change"));
+    let model_at = screen
+        .iter()
+        .position(|r| r.contains("undo the last change"));
     let global_at = screen.iter().position(|r| r.contains("Everywhere"));
     assert!(model_at.is_some(), "{}", screen.join("\n"));
     if let (Some(m), Some(g)) = (model_at, global_at) {
@@ -101,7 +116,10 @@ fn help_lists_the_focused_panes_keys_first_and_cuts_no_line() {
     // every description is whole: the longest wraps onto a second row
     let text = screen.join("\n");
     assert!(text.contains("Enter"), "{text}");
-    assert!(text.contains("applies, Esc cancels"), "wrapped, not cut:\n{text}");
+    assert!(
+        text.contains("applies, Esc cancels"),
+        "wrapped, not cut:\n{text}"
+    );
     // the list is longer than the screen: it says so and scrolls
     assert!(text.contains("▼"), "{text}");
     for _ in 0..40 {
@@ -125,8 +143,14 @@ fn help_follows_the_focus_and_names_an_open_pane() {
     assert!(a.zoomed);
     key(&mut a, KeyCode::Char('?'));
     let text = rows(&mut a, 140, 45).join("\n");
-    assert!(text.contains("Conv/Pool pane (open, full screen)"), "{text}");
-    assert!(text.contains("convolution / max pool / average pool"), "{text}");
+    assert!(
+        text.contains("Conv/Pool pane (open, full screen)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("convolution / max pool / average pool"),
+        "{text}"
+    );
     // at 140×45 everything fits: no scroll line
     assert!(!text.contains("▼"), "{text}");
     assert!(text.contains("What to watch in cnn-mnist"), "{text}");
@@ -134,7 +158,13 @@ fn help_follows_the_focus_and_names_an_open_pane() {
 
 #[test]
 fn what_to_watch_stays_after_steps_at_every_size() {
-    for lesson in ["gd-scalar", "linear", "multivariate", "xor-mlp", "mlp-regression"] {
+    for lesson in [
+        "gd-scalar",
+        "linear",
+        "multivariate",
+        "xor-mlp",
+        "mlp-regression",
+    ] {
         for (w, h) in [(80u16, 24u16), (100, 30), (140, 45)] {
             let mut a = app(lesson, false);
             for _ in 0..3 {
@@ -188,9 +218,18 @@ fn no_color_draws_pictures_with_shade_characters() {
     let screen = rows(&mut a, 80, 24);
     let text = screen.join("\n");
     assert!(!text.contains('▀'), "no half blocks left:\n{text}");
-    let digit: String = screen[2..9].iter().flat_map(|r| r.chars().skip(1).take(14)).collect();
-    let shades = ['░', '▒', '▓', '█'].iter().filter(|c| digit.contains(**c)).count();
-    assert!(shades >= 3 && digit.contains(' '), "grey levels kept: {digit:?}");
+    let digit: String = screen[2..9]
+        .iter()
+        .flat_map(|r| r.chars().skip(1).take(14))
+        .collect();
+    let shades = ['░', '▒', '▓', '█']
+        .iter()
+        .filter(|c| digit.contains(**c))
+        .count();
+    assert!(
+        shades >= 3 && digit.contains(' '),
+        "grey levels kept: {digit:?}"
+    );
     // nothing keeps a colour (crossterm would drop it)
     let mut t = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
     t.draw(|f| views::render(&a, f)).expect("draw");
@@ -204,7 +243,10 @@ fn no_color_draws_pictures_with_shade_characters() {
 #[test]
 fn a_dumb_terminal_gets_a_clear_message() {
     let why = dl_lab::tui::terminal_refusal(Some("dumb")).expect("refused");
-    assert!(why.contains("TERM=dumb") && why.contains("dl-lab run"), "{why}");
+    assert!(
+        why.contains("TERM=dumb") && why.contains("dl-lab run"),
+        "{why}"
+    );
     assert!(dl_lab::tui::terminal_refusal(Some("xterm-256color")).is_none());
     assert!(dl_lab::tui::terminal_refusal(None).is_none());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dl-lab"))
@@ -244,12 +286,20 @@ fn a_large_overview_shows_the_accuracy_chart_beside_the_loss() {
         let r = views::pane_areas(ratatui::layout::Rect::new(0, 0, w, h))[2];
         screen[r.y as usize..r.bottom() as usize]
             .iter()
-            .map(|row| row.chars().skip(r.x as usize).take(r.width as usize).collect::<String>())
+            .map(|row| {
+                row.chars()
+                    .skip(r.x as usize)
+                    .take(r.width as usize)
+                    .collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };
     let big = loss_pane(&rows(&mut a, 140, 45), 140, 45);
-    assert!(big.contains("test acc %"), "accuracy chart at 140×45:\n{big}");
+    assert!(
+        big.contains("test acc %"),
+        "accuracy chart at 140×45:\n{big}"
+    );
     let small = loss_pane(&rows(&mut a, 80, 24), 80, 24);
     assert!(!small.contains("test acc %"), "no room at 80×24:\n{small}");
 }

@@ -80,7 +80,10 @@ impl FromStr for DeviceSpec {
             "auto" => Ok(DeviceSpec::Auto),
             "opencl" => Ok(DeviceSpec::OpenCl(None)),
             _ => match s.strip_prefix("opencl:") {
-                Some(n) => n.parse().map(|n| DeviceSpec::OpenCl(Some(n))).map_err(|_| bad()),
+                Some(n) => n
+                    .parse()
+                    .map(|n| DeviceSpec::OpenCl(Some(n)))
+                    .map_err(|_| bad()),
                 None => Err(bad()),
             },
         }
@@ -105,9 +108,7 @@ impl DeviceSpec {
     pub fn open(self) -> Result<(Device, Option<String>)> {
         match self {
             DeviceSpec::Cpu => Ok((Device::Cpu, None)),
-            DeviceSpec::OpenCl(index) => {
-                Ok((Device::OpenCl(opencl::ClDevice::open(index)?), None))
-            }
+            DeviceSpec::OpenCl(index) => Ok((Device::OpenCl(opencl::ClDevice::open(index)?), None)),
             DeviceSpec::Auto => match opencl::first_gpu() {
                 Ok(Some(index)) => match opencl::ClDevice::open(Some(index)) {
                     Ok(d) => Ok((Device::OpenCl(d), None)),

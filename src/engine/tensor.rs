@@ -250,7 +250,11 @@ impl Tensor {
             return Ok(self.clone());
         }
         let moved = self.storage().to_device(device)?;
-        Ok(Tensor::from_storage_parts(moved, self.requires_grad(), None))
+        Ok(Tensor::from_storage_parts(
+            moved,
+            self.requires_grad(),
+            None,
+        ))
     }
 
     /// Move this tensor's value (and gradient) to `device` in place, keeping

@@ -90,13 +90,17 @@ impl Optimizer for Adagrad {
         } = self.config;
         // PyTorch fills state_sum when the optimizer is built; filling it at
         // the first step gives the same numbers.
-        update_each(&self.params, &mut self.state, 1, initial_accumulator_value, |s| {
-            UpdateRule::Adagrad {
+        update_each(
+            &self.params,
+            &mut self.state,
+            1,
+            initial_accumulator_value,
+            |s| UpdateRule::Adagrad {
                 clr: (f64::from(lr) / (1.0 + (s.step - 1) as f64 * f64::from(lr_decay))) as f32,
                 eps,
                 weight_decay,
-            }
-        })
+            },
+        )
     }
 
     fn zero_grad(&mut self) {

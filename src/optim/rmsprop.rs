@@ -62,7 +62,6 @@ impl RmspropConfig {
     }
 }
 
-
 /// `torch.optim.RMSprop`.
 pub struct Rmsprop {
     params: Vec<Tensor>,

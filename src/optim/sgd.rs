@@ -93,16 +93,20 @@ impl Optimizer for Sgd {
             nesterov,
         } = self.config;
         let buffers = usize::from(momentum != 0.0);
-        update_each(&self.params, &mut self.momentum_buffers, buffers, 0.0, |s| {
-            UpdateRule::Sgd {
+        update_each(
+            &self.params,
+            &mut self.momentum_buffers,
+            buffers,
+            0.0,
+            |s| UpdateRule::Sgd {
                 lr,
                 momentum,
                 dampening,
                 weight_decay,
                 nesterov,
                 first: s.step == 1,
-            }
-        })
+            },
+        )
     }
 
     fn zero_grad(&mut self) {

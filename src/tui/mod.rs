@@ -65,11 +65,7 @@ fn restore_on_abort(saved: Option<libc::termios>) {
         // SAFETY: write(2) and tcsetattr(3) are async-signal-safe; the
         // buffer and the termios value are owned by this closure.
         unsafe {
-            libc::write(
-                1,
-                RESTORE_SEQUENCE.as_ptr().cast(),
-                RESTORE_SEQUENCE.len(),
-            );
+            libc::write(1, RESTORE_SEQUENCE.as_ptr().cast(), RESTORE_SEQUENCE.len());
             if let Some(t) = &saved {
                 libc::tcsetattr(0, libc::TCSANOW, t);
             }

@@ -160,7 +160,7 @@ fn weight_2d(w: &Array) -> Array2<f32> {
 /// already this image's (O, H'·W') block of the NCHW output.
 pub(crate) fn conv2d(x: &Array, w: &Array, g: &ConvGeometry) -> Array {
     let (g, o) = (*g, g.o);
-        let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
+    let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
     let w2 = weight_2d(w);
     let xs = x.as_standard_layout();
     let src = xs.as_slice().expect("standard layout is contiguous");
@@ -173,8 +173,8 @@ pub(crate) fn conv2d(x: &Array, w: &Array, g: &ConvGeometry) -> Array {
         |cols_t, start, piece| {
             let n = start / (o * hw).max(1);
             im2col_image(&src[n * chw..(n + 1) * chw], &g, cols_t);
-            let cols_t = ArrayView2::from_shape((patch, hw), &cols_t[..])
-                .expect("sized by the geometry");
+            let cols_t =
+                ArrayView2::from_shape((patch, hw), &cols_t[..]).expect("sized by the geometry");
             let y = matmul(w2.view(), cols_t); // (O, H'·W')
             piece.extend_from_slice(
                 y.as_standard_layout()
@@ -273,9 +273,7 @@ pub(crate) fn conv2d_backward(
         dw2.into_shape_with_order(IxDyn(&w_shape))
             .expect("O·C·kh·kw elements")
     });
-    let dx = want_x.then(|| {
-        Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized by col2im")
-    });
+    let dx = want_x
+        .then(|| Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized by col2im"));
     (dx, dw)
 }
-

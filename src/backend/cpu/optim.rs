@@ -68,12 +68,9 @@ pub(crate) fn update(theta: &mut Array, grad: &Array, state: &mut [Array], rule:
                     *m = beta1 * *m + (1.0 - beta1) * g;
                     *v = beta2 * *v + (1.0 - beta2) * g * g;
                 });
-            Zip::from(theta)
-                .and(&*m)
-                .and(&*v)
-                .for_each(|t, &m, &v| {
-                    *t -= step_size * m / (v.sqrt() / bias_correction2_sqrt + eps);
-                });
+            Zip::from(theta).and(&*m).and(&*v).for_each(|t, &m, &v| {
+                *t -= step_size * m / (v.sqrt() / bias_correction2_sqrt + eps);
+            });
         }
         UpdateRule::Rmsprop {
             lr,

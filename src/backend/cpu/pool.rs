@@ -49,7 +49,7 @@ pub(crate) fn max_pool2d(
     stride: usize,
     (oh, ow): (usize, usize),
 ) -> (Array, Vec<usize>) {
-        let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (n, c, h, w) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
     let xs = x.as_standard_layout();
     let src = xs.as_slice().expect("standard layout is contiguous");
     // One plane per piece. Each window's rows are sliced once, so the scan

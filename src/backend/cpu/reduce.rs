@@ -89,7 +89,6 @@ pub(crate) fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usiz
     (outer, shape[axis], inner)
 }
 
-
 /// Sum over `axes` (sorted, distinct).
 pub(crate) fn sum_axes(x: &Array, axes: &[usize], keepdim: bool) -> Array {
     let mut value = x.clone();
@@ -107,7 +106,10 @@ pub(crate) fn broadcast_to(x: &Array, shape: &[usize]) -> Array {
     let xs = x.as_standard_layout();
     let v = layout::broadcast_to(
         shape,
-        (xs.as_slice().expect("standard layout is contiguous"), xs.shape()),
+        (
+            xs.as_slice().expect("standard layout is contiguous"),
+            xs.shape(),
+        ),
     );
     Array::from_shape_vec(IxDyn(shape), v).expect("sized by the shape")
 }

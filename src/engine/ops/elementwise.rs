@@ -163,7 +163,13 @@ impl Tensor {
     /// finite where p is exactly 0 or 1 (an f32 sigmoid rounds to 1 for
     /// inputs above about 17). The target gets no gradient.
     pub fn bce_elementwise(&self, target: &Tensor) -> Result<Tensor> {
-        binary("binary_cross_entropy", self, target, BinaryOp::BceLoss, Op::Bce)
+        binary(
+            "binary_cross_entropy",
+            self,
+            target,
+            BinaryOp::BceLoss,
+            Op::Bce,
+        )
     }
 }
 
@@ -172,7 +178,12 @@ impl Tensor {
 // an input's gradient does so instead of copying it.
 
 // d(a+b)/da = 1, d(a+b)/db = 1
-pub(crate) fn add_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn add_backward(
+    g: Storage,
+    a: &Tensor,
+    b: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     match (store.wants(a), store.wants(b)) {
         // A broadcast operand (a bias) gets its sum straight from `g`, and the
         // operand with g's shape takes the buffer itself: no copy of g.
@@ -196,7 +207,12 @@ pub(crate) fn add_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradS
 }
 
 // d(a-b)/da = 1, d(a-b)/db = -1
-pub(crate) fn sub_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn sub_backward(
+    g: Storage,
+    a: &Tensor,
+    b: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     let gb = if store.wants(b) {
         Some(g.unary(UnaryOp::Neg)?)
     } else {
@@ -210,7 +226,12 @@ pub(crate) fn sub_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradS
 }
 
 // d(ab)/da = b, d(ab)/db = a
-pub(crate) fn mul_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn mul_backward(
+    g: Storage,
+    a: &Tensor,
+    b: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     if store.wants(a) {
         let ga = zip("mul backward", &g, &b.storage(), BinaryOp::Mul)?;
         store.accumulate(a, ga)?;
@@ -223,7 +244,12 @@ pub(crate) fn mul_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradS
 }
 
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
-pub(crate) fn div_backward(g: Storage, a: &Tensor, b: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn div_backward(
+    g: Storage,
+    a: &Tensor,
+    b: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     if store.wants(a) {
         let ga = zip("div backward", &g, &b.storage(), BinaryOp::Div)?;
         store.accumulate(a, ga)?;
@@ -260,11 +286,21 @@ pub(crate) fn unary_backward(
 }
 
 // d bce/dp = (p - y) / max(p(1-p), 1e-12), PyTorch's rule; no gradient for the target
-pub(crate) fn bce_backward(g: Storage, p: &Tensor, y: &Tensor, store: &mut GradStore) -> Result<()> {
+pub(crate) fn bce_backward(
+    g: Storage,
+    p: &Tensor,
+    y: &Tensor,
+    store: &mut GradStore,
+) -> Result<()> {
     if !store.wants(p) {
         return Ok(());
     }
-    let local = zip("binary_cross_entropy backward", &p.storage(), &y.storage(), BinaryOp::BceGrad)?;
+    let local = zip(
+        "binary_cross_entropy backward",
+        &p.storage(),
+        &y.storage(),
+        BinaryOp::BceGrad,
+    )?;
     let gp = zip("binary_cross_entropy backward", &g, &local, BinaryOp::Mul)?;
     store.accumulate(p, gp)
 }

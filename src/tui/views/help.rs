@@ -61,7 +61,11 @@ pub fn help_lines(app: &App, inner_width: u16) -> Vec<Line<'static>> {
             format!("What to watch in {}", app.lesson.name),
             head,
         ));
-        lines.extend(wrap_words(notes, usize::from(inner_width)).into_iter().map(Line::raw));
+        lines.extend(
+            wrap_words(notes, usize::from(inner_width))
+                .into_iter()
+                .map(Line::raw),
+        );
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Everywhere", head));

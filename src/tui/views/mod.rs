@@ -208,7 +208,11 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         None => {
             let mut hints = String::new();
             for k in state_keys.iter().chain(&NAV_KEYS) {
-                let more = if hints.is_empty() { 0 } else { text::width_of(sep) };
+                let more = if hints.is_empty() {
+                    0
+                } else {
+                    text::width_of(sep)
+                };
                 if text::width_of(&hints) + more + text::width_of(k) > room {
                     break;
                 }
@@ -226,8 +230,11 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         width: always_w,
         ..area
     };
-    Paragraph::new(Line::styled(always, Style::new().add_modifier(Modifier::BOLD)))
-        .render(right, buf);
+    Paragraph::new(Line::styled(
+        always,
+        Style::new().add_modifier(Modifier::BOLD),
+    ))
+    .render(right, buf);
 }
 
 /// `s` cut to `width` cells, ending in `…` (`...` with `ascii`) when cut.

@@ -124,11 +124,8 @@ pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         usize::from(inner.height).saturating_sub(used.min(usize::from(height))),
         app.ascii,
     );
-    let [top, bottom] = Layout::vertical([
-        Constraint::Min(0),
-        Constraint::Length(watch.len() as u16),
-    ])
-    .areas(inner);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(watch.len() as u16)]).areas(inner);
     block.render(area, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -209,7 +206,10 @@ pub fn epoch_text(s: &Stepper) -> String {
 /// The cost around the last step, as (before, after): `dl-lab run` logs the
 /// cost before each epoch's step. Before any step only `after` (the cost now).
 pub fn costs(s: &Stepper) -> (Option<f32>, Option<f32>) {
-    (s.last.as_ref().map(|r| r.cost), s.now.as_ref().map(|n| n.cost))
+    (
+        s.last.as_ref().map(|r| r.cost),
+        s.now.as_ref().map(|n| n.cost),
+    )
 }
 
 /// "cost before this step 5.638 · after 5.049" (shorter as `width` needs),

@@ -55,16 +55,25 @@ pub const PRESETS: [(&str, [f32; 9]); 5] = [
 
 /// This pane's keys, for the help (`?`): (keys, what they do).
 pub const KEYS: &[(&str, &str)] = &[
-    ("n / N", "move the window one step on / back (open: also right / left)"),
+    (
+        "n / N",
+        "move the window one step on / back (open: also right / left)",
+    ),
     ("down / up", "open: move the window a row down / up"),
     ("Enter", "open: jump to the next window with ink under it"),
-    ("k / K", "next / previous kernel (presets, then the trained filters)"),
+    (
+        "k / K",
+        "next / previous kernel (presets, then the trained filters)",
+    ),
     ("m", "convolution / max pool / average pool"),
     ("t / T", "stride up / down"),
     ("p / P", "convolution: padding up / down"),
     ("z / Z", "pooling: window size up / down"),
     ("d / D", "next / previous held-out digit"),
-    ("f", "after training: the learned filters and their feature maps"),
+    (
+        "f",
+        "after training: the learned filters and their feature maps",
+    ),
 ];
 
 /// The largest stride, padding and pooling window the keys reach.

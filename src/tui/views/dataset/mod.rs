@@ -101,7 +101,10 @@ pub struct DatasetPane {
 /// This pane's keys, for the help (`?`): (keys, what they do). Arrows
 /// reach the pane when it is open; in the overview they move the focus.
 pub const KEYS: &[(&str, &str)] = &[
-    ("PgDn / PgUp", "next / previous image (open: also right / left)"),
+    (
+        "PgDn / PgUp",
+        "next / previous image (open: also right / left)",
+    ),
     ("down / up", "open: 10 images on / back"),
     ("Home / End", "first / last image"),
     ("0-9", "the next image of that class"),

@@ -55,7 +55,10 @@ const MIN_INNER: (u16, u16) = (16, 2);
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
     ("s", "start / pause / resume training"),
-    ("+ / -", "raise / lower the learning rate (also while training)"),
+    (
+        "+ / -",
+        "raise / lower the learning rate (also while training)",
+    ),
 ];
 
 /// The Loss pane's own state: the loss history and the accuracy per epoch.
@@ -124,7 +127,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         // its two lines in the bottom border, each in its own colour
         let dash = if app.ascii { "-" } else { "─" };
         block = block.title_bottom(Line::from(vec![
-            Span::styled(format!(" {dash} loss per step "), Style::new().fg(Color::Gray)),
+            Span::styled(
+                format!(" {dash} loss per step "),
+                Style::new().fg(Color::Gray),
+            ),
             Span::styled(format!("{dash} smoothed "), Style::new().fg(Color::Yellow)),
         ]));
     }
