@@ -49,6 +49,16 @@ pub enum Command {
     Run(RunArgs),
     /// List the OpenCL platforms and devices `--device` can use.
     Devices,
+    /// Score a saved model on the held-out images.
+    Eval(EvalArgs),
+    /// Write a checkpoint's weights as safetensors, named as PyTorch's state_dict()
+    /// of the lesson's model as a torch.nn.Sequential (0.weight, 0.bias, 3.weight, …).
+    Export {
+        /// A checkpoint written by `dl-lab run --save`.
+        checkpoint: PathBuf,
+        /// The safetensors file to write (replaced if it exists).
+        out: PathBuf,
+    },
     /// Measure the device: matmul GFLOP/s, the CNN's conv layers, CNN training and inference speed.
     #[command(after_help = BENCH_AFTER_HELP)]
     Bench(BenchArgs),
@@ -161,6 +171,36 @@ pub struct RunArgs {
     pub json: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
     pub device: DeviceSpec,
+    /// Write a checkpoint (model, weights, optimizer state, epoch, seed, data set) to PATH after
+    /// every epoch (MNIST lessons).
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Resume from a checkpoint (trains epochs k+1..=--epochs after one saved at epoch k, with its
+    /// settings unless flags override them), or start from a .safetensors file's weights with a
+    /// fresh optimizer (MNIST lessons).
+    #[arg(long, value_name = "PATH")]
+    pub load: Option<PathBuf>,
+    /// Write each epoch's loss, test accuracy and img/s to a CSV file (MNIST lessons).
+    #[arg(long, value_name = "FILE.csv")]
+    pub history: Option<PathBuf>,
+}
+
+/// Flags of `dl-lab eval`.
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// The lesson whose model the weights belong to (see `dl-lab lessons`).
+    pub lesson: String,
+    /// A checkpoint (`dl-lab run --save`) or a .safetensors file with PyTorch's names.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub load: PathBuf,
+    /// MNIST-format directory (the four standard file names) instead of the shipped sample.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Print {"test_acc":A,"loss":L,"n":N} instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
+    pub device: DeviceSpec,
 }
 
 const BENCH_AFTER_HELP: &str = "What is measured (each figure after a warm-up run):
@@ -233,7 +273,31 @@ impl RunArgs {
         &self,
         lesson: &crate::lessons::Lesson,
     ) -> crate::Result<crate::lessons::RunConfig> {
+        self.config_from(lesson, lesson.defaults.clone())
+    }
+
+    /// `--load`, `--save` and `--history`, with the checkpoint read and checked.
+    pub fn files(
+        &self,
+        lesson: &crate::lessons::Lesson,
+    ) -> crate::Result<crate::lessons::RunFiles> {
+        crate::lessons::RunFiles::open(
+            lesson,
+            self.load.as_deref(),
+            self.save.as_deref(),
+            self.history.as_deref(),
+        )
+    }
+
+    /// As [`config`](Self::config), starting from `defaults` (a checkpoint's
+    /// settings, see [`RunFiles::defaults`](crate::lessons::RunFiles::defaults)).
+    pub fn config_from(
+        &self,
+        lesson: &crate::lessons::Lesson,
+        defaults: crate::lessons::Hyper,
+    ) -> crate::Result<crate::lessons::RunConfig> {
         let mut cfg = crate::lessons::RunConfig::defaults(lesson);
+        cfg.hyper = defaults;
         let h = &mut cfg.hyper;
         if let Some(v) = self.epochs {
             if v == 0 && lesson.is_classifier() {

@@ -46,7 +46,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(Command::Run(args)) => {
             let lesson = lessons::find(&args.lesson)?;
-            let cfg = args.config(&lesson)?;
+            let files = args.files(&lesson)?;
+            let cfg = args.config_from(&lesson, files.defaults(&lesson))?;
             if let Some(t) = args.threads {
                 dl_lab::backend::set_threads(t)?;
             }
@@ -63,12 +64,22 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 Device::Cpu
             };
             let stdout = std::io::stdout();
-            match lessons::run_headless_on(&lesson, &cfg, &device, &mut stdout.lock()) {
+            match lessons::run_headless_with(&lesson, &cfg, &device, &files, &mut stdout.lock()) {
                 // the reader went away (e.g. `| head`): not an error worth reporting
                 Err(dl_lab::Error::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::BrokenPipe => {}
                 other => other?,
             }
+        }
+        Some(Command::Eval(args)) => {
+            let lesson = lessons::find(&args.lesson)?;
+            lessons::files::classifier_model(&lesson, "eval")?;
+            let device = open_device(args.device)?;
+            let r = lessons::files::eval(&lesson, &args.load, args.data.as_deref(), &device)?;
+            lessons::files::write_eval(&r, args.json, &mut std::io::stdout().lock())?;
+        }
+        Some(Command::Export { checkpoint, out }) => {
+            println!("{}", lessons::files::export(&checkpoint, &out)?);
         }
         Some(Command::Devices) => {
             print_lines(devices::report());

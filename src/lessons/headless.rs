@@ -5,11 +5,10 @@ use std::io::Write;
 
 use serde_json::{json, Map, Value};
 
-use super::{Lesson, LossKind, RunConfig, SmallSession, Task};
+use super::{Lesson, LossKind, RunConfig, RunFiles, SmallSession, Task};
 use crate::backend::Device;
-use crate::data::mnist::Mnist;
 use crate::engine::Array;
-use crate::train::{ClassifierRun, Control, Progress};
+use crate::train::{Checkpoint, ClassifierRun, Control, EpochCsv, Progress, RunState};
 use crate::{Error, Result};
 
 /// An f32 as the shortest decimal that reads back as the same f32 (4.6, not
@@ -87,8 +86,20 @@ pub fn run_headless_on(
     device: &Device,
     out: &mut dyn Write,
 ) -> Result<()> {
+    run_headless_with(lesson, cfg, device, &RunFiles::default(), out)
+}
+
+/// As [`run_headless_on`], with `--load`, `--save` and `--history` (MNIST
+/// lessons; see [`RunFiles`]).
+pub fn run_headless_with(
+    lesson: &Lesson,
+    cfg: &RunConfig,
+    device: &Device,
+    files: &RunFiles,
+    out: &mut dyn Write,
+) -> Result<()> {
     if lesson.is_classifier() {
-        run_classifier(lesson, cfg, device, out)
+        run_classifier(lesson, cfg, device, files, out)
     } else {
         run_small(lesson, cfg, out)
     }
@@ -196,30 +207,11 @@ fn run_classifier(
     lesson: &Lesson,
     cfg: &RunConfig,
     device: &Device,
+    files: &RunFiles,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let Task::Classifier {
-        layers,
-        input_shape,
-    } = &lesson.task
-    else {
-        return Err(Error::Config(format!(
-            "lesson {} is not a classifier",
-            lesson.name
-        )));
-    };
-    let data = match &cfg.data {
-        Some(dir) if dir.is_dir() => Mnist::load_dir(dir)?,
-        Some(path) => {
-            return Err(Error::Config(format!(
-                "--data {}: lesson {} needs a directory holding the four MNIST files \
-                 (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…)",
-                path.display(),
-                lesson.name
-            )))
-        }
-        None => Mnist::shipped()?,
-    };
+    let (layers, input_shape) = super::files::classifier_model(lesson, "run")?;
+    let data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
     let h = &cfg.hyper;
     if !cfg.json {
         write_title(lesson, out)?;
@@ -237,6 +229,7 @@ fn run_classifier(
         )
         .map_err(io)?;
     }
+    let source = data.source.clone();
     let mut run = ClassifierRun::on_device(
         layers,
         input_shape,
@@ -245,8 +238,29 @@ fn run_classifier(
         h,
         device.clone(),
     )?;
-    let mut write_err = None;
-    run.train(|p, _, _| {
+    if let Some(ck) = &files.load {
+        for note in resume(&mut run, ck, h, &source)? {
+            if !cfg.json {
+                writeln!(out, "{note}").map_err(io)?;
+            }
+        }
+    }
+    let mut history = files.history.as_deref().map(EpochCsv::create).transpose()?;
+    let saved_run = |epoch: usize, lr: f32| RunState {
+        lesson: lesson.name.to_string(),
+        layers: layers.to_vec(),
+        input_shape: input_shape.to_vec(),
+        epoch,
+        seed: h.seed,
+        data: source.clone(),
+        optimizer: h.optimizer.clone(),
+        lr,
+        momentum: h.momentum,
+        weight_decay: h.weight_decay,
+        batch_size: h.batch_size,
+    };
+    let mut failed = None;
+    run.train(|p, opt, model| {
         let s = match p {
             Progress::Epoch(s) => s,
             // headless, a diverged loss ends the run with its error
@@ -261,16 +275,79 @@ fn run_classifier(
                 s.epoch, s.loss, s.test_acc, s.img_per_s
             )
         };
-        match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        let mut after_epoch = || -> Result<()> {
+            // the checkpoint first: a reader gone from stdout loses no epoch
+            if let Some(path) = &files.save {
+                Checkpoint::capture(saved_run(s.epoch, opt.lr()), model, opt)?.save(path)?;
+            }
+            if let Some(csv) = history.as_mut() {
+                csv.push(s)?;
+            }
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .map_err(io)
+        };
+        match after_epoch() {
             Ok(()) => Control::Continue,
             Err(e) => {
-                write_err = Some(e);
+                failed = Some(e);
                 Control::Stop
             }
         }
     })?;
-    match write_err {
-        Some(e) => Err(io(e)),
+    match failed {
+        Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Start `run` from a checkpoint: its weights; for a dl-lab checkpoint also
+/// its epoch and (same optimizer) the optimizer's state. Returns notes for
+/// the log.
+fn resume(
+    run: &mut ClassifierRun,
+    ck: &Checkpoint,
+    h: &super::Hyper,
+    data: &str,
+) -> Result<Vec<String>> {
+    ck.apply(&run.model)?;
+    let path = ck.path.display();
+    let Some(saved) = &ck.run else {
+        return Ok(vec![format!(
+            "starting from the weights in {path} (fresh optimizer)"
+        )]);
+    };
+    if h.epochs <= saved.epoch {
+        return Err(Error::Config(format!(
+            "--epochs {}: {path} was saved after epoch {}; give --epochs above {} to train on",
+            h.epochs, saved.epoch, saved.epoch
+        )));
+    }
+    run.done_epochs = saved.epoch;
+    let mut notes = vec![format!(
+        "resuming from {path} after epoch {}: epochs {}..={}",
+        saved.epoch,
+        saved.epoch + 1,
+        h.epochs
+    )];
+    if saved.optimizer.eq_ignore_ascii_case(&h.optimizer) {
+        run.opt
+            .load_state(ck.optimizer_state.clone())
+            .map_err(|e| Error::BadFile {
+                path: ck.path.clone(),
+                why: format!("optimizer state: {e}"),
+            })?;
+    } else {
+        notes.push(format!(
+            "note: {path} was trained with {}; {} starts with a fresh state",
+            saved.optimizer, h.optimizer
+        ));
+    }
+    if saved.data != data {
+        notes.push(format!(
+            "note: {path} was trained on {}, this run uses {data}",
+            saved.data
+        ));
+    }
+    Ok(notes)
 }

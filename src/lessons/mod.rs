@@ -6,6 +6,7 @@
 //! there, no UI or CLI code.
 
 mod course;
+pub mod files;
 pub mod headless;
 pub mod small;
 
@@ -14,7 +15,8 @@ use std::path::PathBuf;
 use crate::nn::LayerSpec;
 use crate::{Error, Result};
 
-pub use headless::{run_headless, run_headless_on};
+pub use files::RunFiles;
+pub use headless::{run_headless, run_headless_on, run_headless_with};
 pub use small::{EpochRecord, SmallSession};
 
 /// Hyper-parameters; every field can be overridden from the command line.

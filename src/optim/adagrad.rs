@@ -14,7 +14,8 @@
 //! updated coordinates keep larger steps.
 
 use super::{
-    check_distinct, check_lr, check_non_negative, update_each, zero_grads, Optimizer, ParamState,
+    check_distinct, check_lr, check_non_negative, export_states, import_states, update_each,
+    zero_grads, Optimizer, ParamState, SavedState,
 };
 use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
@@ -121,5 +122,14 @@ impl Optimizer for Adagrad {
 
     fn params(&self) -> &[Tensor] {
         &self.params
+    }
+
+    fn state(&self) -> Result<Vec<Option<SavedState>>> {
+        export_states(&self.state)
+    }
+
+    fn load_state(&mut self, saved: Vec<Option<SavedState>>) -> Result<()> {
+        self.state = import_states(self.name(), &self.params, saved, 1)?;
+        Ok(())
     }
 }

@@ -16,8 +16,8 @@
 //! θ ← θ − (γ / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε). `amsgrad` is not offered.
 
 use super::{
-    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
-    ParamState,
+    check_distinct, check_lr, check_non_negative, check_range, export_states, import_states,
+    update_each, zero_grads, Optimizer, ParamState, SavedState,
 };
 use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
@@ -157,6 +157,13 @@ macro_rules! impl_optimizer {
             }
             fn params(&self) -> &[Tensor] {
                 &self.0.params
+            }
+            fn state(&self) -> Result<Vec<Option<SavedState>>> {
+                export_states(&self.0.state)
+            }
+            fn load_state(&mut self, saved: Vec<Option<SavedState>>) -> Result<()> {
+                self.0.state = import_states($name, &self.0.params, saved, 2)?;
+                Ok(())
             }
         }
     };

@@ -46,6 +46,21 @@ pub trait Optimizer: Send {
     fn name(&self) -> &'static str;
     /// The parameters being optimized, in the order their state is kept.
     fn params(&self) -> &[Tensor];
+    /// Every parameter's state copied to the host, in [`params`](Self::params)'
+    /// order (`None` for a parameter not stepped yet): what a checkpoint saves.
+    fn state(&self) -> Result<Vec<Option<SavedState>>>;
+    /// Replace every parameter's state with `saved` (as [`state`](Self::state)
+    /// gave it), each buffer on its parameter's device. Errs, changing
+    /// nothing, when `saved` does not fit these parameters or this optimizer.
+    fn load_state(&mut self, saved: Vec<Option<SavedState>>) -> Result<()>;
+}
+
+/// One parameter's optimizer state on the host: how many updates it has had
+/// and its buffers (momentum, moments, sums), each shaped like the parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedState {
+    pub step: u64,
+    pub buffers: Vec<crate::engine::Array>,
 }
 
 /// The optimizers `--optimizer` accepts.
@@ -335,6 +350,79 @@ pub(crate) fn update_each(
         p.storage_mut().update(g, &mut s.buffers, &r)?;
     }
     Ok(())
+}
+
+/// Copy each parameter's state to the host (shared by the `state` impls).
+pub(crate) fn export_states(state: &[Option<ParamState>]) -> Result<Vec<Option<SavedState>>> {
+    state
+        .iter()
+        .map(|slot| {
+            slot.as_ref()
+                .map(|s| {
+                    let buffers = s
+                        .buffers
+                        .iter()
+                        .map(Storage::to_host)
+                        .collect::<Result<_>>()?;
+                    Ok(SavedState {
+                        step: s.step,
+                        buffers,
+                    })
+                })
+                .transpose()
+        })
+        .collect()
+}
+
+/// Check `saved` against `params` (one entry each, `buffers` buffers shaped
+/// like the parameter, at least one step) and move it to the parameters'
+/// devices (shared by the `load_state` impls).
+pub(crate) fn import_states(
+    name: &str,
+    params: &[Tensor],
+    saved: Vec<Option<SavedState>>,
+    buffers: usize,
+) -> Result<Vec<Option<ParamState>>> {
+    if saved.len() != params.len() {
+        return Err(Error::Config(format!(
+            "{name} state for {} parameters, but the optimizer has {}",
+            saved.len(),
+            params.len()
+        )));
+    }
+    params
+        .iter()
+        .zip(saved)
+        .enumerate()
+        .map(|(i, (p, slot))| {
+            let Some(s) = slot else { return Ok(None) };
+            let shape = p.shape();
+            if s.buffers.len() != buffers || s.step == 0 {
+                return Err(Error::Config(format!(
+                    "{name} state of parameter {i}: {} buffers after {} steps, {name} keeps {buffers} \
+                     (after at least one step)",
+                    s.buffers.len(),
+                    s.step
+                )));
+            }
+            if let Some(b) = s.buffers.iter().find(|b| b.shape() != shape.as_slice()) {
+                return Err(Error::Config(format!(
+                    "{name} state of parameter {i}: a buffer of shape {:?} for a parameter of shape {shape:?}",
+                    b.shape()
+                )));
+            }
+            let device = p.device();
+            let buffers = s
+                .buffers
+                .into_iter()
+                .map(|b| Storage::Cpu(b).to_device(&device))
+                .collect::<Result<_>>()?;
+            Ok(Some(ParamState {
+                step: s.step,
+                buffers,
+            }))
+        })
+        .collect()
 }
 
 /// Zero every parameter's gradient (shared by the `zero_grad` impls).

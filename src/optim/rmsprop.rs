@@ -16,8 +16,8 @@
 //! where PyTorch would produce NaN.
 
 use super::{
-    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
-    ParamState,
+    check_distinct, check_lr, check_non_negative, check_range, export_states, import_states,
+    update_each, zero_grads, Optimizer, ParamState, SavedState,
 };
 use crate::backend::UpdateRule;
 use crate::{Result, Tensor};
@@ -128,5 +128,14 @@ impl Optimizer for Rmsprop {
 
     fn params(&self) -> &[Tensor] {
         &self.params
+    }
+
+    fn state(&self) -> Result<Vec<Option<SavedState>>> {
+        export_states(&self.state)
+    }
+
+    fn load_state(&mut self, saved: Vec<Option<SavedState>>) -> Result<()> {
+        self.state = import_states(self.name(), &self.params, saved, 3)?;
+        Ok(())
     }
 }

@@ -13,8 +13,8 @@
 //! Nesterov needs μ > 0 and τ = 0, as PyTorch requires.
 
 use super::{
-    check_distinct, check_lr, check_non_negative, check_range, update_each, zero_grads, Optimizer,
-    ParamState,
+    check_distinct, check_lr, check_non_negative, check_range, export_states, import_states,
+    update_each, zero_grads, Optimizer, ParamState, SavedState,
 };
 use crate::backend::UpdateRule;
 use crate::{Error, Result, Tensor};
@@ -127,5 +127,19 @@ impl Optimizer for Sgd {
 
     fn params(&self) -> &[Tensor] {
         &self.params
+    }
+
+    fn state(&self) -> Result<Vec<Option<SavedState>>> {
+        export_states(&self.momentum_buffers)
+    }
+
+    fn load_state(&mut self, saved: Vec<Option<SavedState>>) -> Result<()> {
+        self.momentum_buffers = import_states(
+            self.name(),
+            &self.params,
+            saved,
+            usize::from(self.config.momentum != 0.0),
+        )?;
+        Ok(())
     }
 }

@@ -69,6 +69,8 @@ pub struct ClassifierRun {
     /// Shape of one image as the first layer wants it: [784] or [1, 28, 28].
     pub input_shape: Vec<usize>,
     pub epochs: usize,
+    /// Epochs already trained (a resumed run starts at `done_epochs + 1`).
+    pub done_epochs: usize,
     pub batch_size: usize,
     pub seed: u64,
     /// Where the model lives and the batches are computed.
@@ -120,6 +122,34 @@ pub fn evaluate(
         Ok(())
     })?;
     Ok(correct as f32 / set.labels.len() as f32)
+}
+
+/// Accuracy and mean cross-entropy of the model on `set` (as
+/// [`evaluate`], also summing the loss), for `dl-lab eval`.
+pub fn evaluate_loss(
+    model: &Sequential,
+    set: &ImageSet,
+    input_shape: &[usize],
+    batch_size: usize,
+    device: &Device,
+) -> Result<(f32, f32)> {
+    if set.labels.is_empty() {
+        return Ok((0.0, 0.0));
+    }
+    let loader = DataLoader::from_set(set, batch_size.max(1))?;
+    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
+    no_grad(|| -> Result<()> {
+        for (images, labels) in loader.epoch(0) {
+            let logits = model.forward(&batch_input(images, input_shape, device)?)?;
+            loss_sum +=
+                f64::from(cross_entropy(&logits, &labels)?.try_item()?) * labels.len() as f64;
+            let pred = logits.argmax(1)?;
+            correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+        }
+        Ok(())
+    })?;
+    let n = set.labels.len();
+    Ok((correct as f32 / n as f32, (loss_sum / n as f64) as f32))
 }
 
 impl ClassifierRun {
@@ -174,6 +204,7 @@ impl ClassifierRun {
             test,
             input_shape: input_shape.to_vec(),
             epochs: hyper.epochs,
+            done_epochs: 0,
             batch_size,
             seed: hyper.seed,
             device,
@@ -207,8 +238,8 @@ impl ClassifierRun {
             .drop_last(self.train.labels.len() >= self.batch_size);
         let batches = loader.len();
         let mut summaries = Vec::new();
-        let mut step = 0;
-        for epoch in 1..=self.epochs {
+        let mut step = self.done_epochs * batches;
+        for epoch in self.done_epochs + 1..=self.epochs {
             let start = Instant::now();
             let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             for (b, (images, labels)) in loader.epoch(epoch as u64 - 1).enumerate() {

@@ -2,12 +2,16 @@
 //! both train exactly the same way. Progress is reported through a callback
 //! that can also ask the loop to stop.
 
+pub mod checkpoint;
 pub mod classifier;
+pub mod epoch_csv;
 pub mod history;
 pub mod messages;
 pub mod worker;
 
-pub use classifier::{evaluate, ClassifierRun, EpochSummary, Progress};
+pub use checkpoint::{Checkpoint, RunState};
+pub use classifier::{evaluate, evaluate_loss, ClassifierRun, EpochSummary, Progress};
+pub use epoch_csv::EpochCsv;
 pub use history::LossHistory;
 pub use messages::{TrainCommand, TrainEvent};
 pub use worker::Worker;

@@ -1,0 +1,178 @@
+//! The files around a run: `--load` (a checkpoint to resume, or PyTorch
+//! weights to start from), `--save` (a checkpoint after every epoch) and
+//! `--history` (a CSV row per epoch); and `dl-lab eval` / `dl-lab export`.
+//!
+//! Checkpoints belong to the MNIST lessons (softmax-mnist, cnn-mnist and any
+//! classifier lesson): the small lessons train in well under a second and
+//! have nothing worth resuming, so these flags are refused there.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Hyper, Lesson, Task};
+use crate::backend::Device;
+use crate::data::mnist::Mnist;
+use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
+use crate::train::{evaluate_loss, Checkpoint};
+use crate::{Error, Result};
+
+/// `dl-lab run`'s files. `load` is already read and checked against the lesson.
+#[derive(Clone, Debug, Default)]
+pub struct RunFiles {
+    pub load: Option<Checkpoint>,
+    pub save: Option<PathBuf>,
+    pub history: Option<PathBuf>,
+}
+
+/// The lesson's model: its layers and input shape, or an error for the
+/// small lessons (`what` names the flag or command).
+pub fn classifier_model<'a>(
+    lesson: &'a Lesson,
+    what: &str,
+) -> Result<(&'a [LayerSpec], &'a [usize])> {
+    match &lesson.task {
+        Task::Classifier {
+            layers,
+            input_shape,
+        } => Ok((layers, input_shape)),
+        _ => Err(Error::Config(format!(
+            "{what}: checkpoints are for the MNIST lessons (softmax-mnist, cnn-mnist); \
+             lesson {} trains in a moment and has nothing to resume",
+            lesson.name
+        ))),
+    }
+}
+
+impl RunFiles {
+    /// Read `load` (a dl-lab checkpoint or a `.safetensors` file) and check its
+    /// model against the lesson's; refuse the flags for the small lessons.
+    pub fn open(
+        lesson: &Lesson,
+        load: Option<&Path>,
+        save: Option<&Path>,
+        history: Option<&Path>,
+    ) -> Result<RunFiles> {
+        let flags = [("--load", load), ("--save", save), ("--history", history)];
+        if let Some((flag, _)) = flags.iter().find(|(_, p)| p.is_some()) {
+            classifier_model(lesson, flag)?;
+        }
+        let load = match load {
+            None => None,
+            Some(path) => {
+                let ck = Checkpoint::load(path)?;
+                let (layers, input_shape) = classifier_model(lesson, "--load")?;
+                ck.check_architecture(layers, input_shape)?;
+                // names and shapes, before any training starts
+                ck.apply(&build_model(layers, input_shape, &mut seeded(0))?)?;
+                Some(ck)
+            }
+        };
+        Ok(RunFiles {
+            load,
+            save: save.map(Path::to_path_buf),
+            history: history.map(Path::to_path_buf),
+        })
+    }
+
+    /// What a run starts from: a checkpoint's optimizer, learning rate,
+    /// momentum, weight decay, batch size and seed replace the lesson's
+    /// defaults (flags given on the command line still override them).
+    pub fn defaults(&self, lesson: &Lesson) -> Hyper {
+        let mut h = lesson.defaults.clone();
+        if let Some(run) = self.load.as_ref().and_then(|c| c.run.as_ref()) {
+            h.optimizer = run.optimizer.clone();
+            h.lr = run.lr;
+            h.momentum = run.momentum;
+            h.weight_decay = run.weight_decay;
+            h.batch_size = run.batch_size;
+            h.seed = run.seed;
+        }
+        h
+    }
+}
+
+fn seeded(seed: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// The MNIST data for a classifier lesson: `--data DIR` or the shipped sample.
+pub fn load_mnist(lesson: &Lesson, data: Option<&Path>) -> Result<Mnist> {
+    match data {
+        Some(dir) if dir.is_dir() => Mnist::load_dir(dir),
+        Some(path) => Err(Error::Config(format!(
+            "--data {}: lesson {} needs a directory holding the four MNIST files \
+             (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-…)",
+            path.display(),
+            lesson.name
+        ))),
+        None => Mnist::shipped(),
+    }
+}
+
+/// The lesson's model with the weights of `path` (a checkpoint or a
+/// `.safetensors` file), on `device`.
+pub fn load_model(lesson: &Lesson, path: &Path, device: &Device) -> Result<Sequential> {
+    let (layers, input_shape) = classifier_model(lesson, "--load")?;
+    let ck = Checkpoint::load(path)?;
+    ck.check_architecture(layers, input_shape)?;
+    let model = build_model(layers, input_shape, &mut seeded(0))?;
+    ck.apply(&model)?;
+    model.to(device)?;
+    Ok(model)
+}
+
+/// What `dl-lab eval` measures.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct EvalResult {
+    pub test_acc: f32,
+    /// Mean cross-entropy over the held-out images.
+    pub loss: f32,
+    /// How many held-out images were scored.
+    pub n: usize,
+}
+
+/// `dl-lab eval LESSON --load PATH`: score the weights on the held-out set.
+pub fn eval(
+    lesson: &Lesson,
+    path: &Path,
+    data: Option<&Path>,
+    device: &Device,
+) -> Result<EvalResult> {
+    let model = load_model(lesson, path, device)?;
+    let mnist = load_mnist(lesson, data)?;
+    let (_, input_shape) = classifier_model(lesson, "eval")?;
+    let (test_acc, loss) = evaluate_loss(&model, &mnist.test, input_shape, 500, device)?;
+    Ok(EvalResult {
+        test_acc,
+        loss,
+        n: mnist.test.labels.len(),
+    })
+}
+
+/// `dl-lab eval`'s output: `{"test_acc":A,"loss":L,"n":N}` or a line of text.
+pub fn write_eval(r: &EvalResult, json: bool, out: &mut dyn Write) -> Result<()> {
+    let line = if json {
+        use super::headless::f32_json;
+        serde_json::json!({"test_acc": f32_json(r.test_acc), "loss": f32_json(r.loss), "n": r.n})
+            .to_string()
+    } else {
+        format!(
+            "test_acc = {:.4} loss = {:.6} on {} held-out images",
+            r.test_acc, r.loss, r.n
+        )
+    };
+    writeln!(out, "{line}").map_err(|e| Error::io("<stdout>", e))
+}
+
+/// `dl-lab export CHECKPOINT OUT.safetensors`; returns what was written, for people.
+pub fn export(checkpoint: &Path, out: &Path) -> Result<String> {
+    let ck = Checkpoint::load(checkpoint)?;
+    ck.export_safetensors(out)?;
+    let names: Vec<String> = ck
+        .weights
+        .iter()
+        .map(|(n, a)| format!("{n} {:?}", a.shape()))
+        .collect();
+    Ok(format!("{}: {}", out.display(), names.join(", ")))
+}
