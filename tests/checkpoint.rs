@@ -1,0 +1,498 @@
+//! Checkpoints, resume, eval and PyTorch's safetensors: a resumed run
+//! continues exactly; a checkpoint of another model says what differs; bad
+//! files are errors naming the file; the PyTorch fixture (tests/fixtures,
+//! made by make_fixture.py) loads with the values PyTorch computed; export
+//! and import round-trip bit for bit.
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::TempDir;
+use dl_lab::backend::Device;
+use dl_lab::lessons::{self, files, RunConfig, RunFiles};
+use dl_lab::nn::Module;
+use dl_lab::train::checkpoint::{Checkpoint, MAGIC};
+use dl_lab::Tensor;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn dl_lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("start dl-lab")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).expect("UTF-8")
+}
+
+/// Run `lesson` headless on the CPU with JSON lines; returns them parsed.
+fn run(
+    lesson: &str,
+    epochs: usize,
+    edit: impl Fn(&mut lessons::Hyper),
+    load: Option<&Path>,
+    save: Option<&Path>,
+    history: Option<&Path>,
+) -> Vec<Value> {
+    let lesson = lessons::find(lesson).expect("lesson");
+    let files = RunFiles::open(&lesson, load, save, history).expect("files");
+    let mut cfg = RunConfig::defaults(&lesson);
+    cfg.hyper = files.defaults(&lesson);
+    cfg.hyper.epochs = epochs;
+    edit(&mut cfg.hyper);
+    cfg.json = true;
+    let mut out = Vec::new();
+    lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut out).expect("run");
+    text(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Train 2 epochs straight, and 1 epoch + save + load + 1 epoch: the second
+/// run prints only epoch 2, with the same loss and accuracy, and ends with
+/// the same weights and optimizer state, byte for byte.
+fn resume_matches_straight(optimizer: &str, momentum: f32) {
+    let tmp = TempDir::new("resume");
+    let (straight, part) = (tmp.join("straight.ckpt"), tmp.join("part.ckpt"));
+    let set = |h: &mut lessons::Hyper| {
+        h.optimizer = optimizer.into();
+        h.momentum = momentum;
+        h.lr = if optimizer == "sgd" { 0.05 } else { 1e-3 };
+    };
+    let a = run("softmax-mnist", 2, set, None, Some(&straight), None);
+    let first = run("softmax-mnist", 1, set, None, Some(&part), None);
+    assert_eq!(first.len(), 1);
+    let before = std::fs::read(&part).expect("read");
+    // no flags: the checkpoint's optimizer, lr, momentum and seed
+    let b = run("softmax-mnist", 2, |_| {}, Some(&part), Some(&part), None);
+    assert_eq!(a.len(), 2);
+    assert_eq!(b.len(), 1, "the resumed run prints only epoch 2: {b:?}");
+    assert_eq!(b[0]["epoch"], 2);
+    assert_eq!(a[1]["loss"], b[0]["loss"], "{optimizer}");
+    assert_eq!(a[1]["test_acc"], b[0]["test_acc"]);
+    let (x, y) = (
+        std::fs::read(&straight).expect("read"),
+        std::fs::read(&part).expect("read"),
+    );
+    assert_ne!(before, y, "the resumed run saved over the checkpoint");
+    assert!(x == y, "{optimizer}: 2 epochs straight and 1 + 1 differ");
+    let ck = Checkpoint::load(&part).expect("load");
+    let run = ck.run.expect("a run");
+    assert_eq!(
+        (run.epoch, run.seed, run.optimizer.as_str()),
+        (2, 1, optimizer)
+    );
+    assert!(run.data.contains("shipped MNIST sample"), "{}", run.data);
+    // 40 steps of 100 images per epoch
+    let steps = usize::from(optimizer != "sgd" || momentum != 0.0);
+    assert_eq!(ck.optimizer_state.iter().flatten().count(), 2 * steps);
+    if steps == 1 {
+        assert!(ck.optimizer_state.iter().flatten().all(|s| s.step == 80));
+    }
+}
+
+#[test]
+fn resume_continues_exactly_with_adam() {
+    resume_matches_straight("adam", 0.0);
+}
+
+#[test]
+fn resume_continues_exactly_with_sgd_momentum() {
+    resume_matches_straight("sgd", 0.9);
+}
+
+#[test]
+fn resume_continues_exactly_with_rmsprop() {
+    resume_matches_straight("rmsprop", 0.0);
+}
+
+#[test]
+fn history_has_one_row_per_epoch() {
+    let tmp = TempDir::new("history");
+    let csv = tmp.join("h.csv");
+    let lines = run("softmax-mnist", 2, |_| {}, None, None, Some(&csv));
+    let body = std::fs::read_to_string(&csv).expect("read");
+    let rows: Vec<&str> = body.lines().collect();
+    assert_eq!(rows[0], "epoch,loss,test_acc,img_per_s");
+    assert_eq!(rows.len(), 3, "{body}");
+    for (row, line) in rows[1..].iter().zip(&lines) {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f[0], line["epoch"].to_string());
+        let loss: f64 = f[1].parse().expect("loss");
+        let acc: f64 = f[2].parse().expect("acc");
+        assert_eq!(loss as f32, line["loss"].as_f64().expect("loss") as f32);
+        assert_eq!(acc as f32, line["test_acc"].as_f64().expect("acc") as f32);
+        assert!(f[3].parse::<f64>().expect("img/s") > 0.0);
+    }
+}
+
+#[test]
+fn another_models_checkpoint_says_what_differs() {
+    let tmp = TempDir::new("arch");
+    let path = tmp.join("softmax.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&path), None);
+    let cnn = lessons::find("cnn-mnist").expect("lesson");
+    let err = RunFiles::open(&cnn, Some(&path), None, None)
+        .expect_err("a softmax checkpoint is not the CNN")
+        .to_string();
+    assert!(err.contains("softmax.ckpt"), "{err}");
+    assert!(
+        err.contains(
+            "layer 0: the lesson has Conv2d(1, 32, k=3, s=1, p=1), the checkpoint Linear(784, 10)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("layer 7: the lesson has Linear(3136, 10), the checkpoint nothing"),
+        "{err}"
+    );
+    assert!(err.contains("input shape"), "{err}");
+}
+
+#[test]
+fn small_lessons_refuse_checkpoints() {
+    let lesson = lessons::find("xor-mlp").expect("lesson");
+    let err = RunFiles::open(&lesson, None, Some(Path::new("x.ckpt")), None)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("--save") && err.contains("xor-mlp"), "{err}");
+}
+
+/// A valid checkpoint's bytes (softmax-mnist after one epoch).
+fn checkpoint_bytes(tmp: &TempDir) -> Vec<u8> {
+    let path = tmp.join("ok.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&path), None);
+    std::fs::read(&path).expect("read")
+}
+
+/// Recompute the trailing CRC after editing the bytes (to reach the checks behind it).
+fn fix_crc(bytes: &mut Vec<u8>) {
+    bytes.truncate(bytes.len() - 4);
+    let crc = crc32fast::hash(bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+}
+
+fn load_err(tmp: &TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = tmp.write(name, bytes);
+    let err = Checkpoint::load(&path).expect_err("a bad file").to_string();
+    assert!(err.contains(name), "the error names the file: {err}");
+    err
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_files_are_clear_errors() {
+    let tmp = TempDir::new("bad");
+    let good = checkpoint_bytes(&tmp);
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(load_err(&tmp, "flipped.ckpt", &flipped).contains("checksum"));
+    assert!(load_err(&tmp, "cut.ckpt", &good[..good.len() - 100]).contains("checksum"));
+    assert!(load_err(&tmp, "tiny.ckpt", &good[..10]).contains("truncated"));
+    assert!(load_err(&tmp, "magic.ckpt", &good[..5]).contains("truncated"));
+    let foreign = load_err(&tmp, "notes.txt", b"hello, this is not a model\n");
+    assert!(foreign.contains("neither a dl-lab checkpoint"), "{foreign}");
+    assert!(load_err(&tmp, "empty.ckpt", b"").contains("truncated"));
+    let mut v2 = good.clone();
+    v2[8] = 2;
+    fix_crc(&mut v2);
+    assert!(load_err(&tmp, "v2.ckpt", &v2).contains("version 2"));
+    // a header claiming far more values than the file holds: an error, not an allocation
+    let header_len = u64::from_le_bytes(good[12..20].try_into().expect("8 bytes")) as usize;
+    let header = text(&good[20..20 + header_len]);
+    let huge = header.replacen("[10,784]", "[1099511627776,1099511627776]", 1);
+    assert_ne!(huge, header);
+    let mut bytes = good[..12].to_vec();
+    bytes.extend_from_slice(&(huge.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(huge.as_bytes());
+    bytes.extend_from_slice(&good[20 + header_len..]);
+    fix_crc(&mut bytes);
+    let err = load_err(&tmp, "huge.ckpt", &bytes);
+    assert!(err.contains("overflows") || err.contains("values"), "{err}");
+    // the CLI says the same, with exit code 1 and no panic
+    let o = dl_lab(&[
+        "eval",
+        "softmax-mnist",
+        "--load",
+        tmp.join("flipped.ckpt").to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("flipped.ckpt") && err.contains("checksum") && !err.contains("panick"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_interrupted_save_keeps_the_previous_checkpoint() {
+    let tmp = TempDir::new("atomic");
+    let good = checkpoint_bytes(&tmp);
+    let path = tmp.join("ok.ckpt");
+    // a save that dies before its rename leaves only the temporary file
+    std::fs::write(tmp.join(".ok.ckpt.tmp"), &good[..good.len() / 3]).expect("write");
+    assert_eq!(std::fs::read(&path).expect("read"), good);
+    Checkpoint::load(&path).expect("the previous checkpoint loads");
+    // the next save replaces both
+    let ck = Checkpoint::load(&path).expect("load");
+    ck.save(&path).expect("save");
+    assert_eq!(std::fs::read(&path).expect("read"), good);
+    assert!(!tmp.join(".ok.ckpt.tmp").exists());
+}
+
+fn fixture_json(lesson: &str) -> Value {
+    let body = std::fs::read_to_string(fixture(&format!("{lesson}.json"))).expect("fixture json");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+/// The fixed input make_fixture.py feeds: pixel i = (i % 29) / 28.
+fn fixed_input(shape: &[usize]) -> Tensor {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|i| (i % 29) as f32 / 28.0).collect();
+    let mut s = vec![1];
+    s.extend_from_slice(shape);
+    Tensor::from_vec(&s, v).expect("input")
+}
+
+fn check_pytorch_fixture(lesson: &str, input_shape: &[usize]) {
+    let want = fixture_json(lesson);
+    let path = fixture(&format!("{lesson}.safetensors"));
+    let ck = Checkpoint::load(&path).expect("PyTorch's file loads");
+    assert!(ck.run.is_none());
+    let model = files::load_model(&lessons::find(lesson).expect("lesson"), &path, &Device::Cpu)
+        .expect("the lesson's model takes it");
+    let weights = want["weights"].as_object().expect("weights");
+    let params = model.named_parameters();
+    assert_eq!(params.len(), weights.len());
+    for (name, t) in params {
+        let w = &weights[&name];
+        let shape: Vec<usize> = w["shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|d| d.as_u64().expect("dim") as usize)
+            .collect();
+        assert_eq!(t.shape(), shape, "{name}");
+        let v = t.to_vec();
+        // JSON holds the float32 values exactly (as doubles)
+        assert_eq!(v[0], w["first"].as_f64().expect("first") as f32, "{name}");
+        assert_eq!(
+            v[v.len() - 1],
+            w["last"].as_f64().expect("last") as f32,
+            "{name}"
+        );
+    }
+    let logits = model
+        .forward(&fixed_input(input_shape))
+        .expect("forward")
+        .to_vec();
+    let expect: Vec<f32> = want["logits"]
+        .as_array()
+        .expect("logits")
+        .iter()
+        .map(|v| v.as_f64().expect("logit") as f32)
+        .collect();
+    assert_eq!(logits.len(), 10);
+    for (i, (a, b)) in logits.iter().zip(&expect).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 + 1e-5 * b.abs(),
+            "{lesson} logit {i}: {a} vs PyTorch {b}"
+        );
+    }
+}
+
+#[test]
+fn pytorch_fixture_loads_with_its_values() {
+    check_pytorch_fixture("softmax-mnist", &[784]);
+    check_pytorch_fixture("cnn-mnist", &[1, 28, 28]);
+}
+
+#[test]
+fn export_then_import_round_trips_bit_for_bit() {
+    let tmp = TempDir::new("export");
+    // PyTorch's own file, read and written again: the same bytes
+    for lesson in ["softmax-mnist", "cnn-mnist"] {
+        let src = fixture(&format!("{lesson}.safetensors"));
+        let ck = Checkpoint::load(&src).expect("load");
+        let out = tmp.join(format!("{lesson}.safetensors"));
+        ck.export_safetensors(&out).expect("export");
+        let back = Checkpoint::load(&out).expect("reload");
+        assert_eq!(back.weights, ck.weights, "{lesson}");
+        assert_eq!(
+            std::fs::read(&out).expect("read"),
+            std::fs::read(&src).expect("read"),
+            "{lesson}: PyTorch's file and ours differ"
+        );
+    }
+    // a trained checkpoint: export, import, the same values; eval scores both the same
+    let ckpt = tmp.join("run.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&ckpt), None);
+    let st = tmp.join("run.safetensors");
+    let o = dl_lab(&[
+        "export",
+        ckpt.to_str().expect("UTF-8"),
+        st.to_str().expect("UTF-8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("0.weight [10, 784], 0.bias [10]"));
+    let a = Checkpoint::load(&ckpt).expect("load");
+    let b = Checkpoint::load(&st).expect("load");
+    let sorted = |mut w: Vec<(String, dl_lab::engine::Array)>| {
+        w.sort_by(|x, y| x.0.cmp(&y.0));
+        w
+    };
+    assert_eq!(sorted(a.weights), sorted(b.weights));
+    let eval = |p: &Path| {
+        let o = dl_lab(&[
+            "eval",
+            "softmax-mnist",
+            "--load",
+            p.to_str().expect("UTF-8"),
+            "--json",
+            "--device",
+            "cpu",
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_str::<Value>(text(&o.stdout).trim()).expect("JSON")
+    };
+    let (x, y) = (eval(&ckpt), eval(&st));
+    assert_eq!(x, y);
+    let keys: Vec<&String> = x.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["test_acc", "loss", "n"]);
+    assert_eq!(x["n"], 1000);
+    let acc = x["test_acc"].as_f64().expect("acc");
+    assert!(acc > 0.7 && acc <= 1.0, "{x}");
+}
+
+#[test]
+fn safetensors_with_other_names_or_shapes_say_which() {
+    let tmp = TempDir::new("names");
+    let mut ck = Checkpoint::load(&fixture("softmax-mnist.safetensors")).expect("load");
+    ck.weights[0].0 = "fc.bias".into();
+    let out = tmp.join("renamed.safetensors");
+    ck.export_safetensors(&out).expect("export");
+    let err = files::load_model(
+        &lessons::find("softmax-mnist").expect("lesson"),
+        &out,
+        &Device::Cpu,
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("renamed.safetensors"), "{err}");
+    assert!(
+        err.contains("0.bias is missing") && err.contains("fc.bias is not a parameter"),
+        "{err}"
+    );
+    let err = files::load_model(
+        &lessons::find("cnn-mnist").expect("lesson"),
+        &fixture("softmax-mnist.safetensors"),
+        &Device::Cpu,
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        err.contains("0.weight: the model has shape [32, 1, 3, 3], the file [10, 784]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_starts_from_pytorch_weights_with_a_fresh_optimizer() {
+    let path = fixture("softmax-mnist.safetensors");
+    let lesson = lessons::find("softmax-mnist").expect("lesson");
+    let files = RunFiles::open(&lesson, Some(&path), None, None).expect("files");
+    let mut cfg = RunConfig::defaults(&lesson);
+    cfg.hyper = files.defaults(&lesson);
+    assert_eq!(
+        cfg.hyper, lesson.defaults,
+        "weights alone carry no settings"
+    );
+    cfg.hyper.epochs = 1;
+    let mut out = Vec::new();
+    lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut out).expect("run");
+    let log = text(&out);
+    assert!(
+        log.contains("starting from the weights in") && log.contains("Epoch: 0001"),
+        "{log}"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn good() -> &'static [u8] {
+        static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        BYTES.get_or_init(|| {
+            let tmp = TempDir::new("fuzz");
+            checkpoint_bytes(&tmp)
+        })
+    }
+
+    fn fixture_bytes() -> &'static [u8] {
+        static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        BYTES.get_or_init(|| std::fs::read(fixture("softmax-mnist.safetensors")).expect("fixture"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn random_bytes_are_errors(bytes in proptest::collection::vec(any::<u8>(), 0..512), magic in any::<bool>()) {
+            let mut b = bytes;
+            if magic {
+                b.splice(0..0, MAGIC.iter().copied());
+            }
+            let r = Checkpoint::from_bytes(Path::new("random.bin"), &b);
+            let err = r.expect_err("random bytes are no checkpoint").to_string();
+            prop_assert!(err.contains("random.bin"), "{}", err);
+        }
+
+        #[test]
+        fn mutated_checkpoints_are_errors(at in any::<prop::sample::Index>(), xor in 1u8..=255, cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+            let good = good();
+            let b = if truncate {
+                good[..cut.index(good.len())].to_vec()
+            } else {
+                let mut b = good.to_vec();
+                b[at.index(good.len())] ^= xor;
+                b
+            };
+            let err = Checkpoint::from_bytes(Path::new("m.ckpt"), &b).expect_err("caught").to_string();
+            prop_assert!(err.contains("m.ckpt"), "{}", err);
+        }
+
+        #[test]
+        fn mutated_safetensors_never_panic(at in any::<prop::sample::Index>(), xor in 1u8..=255, cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+            let good = fixture_bytes();
+            let b = if truncate {
+                good[..cut.index(good.len())].to_vec()
+            } else {
+                // mostly the 8-byte length and the JSON header, where a flip changes meaning
+                let mut b = good.to_vec();
+                let i = at.index(200.min(good.len()));
+                b[i] ^= xor;
+                b
+            };
+            // a flipped value byte is still a valid file; anything else must be an error naming it
+            match Checkpoint::from_bytes(Path::new("m.safetensors"), &b) {
+                Ok(ck) => prop_assert_eq!(ck.weights.len(), 2),
+                Err(e) => prop_assert!(e.to_string().contains("m.safetensors"), "{}", e),
+            }
+        }
+    }
+}
