@@ -51,8 +51,11 @@ pub enum Command {
     Devices,
     /// Score a saved model on the held-out images.
     Eval(EvalArgs),
-    /// Write a checkpoint's weights as safetensors, named as PyTorch's state_dict()
-    /// of the lesson's model as a torch.nn.Sequential (0.weight, 0.bias, 3.weight, …).
+    /// Write a checkpoint's weights as a safetensors file for PyTorch.
+    ///
+    /// The names are PyTorch's state_dict() of the lesson's model written as a
+    /// torch.nn.Sequential in layer order (cnn-mnist: 0.weight, 0.bias, 3.weight, 3.bias,
+    /// 7.weight, 7.bias), with PyTorch's shapes, so load_state_dict(strict=True) takes the file.
     Export {
         /// A checkpoint written by `dl-lab run --save`.
         checkpoint: PathBuf,
