@@ -136,6 +136,60 @@ fn history_has_one_row_per_epoch() {
         assert_eq!(acc as f32, line["test_acc"].as_f64().expect("acc") as f32);
         assert!(f[3].parse::<f64>().expect("img/s") > 0.0);
     }
+    // a resumed run appends its epochs to the history
+    let ckpt = tmp.join("h.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&ckpt), Some(&csv));
+    run("softmax-mnist", 3, |_| {}, Some(&ckpt), None, Some(&csv));
+    let body = std::fs::read_to_string(&csv).expect("read");
+    let epochs: Vec<&str> = body
+        .lines()
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(epochs, ["epoch", "1", "2", "3"], "{body}");
+}
+
+#[test]
+fn resume_needs_epochs_beyond_the_checkpoint() {
+    let tmp = TempDir::new("beyond");
+    let ckpt = tmp.join("two.ckpt");
+    run("softmax-mnist", 2, |_| {}, None, Some(&ckpt), None);
+    let p = ckpt.to_str().expect("UTF-8");
+    let o = dl_lab(&[
+        "run",
+        "softmax-mnist",
+        "--load",
+        p,
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("two.ckpt was saved after epoch 2") && err.contains("--epochs above 2"),
+        "{err}"
+    );
+    let o = dl_lab(&[
+        "run",
+        "softmax-mnist",
+        "--load",
+        p,
+        "--epochs",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = text(&o.stdout);
+    assert!(
+        log.contains("resuming from") && log.contains("after epoch 2: epochs 3..=3"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Epoch: 0003") && !log.contains("Epoch: 0002"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -245,7 +245,12 @@ fn run_classifier(
             }
         }
     }
-    let mut history = files.history.as_deref().map(EpochCsv::create).transpose()?;
+    let resuming = files.load.as_ref().is_some_and(|c| c.run.is_some());
+    let mut history = files
+        .history
+        .as_deref()
+        .map(|p| EpochCsv::open(p, resuming))
+        .transpose()?;
     let saved_run = |epoch: usize, lr: f32| RunState {
         lesson: lesson.name.to_string(),
         layers: layers.to_vec(),

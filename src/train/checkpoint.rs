@@ -96,7 +96,16 @@ fn bad(path: &Path, why: impl Into<String>) -> Error {
     }
 }
 
+/// The number of values of `shape`, if an array of it can exist (ndarray
+/// also wants the product of the non-zero dimensions to fit an `isize`).
 fn shape_numel(shape: &[usize]) -> Option<usize> {
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    if nonzero > isize::MAX as usize {
+        return None;
+    }
     shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 

@@ -1,5 +1,6 @@
 //! `--history FILE.csv`: one row per epoch (epoch, loss, test_acc, img_per_s),
 //! written and flushed as each epoch ends, so a stopped run keeps its rows.
+//! A run resumed from a checkpoint appends to the history it finds there.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,28 @@ pub struct EpochCsv {
 impl EpochCsv {
     /// Create (or replace) `path` and write the header.
     pub fn create(path: &Path) -> Result<EpochCsv> {
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Self::open(path, false)
+    }
+
+    /// With `append` (a resumed run) and `path` already a history (its first
+    /// line is [`HEADER`]), add rows after the old ones; otherwise as [`create`](Self::create).
+    pub fn open(path: &Path, append: bool) -> Result<EpochCsv> {
+        let is_history =
+            || std::fs::read_to_string(path).is_ok_and(|s| s.lines().next() == Some(HEADER));
+        let appending = append && is_history();
+        let file = if appending {
+            std::fs::OpenOptions::new().append(true).open(path)
+        } else {
+            std::fs::File::create(path)
+        }
+        .map_err(|e| Error::io(path, e))?;
         let mut csv = EpochCsv {
             path: path.to_path_buf(),
             file: std::io::BufWriter::new(file),
         };
-        csv.line(HEADER)?;
+        if !appending {
+            csv.line(HEADER)?;
+        }
         Ok(csv)
     }
 
