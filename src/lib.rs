@@ -7,6 +7,7 @@
 //! - [`data`]: IDX/MNIST, CSV, the data loader
 //! - [`lessons`]: the course's lessons as data, runnable headless
 //! - [`explain`]: step-by-step convolution and pooling arithmetic
+//! - [`script`]: `dl-lab tensor`, the course's PyTorch tensor code run on the engine
 //! - [`devices`], [`bench`]: `dl-lab devices` and `dl-lab bench`
 
 pub mod backend;
@@ -20,6 +21,7 @@ pub mod explain;
 pub mod lessons;
 pub mod nn;
 pub mod optim;
+pub mod script;
 pub mod train;
 pub mod tui;
 
