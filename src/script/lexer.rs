@@ -9,7 +9,7 @@ pub enum Tok {
     Float(f64),
     Str(String),
     Name(String),
-    /// An operator or punctuation: `+ - * / @ ( ) [ ] , : . = == != < <= > >=`.
+    /// An operator or punctuation: `+ - * / ^ @ ( ) [ ] , : . = == != < <= > >=`.
     Sym(&'static str),
     /// The end of a statement.
     Newline,
@@ -21,9 +21,9 @@ pub struct Token {
     pub line: usize,
 }
 
-const SYMBOLS: [&str; 20] = [
-    "==", "!=", "<=", ">=", "**", "+", "-", "*", "/", "@", "(", ")", "[", "]", ",", ":", ".", "=",
-    "<", ">",
+const SYMBOLS: [&str; 21] = [
+    "==", "!=", "<=", ">=", "**", "^", "+", "-", "*", "/", "@", "(", ")", "[", "]", ",", ":", ".",
+    "=", "<", ">",
 ];
 
 /// Split `src` into tokens; an error names the line and the character.
