@@ -71,6 +71,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Some(Command::Tensor { file, code }) => run_tensor(file, code)?,
+        Some(Command::Code(args)) => {
+            let lesson = lessons::find(&args.lesson)?;
+            let cfg = args.config(&lesson)?;
+            print!("{}", dl_lab::code::python_script(&lesson, &cfg)?);
+        }
         Some(Command::Devices) => {
             print_lines(devices::report());
         }
