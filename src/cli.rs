@@ -47,6 +47,9 @@ pub enum Command {
     Lessons,
     /// Run a lesson headless and print its log.
     Run(RunArgs),
+    /// Print the lesson as a runnable PyTorch script: the same data, initial weights (small
+    /// lessons), settings and log lines as `dl-lab run LESSON` with the same flags.
+    Code(RunArgs),
     /// List the OpenCL platforms and devices `--device` can use.
     Devices,
     /// Score a saved model on the held-out images.
@@ -61,6 +64,22 @@ pub enum Command {
         checkpoint: PathBuf,
         /// The safetensors file to write (replaced if it exists).
         out: PathBuf,
+    },
+    /// Run the course's PyTorch tensor code on dl-lab's engine and print what PyTorch prints:
+    /// FILE, or CODE, or standard input (an interactive prompt when it is a terminal).
+    #[command(after_help = TENSOR_AFTER_HELP)]
+    Tensor {
+        /// A file of tensor code (Python syntax).
+        file: Option<PathBuf>,
+        /// The code to run, e.g. -e "t = torch.FloatTensor([[1, 2], [3, 4]]); print(t.mean(dim=0))".
+        #[arg(
+            short = 'e',
+            long = "code",
+            value_name = "CODE",
+            allow_hyphen_values = true,
+            conflicts_with = "file"
+        )]
+        code: Option<String>,
     },
     /// Measure the device: matmul GFLOP/s, the CNN's conv layers, CNN training and inference speed.
     #[command(after_help = BENCH_AFTER_HELP)]
@@ -205,6 +224,19 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
     pub device: DeviceSpec,
 }
+
+const TENSOR_AFTER_HELP: &str = "What it understands (the subset the course writes):
+  torch.FloatTensor(...), torch.tensor(...), torch.LongTensor(...), torch.ByteTensor(...), np.array(...)
+  torch.ones/zeros(...), ones_like/zeros_like, arange, cat(..., dim=), stack(..., dim=)
+  + - * / ** @ and == < > with broadcasting; .matmul() .mul() .add()
+  .mean() .sum() .max() .min() .argmax() with dim= (negative dims too) and keepdim=
+  .view(...) / .reshape(...) with -1, .squeeze() .unsqueeze() .t() .transpose() .permute()
+  .shape .size() .dim() .ndim .item() .float() .long() .exp() .log() .sigmoid() .relu()
+  t[0], t[:, 1], t[2:5], t[-1]; print(a, b, ...); import lines are ignored; # comments
+Examples:
+  dl-lab tensor -e \"t = torch.FloatTensor([[1, 2], [3, 4]]); print(t.max(dim=0))\"
+  dl-lab tensor basics.py
+  dl-lab tensor            (a >>> prompt)";
 
 const BENCH_AFTER_HELP: &str = "What is measured (each figure after a warm-up run):
   matmul     n x n times n x n in f32 for n = 256, 1024, 2048 on the device, inputs already there;

@@ -7,11 +7,14 @@
 //! - [`data`]: IDX/MNIST, CSV, the data loader
 //! - [`lessons`]: the course's lessons as data, runnable headless
 //! - [`explain`]: step-by-step convolution and pooling arithmetic
+//! - [`code`]: `dl-lab code`, a lesson as a runnable PyTorch script
+//! - [`script`]: `dl-lab tensor`, the course's PyTorch tensor code run on the engine
 //! - [`devices`], [`bench`]: `dl-lab devices` and `dl-lab bench`
 
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod code;
 pub mod data;
 pub mod devices;
 pub mod engine;
@@ -20,6 +23,7 @@ pub mod explain;
 pub mod lessons;
 pub mod nn;
 pub mod optim;
+pub mod script;
 pub mod train;
 pub mod tui;
 

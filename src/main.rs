@@ -81,6 +81,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(Command::Export { checkpoint, out }) => {
             println!("{}", lessons::files::export(&checkpoint, &out)?);
         }
+        Some(Command::Tensor { file, code }) => run_tensor(file, code)?,
+        Some(Command::Code(args)) => {
+            let lesson = lessons::find(&args.lesson)?;
+            let cfg = args.config(&lesson)?;
+            print!("{}", dl_lab::code::python_script(&lesson, &cfg)?);
+        }
         Some(Command::Devices) => {
             print_lines(devices::report());
         }
@@ -160,4 +166,39 @@ fn run_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         Err(_) if reader_gone => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// `dl-lab tensor`: FILE, -e CODE, or standard input (a prompt on a terminal).
+fn run_tensor(
+    file: Option<std::path::PathBuf>,
+    code: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use dl_lab::script;
+    let (src, name) = match (file, code) {
+        (Some(path), _) => (
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (None, Some(code)) => (code, "-e".to_string()),
+        (None, None) if std::io::stdin().is_terminal() => {
+            let stdin = std::io::stdin();
+            script::prompt(
+                &mut stdin.lock(),
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )?;
+            return Ok(());
+        }
+        (None, None) => {
+            let mut src = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut src)?;
+            (src, "<stdin>".to_string())
+        }
+    };
+    let mut scope = script::Scope::new();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    script::run(&src, &mut scope, &mut out, &mut std::io::stderr())
+        .map_err(|e| format!("{name}, {e}"))?;
+    Ok(())
 }

@@ -10,6 +10,7 @@
 //! The CLI calls one function per command, each returning the lines to print:
 //! [`explain_conv`], [`explain_pool`] and [`conv_size_explanation`].
 
+pub mod backprop;
 mod conv;
 mod pool;
 mod size;

@@ -1,0 +1,487 @@
+//! `dl-lab code LESSON [run flags]`: the lesson as a runnable PyTorch
+//! script, so what a learner did here carries over to the course's
+//! notebook. Same data (the small lessons' inline, the MNIST lessons read
+//! the same directory), the same initial weights for the small lessons
+//! (written into the script), the same hyper-parameters, and the same log
+//! lines as `dl-lab run LESSON` with the same flags (`--json` too).
+
+use std::fmt::Write as _;
+
+use crate::data::mnist::{self, Mnist};
+use crate::engine::Array;
+use crate::lessons::{Lesson, LossKind, RunConfig, SmallSession, Task};
+use crate::nn::LayerSpec;
+use crate::{Error, Result};
+
+/// The Python script for `lesson` run with `cfg`.
+pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
+    let mut s = String::new();
+    let mut flags = String::new();
+    let h = &cfg.hyper;
+    let d = RunConfig::defaults(lesson).hyper;
+    if h.epochs != d.epochs {
+        let _ = write!(flags, " --epochs {}", h.epochs);
+    }
+    if h.lr != d.lr {
+        let _ = write!(flags, " --lr {}", h.lr);
+    }
+    if h.optimizer != d.optimizer {
+        let _ = write!(flags, " --optimizer {}", h.optimizer);
+    }
+    if h.seed != d.seed {
+        let _ = write!(flags, " --seed {}", h.seed);
+    }
+    if let Some(p) = &cfg.data {
+        let _ = write!(flags, " --data {}", p.display());
+    }
+    if cfg.json {
+        flags.push_str(" --json");
+    }
+    let _ = writeln!(
+        s,
+        "# {title}: the dl-lab lesson `{name}` in PyTorch.\n\
+         # Written by `dl-lab code {name}{flags}`; it prints the same log as `dl-lab run {name}{flags}`.\n\
+         # Run it with: python3 {file}.py   (needs PyTorch and numpy: pip install torch numpy)",
+        title = lesson.title,
+        name = lesson.name,
+        file = lesson.name.replace('-', "_"),
+    );
+    s.push_str(
+        "import json\nimport math\nimport sys\n\nimport numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n",
+    );
+    s.push_str(PY_HELPERS);
+    match &lesson.task {
+        Task::Classifier {
+            layers,
+            input_shape,
+        } => classifier(&mut s, lesson, cfg, layers, input_shape)?,
+        _ => small(&mut s, lesson, cfg)?,
+    }
+    Ok(s)
+}
+
+const PY_HELPERS: &str = r#"def f32(v):
+    """A float32 as the shortest decimal that reads back as the same float32 (dl-lab's --json)."""
+    v = float(v)
+    return float(str(np.float32(v))) if math.isfinite(v) else None
+
+
+def param_json(t):
+    """One number for a single value, else nested lists shaped like the tensor."""
+    t = t.detach()
+    if t.numel() == 1:
+        return f32(t.flatten()[0])
+    def nest(x):
+        return [nest(r) for r in x] if isinstance(x, list) else f32(x)
+    return nest(t.tolist())
+
+
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+"#;
+
+/// A tensor literal: shortest f32 decimals, nested like the array.
+fn py_array(a: &Array) -> String {
+    fn nest(values: &[f32], shape: &[usize], out: &mut String) {
+        match shape.split_first() {
+            None => {
+                // a float literal: 5 would be a Python int
+                let v = values[0];
+                let text = if v.is_finite() {
+                    let t = v.to_string();
+                    if t.contains('.') {
+                        t
+                    } else {
+                        format!("{t}.0")
+                    }
+                } else if v.is_nan() {
+                    "float('nan')".to_string()
+                } else if v > 0.0 {
+                    "float('inf')".to_string()
+                } else {
+                    "float('-inf')".to_string()
+                };
+                out.push_str(&text);
+            }
+            Some((&n, rest)) => {
+                let step = rest.iter().product::<usize>();
+                out.push('[');
+                for i in 0..n {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    nest(&values[i * step..(i + 1) * step], rest, out);
+                }
+                out.push(']');
+            }
+        }
+    }
+    let flat: Vec<f32> = a.iter().copied().collect();
+    let mut out = String::new();
+    nest(&flat, a.shape(), &mut out);
+    out
+}
+
+/// A Python string literal.
+fn py_str(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// `torch.optim.X(params, …)` with the run's settings.
+fn optimizer(cfg: &RunConfig, params: &str) -> Result<String> {
+    let h = &cfg.hyper;
+    let lr = h.lr;
+    let wd = h.weight_decay;
+    let o = h.optimizer.to_ascii_lowercase();
+    Ok(match o.as_str() {
+        "sgd" => format!(
+            "torch.optim.SGD({params}, lr={lr}, momentum={}, weight_decay={wd})",
+            h.momentum
+        ),
+        "adam" => format!("torch.optim.Adam({params}, lr={lr}, weight_decay={wd})"),
+        "adamw" => format!("torch.optim.AdamW({params}, lr={lr}, weight_decay={wd})"),
+        "rmsprop" => format!(
+            "torch.optim.RMSprop({params}, lr={lr}, momentum={}, weight_decay={wd})",
+            h.momentum
+        ),
+        "adagrad" => format!("torch.optim.Adagrad({params}, lr={lr}, weight_decay={wd})"),
+        other => {
+            return Err(Error::Config(format!(
+                "unknown optimizer '{other}'; the optimizers are sgd, adam, adamw, rmsprop, adagrad"
+            )))
+        }
+    })
+}
+
+/// A layer as PyTorch writes it.
+fn torch_layer(spec: &LayerSpec) -> String {
+    match spec {
+        LayerSpec::Linear {
+            in_features,
+            out_features,
+        } => format!("nn.Linear({in_features}, {out_features})"),
+        LayerSpec::Conv2d {
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+        } => format!(
+            "nn.Conv2d({in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}, padding={padding})"
+        ),
+        LayerSpec::MaxPool2d {
+            kernel_size,
+            stride,
+        } => format!("nn.MaxPool2d(kernel_size={kernel_size}, stride={stride})"),
+        LayerSpec::AvgPool2d {
+            kernel_size,
+            stride,
+        } => format!("nn.AvgPool2d(kernel_size={kernel_size}, stride={stride})"),
+        LayerSpec::ReLU => "nn.ReLU()".into(),
+        LayerSpec::Sigmoid => "nn.Sigmoid()".into(),
+        LayerSpec::Tanh => "nn.Tanh()".into(),
+        LayerSpec::Flatten => "nn.Flatten()".into(),
+    }
+}
+
+/// The same two header lines `dl-lab run` prints for a small lesson.
+fn small_header(lesson: &Lesson, cfg: &RunConfig) -> [String; 2] {
+    let h = &cfg.hyper;
+    [
+        format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary),
+        format!(
+            "optimizer {}, lr {}, epochs 0..={}",
+            h.optimizer, h.lr, h.epochs
+        ),
+    ]
+}
+
+fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
+    let h = &cfg.hyper;
+    let session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
+    let params = session.params();
+    let _ = writeln!(
+        s,
+        "nb_epochs = {}\nlog_every = {}",
+        h.epochs,
+        h.log_every.max(1)
+    );
+    let scalar = matches!(lesson.task, Task::Scalar { .. });
+    let loss = match &lesson.task {
+        Task::Regression { loss, .. } => *loss,
+        _ => LossKind::Mse,
+    };
+    let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+    if scalar {
+        let x0 = params[0].1.to_array();
+        let _ = writeln!(
+            s,
+            "\n# minimise y = (x - 3)^2 + 4 from x = {}\nx = torch.tensor({}, requires_grad=True)\n\
+             optimizer = {}\n",
+            py_array(&x0),
+            py_array(&x0),
+            optimizer(cfg, "[x]")?
+        );
+    } else {
+        let (x, y) = session.data();
+        let _ = writeln!(
+            s,
+            "\n# the training data ({} rows; the same rows dl-lab trains on)\n\
+             x_train = torch.tensor({}, dtype=torch.float32)\n\
+             y_train = torch.tensor({}, dtype=torch.float32)\n",
+            x.shape()[0],
+            py_array(&x),
+            py_array(&y)
+        );
+        let affine = matches!(
+            lesson.task,
+            Task::Regression {
+                model: crate::lessons::SmallModel::Affine,
+                ..
+            }
+        );
+        if affine {
+            let w = params[0].1.to_array();
+            let _ = writeln!(
+                s,
+                "# H(x) = xW + b, W and b from zero as in the course\n\
+                 W = torch.zeros({:?}, requires_grad=True)\nb = torch.zeros(1, requires_grad=True)\n\
+                 optimizer = {}\n\n\ndef model(x):\n    return x.matmul(W) + b\n",
+                (w.shape()[0], w.shape()[1]),
+                optimizer(cfg, "[W, b]")?
+            );
+        } else {
+            let Task::Regression {
+                model: crate::lessons::SmallModel::Layers(specs),
+                ..
+            } = &lesson.task
+            else {
+                return Err(Error::Config(format!(
+                    "lesson {} has no model",
+                    lesson.name
+                )));
+            };
+            let layers: Vec<String> = specs
+                .iter()
+                .map(|l| format!("    {},", torch_layer(l)))
+                .collect();
+            let _ = writeln!(s, "model = nn.Sequential(\n{}\n)", layers.join("\n"));
+            let _ = writeln!(
+                s,
+                "# dl-lab's initial weights (seed {}), so both runs start from the same point",
+                h.seed
+            );
+            s.push_str("model.load_state_dict({\n");
+            for (name, t) in &params {
+                let _ = writeln!(
+                    s,
+                    "    {}: torch.tensor({}),",
+                    py_str(name),
+                    py_array(&t.to_array())
+                );
+            }
+            s.push_str("})\n");
+            let _ = writeln!(s, "optimizer = {}\n", optimizer(cfg, "model.parameters()")?);
+        }
+    }
+    let named = if scalar {
+        "[(\"x\", x)]".to_string()
+    } else if names.first().map(String::as_str) == Some("W") {
+        "[(\"W\", W), (\"b\", b)]".to_string()
+    } else {
+        "list(model.named_parameters())".to_string()
+    };
+    let cost = if scalar {
+        "(x - 3) ** 2 + 4"
+    } else if loss == LossKind::Bce {
+        "F.binary_cross_entropy(model(x_train), y_train)"
+    } else {
+        "torch.mean((model(x_train) - y_train) ** 2)"
+    };
+    let [title, settings] = small_header(lesson, cfg);
+    if !cfg.json {
+        let _ = writeln!(s, "print({})\nprint({})", py_str(&title), py_str(&settings));
+    }
+    let total: usize = params.iter().map(|(_, t)| t.numel()).sum();
+    let _ = writeln!(
+        s,
+        r#"
+def params_text(named):
+    if sum(p.numel() for _, p in named) > 12:
+        return ""
+    parts = []
+    for name, p in named:
+        v = p.detach().flatten().tolist()
+        parts.append(f"{{name}}: {{v[0]:.3f}}" if len(v) == 1 else f"{{name}}: [" + ", ".join(f"{{a:.3f}}" for a in v) + "]")
+    return ", ".join(parts)
+
+
+for epoch in range(nb_epochs + 1):
+    cost = {cost}
+    if not math.isfinite(cost.item()):
+        sys.exit(f"error: the cost became {{cost.item()}} at epoch {{epoch}}; lower the learning rate")
+    optimizer.zero_grad()
+    cost.backward()
+    optimizer.step()
+    if epoch == 0 or epoch % log_every == 0 or epoch == nb_epochs:
+        named = {named}
+        if {json}:
+            print(dumps({{"epoch": epoch, "cost": f32(cost.item()), "params": {{n: param_json(p) for n, p in named}}}}))
+        else:
+            p = params_text(named)
+            print(f"Epoch {{epoch:4d}}/{{nb_epochs}} {{p}}{{' ' if p else ''}}Cost: {{cost.item():.6f}}")"#,
+        json = if cfg.json { "True" } else { "False" },
+    );
+    let _ = total;
+    if loss == LossKind::Bce && !cfg.json {
+        s.push_str(
+            r#"
+# what the run showed: each row's prediction, and the ln 2 stall
+with torch.no_grad():
+    p = model(x_train).flatten().tolist()
+correct = 0
+for row, pi, yi in zip(x_train.tolist(), p, y_train.flatten().tolist()):
+    cls = 1 if pi > 0.5 else 0
+    correct += cls == yi
+    xs = ", ".join(f"{v:g}" for v in row)
+    print(f"x = [{xs}] -> p = {pi:.4f} -> {cls} (target {yi:g})")
+print(f"accuracy: {correct}/{len(p)}")
+ln2 = math.log(2)
+if abs(cost.item() - ln2) < 1e-3:
+    print(f"The cost stalled at {cost.item():.6f}, ln 2 = {ln2:.6f}: the model answers about 0.5 everywhere. "
+          "A single perceptron draws one line, and no line separates XOR's classes.")
+"#,
+        );
+    }
+    Ok(())
+}
+
+fn classifier(
+    s: &mut String,
+    lesson: &Lesson,
+    cfg: &RunConfig,
+    layers: &[LayerSpec],
+    input_shape: &[usize],
+) -> Result<()> {
+    let h = &cfg.hyper;
+    let (dir, data) = match &cfg.data {
+        Some(dir) => (dir.clone(), Mnist::load_dir(dir)?),
+        None => (Mnist::shipped_dir(), Mnist::shipped()?),
+    };
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let (test_images, test_labels) = if cfg.data.is_some() {
+        (mnist::TEST_IMAGES, mnist::TEST_LABELS)
+    } else {
+        (mnist::SHIPPED_HELDOUT_IMAGES, mnist::SHIPPED_HELDOUT_LABELS)
+    };
+    let shape: Vec<String> = input_shape.iter().map(|d| d.to_string()).collect();
+    let layer_lines: Vec<String> = layers
+        .iter()
+        .map(|l| format!("    {},", torch_layer(l)))
+        .collect();
+    let header = format!(
+        "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device cpu",
+        data.source,
+        data.train.labels.len(),
+        data.test.labels.len(),
+        h.optimizer,
+        h.lr,
+        h.batch_size,
+        h.epochs
+    );
+    let title = format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary);
+    let _ = writeln!(
+        s,
+        r#"import gzip
+import os
+import struct
+import time
+
+DATA = {dir}
+
+
+def read_idx(name):
+    """An MNIST IDX file (raw or .gz) as a numpy array."""
+    path = os.path.join(DATA, name)
+    if not os.path.exists(path):
+        path += ".gz"
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def images(name):
+    # pixels 0..255 scaled to [0, 1], as dl-lab does
+    x = torch.tensor(read_idx(name), dtype=torch.float32) / 255.0
+    return x.reshape(-1, {shape})
+
+
+x_train = images("train-images-idx3-ubyte")
+y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long)
+x_test = images({test_images})
+y_test = torch.tensor(read_idx({test_labels}), dtype=torch.long)
+
+# PyTorch's own initial weights from the same seed: they differ from dl-lab's,
+# and so does the shuffle order, so the numbers match closely but not exactly.
+torch.manual_seed({seed})
+model = nn.Sequential(
+{layers}
+)
+optimizer = {opt}
+batch_size = {batch}
+nb_epochs = {epochs}
+"#,
+        dir = py_str(&dir.display().to_string()),
+        shape = shape.join(", "),
+        test_images = py_str(test_images),
+        test_labels = py_str(test_labels),
+        seed = h.seed,
+        layers = layer_lines.join("\n"),
+        opt = optimizer(cfg, "model.parameters()")?,
+        batch = h.batch_size,
+        epochs = h.epochs,
+    );
+    if !cfg.json {
+        let _ = writeln!(s, "print({})\nprint({})", py_str(&title), py_str(&header));
+    }
+    let _ = writeln!(
+        s,
+        r#"
+# drop_last, as the course's DataLoader: every batch has batch_size images
+drop_last = len(x_train) >= batch_size
+for epoch in range(1, nb_epochs + 1):
+    model.train()
+    order = torch.randperm(len(x_train))
+    start = time.perf_counter()
+    loss_sum, seen = 0.0, 0
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        if drop_last and len(idx) < batch_size:
+            break
+        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        if not math.isfinite(loss.item()):
+            sys.exit(f"error: the loss became {{loss.item()}} in epoch {{epoch}}; lower the learning rate")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item() * len(idx)
+        seen += len(idx)
+    train_secs = max(time.perf_counter() - start, 1e-9)
+    model.eval()
+    with torch.no_grad():
+        test_acc = (model(x_test).argmax(dim=1) == y_test).float().mean().item()
+    summary = {{"epoch": epoch, "loss": f32(loss_sum / max(seen, 1)), "test_acc": f32(test_acc),
+               "img_per_s": f32(seen / train_secs)}}
+    if {json}:
+        print(dumps(summary), flush=True)
+    else:
+        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} test_acc = {{test_acc:.4f}} "
+              f"({{seen / train_secs:.0f}} img/s)", flush=True)"#,
+        json = if cfg.json { "True" } else { "False" },
+    );
+    Ok(())
+}

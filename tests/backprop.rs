@@ -1,0 +1,161 @@
+//! Backprop written out: every step's product, and the gradients equal the
+//! engine's backward() on the same expression.
+
+use dl_lab::explain::backprop::{json_lines, parse_at, Graph, NodeOp, DEFAULT_AT, DEFAULT_EXPR};
+use dl_lab::Tensor;
+use ndarray::{ArrayD, IxDyn};
+
+fn graph(expr: &str, at: &str) -> Graph {
+    Graph::build(expr, &parse_at(at).unwrap()).unwrap()
+}
+
+/// The same expression on the engine: (f, ∂f/∂ each variable).
+fn engine(g: &Graph) -> (f32, Vec<(String, f32)>) {
+    let mut t: Vec<Tensor> = Vec::new();
+    for n in &g.nodes {
+        let x = |i: usize| t[n.inputs[i]].clone();
+        let v = match &n.op {
+            NodeOp::Var(_) => Tensor::param(ArrayD::from_elem(IxDyn(&[]), n.value as f32)),
+            NodeOp::Const(c) => Tensor::scalar(*c as f32),
+            NodeOp::Add => x(0).add(&x(1)).unwrap(),
+            NodeOp::Sub => x(0).sub(&x(1)).unwrap(),
+            NodeOp::Mul => x(0).mul(&x(1)).unwrap(),
+            NodeOp::Div => x(0).div(&x(1)).unwrap(),
+            NodeOp::Pow(e) => x(0).pow(*e as f32),
+            NodeOp::Neg => x(0).neg(),
+            NodeOp::Sigmoid => x(0).sigmoid(),
+            NodeOp::Tanh => x(0).tanh(),
+            NodeOp::Relu => x(0).relu(),
+            NodeOp::Exp => x(0).exp(),
+            NodeOp::Log => x(0).log(),
+        };
+        t.push(v);
+    }
+    let f = t.last().unwrap();
+    f.backward().unwrap();
+    let grads = g
+        .variables()
+        .iter()
+        .map(|(i, name)| {
+            let gr = t[*i]
+                .grad()
+                .map(|a| a.iter().next().copied().unwrap())
+                .unwrap_or(0.0);
+            (name.to_string(), gr)
+        })
+        .collect();
+    (f.item(), grads)
+}
+
+#[test]
+fn the_course_example_step_by_step() {
+    let g = graph(DEFAULT_EXPR, DEFAULT_AT);
+    assert_eq!(g.output().value, -7.0);
+    let (steps, _) = g.backward();
+    let edges: Vec<(String, &str, f64, f64, f64)> = steps
+        .iter()
+        .map(|s| (s.node.clone(), s.op, s.local, s.upstream, s.grad))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            ("w*x".to_string(), "add", 1.0, 1.0, 1.0),
+            ("b".to_string(), "add", 1.0, 1.0, 1.0),
+            ("w".to_string(), "mul", 5.0, 1.0, 5.0),
+            ("x".to_string(), "mul", -2.0, 1.0, -2.0),
+        ]
+    );
+    let lines = json_lines(&g);
+    assert_eq!(
+        lines[2],
+        r#"{"node":"w","op":"mul","value":-2.0,"local":5.0,"upstream":1.0,"grad":5.0}"#
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        r#"{"value":-7.0,"grads":{"w":5.0,"x":-2.0,"b":1.0}}"#
+    );
+}
+
+#[test]
+fn a_value_used_twice_sums_its_gradients() {
+    // f = x*x + x: ∂f/∂x = 2x + 1 = 7 at x = 3, reached as 3 + 3 + 1
+    let g = graph("x*x + x", "x=3");
+    let (steps, grads) = g.backward();
+    let into_x: Vec<f64> = steps
+        .iter()
+        .filter(|s| s.node == "x")
+        .map(|s| s.local * s.upstream)
+        .collect();
+    assert_eq!(into_x, vec![1.0, 3.0, 3.0]);
+    assert_eq!(
+        steps.iter().filter(|s| s.node == "x").last().unwrap().grad,
+        7.0
+    );
+    assert_eq!(grads[g.variables()[0].0], 7.0);
+}
+
+#[test]
+fn sigmoid_writes_out_its_derivative() {
+    let g = graph("sigmoid(w*x + b)", "w=0.5,x=2,b=-1");
+    let (steps, _) = g.backward();
+    let s = &steps[0];
+    assert_eq!(s.op, "sigmoid");
+    assert_eq!(s.local, 0.25); // σ(0) = 0.5, σ′ = 0.5·0.5
+    assert!(
+        s.rule.starts_with("σ′(z) = σ(z)(1−σ(z)) = 0.5·(1−0.5)"),
+        "{}",
+        s.rule
+    );
+}
+
+#[test]
+fn gradients_equal_the_engine_backward() {
+    let cases = [
+        ("w*x + b", "w=-2,x=5,b=3"),
+        ("sigmoid(w*x + b)", "w=0.7,x=-1.5,b=0.2"),
+        ("(x - 3)^2 + 4", "x=5"),
+        (
+            "tanh(a*b) / (c + 2) - exp(a) * log(c)",
+            "a=0.3,b=-1.2,c=1.7",
+        ),
+        ("relu(x - y) * relu(y - x) + x^-1 + -y", "x=2,y=0.5"),
+        ("-(w*x)^3 + w*w*w", "w=1.1,x=0.4"),
+        ("log(sigmoid(z)) + 2*z", "z=-0.8"),
+    ];
+    for (expr, at) in cases {
+        let g = graph(expr, at);
+        let (_, grads) = g.backward();
+        let (f, eg) = engine(&g);
+        assert!(
+            (g.output().value - f as f64).abs() < 1e-5 * (1.0 + f.abs() as f64),
+            "{expr}: {} vs {f}",
+            g.output().value
+        );
+        for ((i, name), (ename, e)) in g.variables().iter().zip(eg) {
+            assert_eq!(*name, ename);
+            let ours = grads[*i];
+            assert!(
+                (ours - e as f64).abs() < 1e-4 * (1.0 + ours.abs()),
+                "{expr}: ∂f/∂{name} {ours} vs engine {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_expressions_say_what_is_wrong() {
+    let err = |e: &str, at: &str| {
+        Graph::build(e, &parse_at(at).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("w*x + b", "w=1,x=2").contains("b has no value; give it one with --at"));
+    assert!(err("x^y", "x=1,y=2").contains("the exponent after ^ must be a number"));
+    assert!(err("(x + 1", "x=1").contains("expected ')'"));
+    assert!(err("sin(x)", "x=1")
+        .contains("unknown function sin(…); the functions are sigmoid, tanh, relu, exp, log"));
+    assert!(parse_at("w=two")
+        .unwrap_err()
+        .to_string()
+        .contains("'two' is not a number"));
+}

@@ -1,0 +1,134 @@
+//! `dl-lab code LESSON`: the lesson as a PyTorch script. Running it needs
+//! PyTorch (see tests/bench/compare_code.sh); these tests check its text:
+//! it parses as Python, names the same layers, settings, data and initial
+//! weights, and prints the same header lines as `dl-lab run`.
+
+use std::process::Command;
+
+fn dl_lab(args: &[&str]) -> (String, String, bool) {
+    let o = Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.success(),
+    )
+}
+
+/// Whether python3 accepts `src` as Python (None when there is no python3).
+fn parses_as_python(src: &str) -> Option<bool> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lesson.py");
+    std::fs::write(&path, src).unwrap();
+    let o = Command::new("python3")
+        .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+        .arg(&path)
+        .output()
+        .ok()?;
+    if !o.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&o.stderr));
+    }
+    Some(o.status.success())
+}
+
+#[test]
+fn every_lesson_is_a_python_script_with_its_settings() {
+    let (list, _, _) = dl_lab(&["lessons"]);
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.contains(&"cnn-mnist") && names.contains(&"gd-scalar"));
+    for name in names {
+        let (script, err, ok) = dl_lab(&["code", name]);
+        assert!(ok, "{name}: {err}");
+        assert!(
+            script.contains(&format!("the dl-lab lesson `{name}` in PyTorch")),
+            "{name}"
+        );
+        match parses_as_python(&script) {
+            Some(ok) => assert!(ok, "{name}: the script is not valid Python"),
+            None => eprintln!("note: python3 not found, the Python syntax check of `dl-lab code {name}` is skipped"),
+        }
+    }
+}
+
+#[test]
+fn the_cnn_script_names_the_same_layers_and_settings() {
+    let (s, _, ok) = dl_lab(&["code", "cnn-mnist", "--epochs", "2", "--lr", "0.0005"]);
+    assert!(ok);
+    for line in [
+        "nn.Conv2d(1, 32, kernel_size=3, stride=1, padding=1),",
+        "nn.ReLU(),",
+        "nn.MaxPool2d(kernel_size=2, stride=2),",
+        "nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1),",
+        "nn.Flatten(),",
+        "nn.Linear(3136, 10),",
+        "optimizer = torch.optim.Adam(model.parameters(), lr=0.0005, weight_decay=0)",
+        "batch_size = 100",
+        "nb_epochs = 2",
+        "return x.reshape(-1, 1, 28, 28)",
+        "x_test = images(\"heldout-images-idx3-ubyte\")",
+    ] {
+        assert!(s.contains(line), "missing {line:?}");
+    }
+    assert!(s.contains("Written by `dl-lab code cnn-mnist --epochs 2 --lr 0.0005`"));
+}
+
+#[test]
+fn the_small_scripts_carry_dl_labs_data_weights_and_header() {
+    // the same header lines as `dl-lab run`
+    let (run, _, ok) = dl_lab(&["run", "xor-mlp", "--epochs", "5", "--lr", "0.5"]);
+    assert!(ok);
+    let (s, _, _) = dl_lab(&["code", "xor-mlp", "--epochs", "5", "--lr", "0.5"]);
+    for header in run.lines().take(2) {
+        let literal = serde_json::to_string(header).unwrap();
+        assert!(
+            s.contains(&format!("print({literal})")),
+            "header {header:?} missing"
+        );
+    }
+    assert!(s.contains("x_train = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float32)"));
+    assert!(s.contains(
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0, weight_decay=0)"
+    ));
+    assert!(s.contains("F.binary_cross_entropy(model(x_train), y_train)"));
+    // the initial weights are dl-lab's: the first logged epoch's JSON starts from them
+    let lesson = dl_lab::lessons::find("xor-mlp").unwrap();
+    let cfg = dl_lab::lessons::RunConfig::defaults(&lesson);
+    let session = dl_lab::lessons::SmallSession::new(&lesson, &cfg.hyper, None).unwrap();
+    let w0: Vec<String> = session.params()[0]
+        .1
+        .to_vec()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert!(
+        s.contains(&format!(
+            "\"0.weight\": torch.tensor([[{}, {}], [{}, {}]]),",
+            w0[0], w0[1], w0[2], w0[3]
+        )),
+        "{s}"
+    );
+    // gd-scalar's start is a float literal (a Python int cannot require grad)
+    let (g, _, _) = dl_lab(&["code", "gd-scalar"]);
+    assert!(g.contains("x = torch.tensor(5.0, requires_grad=True)"));
+}
+
+#[test]
+fn json_mode_prints_the_same_fields() {
+    let (s, _, _) = dl_lab(&["code", "linear", "--json"]);
+    assert!(s.contains(r#"{"epoch": epoch, "cost": f32(cost.item()), "params": {n: param_json(p) for n, p in named}}"#));
+    assert!(
+        !s.contains("print(\"Linear regression"),
+        "--json prints no header"
+    );
+    let (c, _, _) = dl_lab(&["code", "softmax-mnist", "--json"]);
+    assert!(
+        c.contains(r#"summary = {"epoch": epoch, "loss": "#)
+            && c.contains(r#""test_acc": "#)
+            && c.contains(r#""img_per_s": "#)
+    );
+}
