@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Lesson, LossKind, RunConfig, SmallSession, Task};
 use crate::backend::Device;
+use crate::data::download::resolve_data_arg;
 use crate::data::mnist::Mnist;
 use crate::engine::Array;
 use crate::train::{ClassifierRun, Control, Progress};
@@ -208,7 +209,8 @@ fn run_classifier(
             lesson.name
         )));
     };
-    let data = match &cfg.data {
+    let data_arg = cfg.data.as_deref().map(resolve_data_arg).transpose()?;
+    let data = match &data_arg {
         Some(dir) if dir.is_dir() => Mnist::load_dir(dir)?,
         Some(path) => {
             return Err(Error::Config(format!(
