@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::TempDir;
 use dl_lab::data::download::{self, md5_hex, Options, Progress, RemoteFile};
+use dl_lab::tui::views::dataset::fetch::Fetch;
 use dl_lab::Error;
 
 const IMAGES: &str = "t10k-images-idx3-ubyte.gz";
@@ -565,4 +566,67 @@ fn data_mnist_reads_the_cache() {
     // evaluated on the 10,000 official test images: a real accuracy, not 0
     let acc = line["test_acc"].as_f64().expect("test_acc");
     assert!(acc > 0.5, "{stdout}");
+}
+
+// ---- the lab's Dataset pane ----
+
+fn wait_for(fetch: &Fetch) {
+    let start = std::time::Instant::now();
+    while fetch.is_running() {
+        assert!(start.elapsed() < Duration::from_secs(30), "download hangs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_dataset_pane_downloads_on_a_thread_and_shows_where_it_went() {
+    let Some((images, labels)) = mnist_t10k() else {
+        return;
+    };
+    let server = Server::start(vec![
+        ("/t10k-images-idx3-ubyte.gz", Reply::File(images.clone())),
+        ("/t10k-labels-idx1-ubyte.gz", Reply::File(labels.clone())),
+    ]);
+    let tmp = TempDir::new("pane-fetch");
+    let mut dataset = download::Dataset::known("mnist").unwrap();
+    dataset.files = t10k_files();
+    dataset.mirrors = vec![server.url("/")];
+    let fetch = Fetch::start(dataset, tmp.dir().to_path_buf());
+    wait_for(&fetch);
+    let state = fetch.state();
+    assert_eq!((state.ready, state.files), (2, 2));
+    assert_eq!(
+        (state.file.as_str(), state.done),
+        (LABELS, labels.len() as u64)
+    );
+    let done = format!(
+        "mnist downloaded to {}: reopen the lab with --data mnist",
+        tmp.path()
+    );
+    assert_eq!(fetch.status_line(), done);
+    assert_eq!(names_in(tmp.dir()), vec![IMAGES, LABELS]);
+
+    // the pane shows it in its header
+    let mut app = common::tui::app("softmax-mnist");
+    app.dataset.fetch = Some(fetch);
+    let screen = common::tui::screen(&app, 200, 50);
+    assert!(screen.contains("mnist downloaded to"), "{screen}");
+}
+
+#[test]
+fn the_dataset_pane_shows_why_a_download_failed() {
+    let server = Server::start(vec![]);
+    let tmp = TempDir::new("pane-fetch-404");
+    let mut dataset = download::Dataset::known("fashion-mnist").unwrap();
+    dataset.mirrors = vec![server.url("/")];
+    let fetch = Fetch::start(dataset, tmp.dir().to_path_buf());
+    wait_for(&fetch);
+    let url = server.url("/train-images-idx3-ubyte.gz");
+    assert_eq!(
+        fetch.status_line(),
+        format!(
+            "download fashion-mnist failed: train-images-idx3-ubyte.gz: HTTP 404 Not Found: {url}"
+        )
+    );
+    assert_eq!(fetch.state().ready, 0);
 }
