@@ -630,3 +630,30 @@ fn the_dataset_pane_shows_why_a_download_failed() {
     );
     assert_eq!(fetch.state().ready, 0);
 }
+
+#[test]
+fn https_to_a_server_that_speaks_plain_http_is_an_error_not_a_panic() {
+    // the TLS stack (rustls) is built in: the handshake runs and fails cleanly
+    let server = Server::start(vec![]);
+    let tmp = TempDir::new("download-tls");
+    let mirror = format!("https://127.0.0.1:{}/", server.port);
+    let mut opts = options(tmp.dir(), vec![mirror.clone()]);
+    opts.attempts = 1;
+    let (result, _) = run(&t10k_files()[1..], &opts);
+    let msg = result.expect_err("no TLS there").to_string();
+    assert!(msg.contains(&format!("{mirror}{LABELS}")), "{msg}");
+    assert!(names_in(tmp.dir()).is_empty());
+}
+
+#[test]
+fn the_lab_with_data_mnist_not_downloaded_gives_the_command_before_opening() {
+    let cache = TempDir::new("lab-data-name");
+    let out = dl_lab(&["--data", "fashion-mnist"], cache.dir());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("fashion-mnist has not been downloaded yet")
+            && stderr.contains("`dl-lab download fashion-mnist`"),
+        "{stderr}"
+    );
+}
