@@ -22,6 +22,9 @@ const LABELS: &str = "t10k-labels-idx1-ubyte.gz";
 const IMAGES_MD5: &str = "9fb629c4189551a2d022fa330f9573f3";
 const LABELS_MD5: &str = "ec29112dd5afa0611ce80d1b7f02629c";
 
+/// A file's bytes, shared by the server's threads.
+type Bytes = Arc<Vec<u8>>;
+
 /// What the server answers for one path.
 #[derive(Clone)]
 enum Reply {
@@ -118,7 +121,7 @@ fn serve(stream: TcpStream, routes: &HashMap<String, Reply>, hits: &Mutex<HashMa
 }
 
 /// The two real MNIST test files, or `None` (the test skips) without ../shared.
-fn mnist_t10k() -> Option<(Arc<Vec<u8>>, Arc<Vec<u8>>)> {
+fn mnist_t10k() -> Option<(Bytes, Bytes)> {
     let dir = common::shared_dir("datasets/mnist")?;
     let read = |name: &str| Arc::new(std::fs::read(dir.join(name)).expect("read shared file"));
     Some((read(IMAGES), read(LABELS)))
