@@ -303,7 +303,7 @@ fn cnn(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<(
         return Err(Error::Config("cnn-mnist is not a classifier".into()));
     };
     let data = match &cfg.data {
-        Some(dir) => Mnist::load_dir(dir)?,
+        Some(dir) => Mnist::load_dir(crate::data::download::resolve_data_arg(dir)?)?,
         None => Mnist::shipped()?,
     };
     let mut hyper = lesson.defaults.clone();

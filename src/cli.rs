@@ -31,7 +31,8 @@ pub struct Cli {
     /// reopens the last lesson, or the first time shows the lesson list.
     #[arg(long, value_name = "NAME")]
     pub lesson: Option<String>,
-    /// MNIST-format directory (the four standard file names) instead of the shipped sample.
+    /// MNIST-format directory (the four standard file names) instead of the shipped sample,
+    /// or mnist / fashion-mnist once fetched with `dl-lab download NAME`.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Draw with plain ASCII characters only (for fonts without Braille, blocks or box drawing).
@@ -84,6 +85,9 @@ pub enum Command {
     /// Measure the device: matmul GFLOP/s, the CNN's conv layers, CNN training and inference speed.
     #[command(after_help = BENCH_AFTER_HELP)]
     Bench(BenchArgs),
+    /// Download the full MNIST or Fashion-MNIST set (four IDX files, md5-checked) for `--data NAME`.
+    #[command(after_help = DOWNLOAD_AFTER_HELP)]
+    Download(DownloadArgs),
     /// Explain a 2-D convolution step by step, ending with the output matrix.
     Conv {
         /// Input matrix: rows separated by ';', values by ',' (e.g. "1,2,3;4,5,6;7,8,9").
@@ -179,7 +183,8 @@ pub struct RunArgs {
     /// Seed for initialisation, generated data and shuffling.
     #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    /// A CSV file (small lessons: header row, last column the target) or an MNIST-format directory.
+    /// A CSV file (small lessons: header row, last column the target) or an MNIST-format directory
+    /// (or mnist / fashion-mnist once fetched with `dl-lab download NAME`).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Log epoch 0, every K-th epoch and the last.
@@ -260,7 +265,8 @@ pub struct BenchArgs {
     /// CPU threads for the kernels (default: all cores).
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
-    /// MNIST-format directory for the CNN figures (default: the shipped sample).
+    /// MNIST-format directory for the CNN figures (default: the shipped sample), or mnist /
+    /// fashion-mnist once fetched with `dl-lab download NAME`.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// One JSON object per figure instead of a table.
@@ -270,6 +276,28 @@ pub struct BenchArgs {
     /// not a measurement (for tests).
     #[arg(long, hide = true)]
     pub quick: bool,
+}
+
+const DOWNLOAD_AFTER_HELP: &str = "Files go to $XDG_CACHE_HOME/dl-lab/NAME (else ~/.cache/dl-lab/NAME), \
+where `--data NAME` finds them; a second run downloads nothing. Each file is written to NAME.part and \
+renamed only once its md5 matches the published one. A failed transfer is retried (3 tries, waiting \
+1 s, then 2 s), then the next mirror is tried. Default mirrors: mnist: ossci-datasets.s3.amazonaws.com/mnist, \
+storage.googleapis.com/cvdf-datasets/mnist, yann.lecun.com/exdb/mnist; fashion-mnist: \
+fashion-mnist.s3-website.eu-central-1.amazonaws.com.";
+
+/// Flags of `dl-lab download`.
+#[derive(Args, Debug, Clone)]
+pub struct DownloadArgs {
+    /// mnist or fashion-mnist.
+    #[arg(value_parser = ["mnist", "fashion-mnist"])]
+    pub name: String,
+    /// Base URL to fetch the files from (URL + file name); repeat for more, tried in order.
+    /// Replaces the default list.
+    #[arg(long, value_name = "URL")]
+    pub mirror: Vec<String>,
+    /// Put the files in DIR instead of the cache (then use `--data DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// A count (epochs, sizes, strides, threads): a whole number, 0 or more. A

@@ -366,10 +366,14 @@ fn classifier(
     input_shape: &[usize],
 ) -> Result<()> {
     let h = &cfg.hyper;
-    let (dir, data) = match &cfg.data {
-        Some(dir) => (dir.clone(), Mnist::load_dir(dir)?),
-        None => (Mnist::shipped_dir(), Mnist::shipped()?),
-    };
+    // `--data mnist` reads the download cache, as `dl-lab run` does
+    let resolved = cfg
+        .data
+        .as_deref()
+        .map(crate::data::download::resolve_data_arg)
+        .transpose()?;
+    let data = crate::lessons::files::load_mnist(lesson, resolved.as_deref())?;
+    let dir = resolved.unwrap_or_else(Mnist::shipped_dir);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let (test_images, test_labels) = if cfg.data.is_some() {
         (mnist::TEST_IMAGES, mnist::TEST_LABELS)

@@ -45,6 +45,9 @@ pub enum Error {
     /// IDX parse errors before a path is known (the parser works on bytes).
     #[error("{0}")]
     Idx(String),
+    /// Files `dl-lab download` could not fetch and verify, each with why (every mirror's reason).
+    #[error("{}", download_failures(.failures))]
+    Download { failures: Vec<(String, String)> },
 
     // ---- configuration / lessons ----
     #[error("{0}")]
@@ -70,6 +73,19 @@ pub fn round_lr(lr: f32) -> f32 {
         return lr;
     }
     format!("{lr:.0e}").parse().unwrap_or(lr)
+}
+
+fn download_failures(failures: &[(String, String)]) -> String {
+    let lines: Vec<String> = failures
+        .iter()
+        .map(|(file, why)| format!("  {file}: {why}"))
+        .collect();
+    let n = failures.len();
+    let files = if n == 1 { "file" } else { "files" };
+    format!(
+        "could not download {n} {files} (any verified file was kept):\n{}",
+        lines.join("\n")
+    )
 }
 
 /// `Result` with the crate's [`Error`].

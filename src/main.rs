@@ -91,6 +91,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             print_lines(devices::report());
         }
         Some(Command::Bench(args)) => run_bench(args)?,
+        Some(Command::Download(args)) => {
+            print_lines(dl_lab::data::download::cli::run(&args)?);
+        }
         Some(Command::Conv {
             input,
             kernel,

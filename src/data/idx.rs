@@ -42,6 +42,11 @@ pub struct IdxImages {
 pub fn parse_images(bytes: &[u8]) -> Result<IdxImages> {
     let dims = parse_header(bytes, IMAGES_MAGIC, 3)?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    if count > 0 && (rows == 0 || cols == 0) {
+        return Err(Error::Idx(format!(
+            "absurd header: {count} images of {rows}x{cols} pixels"
+        )));
+    }
     let data = check_data_len(bytes, 16, &[count, rows, cols], "images")?;
     Ok(IdxImages {
         count,
@@ -69,13 +74,36 @@ pub fn check_counts(images: &IdxImages, labels: &[u8]) -> Result<()> {
     )))
 }
 
+/// The most data bytes an IDX file may declare: 1 GiB (the full MNIST training images are 47 MB).
+/// A header asking for more is refused before anything that size is allocated.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
+
 /// Decompress `bytes` if they start with the gzip magic, otherwise return them unchanged.
+///
+/// Decompression stops one byte past the size the IDX header inside declares (capped at
+/// [`MAX_IDX_BYTES`]), so a small file that inflates without end (a "gzip bomb") costs no more
+/// memory than its header claims; the parsers then report the data as too long or too large.
 pub fn maybe_gunzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    GzDecoder::new(bytes.as_slice()).read_to_end(&mut out)?;
+    let mut decoder = GzDecoder::new(bytes.as_slice());
+    // magic, then one u32 per dimension (the magic's low byte)
+    let mut out = Vec::new();
+    (&mut decoder).take(4).read_to_end(&mut out)?;
+    let ndims = out.get(3).map_or(0, |&d| usize::from(d));
+    (&mut decoder)
+        .take(4 * ndims as u64)
+        .read_to_end(&mut out)?;
+    let declared = out
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]) as usize)
+        .try_fold(1usize, |acc, d| acc.checked_mul(d))
+        .map_or(MAX_IDX_BYTES, |n| n.min(MAX_IDX_BYTES));
+    out.reserve(declared.min(bytes.len().saturating_mul(8)));
+    decoder.take(declared as u64 + 1).read_to_end(&mut out)?;
     Ok(out)
 }
 
@@ -213,7 +241,13 @@ fn check_data_len<'a>(
     let expected = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| Error::Idx(format!("header sizes {dims:?} overflow")))?;
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .ok_or_else(|| {
+            Error::Idx(format!(
+                "absurd header: {what} {dims:?} would be more than {MAX_IDX_BYTES} bytes \
+                 (a damaged or non-IDX file)"
+            ))
+        })?;
     let present = bytes.len() - header_len;
     if present < expected {
         return Err(Error::Idx(format!(

@@ -184,6 +184,17 @@ impl Mnist {
         let dir = dir.as_ref();
         let train = load_named_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?;
         let test = load_named_pair(dir, TEST_IMAGES, TEST_LABELS)?;
+        for (set, name, role) in [
+            (&train, TRAIN_IMAGES, "training"),
+            (&test, TEST_IMAGES, "held-out"),
+        ] {
+            if set.is_empty() {
+                return Err(Error::BadFile {
+                    path: Mnist::find_file(dir, name)?,
+                    why: format!("holds no images: a run needs at least one {role} image"),
+                });
+            }
+        }
         if (test.rows, test.cols) != (train.rows, train.cols) {
             return Err(Error::BadFile {
                 path: Mnist::find_file(dir, TEST_IMAGES)?,

@@ -98,7 +98,11 @@ fn seeded(seed: u64) -> rand::rngs::StdRng {
 
 /// The MNIST data for a classifier lesson: `--data DIR` or the shipped sample.
 pub fn load_mnist(lesson: &Lesson, data: Option<&Path>) -> Result<Mnist> {
-    match data {
+    // `--data mnist` / `--data fashion-mnist`: the download cache
+    let data = data
+        .map(crate::data::download::resolve_data_arg)
+        .transpose()?;
+    match data.as_deref() {
         Some(dir) if dir.is_dir() => Mnist::load_dir(dir),
         Some(path) => Err(Error::Config(format!(
             "--data {}: lesson {} needs a directory holding the four MNIST files \

@@ -174,6 +174,14 @@ impl ClassifierRun {
         hyper: &crate::lessons::Hyper,
         device: Device,
     ) -> Result<Self> {
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::Config(format!(
+                "the data set has {} training and {} held-out images: training needs at least one \
+                 of each",
+                train.len(),
+                test.len()
+            )));
+        }
         if train.rows * train.cols != input_shape.iter().product::<usize>() {
             return Err(Error::Config(format!(
                 "the images are {}x{}, but the model takes {:?}",

@@ -129,6 +129,10 @@ pub fn check_args(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = cli.lesson.as_deref() {
         lessons::find(name)?;
     }
+    if let Some(name) = &cli.data {
+        // `--data mnist` not downloaded yet: say so before the screen is taken
+        crate::data::download::resolve_data_arg(name)?;
+    }
     if let Some(path) = cli.data.as_ref().filter(|p| p.is_file()) {
         return Err(format!(
             "--data {}: the lab reads an MNIST-format directory (train-images-idx3-ubyte[.gz], …); to run a small lesson on a CSV file use `dl-lab run LESSON --data {}`",
@@ -204,7 +208,7 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     };
     terminal.draw(|f| views::loading(f, &what))?;
     let data = match &cli.data {
-        Some(d) => Mnist::load_dir(d)?,
+        Some(d) => Mnist::load_dir(crate::data::download::resolve_data_arg(d)?)?,
         None => Mnist::shipped()?,
     };
 

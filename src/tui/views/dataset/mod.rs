@@ -16,8 +16,11 @@
 //!   the prediction for the shown image (cached per image and model)
 //! - `digit.rs`: how large the digit is drawn and its matrix at that size
 //! - `render.rs`: the pane: header, digit beside its text, footer
+//! - `fetch.rs`: `D` / `F` download the full MNIST / Fashion-MNIST on a thread; the header
+//!   shows its progress
 
 mod digit;
+pub mod fetch;
 mod render;
 
 pub use render::render;
@@ -96,6 +99,8 @@ pub struct DatasetPane {
     /// The index in the other split, restored when `t` switches back.
     other_index: usize,
     cache: Mutex<Option<Cached>>,
+    /// The download `D` / `F` started, if any.
+    pub fetch: Option<fetch::Fetch>,
 }
 
 /// This pane's keys, for the help (`?`): (keys, what they do). Arrows
@@ -109,6 +114,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "first / last image"),
     ("0-9", "the next image of that class"),
     ("t", "training set / held-out set"),
+    (
+        "D / F",
+        "download the full MNIST / Fashion-MNIST (then reopen with --data mnist)",
+    ),
 ];
 
 impl DatasetPane {
@@ -141,6 +150,12 @@ impl DatasetPane {
                 self.index = self.index.min(self.set(data).len().saturating_sub(1));
             }
             KeyCode::Char(c @ '0'..='9') => self.next_of_class(c as u8 - b'0', data),
+            KeyCode::Char(c @ ('D' | 'F')) => {
+                if !self.fetch.as_ref().is_some_and(fetch::Fetch::is_running) {
+                    let name = if c == 'D' { "mnist" } else { "fashion-mnist" };
+                    self.fetch = Some(fetch::Fetch::start_named(name));
+                }
+            }
             _ => return false,
         }
         true

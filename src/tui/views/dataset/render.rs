@@ -147,10 +147,16 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
     } else {
         short
     };
-    let header = vec![Line::from(vec![
+    let mut header = vec![Line::from(vec![
         Span::styled("data: ", dim()),
         Span::raw(shown.to_string()),
     ])];
+    if let Some(fetch) = &pane.fetch {
+        header.push(Line::styled(
+            fetch.status_line(),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
 
     let label = set.labels.get(pane.index).map_or(0, |&l| usize::from(l));
     let where_ = format!(
@@ -300,14 +306,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     };
     // rows: header, then digit beside the text, then the footer
     let (dw, dh) = digit_cells(set, size, app.ascii);
-    let wants_header = header
+    // each line's wrapped rows; the data line gets at most two
+    let wants_header: usize = header
         .iter()
-        .map(Line::width)
-        .sum::<usize>()
-        .div_ceil(usize::from(inner.width).max(1));
+        .map(|l| l.width().div_ceil(usize::from(inner.width).max(1)).max(1))
+        .sum();
     let header_h = if inner.height >= dh + 2 {
         (wants_header.max(1) as u16)
-            .min(2)
+            .min(header.len() as u16 + 1)
             .min(inner.height - dh - 1)
     } else {
         0
