@@ -13,6 +13,7 @@ pub mod matmul;
 mod optim;
 mod pool;
 mod reduce;
+pub mod winograd;
 
 use ndarray::{Ix2, IxDyn};
 
@@ -144,7 +145,7 @@ impl BackendStorage for Array {
     }
 
     fn conv2d(&self, w: &Self, geom: &ConvGeometry) -> Result<Self> {
-        Ok(conv::conv2d(self, w, geom))
+        Ok(conv::conv2d(self, w, geom, winograd::Epilogue::default()))
     }
 
     fn conv2d_backward(
