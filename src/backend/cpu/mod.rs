@@ -148,6 +148,15 @@ impl BackendStorage for Array {
         Ok(conv::conv2d(self, w, geom, winograd::Epilogue::default()))
     }
 
+    fn conv2d_bias_relu(&self, w: &Self, b: &Self, geom: &ConvGeometry) -> Result<Self> {
+        let b = b.as_standard_layout();
+        let epi = winograd::Epilogue {
+            bias: Some(b.as_slice().expect("standard layout is contiguous")),
+            relu: true,
+        };
+        Ok(conv::conv2d(self, w, geom, epi))
+    }
+
     fn conv2d_backward(
         &self,
         w: &Self,
