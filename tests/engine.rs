@@ -713,3 +713,100 @@ fn pow_zero_has_zero_gradient_even_at_zero() {
     y.sum().backward().unwrap();
     assert_eq!(grad_vec(&x), [0.0, 0.0]);
 }
+
+// ---------------------------------------------------------------- fused conv + bias + ReLU
+
+fn random(seed: u64, shape: &[usize]) -> Array {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    Array::from_shape_vec(
+        IxDyn(shape),
+        (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
+    )
+    .expect("sized")
+}
+
+#[test]
+fn conv2d_bias_relu_equals_the_three_ops() {
+    // Winograd (3×3, s1, ≥ 8 channels) and im2col (stride 2) paths
+    for (i, (xs, ws, s, p)) in [
+        ([3, 8, 7, 6], [9, 8, 3, 3], 1, 1),
+        ([2, 3, 7, 6], [4, 3, 3, 3], 2, 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 40 + 10 * i as u64;
+        let (x, w, b) = (
+            Tensor::param(random(seed, &xs)),
+            Tensor::param(random(seed + 1, &ws)),
+            Tensor::param(random(seed + 2, &[ws[0]])),
+        );
+        let fused = x.conv2d_bias_relu(&w, &b, s, p).expect("fused");
+        assert_eq!(fused.op_name(), "conv2d_bias_relu");
+        let plain = x
+            .conv2d(&w, s, p)
+            .and_then(|z| z.add(&b.reshape(&[1, ws[0], 1, 1])?))
+            .expect("conv + bias")
+            .relu();
+        // the same arithmetic in the same order: equal to the bit
+        assert_eq!(fused.to_vec(), plain.to_vec(), "case {i}: values");
+        assert!(
+            fused.to_vec().iter().any(|&v| v == 0.0) && fused.to_vec().iter().any(|&v| v > 0.0)
+        );
+        let ct = Tensor::new(random(seed + 3, &fused.shape()));
+        let grads = |y: &Tensor| {
+            for t in [&x, &w, &b] {
+                t.zero_grad();
+            }
+            y.mul(&ct).expect("mul").sum().backward().expect("backward");
+            [&x, &w, &b].map(grad_vec)
+        };
+        let (gf, gp) = (grads(&fused), grads(&plain));
+        for (what, (f, p)) in ["dx", "dw", "db"].iter().zip(gf.iter().zip(&gp)) {
+            let scale = p.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in f.iter().zip(p) {
+                assert!((a - b).abs() <= 1e-5 * scale, "case {i} {what}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn conv2d_bias_relu_refuses_a_bias_of_the_wrong_shape() {
+    let x = Tensor::new(random(60, &[1, 2, 4, 4]));
+    let w = Tensor::param(random(61, &[3, 2, 3, 3]));
+    let b = Tensor::param(random(62, &[1, 3, 1, 1]));
+    let e = err_text(x.conv2d_bias_relu(&w, &b, 1, 1));
+    assert!(e.contains("conv2d_bias_relu") && e.contains("(3,)"), "{e}");
+}
+
+#[test]
+fn sequential_fuses_conv_and_relu_with_the_same_values() {
+    use dl_lab::nn::{Conv2d, MaxPool2d, Module, ReLU, Sequential};
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(70);
+    let model = Sequential::new(vec![
+        Box::new(Conv2d::new(1, 8, 3, 1, 1, &mut rng)),
+        Box::new(ReLU),
+        Box::new(MaxPool2d {
+            kernel_size: 2,
+            stride: 2,
+        }),
+        Box::new(Conv2d::new(8, 8, 3, 1, 1, &mut rng)),
+        Box::new(ReLU),
+    ]);
+    let x = Tensor::new(random(71, &[3, 1, 9, 8]));
+    let y = model.forward(&x).expect("forward");
+    let all = model.forward_all(&x).expect("forward_all");
+    assert_eq!(y.to_vec(), all[4].to_vec());
+    // the fused op made the output; forward_all kept the layers apart
+    assert_eq!(y.op_name(), "conv2d_bias_relu");
+    assert_eq!(all[4].op_name(), "relu");
+    // and inference under no_grad records nothing, with the same values
+    let z = no_grad(|| model.forward(&x)).expect("forward");
+    assert_eq!(z.op_name(), "leaf");
+    assert!(!z.requires_grad());
+    assert_eq!(z.to_vec(), y.to_vec());
+}

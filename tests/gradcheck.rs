@@ -583,6 +583,92 @@ fn conv2d_with_bias_gradcheck() {
     );
 }
 
+#[test]
+fn conv2d_winograd_gradcheck() {
+    // 3×3 stride-1 convolutions with ≥ 8 channels run as Winograd F(2×2, 3×3)
+    // (forward and dx); odd sizes leave partial 2×2 tiles, every padding
+    // it takes (dx's is 2 − p)
+    check_conv(
+        "1x8x5x6 * 8x8x3x3, s1 p1 (Winograd)",
+        180,
+        [1, 8, 5, 6],
+        [8, 8, 3, 3],
+        1,
+        1,
+    );
+    check_conv(
+        "2x9x4x5 * 8x9x3x3, s1 p0 (Winograd)",
+        182,
+        [2, 9, 4, 5],
+        [8, 9, 3, 3],
+        1,
+        0,
+    );
+    check_conv(
+        "1x8x3x3 * 9x8x3x3, s1 p2 (Winograd)",
+        184,
+        [1, 8, 3, 3],
+        [9, 8, 3, 3],
+        1,
+        2,
+    );
+}
+
+/// Inputs (x, w, b) for relu(conv2d(x, w, s, p) + b) whose pre-activations
+/// all lie at least `margin` from ReLU's kink (the first such seed from
+/// `seed`, deterministic), so that an ε-step cannot cross it: a step of ε in
+/// one element moves each pre-activation by at most ε (all values in [-1, 1]).
+fn conv_relu_inputs(seed: u64, x: [usize; 4], w: [usize; 4], s: usize, p: usize) -> [Array; 3] {
+    let margin = 4.0 * OPTS.eps as f32;
+    (seed..seed + 1000)
+        .map(|k| {
+            [
+                uniform(k * 10, &x, -1.0, 1.0),
+                uniform(k * 10 + 1, &w, -1.0, 1.0),
+                uniform(k * 10 + 2, &[w[0]], -1.0, 1.0),
+            ]
+        })
+        .find(|[x, w, b]| {
+            let z = dl_lab::no_grad(|| {
+                let b = Tensor::new(b.clone()).reshape(&[1, b.len(), 1, 1])?;
+                Tensor::new(x.clone())
+                    .conv2d(&Tensor::new(w.clone()), s, p)?
+                    .add(&b)
+            })
+            .expect("conv runs");
+            z.to_vec().iter().all(|v| v.abs() > margin)
+        })
+        .expect("some seed keeps clear of ReLU's kink")
+}
+
+#[test]
+fn conv2d_bias_relu_gradcheck() {
+    // the fused op on the Winograd path and on the im2col path (stride 2)
+    for (name, x, w, s, p) in [
+        (
+            "1x8x3x3 * 8x8x3x3 s1 p1 (Winograd)",
+            [1, 8, 3, 3],
+            [8, 8, 3, 3],
+            1,
+            1,
+        ),
+        (
+            "2x2x5x4 * 3x2x3x3 s2 p1 (im2col)",
+            [2, 2, 5, 4],
+            [3, 2, 3, 3],
+            2,
+            1,
+        ),
+    ] {
+        let inputs = conv_relu_inputs(190, x, w, s, p);
+        check(
+            &format!("conv2d_bias_relu {name}"),
+            |t| t[0].conv2d_bias_relu(&t[1], &t[2], s, p),
+            &inputs,
+        );
+    }
+}
+
 // ---------------------------------------------------------------- pooling
 
 fn check_pools(seed: u64, shape: [usize; 4], k: usize, stride: usize) {

@@ -185,6 +185,31 @@ fn conv_pool_gradcheck_on_opencl() {
         let w = uniform(50 + i as u64, &ws, -1.0, 1.0);
         check(&dev, "conv2d", |t| t[0].conv2d(&t[1], s, p), &[x, w]);
     }
+    // the fused conv + bias + ReLU (composed from the device's kernels),
+    // at a seed whose pre-activations keep clear of ReLU's kink
+    let (xs, ws) = ([1, 8, 3, 3], [8, 8, 3, 3]);
+    let inputs = (0..1000u64)
+        .map(|k| {
+            [
+                uniform(70 + 3 * k, &xs, -1.0, 1.0),
+                uniform(71 + 3 * k, &ws, -1.0, 1.0),
+                uniform(72 + 3 * k, &[8], -1.0, 1.0),
+            ]
+        })
+        .find(|[x, w, b]| {
+            let y = Tensor::new(x.clone())
+                .conv2d(&Tensor::new(w.clone()), 1, 1)
+                .and_then(|z| z.add(&Tensor::new(b.clone()).reshape(&[1, 8, 1, 1])?))
+                .expect("conv runs");
+            y.to_vec().iter().all(|v| v.abs() > 4.0 * OPTS.eps as f32)
+        })
+        .expect("some seed keeps clear of ReLU's kink");
+    check(
+        &dev,
+        "conv2d_bias_relu",
+        |t| t[0].conv2d_bias_relu(&t[1], &t[2], 1, 1),
+        &inputs,
+    );
     for (shape, k, s) in [
         ([2, 3, 6, 6], 2, 2),
         ([1, 2, 7, 5], 3, 1),

@@ -625,6 +625,29 @@ fn conv2d_matches_cpu() {
 }
 
 #[test]
+fn conv2d_bias_relu_matches_cpu() {
+    let d = device_or_skip!();
+    for (shape, (o, kh, kw), stride, padding) in CONV_CASES {
+        let c = shape[1];
+        let x = randn(shape, 34);
+        let w = randn(&[o, c, kh, kw], 35);
+        let b = randn(&[o], 36);
+        let geom = ConvGeometry::new(shape, o, (kh, kw), c, stride, padding).expect("geometry");
+        let what = format!(
+            "conv2d_bias_relu x {shape:?} w {:?} stride {stride} pad {padding}",
+            w.shape()
+        );
+        let want = cpu(&x)
+            .conv2d_bias_relu(&cpu(&w), &cpu(&b), &geom)
+            .expect("cpu");
+        let got = on(&d, &x)
+            .conv2d_bias_relu(&on(&d, &w), &on(&d, &b), &geom)
+            .expect("opencl");
+        assert_close(&what, &want, &got, 0.0, sum_tol(geom.patch(), 4.0));
+    }
+}
+
+#[test]
 fn conv2d_backward_matches_cpu() {
     let d = device_or_skip!();
     for (shape, (o, kh, kw), stride, padding) in CONV_CASES {

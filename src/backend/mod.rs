@@ -183,6 +183,14 @@ pub trait BackendStorage: Sized {
     fn matmul(&self, rhs: &Self, transpose_self: bool, transpose_rhs: bool) -> Result<Self>;
     /// x (N, C, H, W) ⋆ w (O, C, kh, kw) → (N, O, H', W'), no bias.
     fn conv2d(&self, w: &Self, geom: &ConvGeometry) -> Result<Self>;
+    /// relu(x ⋆ w + b), b (O,) per output channel. By default the three
+    /// ops one after another; a backend may fuse them into one pass.
+    fn conv2d_bias_relu(&self, w: &Self, b: &Self, geom: &ConvGeometry) -> Result<Self> {
+        let z = self.conv2d(w, geom)?;
+        let b = b.try_clone()?.reshape(&[1, geom.o, 1, 1])?;
+        let shape = geom.out_shape();
+        z.binary(&b, BinaryOp::Add, &shape)?.unary(UnaryOp::Relu)
+    }
     /// Given x = self, w, and g = dL/dout, the gradients (dx, dw) that are wanted.
     fn conv2d_backward(
         &self,
@@ -463,6 +471,27 @@ impl Storage {
             |x, w| Ok(Storage::Cpu(x.conv2d(w, geom)?)),
             |x, w| Ok(Storage::OpenCl(x.conv2d(w, geom)?))
         )
+    }
+
+    pub fn conv2d_bias_relu(
+        &self,
+        w: &Storage,
+        b: &Storage,
+        geom: &ConvGeometry,
+    ) -> Result<Storage> {
+        match (self, w, b) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(b)) => {
+                Ok(Storage::Cpu(x.conv2d_bias_relu(w, b, geom)?))
+            }
+            (Storage::OpenCl(x), Storage::OpenCl(w), Storage::OpenCl(b)) => {
+                Ok(Storage::OpenCl(x.conv2d_bias_relu(w, b, geom)?))
+            }
+            (x, w, b) => Err(Error::DeviceMismatch {
+                op: "conv2d_bias_relu",
+                lhs: x.device().name(),
+                rhs: if w.device() == x.device() { b } else { w }.device().name(),
+            }),
+        }
     }
 
     pub fn conv2d_backward(

@@ -14,6 +14,9 @@ impl Module for ReLU {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.try_map(UnaryOp::Relu)
     }
+    fn is_relu(&self) -> bool {
+        true
+    }
     fn describe(&self) -> String {
         "ReLU()".into()
     }

@@ -47,6 +47,11 @@ impl Module for Conv2d {
         y.add(&self.bias.reshape(&[1, o, 1, 1])?)
     }
 
+    /// relu(conv + bias) in one pass (the same values).
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<Tensor>> {
+        Some(x.conv2d_bias_relu(&self.weight, &self.bias, self.stride, self.padding))
+    }
+
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         vec![
             ("weight".into(), self.weight.clone()),

@@ -36,6 +36,17 @@ pub trait Module: Send + Sync {
     /// The layer as PyTorch prints it: `Linear(in_features=2, out_features=1)`.
     fn describe(&self) -> String;
 
+    /// This layer followed by ReLU as one fused op, where the layer has one
+    /// (`Sequential` uses it for a layer followed by [`ReLU`]); `None` if not.
+    fn forward_relu(&self, _x: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
+
+    /// Whether this layer is [`ReLU`] (what `forward_relu` stands in for).
+    fn is_relu(&self) -> bool {
+        false
+    }
+
     /// The parameters in a fixed order (what an optimizer receives).
     fn parameters(&self) -> Vec<Tensor> {
         self.named_parameters()

@@ -34,10 +34,26 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// The layers in order; a layer followed by ReLU runs as one fused op
+    /// where it has one (Conv2d: bias and ReLU in the convolution's output
+    /// pass), with the same values. `forward_all` keeps every layer's output.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.layers
-            .iter()
-            .try_fold(x.clone(), |h, layer| layer.forward(&h))
+        let mut h = x.clone();
+        let mut i = 0;
+        while let Some(layer) = self.layers.get(i) {
+            let next_is_relu = self.layers.get(i + 1).is_some_and(|l| l.is_relu());
+            match next_is_relu.then(|| layer.forward_relu(&h)).flatten() {
+                Some(fused) => {
+                    h = fused?;
+                    i += 2;
+                }
+                None => {
+                    h = layer.forward(&h)?;
+                    i += 1;
+                }
+            }
+        }
+        Ok(h)
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {

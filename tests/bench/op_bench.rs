@@ -100,5 +100,88 @@ fn main() -> Result<()> {
         input = layer(&input)?;
     }
     println!("{:<16} {total_fwd:>8.2} {total_bwd:>8.2}", "total");
+    conv_kernels(&mut rng, repeats)
+}
+
+/// The second conv's kernels side by side, alternating in one run: the
+/// im2col + GEMM passes against Winograd F(2×2, 3×3) (forward, and dx), and
+/// the forward with bias and ReLU fused into its output pass.
+fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
+    use dl_lab::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
+    use dl_lab::backend::cpu::winograd::{self, Epilogue};
+    use dl_lab::backend::ConvGeometry;
+    let g = ConvGeometry::new(&[100, 32, 14, 14], 64, (3, 3), 32, 1, 1)?;
+    let (x, w) = (
+        random(rng, &[100, 32, 14, 14]),
+        random(rng, &[64, 32, 3, 3]),
+    );
+    let gy = random(rng, &g.out_shape());
+    let bias: Vec<f32> = (0..64).map(|i| i as f32 / 64.0).collect();
+    let (xs, ws, gs) = (
+        x.as_slice().expect("contiguous"),
+        w.as_slice().expect("contiguous"),
+        gy.as_slice().expect("contiguous"),
+    );
+    let fused = Epilogue {
+        bias: Some(&bias),
+        relu: true,
+    };
+    type Kernel<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let kernels: Vec<Kernel<'_>> = vec![
+        (
+            "fwd im2col",
+            Box::new(|| drop(conv2d_im2col(&x, &w, &g, Epilogue::default()))),
+        ),
+        (
+            "fwd winograd",
+            Box::new(|| drop(winograd::conv2d(xs, ws, &g, Epilogue::default()))),
+        ),
+        (
+            "fwd+bias+relu wino",
+            Box::new(|| drop(winograd::conv2d(xs, ws, &g, fused))),
+        ),
+        (
+            "dx im2col",
+            Box::new(|| drop(conv2d_backward_im2col(&x, &w, &gy, &g, true, false))),
+        ),
+        (
+            "dx winograd",
+            Box::new(|| drop(winograd::conv2d_input_grad(gs, ws, &g))),
+        ),
+        (
+            "dw im2col",
+            Box::new(|| drop(conv2d_backward_im2col(&x, &w, &gy, &g, false, true))),
+        ),
+    ];
+    // wall time, and the process's CPU time (less disturbed by other
+    // programs on a shared machine: compare CPU ms with RAYON_NUM_THREADS=1)
+    let (mut wall, mut cpu) = (
+        vec![f64::INFINITY; kernels.len()],
+        vec![f64::INFINITY; kernels.len()],
+    );
+    for _ in 0..repeats {
+        for ((w, c), (_, f)) in wall.iter_mut().zip(cpu.iter_mut()).zip(&kernels) {
+            let (t, c0) = (Instant::now(), cpu_seconds());
+            f();
+            *c = c.min((cpu_seconds() - c0) * 1e3);
+            *w = w.min(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    println!("\nconv 32→64 kernels (batch 100), best of {repeats}, alternating:");
+    println!("{:<20} {:>8} {:>8}", "kernel", "wall ms", "CPU ms");
+    for ((w, c), (name, _)) in wall.iter().zip(&cpu).zip(&kernels) {
+        println!("{name:<20} {w:>8.2} {c:>8.2}");
+    }
     Ok(())
+}
+
+/// CPU time used by this process so far, all threads, in seconds.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }

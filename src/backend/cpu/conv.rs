@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use super::layout;
 use super::matmul::matmul;
+use super::winograd::{self, Epilogue};
 use crate::backend::ConvGeometry;
 use crate::engine::Array;
 
@@ -153,12 +154,32 @@ fn weight_2d(w: &Array) -> Array2<f32> {
         .expect("weight element count is O·C·kh·kw")
 }
 
-/// x (N, C, H, W) ⋆ w (O, C, kh, kw) → (N, O, H', W').
+/// x (N, C, H, W) ⋆ w (O, C, kh, kw) → (N, O, H', W'), then the epilogue
+/// (bias, ReLU) applied as the output is written.
+///
+/// 3×3 stride-1 convolutions with enough channels run as Winograd
+/// F(2×2, 3×3) ([`winograd::applies`]); the rest as im2col + GEMM
+/// ([`conv2d_im2col`]).
+pub(crate) fn conv2d(x: &Array, w: &Array, g: &ConvGeometry, epi: Epilogue<'_>) -> Array {
+    if !winograd::applies(g) {
+        return conv2d_im2col(x, w, g, epi);
+    }
+    let (xs, ws) = (x.as_standard_layout(), w.as_standard_layout());
+    let out = winograd::conv2d(
+        xs.as_slice().expect("standard layout is contiguous"),
+        ws.as_slice().expect("standard layout is contiguous"),
+        g,
+        epi,
+    );
+    Array::from_shape_vec(IxDyn(&g.out_shape()), out).expect("sized by the geometry")
+}
+
+/// [`conv2d`] by im2col + GEMM, whatever the geometry.
 ///
 /// Image by image, on rayon's threads: im2col into a per-thread buffer
 /// (C·kh·kw, H'·W') that stays in cache, then out_n = w2 · cols_t, which is
 /// already this image's (O, H'·W') block of the NCHW output.
-pub(crate) fn conv2d(x: &Array, w: &Array, g: &ConvGeometry) -> Array {
+pub fn conv2d_im2col(x: &Array, w: &Array, g: &ConvGeometry, epi: Epilogue<'_>) -> Array {
     let (g, o) = (*g, g.o);
     let (hw, patch, chw) = (g.rows_per_image(), g.patch(), g.c * g.h * g.w);
     let w2 = weight_2d(w);
@@ -176,11 +197,19 @@ pub(crate) fn conv2d(x: &Array, w: &Array, g: &ConvGeometry) -> Array {
             let cols_t =
                 ArrayView2::from_shape((patch, hw), &cols_t[..]).expect("sized by the geometry");
             let y = matmul(w2.view(), cols_t); // (O, H'·W')
-            piece.extend_from_slice(
-                y.as_standard_layout()
-                    .as_slice()
-                    .expect("standard layout is contiguous"),
-            );
+            let y = y.as_standard_layout();
+            let y = y.as_slice().expect("standard layout is contiguous");
+            if epi.bias.is_none() && !epi.relu {
+                return piece.extend_from_slice(y);
+            }
+            for (oc, row) in y.chunks_exact(hw.max(1)).enumerate() {
+                let b = epi.bias.map_or(0.0, |b| b[oc]);
+                if epi.relu {
+                    piece.extend_map(row, |v| winograd::relu(v + b));
+                } else {
+                    piece.extend_map(row, |v| v + b);
+                }
+            }
         },
     );
     Array::from_shape_vec(IxDyn(&[g.n, o, g.oh, g.ow]), out).expect("sized above")
@@ -203,7 +232,37 @@ const IMAGES_PER_PARTIAL: usize = 4;
 /// images, and keeping that order meant writing and reading the batch's whole
 /// im2col matrix (22 MB for the course's second conv), which cost a third of
 /// the training speed. So dw differs in the last bits (a few ulp).
+///
+/// For 3×3 stride-1 convolutions dx is a Winograd convolution instead
+/// ([`winograd::conv2d_input_grad`]), within a few ulp of this one.
 pub(crate) fn conv2d_backward(
+    x: &Array,
+    w: &Array,
+    grad_out: &Array,
+    g: &ConvGeometry,
+    want_x: bool,
+    want_w: bool,
+) -> (Option<Array>, Option<Array>) {
+    if !want_w && !want_x {
+        return (None, None);
+    }
+    if want_x && winograd::applies_to_input_grad(g) {
+        // dx as a Winograd convolution of the gradient; dw by im2col as below
+        let (_, dw) = conv2d_backward_im2col(x, w, grad_out, g, false, want_w);
+        let (gs, ws) = (grad_out.as_standard_layout(), w.as_standard_layout());
+        let dx = winograd::conv2d_input_grad(
+            gs.as_slice().expect("standard layout is contiguous"),
+            ws.as_slice().expect("standard layout is contiguous"),
+            g,
+        );
+        let dx = Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized");
+        return (Some(dx), dw);
+    }
+    conv2d_backward_im2col(x, w, grad_out, g, want_x, want_w)
+}
+
+/// [`conv2d_backward`] by im2col + GEMM, whatever the geometry.
+pub fn conv2d_backward_im2col(
     x: &Array,
     w: &Array,
     grad_out: &Array,

@@ -13,6 +13,7 @@ pub mod matmul;
 mod optim;
 mod pool;
 mod reduce;
+pub mod winograd;
 
 use ndarray::{Ix2, IxDyn};
 
@@ -144,7 +145,16 @@ impl BackendStorage for Array {
     }
 
     fn conv2d(&self, w: &Self, geom: &ConvGeometry) -> Result<Self> {
-        Ok(conv::conv2d(self, w, geom))
+        Ok(conv::conv2d(self, w, geom, winograd::Epilogue::default()))
+    }
+
+    fn conv2d_bias_relu(&self, w: &Self, b: &Self, geom: &ConvGeometry) -> Result<Self> {
+        let b = b.as_standard_layout();
+        let epi = winograd::Epilogue {
+            bias: Some(b.as_slice().expect("standard layout is contiguous")),
+            relu: true,
+        };
+        Ok(conv::conv2d(self, w, geom, epi))
     }
 
     fn conv2d_backward(

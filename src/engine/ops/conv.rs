@@ -8,10 +8,11 @@
 //!   dw = Σ over images of g_n · im2col(x_n)ᵀ
 //! How each device computes these is its own (`backend::cpu::conv` works one
 //! image at a time in cache); the engine checks shapes and records the op.
-//! Bias is a separate broadcast add (see nn::Conv2d).
+//! Bias is a separate broadcast add (see nn::Conv2d), or, followed by ReLU,
+//! fused into the convolution's output pass (`conv2d_bias_relu`).
 
 use super::Op;
-use crate::backend::{ConvGeometry, Storage};
+use crate::backend::{ConvGeometry, Storage, UnaryOp};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
@@ -53,6 +54,60 @@ impl Tensor {
         };
         Ok(Tensor::from_op(value, op))
     }
+}
+
+impl Tensor {
+    /// relu(conv2d(self, weight) + bias), `bias` (O,) per output channel, in
+    /// one op: the bias and ReLU are applied as the convolution writes its
+    /// output, and nothing else is saved for backward (ReLU's mask is the
+    /// output's sign). Same values as the three ops one after another.
+    pub fn conv2d_bias_relu(
+        &self,
+        weight: &Tensor,
+        bias: &Tensor,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
+        let (x, w, b) = (self.storage(), weight.storage(), bias.storage());
+        let g = geometry(x.shape(), w.shape(), stride, padding)?;
+        if b.shape() != [g.o] {
+            return Err(Error::ShapeMismatch {
+                op: "conv2d_bias_relu",
+                lhs: w.shape().to_vec(),
+                rhs: b.shape().to_vec(),
+                why: format!("the bias must be ({},), one per output channel", g.o),
+            });
+        }
+        let value = x.conv2d_bias_relu(&w, &b, &g)?;
+        drop((x, w, b));
+        let op = Op::Conv2dBiasRelu {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            stride,
+            padding,
+        };
+        Ok(Tensor::from_op(value, op))
+    }
+}
+
+/// y = relu(z), z = conv + b. With g = dL/dy and the saved y:
+///   dz = g where y > 0, else 0   (y > 0 exactly where z > 0)
+///   db = Σ over (N, H', W') of dz
+///   dx, dw = conv2d's backward of dz
+pub(crate) fn conv2d_bias_relu_backward(
+    grad_out: Storage,
+    out: &Storage,
+    (input, weight, bias): (&Tensor, &Tensor, &Tensor),
+    stride: usize,
+    padding: usize,
+    store: &mut GradStore,
+) -> Result<()> {
+    let dz = out.unary_backward(grad_out, UnaryOp::Relu)?;
+    if store.wants(bias) {
+        store.accumulate(bias, dz.sum_axes(&[0, 2, 3], false)?)?;
+    }
+    conv2d_backward(&dz, input, weight, stride, padding, store)
 }
 
 pub(crate) fn conv2d_backward(

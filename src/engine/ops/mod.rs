@@ -65,6 +65,15 @@ pub enum Op {
         stride: usize,
         padding: usize,
     },
+    /// relu(conv2d + bias) in one pass; backward reads ReLU's mask from
+    /// the output.
+    Conv2dBiasRelu {
+        input: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        stride: usize,
+        padding: usize,
+    },
     // pool.rs
     MaxPool2d {
         input: Tensor,
@@ -103,6 +112,7 @@ impl Op {
             Op::Reshape(_) => "reshape",
             Op::Permute { .. } => "permute",
             Op::Conv2d { .. } => "conv2d",
+            Op::Conv2dBiasRelu { .. } => "conv2d_bias_relu",
             Op::MaxPool2d { .. } => "max_pool2d",
             Op::AvgPool2d { .. } => "avg_pool2d",
         }
@@ -129,6 +139,12 @@ impl Op {
                 weight: b,
                 ..
             } => vec![a, b],
+            Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                ..
+            } => vec![input, weight, bias],
             Op::Unary(x, _)
             | Op::Reshape(x)
             | Op::Sum { input: x, .. }
@@ -156,6 +172,16 @@ impl Op {
             } => {
                 f(a);
                 f(b);
+            }
+            Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                ..
+            } => {
+                f(input);
+                f(weight);
+                f(bias);
             }
             Op::Unary(x, _)
             | Op::Reshape(x)
@@ -210,6 +236,20 @@ impl Op {
                 stride,
                 padding,
             } => conv::conv2d_backward(&grad_out, input, weight, *stride, *padding, store),
+            Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                stride,
+                padding,
+            } => conv::conv2d_bias_relu_backward(
+                grad_out,
+                out,
+                (input, weight, bias),
+                *stride,
+                *padding,
+                store,
+            ),
             Op::MaxPool2d { input, argmax } => {
                 pool::max_pool2d_backward(&grad_out, input, argmax, store)
             }

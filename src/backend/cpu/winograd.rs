@@ -1,0 +1,511 @@
+//! Winograd F(2×2, 3×3): a 3×3, stride-1 convolution with 2.25× fewer
+//! multiplies than the direct one (Lavin & Gray, "Fast Algorithms for
+//! Convolutional Neural Networks", 2015).
+//!
+//! The output is cut into 2×2 tiles; tile (ty, tx) reads the 4×4 input patch
+//! at (2·ty − padding, 2·tx − padding), zeros outside the image. With
+//!   U = G·g·Gᵀ  (4×4, per output channel o and input channel c)
+//!   V = Bᵀ·d·B  (4×4, per input channel c and tile t)
+//! each tile's output is Y = Aᵀ·M·A with M = Σ_c U_oc ⊙ V_ct. Element by
+//! element of the 4×4, that sum is a matrix product, so a group of images
+//! costs 16 GEMMs M[ξ] (O, T) = U[ξ] (O, C) · V[ξ] (C, T), ξ = 0..16, each
+//! at matrixmultiply's speed: 16·O·C·T multiply-adds against im2col's
+//! 9·O·C·4·T.
+//!
+//!   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//!   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+//!   Aᵀ = [1 1 1 0; 0 1 −1 −1]
+//!
+//! Rounding: the transforms add and subtract up to four terms each way, so
+//! results differ from the direct convolution by a few ulp of the largest
+//! terms summed (the tests bound it at 1e-5 of the output's magnitude).
+//!
+//! The input-gradient pass of a 3×3 stride-1 convolution with padding p is
+//! itself one: g (N, O, H', W') ⋆ w flipped in space and transposed to
+//! (C, O, 3, 3), padding 2 − p, gives dx (N, C, H, W) ([`conv2d_input_grad`]).
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use crate::backend::ConvGeometry;
+
+/// Input channels below which im2col stays faster: with few channels the 16
+/// products are too thin (K = C) to run at GEMM speed, and the transforms
+/// cost more than the multiplies they save (the course's first conv, C = 1).
+pub const MIN_CHANNELS: usize = 8;
+
+/// Images transformed and multiplied together: enough tiles (T) per product
+/// to keep matrixmultiply busy, few enough that V and M stay in cache
+/// (16·(C + O)·T floats: 590 KB for the course's second conv at 2 images).
+const IMAGES_PER_TASK: usize = 2;
+
+/// Whether the forward pass of `g` runs as Winograd.
+pub fn applies(g: &ConvGeometry) -> bool {
+    g.kh == 3 && g.kw == 3 && g.stride == 1 && g.c >= MIN_CHANNELS && g.o >= MIN_CHANNELS
+}
+
+/// Whether the input-gradient pass of `g` runs as Winograd (its convolution
+/// has O input channels and padding 2 − p).
+pub fn applies_to_input_grad(g: &ConvGeometry) -> bool {
+    g.kh == 3 && g.kw == 3 && g.stride == 1 && g.padding <= 2 && g.o >= MIN_CHANNELS
+}
+
+/// One Winograd convolution: x (N, cin, h, w) → (N, cout, oh, ow).
+#[derive(Clone, Copy)]
+struct Plan {
+    n: usize,
+    cin: usize,
+    h: usize,
+    w: usize,
+    cout: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Plan {
+    fn tiles(&self) -> (usize, usize) {
+        (self.oh.div_ceil(2), self.ow.div_ceil(2))
+    }
+}
+
+/// What the output pass adds: a per-channel bias, then ReLU.
+#[derive(Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+/// ReLU as the element-wise op computes it (NaN stays NaN).
+#[inline(always)]
+pub(crate) fn relu(v: f32) -> f32 {
+    if v < 0.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// U = G·g·Gᵀ for one 3×3 kernel `k` (row-major).
+fn kernel_transform(k: [f32; 9]) -> [f32; 16] {
+    // G·g: four rows of three
+    let mut q = [[0.0f32; 3]; 4];
+    for j in 0..3 {
+        let (a, b, c) = (k[j], k[3 + j], k[6 + j]);
+        q[0][j] = a;
+        q[1][j] = 0.5 * (a + b + c);
+        q[2][j] = 0.5 * (a - b + c);
+        q[3][j] = c;
+    }
+    let mut u = [0.0f32; 16];
+    for (i, r) in q.iter().enumerate() {
+        u[4 * i] = r[0];
+        u[4 * i + 1] = 0.5 * (r[0] + r[1] + r[2]);
+        u[4 * i + 2] = 0.5 * (r[0] - r[1] + r[2]);
+        u[4 * i + 3] = r[2];
+    }
+    u
+}
+
+/// The 16 (cout, cin) matrices U[ξ], ξ-major, from `kernel(o, c)`, the 3×3
+/// kernel mapping input channel c to output channel o.
+fn transform_weights(
+    cout: usize,
+    cin: usize,
+    kernel: impl Fn(usize, usize) -> [f32; 9],
+) -> Vec<f32> {
+    let mut u = vec![0.0f32; 16 * cout * cin];
+    for o in 0..cout {
+        for c in 0..cin {
+            for (xi, v) in kernel_transform(kernel(o, c)).into_iter().enumerate() {
+                u[(xi * cout + o) * cin + c] = v;
+            }
+        }
+    }
+    u
+}
+
+/// V = Bᵀ·d·B for one 4×4 patch `d` (row-major): the per-tile form of
+/// [`transform_input`], kept as the tests' reference.
+#[cfg(test)]
+fn input_transform(d: &[f32; 16]) -> [f32; 16] {
+    let mut t = [0.0f32; 16];
+    for j in 0..4 {
+        let (r0, r1, r2, r3) = (d[j], d[4 + j], d[8 + j], d[12 + j]);
+        t[j] = r0 - r2;
+        t[4 + j] = r1 + r2;
+        t[8 + j] = r2 - r1;
+        t[12 + j] = r1 - r3;
+    }
+    let mut v = [0.0f32; 16];
+    for i in 0..4 {
+        let r = &t[4 * i..4 * i + 4];
+        v[4 * i] = r[0] - r[2];
+        v[4 * i + 1] = r[1] + r[2];
+        v[4 * i + 2] = r[2] - r[1];
+        v[4 * i + 3] = r[1] - r[3];
+    }
+    v
+}
+
+/// Y = Aᵀ·M·A: the 2×2 outputs of one tile, row-major (the per-tile form
+/// of [`transform_output`], kept as the tests' reference).
+#[cfg(test)]
+fn output_transform(m: &[f32; 16]) -> [f32; 4] {
+    let mut a = [[0.0f32; 4]; 2];
+    for j in 0..4 {
+        a[0][j] = m[j] + m[4 + j] + m[8 + j];
+        a[1][j] = m[4 + j] - m[8 + j] - m[12 + j];
+    }
+    [
+        a[0][0] + a[0][1] + a[0][2],
+        a[0][1] - a[0][2] - a[0][3],
+        a[1][0] + a[1][1] + a[1][2],
+        a[1][1] - a[1][2] - a[1][3],
+    ]
+}
+
+/// V for every (channel, tile) of `nb` images: v[(ξ·cin + c)·T + t].
+///
+/// Tiles are numbered t = (image, ty, tx) row-major with one spare tile per
+/// row (tx = tw, whose result is dropped), so that the 16 inputs of every
+/// tile of an image are 16 contiguous runs: split the zero-padded plane into
+/// its four phases P_ab[i][j] = x[2i + a − p][2j + b − p], and the patch
+/// entry (r, s) of tile t is P_(r%2, s%2)[t + (r/2)·(tw + 1) + s/2]. The
+/// transform is then whole-run arithmetic (Bᵀ·d down the columns, ·B along
+/// the rows) that the compiler vectorizes.
+fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScratch) {
+    let (th, tw) = p.tiles();
+    let (pw, per_img) = (tw + 1, th * (tw + 1));
+    let total = nb * per_img;
+    let phase_len = (th + 2) * pw;
+    s.rows.resize(4 * phase_len, 0.0);
+    s.cols.resize(16 * per_img, 0.0);
+    for img in 0..nb {
+        for c in 0..p.cin {
+            let plane = &x[(img * p.cin + c) * p.h * p.w..][..p.h * p.w];
+            s.rows.fill(0.0);
+            for (iy, row) in plane.chunks_exact(p.w.max(1)).enumerate() {
+                let (a, yy) = ((iy + p.pad) % 2, (iy + p.pad) / 2);
+                if yy >= th + 2 {
+                    break;
+                }
+                for b in 0..2 {
+                    // the first column of parity b, and its place in the phase
+                    let ix0 = (b + 2 - p.pad % 2) % 2;
+                    let xx0 = (ix0 + p.pad) / 2;
+                    let dst = &mut s.rows[(2 * a + b) * phase_len + yy * pw..][..pw];
+                    let src = row.get(ix0..).unwrap_or(&[]).iter().step_by(2);
+                    for (d, &val) in dst[xx0.min(pw)..].iter_mut().zip(src) {
+                        *d = val;
+                    }
+                }
+            }
+            // e[4i + s] = (Bᵀ·d)[i][s] over every tile of the image
+            let d = |r: usize, col: usize| {
+                let at = ((r % 2) * 2 + col % 2) * phase_len + (r / 2) * pw + col / 2;
+                &s.rows[at..at + per_img]
+            };
+            for col in 0..4 {
+                let (d0, d1, d2, d3) = (d(0, col), d(1, col), d(2, col), d(3, col));
+                let (e, _) = s.cols.split_at_mut(16 * per_img);
+                let row = |i: usize| (4 * i + col) * per_img;
+                let (e0, rest) = e[row(0)..].split_at_mut(4 * per_img);
+                let (e1, rest) = rest.split_at_mut(4 * per_img);
+                let (e2, e3) = rest.split_at_mut(4 * per_img);
+                for t in 0..per_img {
+                    e0[t] = d0[t] - d2[t];
+                    e1[t] = d1[t] + d2[t];
+                    e2[t] = d2[t] - d1[t];
+                    e3[t] = d1[t] - d3[t];
+                }
+            }
+            // V[4i + k] = (e[i]·B)[k], written straight into the planes
+            for i in 0..4 {
+                let e = |k: usize| &s.cols[(4 * i + k) * per_img..][..per_img];
+                let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
+                let mut out = |k: usize, f: &dyn Fn(usize) -> f32| {
+                    let at = ((4 * i + k) * p.cin + c) * total + img * per_img;
+                    for (t, dst) in v[at..at + per_img].iter_mut().enumerate() {
+                        *dst = f(t);
+                    }
+                };
+                out(0, &|t| e0[t] - e2[t]);
+                out(1, &|t| e1[t] + e2[t]);
+                out(2, &|t| e2[t] - e1[t]);
+                out(3, &|t| e1[t] - e3[t]);
+            }
+        }
+    }
+}
+
+/// Y from M for `nb` images, with the epilogue, into `out` (nb, cout, oh, ow).
+///
+/// Whole-run arithmetic over the tiles as in [`transform_input`]: Aᵀ·M·A
+/// for every tile of an image, then the 2×2 results are laid into the
+/// output rows (spare tiles dropped), bias and ReLU applied on the way.
+fn transform_output(
+    m: &[f32],
+    p: &Plan,
+    nb: usize,
+    epi: Epilogue<'_>,
+    out: &mut [f32],
+    s: &mut RowScratch,
+) {
+    let (th, tw) = p.tiles();
+    let (pw, per_img) = (tw + 1, th * (tw + 1));
+    let total = nb * per_img;
+    let plane = p.oh * p.ow;
+    s.rows.resize(8 * per_img, 0.0);
+    s.cols.resize(4 * per_img, 0.0);
+    for img in 0..nb {
+        for o in 0..p.cout {
+            let mp = |xi: usize| &m[(xi * p.cout + o) * total + img * per_img..][..per_img];
+            // a[j] = (Aᵀ·M)[0][j], a[4 + j] = (Aᵀ·M)[1][j]
+            for j in 0..4 {
+                let (m0, m1, m2, m3) = (mp(j), mp(4 + j), mp(8 + j), mp(12 + j));
+                let (a0, a1) = s.rows.split_at_mut(4 * per_img);
+                let (a0, a1) = (
+                    &mut a0[j * per_img..][..per_img],
+                    &mut a1[j * per_img..][..per_img],
+                );
+                for t in 0..per_img {
+                    a0[t] = m0[t] + m1[t] + m2[t];
+                    a1[t] = m1[t] - m2[t] - m3[t];
+                }
+            }
+            // y[2r + k] = (Aᵀ·M·A)[r][k]
+            for r in 0..2 {
+                let a = |j: usize| &s.rows[(4 * r + j) * per_img..][..per_img];
+                let (a0, a1, a2, a3) = (a(0), a(1), a(2), a(3));
+                let (y0, y1) = s.cols[2 * r * per_img..][..2 * per_img].split_at_mut(per_img);
+                for t in 0..per_img {
+                    y0[t] = a0[t] + a1[t] + a2[t];
+                    y1[t] = a1[t] - a2[t] - a3[t];
+                }
+            }
+            let bias = epi.bias.map_or(0.0, |b| b[o]);
+            let act = |y: f32| if epi.relu { relu(y + bias) } else { y + bias };
+            let dst = &mut out[(img * p.cout + o) * plane..][..plane];
+            for (oy, row) in dst.chunks_exact_mut(p.ow.max(1)).enumerate() {
+                let r = oy % 2;
+                let first = (oy / 2) * pw;
+                let y0 = &s.cols[2 * r * per_img + first..][..tw];
+                let y1 = &s.cols[(2 * r + 1) * per_img + first..][..tw];
+                let mut pairs = row.chunks_exact_mut(2);
+                for ((pair, &a), &b) in (&mut pairs).zip(y0).zip(y1) {
+                    pair[0] = act(a);
+                    pair[1] = act(b);
+                }
+                if let [last] = pairs.into_remainder() {
+                    *last = act(y0[tw - 1]); // odd width
+                }
+            }
+        }
+    }
+}
+
+/// Row buffers of the transforms.
+#[derive(Default)]
+struct RowScratch {
+    rows: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+/// Per-task scratch: V and M of one group of images.
+#[derive(Default)]
+struct Scratch {
+    v: Vec<f32>,
+    m: Vec<f32>,
+    rows: RowScratch,
+}
+
+/// Run `p` with transformed weights `u` (16 (cout, cin) matrices).
+fn run(x: &[f32], u: &[f32], p: &Plan, epi: Epilogue<'_>) -> Vec<f32> {
+    let (th, tw) = p.tiles();
+    let (in_img, out_img) = (p.cin * p.h * p.w, p.cout * p.oh * p.ow);
+    let mut out = vec![0.0f32; p.n * out_img];
+    if out.is_empty() {
+        return out;
+    }
+    out.par_chunks_mut(IMAGES_PER_TASK * out_img)
+        .enumerate()
+        .for_each_init(Scratch::default, |s, (i, out)| {
+            let first = i * IMAGES_PER_TASK;
+            let nb = out.len() / out_img;
+            let total = nb * th * (tw + 1); // a spare tile per row
+            s.v.resize(16 * p.cin * total, 0.0);
+            s.m.resize(16 * p.cout * total, 0.0);
+            transform_input(
+                &x[first * in_img..(first + nb) * in_img],
+                p,
+                nb,
+                &mut s.v,
+                &mut s.rows,
+            );
+            for xi in 0..16 {
+                let a = ArrayView2::from_shape(
+                    (p.cout, p.cin),
+                    &u[xi * p.cout * p.cin..][..p.cout * p.cin],
+                )
+                .expect("sized by the plan");
+                let b = ArrayView2::from_shape(
+                    (p.cin, total),
+                    &s.v[xi * p.cin * total..][..p.cin * total],
+                )
+                .expect("sized by the plan");
+                let mut c = ArrayViewMut2::from_shape(
+                    (p.cout, total),
+                    &mut s.m[xi * p.cout * total..][..p.cout * total],
+                )
+                .expect("sized by the plan");
+                general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+            }
+            transform_output(&s.m, p, nb, epi, out, &mut s.rows);
+        });
+    out
+}
+
+/// x (N, C, H, W) ⋆ w (O, C, 3, 3), stride 1, then the epilogue: the
+/// (N, O, H', W') output, row-major. The caller checked [`applies`].
+pub fn conv2d(x: &[f32], w: &[f32], g: &ConvGeometry, epi: Epilogue<'_>) -> Vec<f32> {
+    let u = transform_weights(g.o, g.c, |o, c| {
+        w[(o * g.c + c) * 9..][..9].try_into().expect("nine taps")
+    });
+    let plan = Plan {
+        n: g.n,
+        cin: g.c,
+        h: g.h,
+        w: g.w,
+        cout: g.o,
+        pad: g.padding,
+        oh: g.oh,
+        ow: g.ow,
+    };
+    run(x, &u, &plan, epi)
+}
+
+/// dx (N, C, H, W) of the convolution `g` from its output gradient
+/// `grad` (N, O, H', W'): the 3×3 convolution of `grad` with w flipped and
+/// transposed, padding 2 − p. The caller checked [`applies_to_input_grad`].
+pub fn conv2d_input_grad(grad: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let u = transform_weights(g.c, g.o, |c, o| {
+        let k = &w[(o * g.c + c) * 9..][..9];
+        std::array::from_fn(|i| k[8 - i])
+    });
+    let plan = Plan {
+        n: g.n,
+        cin: g.o,
+        h: g.oh,
+        w: g.ow,
+        cout: g.c,
+        pad: 2 - g.padding,
+        oh: g.h,
+        ow: g.w,
+    };
+    run(grad, &u, &plan, Epilogue::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::IxDyn;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
+    use crate::engine::Array;
+
+    fn random(rng: &mut StdRng, shape: &[usize]) -> Array {
+        let n = shape.iter().product();
+        let v = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Array::from_shape_vec(IxDyn(shape), v).expect("sized")
+    }
+
+    /// |got − want| ≤ 1e-5 · max|want| (+ a floor for all-zero outputs):
+    /// Winograd's transforms round differently from a direct sum, by a few
+    /// ulp of the largest values summed, never relative to each element.
+    fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-5 * scale,
+                "{what}[{i}]: {g} vs {w} (scale {scale})"
+            );
+        }
+    }
+
+    #[test]
+    fn winograd_matches_im2col_on_random_shapes() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for case in 0..40 {
+            // sizes that are not multiples of the 2×2 tile, of the images
+            // per task, or of matrixmultiply's blocks
+            let (n, c, o) = (
+                rng.random_range(1..6),
+                rng.random_range(8..21),
+                rng.random_range(8..21),
+            );
+            let pad = rng.random_range(0..3);
+            let (h, w) = (
+                rng.random_range(3 - 2 * pad.min(1)..12),
+                rng.random_range(3 - 2 * pad.min(1)..12),
+            );
+            let g = ConvGeometry::new(&[n, c, h, w], o, (3, 3), c, 1, pad).expect("geometry");
+            assert!(applies(&g) && applies_to_input_grad(&g));
+            let (x, k) = (
+                random(&mut rng, &[n, c, h, w]),
+                random(&mut rng, &[o, c, 3, 3]),
+            );
+            let bias: Vec<f32> = (0..o).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let name = format!("case {case}: x {:?} o {o} pad {pad}", [n, c, h, w]);
+            for epi in [
+                Epilogue::default(),
+                Epilogue {
+                    bias: Some(&bias),
+                    relu: true,
+                },
+            ] {
+                let want = conv2d_im2col(&x, &k, &g, epi);
+                let got = conv2d(
+                    x.as_slice().expect("contiguous"),
+                    k.as_slice().expect("contiguous"),
+                    &g,
+                    epi,
+                );
+                assert_close(
+                    &format!("{name} out"),
+                    &got,
+                    want.as_slice().expect("contiguous"),
+                );
+            }
+            let gy = random(&mut rng, &g.out_shape());
+            let (want, _) = conv2d_backward_im2col(&x, &k, &gy, &g, true, false);
+            let got = conv2d_input_grad(
+                gy.as_slice().expect("contiguous"),
+                k.as_slice().expect("contiguous"),
+                &g,
+            );
+            let want = want.expect("dx");
+            assert_close(
+                &format!("{name} dx"),
+                &got,
+                want.as_slice().expect("contiguous"),
+            );
+        }
+    }
+
+    #[test]
+    fn kernel_transform_of_a_delta_picks_one_tap() {
+        // the centre tap alone: every 4×4 input patch's inner 2×2 comes out
+        let mut k = [0.0f32; 9];
+        k[4] = 1.0;
+        let u = kernel_transform(k);
+        let d: [f32; 16] = std::array::from_fn(|i| i as f32);
+        let v = input_transform(&d);
+        let m: [f32; 16] = std::array::from_fn(|i| u[i] * v[i]);
+        assert_eq!(output_transform(&m), [5.0, 6.0, 9.0, 10.0]);
+    }
+}
