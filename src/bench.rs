@@ -1,7 +1,11 @@
-//! `dl-lab bench`: how fast a device runs what the course needs, in four
-//! figures: matmul GFLOP/s, the course CNN's conv layers (forward and
-//! backward, ms), and the cnn-mnist lesson's training and inference speed
-//! (images per second).
+//! `dl-lab bench`: how fast a device runs what the course needs: matmul
+//! GFLOP/s, the course CNN's conv layers (forward and backward, ms), the
+//! cnn-mnist lesson's training and inference speed (images per second) and
+//! the accuracy that training reached, and the small lessons' whole loops
+//! (gd-scalar's 100,000 steps, mlp-regression's 10,000 epochs, in seconds, on
+//! the CPU as `dl-lab run` runs them). The last three carry the key names of
+//! `../shared/bench/torch_same_work.py`, which does the same work in PyTorch
+//! (`tests/bench/compare_torch.py` runs both).
 //!
 //! Every figure comes after a warm-up run (first-touch page faults, OpenCL's
 //! lazy buffer allocation). Matmul and conv time [`Storage`] operations on
@@ -23,9 +27,10 @@ use crate::backend::{ConvGeometry, Device, Storage};
 use crate::data::loader::DataLoader;
 use crate::data::mnist::Mnist;
 use crate::engine::Array;
-use crate::lessons::{self, Task};
+use crate::lessons::{self, SmallSession, Task};
 use crate::nn::{cross_entropy, Module};
-use crate::train::ClassifierRun;
+use crate::train::classifier::EVAL_BATCH;
+use crate::train::{evaluate, ClassifierRun};
 use crate::{no_grad, Error, Result};
 
 /// The matrix sizes of the matmul figure.
@@ -40,6 +45,10 @@ pub const TRAIN_BATCHES: usize = 40;
 pub const INFER_BATCH: usize = 1000;
 /// At most this many timed inference batches.
 pub const INFER_BATCHES: usize = 10;
+/// gd-scalar's autograd steps (PyTorch's `gd_scalar_100k_s` does as many).
+pub const GD_STEPS: usize = 100_000;
+/// mlp-regression's full-batch epochs (as PyTorch's `mlp_10k_s`).
+pub const MLP_EPOCHS: usize = 10_000;
 
 /// What to measure, and on what.
 #[derive(Clone, Debug)]
@@ -49,6 +58,9 @@ pub struct BenchConfig {
     pub data: Option<PathBuf>,
     /// One timed run per figure and two batches: a smoke test, not a measurement.
     pub quick: bool,
+    /// Train cnn-train on every batch of one epoch (not at most
+    /// [`TRAIN_BATCHES`]), so cnn-test is the accuracy of one epoch.
+    pub full_epoch: bool,
 }
 
 /// Forward or backward.
@@ -90,6 +102,23 @@ pub enum Figure {
         img_per_s: f64,
         images: usize,
     },
+    /// Accuracy on the `images` held-out images after cnn-train's training.
+    CnnTest {
+        images: usize,
+        acc: f64,
+    },
+    /// gd-scalar's loop: `steps` steps timed, `secs` scaled to [`GD_STEPS`].
+    GdScalar {
+        steps: usize,
+        secs: f64,
+    },
+    /// mlp-regression's loop: `epochs` epochs timed, `secs` scaled to
+    /// [`MLP_EPOCHS`]; the cost of the last epoch.
+    Mlp {
+        epochs: usize,
+        secs: f64,
+        final_loss: f32,
+    },
 }
 
 /// `v` rounded to `digits` decimals (JSON readers need no 17-digit noise).
@@ -119,6 +148,21 @@ impl Figure {
             } => {
                 json!({"bench": "cnn-infer", "device": device, "batch": batch, "img_per_s": round(*img_per_s, 1)})
             }
+            Figure::CnnTest { images, acc } => {
+                json!({"bench": "cnn-test", "device": device, "images": images, "cnn_test_acc": round(*acc, 4)})
+            }
+            // the small lessons always run on the CPU
+            Figure::GdScalar { steps, secs } => {
+                json!({"bench": "gd-scalar", "device": "cpu", "steps": steps, "gd_scalar_100k_s": round(*secs, 4)})
+            }
+            Figure::Mlp {
+                epochs,
+                secs,
+                final_loss,
+            } => json!({
+                "bench": "mlp", "device": "cpu", "epochs": epochs, "mlp_10k_s": round(*secs, 4),
+                "mlp_final_loss": crate::lessons::headless::f32_json(*final_loss)
+            }),
         }
     }
 
@@ -162,7 +206,37 @@ impl Figure {
                 "cnn-infer",
                 format!("batch {batch}, no_grad")
             ),
+            Figure::CnnTest { images, acc } => format!(
+                "{:<10} {:<24} {acc:>10.4} accuracy",
+                "cnn-test",
+                format!("{images} held-out images")
+            ),
+            Figure::GdScalar { steps, secs } => format!(
+                "{:<10} {:<24} {secs:>10.3} s{}",
+                "gd-scalar",
+                format!("{GD_STEPS} steps, on cpu"),
+                scaled_note(*steps, GD_STEPS)
+            ),
+            Figure::Mlp {
+                epochs,
+                secs,
+                final_loss,
+            } => format!(
+                "{:<10} {:<24} {secs:>10.3} s (final loss {final_loss:.6}){}",
+                "mlp",
+                format!("{MLP_EPOCHS} epochs, on cpu"),
+                scaled_note(*epochs, MLP_EPOCHS)
+            ),
         }
+    }
+}
+
+/// ", from N timed" when a figure was scaled up from fewer steps (`--quick`).
+fn scaled_note(timed: usize, full: usize) -> String {
+    if timed == full {
+        String::new()
+    } else {
+        format!(" (scaled from {timed})")
     }
 }
 
@@ -200,7 +274,41 @@ pub fn run(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Resu
             ms: backward,
         })?;
     }
-    cnn(cfg, on)
+    cnn(cfg, &mut on)?;
+    let steps = if cfg.quick { GD_STEPS / 100 } else { GD_STEPS };
+    let secs = small_lesson_secs("gd-scalar", steps)?.0;
+    on(&Figure::GdScalar {
+        steps,
+        secs: secs * GD_STEPS as f64 / steps as f64,
+    })?;
+    let epochs = if cfg.quick {
+        MLP_EPOCHS / 100
+    } else {
+        MLP_EPOCHS
+    };
+    let (secs, final_loss) = small_lesson_secs("mlp-regression", epochs)?;
+    on(&Figure::Mlp {
+        epochs,
+        secs: secs * MLP_EPOCHS as f64 / epochs as f64,
+        final_loss,
+    })
+}
+
+/// Seconds for `steps` epochs of a small lesson with its defaults, as
+/// `dl-lab run` loops it (set-up and data not timed), and the last epoch's
+/// cost.
+fn small_lesson_secs(name: &str, steps: usize) -> Result<(f64, f32)> {
+    let lesson = lessons::find(name)?;
+    let mut hyper = lesson.defaults.clone();
+    // epochs 0..=epochs: `steps` in all
+    hyper.epochs = steps.saturating_sub(1);
+    let mut session = SmallSession::new(&lesson, &hyper, None)?;
+    let start = Instant::now();
+    let mut cost = f32::NAN;
+    while !session.done() {
+        cost = session.step()?.cost;
+    }
+    Ok((start.elapsed().as_secs_f64().max(1e-9), cost))
 }
 
 /// A value of `shape` with entries uniform in [-1, 1), on `device`.
@@ -293,7 +401,7 @@ fn conv_ms(device: &Device, l: &ConvLayer, runs: usize, rng: &mut StdRng) -> Res
 }
 
 /// Training and inference speed of the cnn-mnist lesson's model.
-fn cnn(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<()> {
+fn cnn(cfg: &BenchConfig, on: &mut impl FnMut(&Figure) -> Result<()>) -> Result<()> {
     let lesson = lessons::find("cnn-mnist")?;
     let Task::Classifier {
         layers,
@@ -318,6 +426,8 @@ fn cnn(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<(
     )?;
     let (max_train, max_infer) = if cfg.quick {
         (2, 1)
+    } else if cfg.full_epoch {
+        (usize::MAX, INFER_BATCHES)
     } else {
         (TRAIN_BATCHES, INFER_BATCHES)
     };
@@ -331,8 +441,11 @@ fn cnn(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<(
         loss.item();
         run.step(&loss)
     };
-    if let Some((images, labels)) = loader.epoch(0).next() {
-        train_step(&mut run, images, labels)?;
+    // warm-up; not with --full-epoch, which trains exactly one epoch
+    if !cfg.full_epoch {
+        if let Some((images, labels)) = loader.epoch(0).next() {
+            train_step(&mut run, images, labels)?;
+        }
     }
     let start = Instant::now();
     let mut seen = 0;
@@ -372,6 +485,17 @@ fn cnn(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<(
         batch: INFER_BATCH,
         img_per_s: seen as f64 / secs,
         images: seen,
+    })?;
+
+    let test = if cfg.quick {
+        run.test.subset(0..run.test.len().min(INFER_BATCH))?
+    } else {
+        run.test.clone()
+    };
+    let acc = evaluate(&run.model, &test, &run.input_shape, EVAL_BATCH, &run.device)?;
+    on(&Figure::CnnTest {
+        images: test.len(),
+        acc: f64::from(acc),
     })
 }
 

@@ -147,6 +147,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         device: open_device(args.device)?,
         data: args.data,
         quick: args.quick,
+        full_epoch: args.full_epoch,
     };
     if !args.json && !print_lines(bench::header(&cfg.device)) {
         return Ok(());

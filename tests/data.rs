@@ -159,7 +159,11 @@ fn load_dir_raw_and_gz() {
         assert_eq!((data.train.len(), data.test.len()), (12, 5));
         assert_eq!((data.train.rows, data.train.cols), (2, 3));
         assert_eq!(data.train.images.dim(), (12, 6));
-        assert_eq!(data.train.images[[0, 1]], 10.0 / 255.0);
+        assert_eq!(data.train.images[[0, 1]], 10);
+        assert_eq!(
+            data.train.image_values(0).expect("image 0")[1],
+            10.0 / 255.0
+        );
         assert_eq!(data.train.class_counts(), [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
         assert!(data.source.contains(&dir.dir().display().to_string()));
         let test = Mnist::load_test_files(dir.dir()).expect("t10k only");
@@ -210,8 +214,9 @@ fn shipped_sample_is_5000_real_digits_with_balanced_held_out() {
     for set in [&data.train, &data.test] {
         assert_eq!((set.rows, set.cols), (28, 28));
         assert_eq!(set.images.ncols(), 784);
-        assert!(set.images.iter().all(|&p| (0.0..=1.0).contains(&p)));
-        assert_eq!(set.images.iter().cloned().fold(0.0, f32::max), 1.0);
+        assert_eq!(set.images.iter().copied().max(), Some(255));
+        let values = set.image_values(0).expect("image 0");
+        assert!(values.iter().all(|&p| (0.0..=1.0).contains(&p)));
     }
     // Interleaved by class, so a prefix is balanced too.
     assert_eq!(
@@ -236,7 +241,7 @@ fn shipped_sample_is_5000_real_digits_with_balanced_held_out() {
         data.test
     );
     // No image is in both splits.
-    let train: HashSet<Vec<u32>> = data.train.images.rows().into_iter().map(bits).collect();
+    let train: HashSet<Vec<u8>> = data.train.images.rows().into_iter().map(bits).collect();
     assert!(data
         .test
         .images
@@ -245,8 +250,8 @@ fn shipped_sample_is_5000_real_digits_with_balanced_held_out() {
         .all(|r| !train.contains(&bits(r))));
 }
 
-fn bits(row: ndarray::ArrayView1<f32>) -> Vec<u32> {
-    row.iter().map(|p| p.to_bits()).collect()
+fn bits(row: ndarray::ArrayView1<u8>) -> Vec<u8> {
+    row.to_vec()
 }
 
 #[test]
@@ -364,6 +369,38 @@ fn loader_from_shipped_set_and_nchw() {
     assert_eq!(x4.dim(), (64, 1, 28, 28));
     assert_eq!(x4[[3, 0, 5, 7]], x[[3, 5 * 28 + 7]]);
     assert!(to_nchw(x, 27, 28).is_err());
+}
+
+#[test]
+fn loader_from_set_scales_each_batch_from_the_shared_bytes() {
+    let data = Mnist::shipped().expect("shipped");
+    let set = data.test.subset(100..400).expect("subset");
+    // the subset and the loader share the pixel bytes: no copy of the images
+    assert_eq!(set.images.as_ptr(), data.test.images.row(100).as_ptr());
+    let l = DataLoader::from_set(&set, 64).expect("loader").shuffle(3);
+    let mut seen = 0;
+    for (x, y) in l.epoch(1) {
+        let order = &l.order(1)[seen..seen + y.len()];
+        for (row, &i) in x.rows().into_iter().zip(order) {
+            let want: Vec<f32> = set
+                .images
+                .row(i)
+                .iter()
+                .map(|&p| p as f32 / 255.0)
+                .collect();
+            assert_eq!(row.to_vec(), want, "sample {i}");
+            assert_eq!(set.image_values(i).expect("in range"), want);
+        }
+        assert_eq!(
+            y,
+            order
+                .iter()
+                .map(|&i| usize::from(set.labels[i]))
+                .collect::<Vec<_>>()
+        );
+        seen += y.len();
+    }
+    assert_eq!(seen, 300);
 }
 
 // ---------------------------------------------------------------- CSV

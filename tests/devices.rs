@@ -283,7 +283,7 @@ fn bench_json_has_every_figure_with_the_agreed_fields() {
             .unwrap_or_else(|| panic!("{k} is not a number: {v}"));
         assert!(x.is_finite() && x > 0.0, "{k} = {x} in {v}");
     };
-    assert_eq!(lines.len(), 3 + 4 + 2, "{out}");
+    assert_eq!(lines.len(), 3 + 4 + 2 + 3, "{out}");
     for v in &lines {
         assert_eq!(v["device"], "cpu", "{v}");
     }
@@ -327,6 +327,40 @@ fn bench_json_has_every_figure_with_the_agreed_fields() {
     assert_eq!(infer["bench"], "cnn-infer");
     assert_eq!(infer["batch"], 1000);
     positive(infer, "img_per_s");
+    // the figures PyTorch's side (torch_same_work.py) reports too, under its key names
+    let (test, gd, mlp) = (&lines[9], &lines[10], &lines[11]);
+    assert_eq!(keys(test), ["bench", "device", "images", "cnn_test_acc"]);
+    assert_eq!(test["bench"], "cnn-test");
+    assert_eq!(test["images"], 1000, "the shipped held-out images");
+    let acc = test["cnn_test_acc"].as_f64().expect("accuracy");
+    assert!((0.0..=1.0).contains(&acc), "{test}");
+    assert_eq!(keys(gd), ["bench", "device", "steps", "gd_scalar_100k_s"]);
+    assert_eq!(gd["bench"], "gd-scalar");
+    assert_eq!(gd["steps"], 1000, "--quick times 1% of the steps");
+    positive(gd, "gd_scalar_100k_s");
+    assert_eq!(
+        keys(mlp),
+        ["bench", "device", "epochs", "mlp_10k_s", "mlp_final_loss"]
+    );
+    assert_eq!(mlp["bench"], "mlp");
+    assert_eq!(mlp["epochs"], 100);
+    positive(mlp, "mlp_10k_s");
+    // the lesson's cost after 100 epochs, as `dl-lab run mlp-regression` logs it
+    let run = dl_lab_env(
+        &[
+            "run",
+            "mlp-regression",
+            "--epochs",
+            "99",
+            "--json",
+            "--log-every",
+            "1000",
+        ],
+        None,
+    );
+    let last: Value =
+        serde_json::from_str(text(&run.stdout).lines().last().expect("a line")).expect("JSON");
+    assert_eq!(mlp["mlp_final_loss"], last["cost"], "{mlp} vs {last}");
 }
 
 #[test]
@@ -339,11 +373,24 @@ fn bench_table_names_the_device() {
     let out = text(&o.stdout);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "dl-lab bench on cpu (1 threads)", "{out}");
-    assert_eq!(lines.len(), 2 + 9, "{out}");
+    assert_eq!(lines.len(), 2 + 12, "{out}");
     assert!(lines[2].starts_with("matmul     256x256 ") && lines[2].ends_with(" GFLOP/s"));
     assert!(lines[5].starts_with("conv1      forward 1->32 on 28x28") && lines[5].ends_with(" ms"));
     assert!(lines[9].starts_with("cnn-train  batch 100, Adam") && lines[9].ends_with(" images)"));
     assert!(lines[10].starts_with("cnn-infer  batch 1000, no_grad"));
+    assert!(
+        lines[11].starts_with("cnn-test   1000 held-out images")
+            && lines[11].ends_with(" accuracy")
+    );
+    assert!(
+        lines[12].starts_with("gd-scalar  100000 steps, on cpu")
+            && lines[12].ends_with(" s (scaled from 1000)")
+    );
+    assert!(
+        lines[13].starts_with("mlp        10000 epochs, on cpu"),
+        "{}",
+        lines[13]
+    );
 }
 
 #[test]
@@ -366,6 +413,23 @@ fn bench_json_figures_format() {
     assert_eq!(
         m.json(&d).to_string(),
         r#"{"bench":"matmul","device":"cpu","n":1024,"gflops":87.654}"#
+    );
+    let mlp = Figure::Mlp {
+        epochs: 10_000,
+        secs: 0.812345,
+        final_loss: 0.00269,
+    };
+    assert_eq!(
+        mlp.json(&d).to_string(),
+        r#"{"bench":"mlp","device":"cpu","epochs":10000,"mlp_10k_s":0.8123,"mlp_final_loss":0.00269}"#
+    );
+    let test = Figure::CnnTest {
+        images: 2000,
+        acc: 0.93456,
+    };
+    assert_eq!(
+        test.json(&d).to_string(),
+        r#"{"bench":"cnn-test","device":"cpu","images":2000,"cnn_test_acc":0.9346}"#
     );
 }
 

@@ -102,11 +102,7 @@ fn train_classifier(
 
 /// Write `set` as raw IDX files named `images` and `labels` in `dir` (pixels back to 0..=255).
 fn write_set(dir: &TempDir, set: &ImageSet, images: &str, labels: &str) {
-    let pixels = set
-        .images
-        .iter()
-        .map(|&v| (v * 255.0).round() as u8)
-        .collect();
+    let pixels = set.images.iter().copied().collect();
     let idx_images = IdxImages {
         count: set.len(),
         rows: set.rows,

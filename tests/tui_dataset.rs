@@ -251,7 +251,7 @@ fn a_trained_model_shows_its_prediction_and_top3() {
         let mut app = app_on(lesson, Mnist::shipped().expect("shipped"), false);
         app.trained = Some(model_for(&app, 7));
         key(&mut app, KeyCode::PageDown);
-        let pixels: Vec<f32> = app.data.test.images.row(1).to_vec();
+        let pixels: Vec<f32> = app.data.test.image_values(1).expect("image 1");
         let probs = dataset::predict(
             app.trained.as_ref().expect("set"),
             &input_shape(&app),
@@ -286,7 +286,7 @@ fn a_trained_model_shows_its_prediction_and_top3() {
 #[test]
 fn a_new_model_replaces_the_cached_prediction() {
     let mut app = app(false);
-    let pixels: Vec<f32> = app.data.test.images.row(0).to_vec();
+    let pixels: Vec<f32> = app.data.test.image_values(0).expect("image 0");
     for seed in 0..6 {
         app.trained = Some(model_for(&app, seed));
         let probs = dataset::predict(

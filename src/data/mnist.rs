@@ -6,7 +6,9 @@
 //! `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
 //! `t10k-labels-idx1-ubyte`, each raw or with `.gz` appended. Fashion-MNIST uses the same names
 //! and format (Debian: `/usr/share/datasets/fashion-mnist`), so it loads the same way.
-//! The byte format itself is in [`super::idx`]. Pixels are scaled from 0..=255 to `[0, 1]`.
+//! The byte format itself is in [`super::idx`]. Pixels stay bytes in memory (60,000 Fashion-MNIST
+//! images are 47 MB as `u8`, 188 MB as `f32`) and are scaled from 0..=255 to `[0, 1]` with
+//! [`scale`] when a batch or an image is taken out.
 //!
 //! The shipped sample (provenance, licenses, split and checksums in `datasets/README.md`) is
 //! 5,000 real MNIST digits (none is in the official test set): 4,000 for training and 1,000 held out, 100 per class. Its
@@ -16,7 +18,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{s, ArcArray2, Array2};
 
 use super::idx::{self, IdxImages};
 use crate::{Error, Result};
@@ -59,11 +61,19 @@ const SHIPPED: [(&str, &[u8]); 4] = [
     ),
 ];
 
-/// Labelled images of one split.
+/// A pixel byte as the models see it: 0..=255 scaled to `[0, 1]`.
+#[inline]
+pub fn scale(p: u8) -> f32 {
+    f32::from(p) / 255.0
+}
+
+/// Labelled images of one split. Cloning shares the pixels (they are never
+/// changed in place), so a data loader or a training thread costs no copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageSet {
-    /// (N, rows·cols), row-major pixels scaled to `[0, 1]`.
-    pub images: Array2<f32>,
+    /// (N, rows·cols), row-major pixel bytes 0..=255 (see [`scale`],
+    /// [`ImageSet::image`], [`ImageSet::image_values`]).
+    pub images: ArcArray2<u8>,
     /// N labels, each `< NUM_CLASSES`.
     pub labels: Vec<u8>,
     pub rows: usize,
@@ -95,15 +105,10 @@ impl ImageSet {
             )));
         }
         let pixels = images.rows * images.cols;
-        let scaled = images
-            .pixels
-            .iter()
-            .map(|&p| f32::from(p) / 255.0)
-            .collect();
-        let images_2d = Array2::from_shape_vec((images.count, pixels), scaled)
+        let images_2d = Array2::from_shape_vec((images.count, pixels), images.pixels)
             .expect("parse_images checked count × rows × cols bytes");
         Ok(ImageSet {
-            images: images_2d,
+            images: images_2d.into_shared(),
             labels,
             rows: images.rows,
             cols: images.cols,
@@ -132,7 +137,8 @@ impl ImageSet {
         self.rows * self.cols
     }
 
-    /// A copy of images `range` (e.g. `set.subset(0..2000)?`); errors if it runs past the end.
+    /// Images `range` (e.g. `set.subset(0..2000)?`), sharing the pixels; errors if it runs past
+    /// the end.
     pub fn subset(&self, range: Range<usize>) -> Result<ImageSet> {
         if range.start > range.end || range.end > self.len() {
             return Err(Error::Config(format!(
@@ -143,7 +149,7 @@ impl ImageSet {
             )));
         }
         Ok(ImageSet {
-            images: self.images.slice(s![range.clone(), ..]).to_owned(),
+            images: self.images.clone().slice_move(s![range.clone(), ..]),
             labels: self.labels[range].to_vec(),
             rows: self.rows,
             cols: self.cols,
@@ -159,17 +165,20 @@ impl ImageSet {
         counts
     }
 
-    /// Image `i` as a (rows, cols) view, or `None` past the end.
-    pub fn image(&self, i: usize) -> Option<ArrayView2<'_, f32>> {
+    /// Image `i` as (rows, cols) values in `[0, 1]`, or `None` past the end.
+    pub fn image(&self, i: usize) -> Option<Array2<f32>> {
+        let values = self.image_values(i)?;
+        let image = Array2::from_shape_vec((self.rows, self.cols), values)
+            .expect("each row holds rows × cols pixels");
+        Some(image)
+    }
+
+    /// Image `i`'s rows·cols values in `[0, 1]`, row-major, or `None` past the end.
+    pub fn image_values(&self, i: usize) -> Option<Vec<f32>> {
         if i >= self.len() {
             return None;
         }
-        let view = self
-            .images
-            .row(i)
-            .into_shape_with_order((self.rows, self.cols))
-            .expect("each row holds rows × cols pixels");
-        Some(view)
+        Some(self.images.row(i).iter().map(|&p| scale(p)).collect())
     }
 
     /// Labels as `usize` (class indices for a loss).

@@ -70,7 +70,7 @@ impl Run {
         let images = set
             .images
             .slice(ndarray::s![start..start + BATCH, ..])
-            .to_owned()
+            .mapv(dl_lab::data::mnist::scale)
             .into_shape_with_order((BATCH, 1, set.rows, set.cols))
             .expect("rows × cols pixels per image")
             .into_dyn();

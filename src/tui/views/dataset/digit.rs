@@ -5,7 +5,7 @@
 
 use ratatui::layout::Rect;
 
-use crate::data::mnist::ImageSet;
+use crate::data::mnist::{scale, ImageSet};
 use crate::tui::views::shade::{block_mean, cells_needed};
 
 /// Columns between the digit and the text beside it.
@@ -65,7 +65,7 @@ pub(super) fn digit_matrix(
     size: Size,
     ascii: bool,
 ) -> (Vec<f32>, usize, usize) {
-    let px: Vec<f32> = set.images.row(index).iter().copied().collect();
+    let px: Vec<f32> = set.images.row(index).iter().map(|&p| scale(p)).collect();
     let (k, f) = size.factors();
     let (px, rows, cols) = repeat(&px, set.rows, set.cols, k);
     block_mean(&px, rows, cols, if ascii { 2 * f } else { f }, f)

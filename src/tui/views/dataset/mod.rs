@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::data::mnist::{ImageSet, Mnist, NUM_CLASSES};
+use crate::data::mnist::{scale, ImageSet, Mnist, NUM_CLASSES};
 use crate::nn::{Module, Sequential};
 use crate::Tensor;
 
@@ -198,7 +198,12 @@ impl DatasetPane {
                 return c.probs.clone();
             }
         }
-        let pixels: Vec<f32> = set.images.row(self.index).iter().copied().collect();
+        let pixels: Vec<f32> = set
+            .images
+            .row(self.index)
+            .iter()
+            .map(|&p| scale(p))
+            .collect();
         let probs =
             predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"));
         if let Ok(mut guard) = self.cache.lock() {
