@@ -77,8 +77,8 @@ fn with_model(app: &mut App) -> dl_lab::nn::Sequential {
         &mut rand::rngs::StdRng::seed_from_u64(7),
     )
     .expect("builds");
-    app.trained = Some(Arc::new(model));
-    app.trained_specs = specs;
+    app.set_trained(Some(Arc::new(model)));
+    assert_eq!(app.training.specs(), specs, "the model keeps its layers");
     copy
 }
 
@@ -300,7 +300,7 @@ fn learned_filters_after_training() {
     let walk = conv2d_steps(&img, &learned.filters[0], 1, 1).expect("walk");
     assert!(wide(&app).contains(&format!("sum = {}", n3(walk.steps[12 * 28 + 9].sum))));
     // a reset takes the model away: the pane falls back without panicking
-    app.trained = None;
+    app.set_trained(None);
     assert!(wide(&app).contains("identity (train to see conv1's filters)"));
 }
 
@@ -435,7 +435,7 @@ fn conv1_filters_show_live_while_training() {
     app.zoomed = false;
     with_model(&mut app);
     app.conv.show_filters = true;
-    app.train_state = dl_lab::tui::app::TrainState::Running;
+    app.training.state = dl_lab::tui::app::TrainState::Running;
     let s = screen(&app, 80, 24);
     assert!(s.contains("conv1 filters, live"), "{s}");
     let s = screen(&app, 140, 45);

@@ -249,11 +249,11 @@ fn digit_keys_jump_to_the_next_image_of_that_class() {
 fn a_trained_model_shows_its_prediction_and_top3() {
     for lesson in ["cnn-mnist", "softmax-mnist"] {
         let mut app = app_on(lesson, Mnist::shipped().expect("shipped"), false);
-        app.trained = Some(model_for(&app, 7));
+        app.set_trained(Some(model_for(&app, 7)));
         key(&mut app, KeyCode::PageDown);
         let pixels: Vec<f32> = app.data.test.images.row(1).to_vec();
         let probs = dataset::predict(
-            app.trained.as_ref().expect("set"),
+            app.training.trained().expect("set"),
             &input_shape(&app),
             &pixels,
         )
@@ -288,9 +288,9 @@ fn a_new_model_replaces_the_cached_prediction() {
     let mut app = app(false);
     let pixels: Vec<f32> = app.data.test.images.row(0).to_vec();
     for seed in 0..6 {
-        app.trained = Some(model_for(&app, seed));
+        app.set_trained(Some(model_for(&app, seed)));
         let probs = dataset::predict(
-            app.trained.as_ref().expect("set"),
+            app.training.trained().expect("set"),
             &input_shape(&app),
             &pixels,
         )
@@ -339,7 +339,7 @@ fn an_empty_split_says_so() {
 fn tiny_areas_do_not_panic() {
     for ascii in [false, true] {
         let mut app = app(ascii);
-        app.trained = Some(model_for(&app, 1));
+        app.set_trained(Some(model_for(&app, 1)));
         for (w, h) in [(0, 0), (1, 1), (20, 8), (2, 30), (200, 2)] {
             let _ = pane(&app, w, h, false);
             let _ = pane(&app, w, h, true);

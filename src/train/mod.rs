@@ -9,7 +9,7 @@ pub mod worker;
 
 pub use classifier::{evaluate, ClassifierRun, EpochSummary, Progress};
 pub use history::LossHistory;
-pub use messages::{TrainCommand, TrainEvent};
+pub use messages::{RunEvent, RunId, TrainCommand, TrainEvent};
 pub use worker::Worker;
 
 /// What the progress callback answers.

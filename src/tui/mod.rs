@@ -7,6 +7,7 @@
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
+//! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod format;
 pub mod keymap;
 pub mod remember;
 pub mod stepper;
+pub mod training;
 pub mod views;
 
 use std::io::stdout;

@@ -27,9 +27,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, PaneId, TrainState};
-use crate::engine::Array;
-use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
+use super::app::{App, PaneId};
+use super::training::TrainState;
 
 /// The smallest terminal the four-pane layout fits.
 pub const MIN_WIDTH: u16 = 80;
@@ -177,7 +176,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let state_keys: &[&str] = if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
-        match app.train_state {
+        match app.training.state {
             TrainState::Running => &["s pause", "+/- lr", "l log"],
             TrainState::Paused | TrainState::Diverged(_) => &["s resume", "r reset", "+/- lr"],
             _ => &["s train", "r reset", "+/- lr"],
@@ -397,28 +396,4 @@ pub fn lr_ladder(lr: f32, up: bool) -> f32 {
     }
 }
 
-/// A model built from `specs` with the given parameter values (a worker snapshot).
-pub fn model_from_params(
-    specs: &[LayerSpec],
-    input_shape: &[usize],
-    params: &[Array],
-) -> crate::Result<Sequential> {
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let model = build_model(specs, input_shape, &mut rng)?;
-    let slots = model.parameters();
-    if slots.len() != params.len() {
-        return Err(crate::Error::Config(
-            "snapshot does not match the model".into(),
-        ));
-    }
-    for (slot, value) in slots.iter().zip(params) {
-        if slot.shape() != value.shape() {
-            return Err(crate::Error::Config(
-                "snapshot does not match the model".into(),
-            ));
-        }
-        slot.set_data(value.clone());
-    }
-    Ok(model)
-}
+pub use crate::tui::training::model_from_params;

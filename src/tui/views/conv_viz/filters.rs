@@ -98,7 +98,7 @@ pub(super) fn render(
 ) {
     let dim = Style::new().fg(Color::DarkGray);
     let Some(learned) = learned else {
-        let why = if app.trained.is_some() {
+        let why = if app.training.trained().is_some() {
             "This model does not start with a Conv2d layer, so there are no conv1 filters to show."
         } else {
             "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."
@@ -119,7 +119,7 @@ pub(super) fn render(
     let n = learned.filters.len().min(maps.len());
     let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
     let (mh, mw) = maps.first().map_or((0, 0), |m| m.dim());
-    let live = if app.train_state == crate::tui::app::TrainState::Running {
+    let live = if app.training.state == crate::tui::app::TrainState::Running {
         " (learning live)"
     } else {
         ""

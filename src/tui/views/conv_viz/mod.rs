@@ -143,10 +143,10 @@ impl Learned {
     /// (A `Box<dyn Module>` cannot be downcast, so the layer spec says what
     /// `parameters()[0]` and `[1]` are.)
     pub fn of(app: &App) -> Option<Learned> {
-        let model = app.trained.as_ref()?;
+        let model = app.training.trained()?;
         let Some(&LayerSpec::Conv2d {
             stride, padding, ..
-        }) = app.trained_specs.first()
+        }) = app.training.specs().first()
         else {
             return None;
         };

@@ -61,7 +61,7 @@ fn dim() -> Style {
 /// The prediction lines: "predicted: 7 ✓" and the top-3, as `wide` allows.
 fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec<Line<'static>> {
     let pane = &app.dataset;
-    let Some(model) = &app.trained else {
+    let Some(model) = app.training.trained() else {
         return vec![Line::styled("train a model (s) to see predictions", dim())];
     };
     let input_shape = match &app.lesson.task {
