@@ -367,3 +367,52 @@ fn an_area_outside_the_buffer_is_clipped() {
     dataset::render(&app, Rect::new(20, 5, 40, 20), &mut buf, false, false);
     dataset::render(&app, Rect::new(100, 100, 40, 20), &mut buf, false, false);
 }
+
+/// A layer that counts its forward passes.
+struct Counted(dl_lab::nn::Linear, Arc<std::sync::atomic::AtomicUsize>);
+
+impl dl_lab::nn::Module for Counted {
+    fn forward(&self, x: &dl_lab::Tensor) -> dl_lab::Result<dl_lab::Tensor> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.forward(x)
+    }
+    fn describe(&self) -> String {
+        "Counted".into()
+    }
+}
+
+/// The prediction is computed in `update` when the model or the image
+/// changes; drawing only reads it.
+#[test]
+fn drawing_does_not_run_the_model() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut app = app_on("softmax-mnist", Mnist::shipped().expect("shipped"), false);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let layer = Counted(dl_lab::nn::Linear::new(784, 10, &mut rng), calls.clone());
+    app.set_trained(Some(Arc::new(Sequential::new(vec![Box::new(layer)]))));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "predicted once, for image 1"
+    );
+    for (w, h) in [(80, 24), (140, 45), (100, 30)] {
+        let s = text(&screen(&app, w, h));
+        assert!(s.contains("predicted: "), "{s}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "drawing ran the model");
+    // ticks change nothing the prediction depends on
+    app.update(dl_lab::tui::event::Event::Tick);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    key(&mut app, KeyCode::PageDown);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a new image, a new prediction"
+    );
+    let _ = screen(&app, 80, 24);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    app.set_trained(None);
+    let s = text(&screen(&app, 80, 24));
+    assert!(s.contains("train a model"), "{s}");
+}

@@ -162,6 +162,22 @@ impl App {
     /// place of the run's.
     pub fn set_trained(&mut self, model: Option<Arc<Sequential>>) {
         self.training.set_trained(model);
+        self.refresh_views();
+    }
+
+    /// What the panes show of the trained model, computed here rather than
+    /// while drawing: the Dataset pane's prediction, conv1's filters and
+    /// their feature maps. Each is computed again only when the model or
+    /// the image it is of changed.
+    fn refresh_views(&mut self) {
+        let model = self.training.trained().cloned();
+        let input_shape = match &self.lesson.task {
+            Task::Classifier { input_shape, .. } => input_shape.clone(),
+            _ => vec![self.data.test.pixels()],
+        };
+        self.dataset
+            .refresh(&self.data, &input_shape, model.as_ref());
+        self.conv.refresh(model.as_ref(), &self.data);
     }
 
     /// The one state transition.
@@ -173,6 +189,7 @@ impl App {
             Event::Tick => self.on_tick(),
             Event::Train(ev) => self.on_train(ev),
         }
+        self.refresh_views();
     }
 
     fn on_key(&mut self, key: KeyEvent) {

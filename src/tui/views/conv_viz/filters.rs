@@ -91,7 +91,6 @@ fn layout(
 pub(super) fn render(
     app: &App,
     learned: Option<&Learned>,
-    digit: &Array2<f32>,
     label: u8,
     area: Rect,
     buf: &mut Buffer,
@@ -110,11 +109,14 @@ pub(super) fn render(
         lines.push(Line::styled("f: back to the kernel walk", dim));
         return render_lines(&lines, area, buf);
     };
-    let maps = match feature_maps(learned, digit) {
-        Ok(m) => m,
-        Err(e) => {
+    // computed in `App::update` (see `ConvPane::refresh`)
+    let digit_at = app.conv.digit.min(app.data.test.len().saturating_sub(1));
+    let maps = match app.conv.trained.maps(digit_at) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
             return Line::raw(format!("cannot run conv1 on this digit: {e}")).render(area, buf)
         }
+        None => return Line::raw("conv1's feature maps are not ready").render(area, buf),
     };
     let n = learned.filters.len().min(maps.len());
     let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
@@ -159,7 +161,7 @@ pub(super) fn render(
         return filters_only(&learned.filters[..n], chosen, app.ascii, body, buf);
     };
     draw_head(&head[..head.len().min(2)], area, buf);
-    for (i, (filter, map)) in learned.filters.iter().zip(&maps).take(n).enumerate() {
+    for (i, (filter, map)) in learned.filters.iter().zip(maps).take(n).enumerate() {
         let (x, y) = (
             body.x + (i % t.cols) as u16 * t.w,
             body.y + (i / t.cols) as u16 * t.h,

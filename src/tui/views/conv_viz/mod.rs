@@ -24,6 +24,8 @@ mod text;
 mod view;
 mod walk;
 
+use std::sync::Arc;
+
 use crossterm::event::{KeyCode, KeyEvent};
 use ndarray::{s, Array2, Ix4};
 use ratatui::buffer::Buffer;
@@ -34,7 +36,7 @@ use ratatui::widgets::Widget;
 use super::pane_block;
 use crate::data::mnist::Mnist;
 use crate::explain::conv_output_size;
-use crate::nn::{LayerSpec, Module};
+use crate::nn::{LayerSpec, Module, Sequential};
 use crate::tui::app::App;
 
 /// Hand-made kernels, row-major 3×3: (name, weights).
@@ -124,6 +126,82 @@ pub struct ConvPane {
     pub pool_stride: usize,
     /// Show conv1's learned filters and feature maps instead of the walk.
     pub show_filters: bool,
+    /// conv1 of the trained model and its feature maps, computed in
+    /// `App::update` when the model or the digit changes (drawing only reads).
+    pub trained: TrainedConv,
+}
+
+/// What the pane shows of the trained model: conv1's filters and their
+/// feature maps for the pane's digit, with the model and digit they are of.
+#[derive(Clone, Default)]
+pub struct TrainedConv {
+    model: Option<Arc<Sequential>>,
+    learned: Option<Learned>,
+    /// (digit, conv1 on that digit).
+    maps: Option<(usize, Result<Vec<Array2<f32>>, String>)>,
+}
+
+impl std::fmt::Debug for TrainedConv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainedConv")
+            .field("model", &self.model.is_some())
+            .field("learned", &self.learned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for TrainedConv {
+    fn eq(&self, other: &Self) -> bool {
+        let same_model = match (&self.model, &other.model) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_model && self.learned == other.learned && self.maps == other.maps
+    }
+}
+
+impl TrainedConv {
+    /// conv1 of the model (None before training or for a model without one).
+    pub fn learned(&self) -> Option<&Learned> {
+        self.learned.as_ref()
+    }
+
+    /// conv1's feature maps for `digit`, if they were computed for it.
+    pub fn maps(&self, digit: usize) -> Option<&Result<Vec<Array2<f32>>, String>> {
+        self.maps
+            .as_ref()
+            .filter(|(d, _)| *d == digit)
+            .map(|(_, m)| m)
+    }
+
+    /// Follow `model` and the pane's digit: conv1 again when the model is a
+    /// new one, the maps again when either changed; nothing otherwise.
+    fn refresh(&mut self, model: Option<&Arc<Sequential>>, digit: usize, data: &Mnist) {
+        let same = match (&self.model, model) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.model = model.cloned();
+            self.learned = model.and_then(|m| Learned::from_model(m));
+            self.maps = None;
+        }
+        let Some(learned) = &self.learned else {
+            self.maps = None;
+            return;
+        };
+        if self.maps.as_ref().is_some_and(|(d, _)| *d == digit) {
+            return;
+        }
+        let Some(img) = data.test.image(digit) else {
+            self.maps = None;
+            return;
+        };
+        let maps = feature_maps(learned, &img.to_owned()).map_err(|e| e.to_string());
+        self.maps = Some((digit, maps));
+    }
 }
 
 /// conv1 of the trained model: one (kh, kw) kernel per output channel (input
@@ -139,14 +217,19 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// conv1's filters when a trained model exists and starts with a `Conv2d`.
-    /// (A `Box<dyn Module>` cannot be downcast, so the layer spec says what
-    /// `parameters()[0]` and `[1]` are.)
+    /// conv1's filters of the lab's trained model (as last computed in
+    /// `App::update`), when it exists and starts with a `Conv2d`.
     pub fn of(app: &App) -> Option<Learned> {
-        let model = app.training.trained()?;
+        app.conv.trained.learned().cloned()
+    }
+
+    /// conv1's filters when `model` starts with a `Conv2d`. (A `Box<dyn
+    /// Module>` cannot be downcast, so the model's layer specs say what
+    /// `parameters()[0]` and `[1]` are.)
+    pub fn from_model(model: &Sequential) -> Option<Learned> {
         let Some(&LayerSpec::Conv2d {
             stride, padding, ..
-        }) = app.training.specs().first()
+        }) = model.specs()?.first()
         else {
             return None;
         };
@@ -189,9 +272,16 @@ impl ConvPane {
             pool_size: 2,
             pool_stride: 2,
             show_filters: false,
+            trained: TrainedConv::default(),
         };
         pane.first_ink(data);
         pane
+    }
+
+    /// Follow the trained `model` (conv1's filters, their maps for the digit).
+    pub fn refresh(&mut self, model: Option<&Arc<Sequential>>, data: &Mnist) {
+        let digit = self.digit.min(data.test.len().saturating_sub(1));
+        self.trained.refresh(model, digit, data);
     }
 
     /// Put the window on the first position (in reading order) that covers ink.
@@ -396,10 +486,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         Line::from("no held-out images to show").render(inner, buf);
         return;
     };
-    let learned = Learned::of(app);
+    let learned = app.conv.trained.learned();
     if app.conv.show_filters {
-        filters::render(app, learned.as_ref(), &digit, label, inner, buf);
+        filters::render(app, learned, label, inner, buf);
     } else {
-        walk::render(app, learned.as_ref(), &digit, label, inner, buf, zoomed);
+        walk::render(app, learned, &digit, label, inner, buf, zoomed);
     }
 }

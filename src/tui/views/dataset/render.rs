@@ -12,7 +12,6 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::digit::{digit_cells, digit_matrix, pick_size, Size, GAP};
 use super::{class_name, is_fashion, top_k, Split};
 use crate::data::mnist::{ImageSet, NUM_CLASSES};
-use crate::lessons::Task;
 use crate::tui::app::App;
 use crate::tui::views::pane_block;
 use crate::tui::views::shade::{draw_matrix, Scale};
@@ -61,22 +60,19 @@ fn dim() -> Style {
 /// The prediction lines: "predicted: 7 ✓" and the top-3, as `wide` allows.
 fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec<Line<'static>> {
     let pane = &app.dataset;
-    let Some(model) = app.training.trained() else {
+    // computed in `App::update` (see `DatasetPane::refresh`)
+    let Some(probs) = pane.prediction() else {
         return vec![Line::styled("train a model (s) to see predictions", dim())];
     };
-    let input_shape = match &app.lesson.task {
-        Task::Classifier { input_shape, .. } => input_shape.clone(),
-        _ => vec![set.pixels()],
-    };
-    let probs = match pane.probabilities(set, &input_shape, model) {
-        Ok(p) if !p.is_empty() => p,
+    let probs = match probs {
+        Ok(p) if !p.is_empty() => p.clone(),
         Ok(_) => {
             return vec![Line::styled(
                 "the model gave no output",
                 Style::new().fg(Color::Red),
             )]
         }
-        Err(e) => return vec![Line::styled(e, Style::new().fg(Color::Red))],
+        Err(e) => return vec![Line::styled(e.clone(), Style::new().fg(Color::Red))],
     };
     let top = top_k(&probs, 3);
     let label = set
