@@ -542,3 +542,52 @@ fn no_color_keeps_the_window_marked_in_reverse_video() {
         .iter()
         .all(|c| !c.modifier.contains(Modifier::REVERSED) || c.symbol() != "▀"));
 }
+
+/// Whether the conv window at the pane's position (3x3, stride and padding
+/// as set) covers a pixel with ink on the pane's digit.
+fn window_has_ink(app: &App, pane: &conv_viz::ConvPane) -> bool {
+    let img = digit(app, pane.digit);
+    let (r, c) = pane.pos;
+    let (s, p) = (pane.stride as isize, pane.padding as isize);
+    (0..3).any(|i| {
+        (0..3).any(|j| {
+            let (y, x) = (r as isize * s + i - p, c as isize * s + j - p);
+            y >= 0 && x >= 0 && img.get((y as usize, x as usize)).is_some_and(|&v| v > 0.0)
+        })
+    })
+}
+
+#[test]
+fn a_new_digit_keeps_the_window_on_ink() {
+    let (mut app, _rx) = app();
+    app.focus = PaneId::Conv;
+    assert_eq!(app.conv.mode, Mode::Conv);
+    assert!(
+        window_has_ink(&app, &app.conv),
+        "the first digit starts on ink"
+    );
+    let mut moved = 0;
+    for _ in 0..25 {
+        let before = app.conv.pos;
+        // the same window on the next digit, before the pane moves it
+        let mut next = app.conv.clone();
+        next.digit = (app.conv.digit + 1) % app.data.test.len();
+        let had_ink = window_has_ink(&app, &next);
+        key(&mut app, KeyCode::Char('d'));
+        assert!(
+            window_has_ink(&app, &app.conv),
+            "digit {}: the window at {:?} sees only background",
+            app.conv.digit,
+            app.conv.pos
+        );
+        if had_ink {
+            assert_eq!(app.conv.pos, before, "a window on ink stays put");
+        } else {
+            moved += 1;
+        }
+    }
+    // D goes back, and re-seeks the same way
+    key(&mut app, KeyCode::Char('D'));
+    assert!(window_has_ink(&app, &app.conv));
+    assert!(moved > 0, "some digits needed the window moved");
+}

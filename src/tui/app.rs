@@ -335,7 +335,9 @@ impl App {
                 let used = self.dataset.handle_key(key, &self.data);
                 // the Conv/Pool pane follows the held-out digit being looked at
                 if used && self.dataset.split == views::dataset::Split::Test {
-                    self.conv.digit = self.dataset.index;
+                    let learned = self.conv.trained.learned().cloned();
+                    self.conv
+                        .set_digit(self.dataset.index, &self.data, learned.as_ref());
                 }
                 used
             }
@@ -349,7 +351,7 @@ impl App {
             }
             PaneId::Loss => self.loss.handle_key(key),
             PaneId::Conv => {
-                let learned = views::conv_viz::Learned::of(self);
+                let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
             }
         }

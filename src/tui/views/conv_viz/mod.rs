@@ -386,11 +386,12 @@ impl ConvPane {
                     return false;
                 }
                 let d = self.digit.min(n - 1);
-                self.digit = if key.code == KeyCode::Char('d') {
+                let next = if key.code == KeyCode::Char('d') {
                     (d + 1) % n
                 } else {
                     (d + n - 1) % n
                 };
+                self.set_digit(next, data, learned);
             }
             KeyCode::Char('f') => self.show_filters = !self.show_filters,
             _ => return false,
@@ -412,40 +413,58 @@ impl ConvPane {
         self.pos = (j / w, j % w);
     }
 
+    /// Whether the window at output cell (r, c) covers some ink of the
+    /// pane's digit (most windows of a digit see only background).
+    fn touches_ink(&self, data: &Mnist, learned: Option<&Learned>, (r, c): (usize, usize)) -> bool {
+        let Some(img) = data
+            .test
+            .image(self.digit.min(data.test.len().saturating_sub(1)))
+        else {
+            return false;
+        };
+        let (kh, kw, stride, padding) = self.window(learned);
+        // the window in unpadded coordinates, clipped to the image
+        let (top, left) = (
+            (r * stride).saturating_sub(padding),
+            (c * stride).saturating_sub(padding),
+        );
+        let bottom = (r * stride + kh).saturating_sub(padding).min(img.nrows());
+        let right = (c * stride + kw).saturating_sub(padding).min(img.ncols());
+        top < bottom
+            && left < right
+            && img
+                .slice(s![top..bottom, left..right])
+                .iter()
+                .any(|&v| v > 0.0)
+    }
+
     /// Jump to the next position (in reading order, wrapping) whose window
     /// covers some ink: most windows of a digit see only background.
     fn next_ink(&mut self, data: &Mnist, learned: Option<&Learned>) {
         let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else {
             return;
         };
-        let Some(img) = data
-            .test
-            .image(self.digit.min(data.test.len().saturating_sub(1)))
-        else {
-            return;
-        };
-        let (kh, kw, stride, padding) = self.window(learned);
-        let inked = |r: usize, c: usize| {
-            // the window in unpadded coordinates, clipped to the image
-            let (top, left) = (
-                (r * stride).saturating_sub(padding),
-                (c * stride).saturating_sub(padding),
-            );
-            let bottom = (r * stride + kh).saturating_sub(padding).min(img.nrows());
-            let right = (c * stride + kw).saturating_sub(padding).min(img.ncols());
-            top < bottom
-                && left < right
-                && img
-                    .slice(s![top..bottom, left..right])
-                    .iter()
-                    .any(|&v| v > 0.0)
-        };
         let start = self.pos.0.min(h - 1) * w + self.pos.1.min(w - 1);
         if let Some(j) = (1..=h * w)
             .map(|d| (start + d) % (h * w))
-            .find(|&j| inked(j / w, j % w))
+            .find(|&j| self.touches_ink(data, learned, (j / w, j % w)))
         {
             self.pos = (j / w, j % w);
+        }
+    }
+
+    /// Show held-out digit `digit`; a window that now sees only background
+    /// moves on to the next one that touches ink.
+    pub fn set_digit(&mut self, digit: usize, data: &Mnist, learned: Option<&Learned>) {
+        if digit == self.digit {
+            return;
+        }
+        self.digit = digit;
+        if let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) {
+            self.pos = (self.pos.0.min(h - 1), self.pos.1.min(w - 1));
+            if !self.touches_ink(data, learned, self.pos) {
+                self.next_ink(data, learned);
+            }
         }
     }
 
