@@ -166,6 +166,7 @@ pub fn no_color_requested() -> bool {
 /// device that cannot be opened ends the lab with the reason.
 fn open_device(
     spec: DeviceSpec,
+    ascii: bool,
     terminal: &mut ratatui::DefaultTerminal,
 ) -> Result<(Device, Option<String>), Box<dyn std::error::Error>> {
     let what = match spec {
@@ -176,7 +177,7 @@ fn open_device(
         }
     };
     if let Some(what) = what {
-        terminal.draw(|f| views::loading(f, &what))?;
+        terminal.draw(|f| views::loading(f, &what, ascii))?;
     }
     Ok(spec.open().map_err(|e| format!("--device {spec}: {e}"))?)
 }
@@ -204,13 +205,13 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
         Some(d) => format!("Loading MNIST-format data from {} …", d.display()),
         None => "Loading the shipped MNIST sample …".to_string(),
     };
-    terminal.draw(|f| views::loading(f, &what))?;
+    terminal.draw(|f| views::loading(f, &what, cli.ascii))?;
     let data = match &cli.data {
         Some(d) => Mnist::load_dir(d)?,
         None => Mnist::shipped()?,
     };
 
-    let (device, note) = open_device(cli.device, &mut terminal)?;
+    let (device, note) = open_device(cli.device, cli.ascii, &mut terminal)?;
     // after the device: an OpenCL driver (PoCL) installs its own SIGABRT
     // handler when it loads, which replaced one set earlier and kept the lab
     // alive (and the terminal raw) on an abort

@@ -85,6 +85,11 @@ pub fn pane_block(title: &str, focused: bool, ascii: bool) -> Block<'static> {
         (false, true) => block.border_type(BorderType::Thick),
         (false, false) => block.border_type(BorderType::Plain),
     };
+    let title = if ascii {
+        plain::ascii_text(title)
+    } else {
+        title.to_string()
+    };
     block.title(Span::styled(format!(" {title} "), style))
 }
 
@@ -98,6 +103,9 @@ pub fn render(app: &App, frame: &mut Frame) {
 pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(area, buf);
+        if app.ascii {
+            plain::ascii_only(area, buf);
+        }
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
@@ -123,7 +131,8 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
+/// Draw one pane (`zoomed`: opened to fill the screen) into `area`.
+pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
     match pane {
         PaneId::Dataset if app.stepper.is_some() => {
@@ -361,11 +370,17 @@ fn lesson_overlay(app: &App, area: Rect, buf: &mut Buffer, selected: usize) {
         .render(rect, buf);
 }
 
-/// Draw a one-line status in the middle of the screen (before the first frame has data).
-pub fn loading(frame: &mut Frame, what: &str) {
+/// Draw a one-line status in the middle of the screen (before the first
+/// frame has data); only ASCII with `ascii`.
+pub fn loading(frame: &mut Frame, what: &str, ascii: bool) {
     let area = frame.area();
     let y = area.height / 2;
-    Paragraph::new(what.to_string()).render(
+    let what = if ascii {
+        plain::ascii_text(what)
+    } else {
+        what.to_string()
+    };
+    Paragraph::new(what).render(
         Rect::new(area.x, area.y + y, area.width, 1.min(area.height)),
         frame.buffer_mut(),
     );
