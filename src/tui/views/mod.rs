@@ -30,6 +30,36 @@ use ratatui::Frame;
 use super::app::{App, PaneId};
 use super::training::TrainState;
 
+/// What a pane reads besides its own state: a small read-only view of the
+/// lab, so a pane draws from `(its state, context)` rather than all of
+/// `App` (the Dataset pane does; the others still take `&App`).
+#[derive(Clone, Copy)]
+pub struct ViewContext<'a> {
+    pub lesson: &'a crate::lessons::Lesson,
+    pub data: &'a crate::data::mnist::Mnist,
+    pub focus: PaneId,
+    /// Plain ASCII drawing (`--ascii`).
+    pub ascii: bool,
+    /// No colours (`NO_COLOR`).
+    pub mono: bool,
+    /// The classifier's training run: state, progress, trained model.
+    pub run: &'a crate::tui::training::TrainingRun,
+}
+
+impl App {
+    /// The read-only context the panes draw with.
+    pub fn view_context(&self) -> ViewContext<'_> {
+        ViewContext {
+            lesson: &self.lesson,
+            data: &self.data,
+            focus: self.focus,
+            ascii: self.ascii,
+            mono: self.mono,
+            run: &self.training,
+        }
+    }
+}
+
 /// The smallest terminal the four-pane layout fits.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;

@@ -20,7 +20,7 @@
 mod digit;
 mod render;
 
-pub use render::render;
+pub use render::{render, render_pane};
 
 use std::sync::Arc;
 
