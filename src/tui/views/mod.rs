@@ -32,7 +32,7 @@ use super::training::TrainState;
 
 /// What a pane reads besides its own state: a small read-only view of the
 /// lab, so a pane draws from `(its state, context)` rather than all of
-/// `App` (the Dataset pane does; the others still take `&App`).
+/// `App` (the Dataset and Conv/Pool panes do; the others still take `&App`).
 #[derive(Clone, Copy)]
 pub struct ViewContext<'a> {
     pub lesson: &'a crate::lessons::Lesson,

@@ -33,7 +33,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use super::pane_block;
+use super::{pane_block, ViewContext};
 use crate::data::mnist::Mnist;
 use crate::explain::conv_output_size;
 use crate::nn::{LayerSpec, Module, Sequential};
@@ -483,9 +483,9 @@ fn preset(w: &[f32; 9]) -> Array2<f32> {
 }
 
 /// The digit the pane shows, (rows, cols) in [0, 1], and its label.
-fn digit(app: &App) -> Option<(Array2<f32>, u8)> {
-    let set = &app.data.test;
-    let i = app.conv.digit.min(set.len().checked_sub(1)?);
+fn digit(pane: &ConvPane, cx: &ViewContext) -> Option<(Array2<f32>, u8)> {
+    let set = &cx.data.test;
+    let i = pane.digit.min(set.len().checked_sub(1)?);
     Some((set.image(i)?.to_owned(), *set.labels.get(i)?))
 }
 
@@ -493,22 +493,34 @@ fn digit(app: &App) -> Option<(Array2<f32>, u8)> {
 const MIN_INNER: (u16, u16) = (16, 3);
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    render_pane(&app.conv, &app.view_context(), area, buf, focused, zoomed);
+}
+
+/// The pane from its own state and the lab's read-only context.
+pub fn render_pane(
+    pane: &ConvPane,
+    cx: &ViewContext,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    zoomed: bool,
+) {
     let area = area.intersection(buf.area);
-    let block = pane_block("Conv/Pool", focused, app.ascii);
+    let block = pane_block("Conv/Pool", focused, cx.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < MIN_INNER.0 || inner.height < MIN_INNER.1 {
         Line::from("too small").render(inner, buf);
         return;
     }
-    let Some((digit, label)) = digit(app) else {
+    let Some((digit, label)) = digit(pane, cx) else {
         Line::from("no held-out images to show").render(inner, buf);
         return;
     };
-    let learned = app.conv.trained.learned();
-    if app.conv.show_filters {
-        filters::render(app, learned, label, inner, buf);
+    let learned = pane.trained.learned();
+    if pane.show_filters {
+        filters::render(pane, cx, learned, label, inner, buf);
     } else {
-        walk::render(app, learned, &digit, label, inner, buf, zoomed);
+        walk::render(pane, cx, &digit, label, inner, buf, zoomed);
     }
 }
