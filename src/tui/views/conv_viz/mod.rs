@@ -131,6 +131,9 @@ pub struct ConvPane {
     pub trained: TrainedConv,
 }
 
+/// conv1's feature maps for one digit, or why they could not be computed.
+pub type Maps = Result<Vec<Array2<f32>>, String>;
+
 /// What the pane shows of the trained model: conv1's filters and their
 /// feature maps for the pane's digit, with the model and digit they are of.
 #[derive(Clone, Default)]
@@ -138,7 +141,7 @@ pub struct TrainedConv {
     model: Option<Arc<Sequential>>,
     learned: Option<Learned>,
     /// (digit, conv1 on that digit).
-    maps: Option<(usize, Result<Vec<Array2<f32>>, String>)>,
+    maps: Option<(usize, Maps)>,
 }
 
 impl std::fmt::Debug for TrainedConv {
@@ -168,7 +171,7 @@ impl TrainedConv {
     }
 
     /// conv1's feature maps for `digit`, if they were computed for it.
-    pub fn maps(&self, digit: usize) -> Option<&Result<Vec<Array2<f32>>, String>> {
+    pub fn maps(&self, digit: usize) -> Option<&Maps> {
         self.maps
             .as_ref()
             .filter(|(d, _)| *d == digit)
