@@ -295,7 +295,7 @@ fn switching_lessons_while_training_drops_the_old_runs_reports() {
     );
     a.hyper.epochs = 1;
     press(&mut a, 's');
-    assert_eq!(a.train_state, dl_lab::tui::app::TrainState::Running);
+    assert_eq!(a.training.state, dl_lab::tui::app::TrainState::Running);
     a.switch_lesson(lessons::find("cnn-mnist").expect("lesson"));
     // everything the stopped worker sent is already queued; feed it all
     while let Ok(ev) = rx.try_recv() {
@@ -303,11 +303,14 @@ fn switching_lessons_while_training_drops_the_old_runs_reports() {
     }
     assert_eq!(a.lesson.name, "cnn-mnist");
     assert_eq!(
-        a.train_state,
+        a.training.state,
         dl_lab::tui::app::TrainState::Idle,
         "the old run's Finished is ignored"
     );
-    assert!(a.trained.is_none(), "the old run's snapshot is ignored");
+    assert!(
+        a.training.trained().is_none(),
+        "the old run's snapshot is ignored"
+    );
 }
 
 #[test]
@@ -340,12 +343,12 @@ fn a_new_run_drops_the_last_runs_model() {
         &mut rand::rngs::StdRng::seed_from_u64(3),
     )
     .expect("model");
-    a.trained = Some(Arc::new(old));
+    a.set_trained(Some(Arc::new(old)));
     a.hyper.epochs = 1;
     press(&mut a, 's');
-    assert_eq!(a.train_state, dl_lab::tui::app::TrainState::Running);
+    assert_eq!(a.training.state, dl_lab::tui::app::TrainState::Running);
     assert!(
-        a.trained.is_none(),
+        a.training.trained().is_none(),
         "the last run's model is not shown beside the new layers"
     );
     press(&mut a, 'q');
@@ -464,20 +467,25 @@ fn a_finished_lesson_suggests_the_next_one() {
 
     // an MNIST run that trains to the end (not one that was stopped)
     let mut a = app("softmax-mnist");
-    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
-        stopped: true,
-    }));
+    common::tui::train(
+        &mut a,
+        dl_lab::train::TrainEvent::Finished { stopped: true },
+    );
     assert!(!a.lesson_finished());
-    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
-        stopped: false,
-    }));
+    // the next run trains to its end
+    a.training.stop();
+    common::tui::train(
+        &mut a,
+        dl_lab::train::TrainEvent::Finished { stopped: false },
+    );
     assert!(a.lesson_finished());
     let msg = a.message.clone().unwrap_or_default();
     assert!(msg.contains("next lesson: cnn-mnist"), "{msg}");
     let mut a = app("cnn-mnist");
-    a.update(Event::Train(dl_lab::train::TrainEvent::Finished {
-        stopped: false,
-    }));
+    common::tui::train(
+        &mut a,
+        dl_lab::train::TrainEvent::Finished { stopped: false },
+    );
     let msg = a.message.clone().unwrap_or_default();
     assert!(msg.contains("the last lesson of the course"), "{msg}");
 }
@@ -490,11 +498,10 @@ fn snapshots_while_training_update_the_learned_filters() {
     let Some(dl_lab::lessons::Task::Classifier { layers, .. }) = Some(a.lesson.task.clone()) else {
         panic!("a classifier")
     };
-    a.trained_specs = layers;
+    a.training.begin(&layers, &[1, 28, 28]);
     let params = |v: f32| -> Vec<dl_lab::engine::Array> {
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
-        let m = dl_lab::nn::spec::build_model(&a.trained_specs, &[1, 28, 28], &mut rng)
-            .expect("builds");
+        let m = dl_lab::nn::spec::build_model(&layers, &[1, 28, 28], &mut rng).expect("builds");
         use dl_lab::nn::Module;
         m.parameters()
             .iter()
@@ -502,9 +509,9 @@ fn snapshots_while_training_update_the_learned_filters() {
             .collect()
     };
     let (p1, p2) = (params(0.5), params(-0.25));
-    a.update(Event::Train(dl_lab::train::TrainEvent::Snapshot(p1)));
+    common::tui::train(&mut a, dl_lab::train::TrainEvent::Snapshot(p1));
     let f1 = Learned::of(&a).expect("conv1").filters[0][(0, 0)];
-    a.update(Event::Train(dl_lab::train::TrainEvent::Snapshot(p2)));
+    common::tui::train(&mut a, dl_lab::train::TrainEvent::Snapshot(p2));
     let f2 = Learned::of(&a).expect("conv1").filters[0][(0, 0)];
     assert_eq!((f1, f2), (0.5, -0.25));
 }
@@ -535,4 +542,91 @@ fn the_lab_takes_its_own_options_not_the_command_line() {
     assert_eq!(o.lesson.as_deref(), Some("linear"));
     assert!(o.ascii);
     assert_eq!(o.device, dl_lab::backend::DeviceSpec::Cpu);
+}
+
+/// A run that is reset and replaced may still have reports queued: they
+/// carry its run id and are dropped, so the new run's progress and loss
+/// history are its own.
+#[test]
+fn reports_of_a_reset_run_are_dropped() {
+    let (tx, rx) = mpsc::channel();
+    let data = Arc::new(Mnist::shipped().expect("shipped sample"));
+    let mut a = App::new(
+        lessons::find("softmax-mnist").expect("lesson"),
+        data,
+        false,
+        tx,
+    );
+    a.hyper.epochs = 1;
+    press(&mut a, 's');
+    let first = a.training.id();
+    assert_ne!(first, 0);
+    // let the first run report (it trains 40 batches in well under a second)
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    press(&mut a, 'r');
+    assert_eq!(a.training.state, dl_lab::tui::app::TrainState::Idle);
+    press(&mut a, 's');
+    let second = a.training.id();
+    assert!(second > first, "ids increase: {first} then {second}");
+    // read everything both runs send, until the second one finishes
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut old = 0;
+    while a.training.state == dl_lab::tui::app::TrainState::Running {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx
+            .recv_timeout(left)
+            .expect("the second run reports until it ends")
+        {
+            Event::Train(ev) => {
+                old += usize::from(ev.run == first);
+                a.update(Event::Train(ev));
+            }
+            other => a.update(other),
+        }
+    }
+    assert!(old > 0, "the first run's reports were still queued");
+    assert_eq!(a.training.state, dl_lab::tui::app::TrainState::Finished);
+    // 4000 shipped training images in batches of 100: 40 steps, each once
+    assert_eq!(a.training.progress.step, 40);
+    assert_eq!(a.loss.losses.pushed(), 40, "only the second run's losses");
+    assert_eq!(a.loss.accuracy.len(), 1, "only the second run's epoch");
+}
+
+/// The same without a worker: a report tagged with another run changes
+/// nothing; a stopped run's reports are dropped too.
+#[test]
+fn a_run_reads_only_its_own_reports() {
+    use dl_lab::train::{RunEvent, TrainEvent};
+    let mut a = app("softmax-mnist");
+    let specs = a.builder.specs.clone();
+    let old = a.training.begin(&specs, &[784]);
+    let new = a.training.begin(&specs, &[784]);
+    assert!(new > old);
+    let batch = |run, step: usize| {
+        Event::Train(RunEvent {
+            run,
+            event: TrainEvent::Batch {
+                epoch: 1,
+                batch: step,
+                step,
+                losses: vec![0.5; 1],
+                img_per_s: 1000.0,
+            },
+        })
+    };
+    a.update(batch(old, 7));
+    assert_eq!(
+        a.training.progress.step, 0,
+        "the old run's report is dropped"
+    );
+    assert!(a.loss.losses.is_empty());
+    a.update(batch(new, 3));
+    assert_eq!(a.training.progress.step, 3);
+    assert_eq!(a.loss.losses.pushed(), 1);
+    a.training.stop();
+    a.update(batch(new, 4));
+    assert_eq!(
+        a.training.progress.step, 3,
+        "a stopped run's report is dropped"
+    );
 }

@@ -182,7 +182,7 @@ fn narrowing_the_second_conv_breaks_the_linear_layer() {
 
     // the trainer refuses it; the status line points to the pane, which says why in full
     keys(&mut app, "s");
-    assert_eq!(app.train_state, TrainState::Idle);
+    assert_eq!(app.training.state, TrainState::Idle);
     assert!(app
         .message
         .as_deref()
@@ -584,19 +584,23 @@ fn shapes_in_the_pane_match_infer_shapes() {
 fn editing_during_a_run_says_the_run_keeps_its_model() {
     let mut app = cnn_lab();
     // as if `s` had started a run on the course's model
-    app.trained_specs = app.builder.specs.clone();
-    app.train_state = TrainState::Running;
+    app.training.begin(&app.builder.specs.clone(), &[1, 28, 28]);
+    assert_eq!(app.training.state, TrainState::Running);
     assert!(row_with(&screen(&app, 100, 30), &["keeps its own model"]).is_none());
     assert_row(&screen(&app, 100, 30), &["Model · training"]);
     assert_row(&screen(&app, 100, 30), &["edits apply to the next run"]);
     keys(&mut app, "jd");
-    assert_eq!(app.trained_specs.len(), 8, "the running model is untouched");
+    assert_eq!(
+        app.training.specs().len(),
+        8,
+        "the running model is untouched"
+    );
     assert_row(
         &screen(&app, 100, 30),
         &["the run in progress keeps its own model"],
     );
     assert_row(&screen(&app, 100, 30), &["edited: applies to the next run"]);
-    app.train_state = TrainState::Finished;
+    app.training.state = TrainState::Finished;
     assert_row(
         &screen(&app, 100, 30),
         &["changed since the last run; s trains it"],
@@ -766,7 +770,7 @@ fn a_model_over_the_budget_is_refused_with_its_size() {
         assert!(why.contains("layer 8"), "{why}");
         // s refuses without allocating: no run, and the pane says why in full
         keys(&mut app, "s");
-        assert_eq!(app.train_state, TrainState::Idle);
+        assert_eq!(app.training.state, TrainState::Idle);
         assert!(app.message.as_deref().unwrap_or("").contains("Model pane"));
         let text = screen(&app, w, h).join(" ");
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");

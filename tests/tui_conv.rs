@@ -77,8 +77,8 @@ fn with_model(app: &mut App) -> dl_lab::nn::Sequential {
         &mut rand::rngs::StdRng::seed_from_u64(7),
     )
     .expect("builds");
-    app.trained = Some(Arc::new(model));
-    app.trained_specs = specs;
+    app.set_trained(Some(Arc::new(model)));
+    assert_eq!(app.training.specs(), specs, "the model keeps its layers");
     copy
 }
 
@@ -300,7 +300,7 @@ fn learned_filters_after_training() {
     let walk = conv2d_steps(&img, &learned.filters[0], 1, 1).expect("walk");
     assert!(wide(&app).contains(&format!("sum = {}", n3(walk.steps[12 * 28 + 9].sum))));
     // a reset takes the model away: the pane falls back without panicking
-    app.trained = None;
+    app.set_trained(None);
     assert!(wide(&app).contains("identity (train to see conv1's filters)"));
 }
 
@@ -435,7 +435,7 @@ fn conv1_filters_show_live_while_training() {
     app.zoomed = false;
     with_model(&mut app);
     app.conv.show_filters = true;
-    app.train_state = dl_lab::tui::app::TrainState::Running;
+    app.training.state = dl_lab::tui::app::TrainState::Running;
     let s = screen(&app, 80, 24);
     assert!(s.contains("conv1 filters, live"), "{s}");
     let s = screen(&app, 140, 45);
@@ -541,4 +541,53 @@ fn no_color_keeps_the_window_marked_in_reverse_video() {
         .content
         .iter()
         .all(|c| !c.modifier.contains(Modifier::REVERSED) || c.symbol() != "▀"));
+}
+
+/// Whether the conv window at the pane's position (3x3, stride and padding
+/// as set) covers a pixel with ink on the pane's digit.
+fn window_has_ink(app: &App, pane: &conv_viz::ConvPane) -> bool {
+    let img = digit(app, pane.digit);
+    let (r, c) = pane.pos;
+    let (s, p) = (pane.stride as isize, pane.padding as isize);
+    (0..3).any(|i| {
+        (0..3).any(|j| {
+            let (y, x) = (r as isize * s + i - p, c as isize * s + j - p);
+            y >= 0 && x >= 0 && img.get((y as usize, x as usize)).is_some_and(|&v| v > 0.0)
+        })
+    })
+}
+
+#[test]
+fn a_new_digit_keeps_the_window_on_ink() {
+    let (mut app, _rx) = app();
+    app.focus = PaneId::Conv;
+    assert_eq!(app.conv.mode, Mode::Conv);
+    assert!(
+        window_has_ink(&app, &app.conv),
+        "the first digit starts on ink"
+    );
+    let mut moved = 0;
+    for _ in 0..25 {
+        let before = app.conv.pos;
+        // the same window on the next digit, before the pane moves it
+        let mut next = app.conv.clone();
+        next.digit = (app.conv.digit + 1) % app.data.test.len();
+        let had_ink = window_has_ink(&app, &next);
+        key(&mut app, KeyCode::Char('d'));
+        assert!(
+            window_has_ink(&app, &app.conv),
+            "digit {}: the window at {:?} sees only background",
+            app.conv.digit,
+            app.conv.pos
+        );
+        if had_ink {
+            assert_eq!(app.conv.pos, before, "a window on ink stays put");
+        } else {
+            moved += 1;
+        }
+    }
+    // D goes back, and re-seeks the same way
+    key(&mut app, KeyCode::Char('D'));
+    assert!(window_has_ink(&app, &app.conv));
+    assert!(moved > 0, "some digits needed the window moved");
 }

@@ -249,11 +249,11 @@ fn digit_keys_jump_to_the_next_image_of_that_class() {
 fn a_trained_model_shows_its_prediction_and_top3() {
     for lesson in ["cnn-mnist", "softmax-mnist"] {
         let mut app = app_on(lesson, Mnist::shipped().expect("shipped"), false);
-        app.trained = Some(model_for(&app, 7));
+        app.set_trained(Some(model_for(&app, 7)));
         key(&mut app, KeyCode::PageDown);
         let pixels: Vec<f32> = app.data.test.image_values(1).expect("image 1");
         let probs = dataset::predict(
-            app.trained.as_ref().expect("set"),
+            app.training.trained().expect("set"),
             &input_shape(&app),
             &pixels,
         )
@@ -288,9 +288,9 @@ fn a_new_model_replaces_the_cached_prediction() {
     let mut app = app(false);
     let pixels: Vec<f32> = app.data.test.image_values(0).expect("image 0");
     for seed in 0..6 {
-        app.trained = Some(model_for(&app, seed));
+        app.set_trained(Some(model_for(&app, seed)));
         let probs = dataset::predict(
-            app.trained.as_ref().expect("set"),
+            app.training.trained().expect("set"),
             &input_shape(&app),
             &pixels,
         )
@@ -339,7 +339,7 @@ fn an_empty_split_says_so() {
 fn tiny_areas_do_not_panic() {
     for ascii in [false, true] {
         let mut app = app(ascii);
-        app.trained = Some(model_for(&app, 1));
+        app.set_trained(Some(model_for(&app, 1)));
         for (w, h) in [(0, 0), (1, 1), (20, 8), (2, 30), (200, 2)] {
             let _ = pane(&app, w, h, false);
             let _ = pane(&app, w, h, true);
@@ -366,4 +366,53 @@ fn an_area_outside_the_buffer_is_clipped() {
     let mut buf = Buffer::empty(Rect::new(0, 0, 30, 10));
     dataset::render(&app, Rect::new(20, 5, 40, 20), &mut buf, false, false);
     dataset::render(&app, Rect::new(100, 100, 40, 20), &mut buf, false, false);
+}
+
+/// A layer that counts its forward passes.
+struct Counted(dl_lab::nn::Linear, Arc<std::sync::atomic::AtomicUsize>);
+
+impl dl_lab::nn::Module for Counted {
+    fn forward(&self, x: &dl_lab::Tensor) -> dl_lab::Result<dl_lab::Tensor> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.forward(x)
+    }
+    fn describe(&self) -> String {
+        "Counted".into()
+    }
+}
+
+/// The prediction is computed in `update` when the model or the image
+/// changes; drawing only reads it.
+#[test]
+fn drawing_does_not_run_the_model() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut app = app_on("softmax-mnist", Mnist::shipped().expect("shipped"), false);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let layer = Counted(dl_lab::nn::Linear::new(784, 10, &mut rng), calls.clone());
+    app.set_trained(Some(Arc::new(Sequential::new(vec![Box::new(layer)]))));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "predicted once, for image 1"
+    );
+    for (w, h) in [(80, 24), (140, 45), (100, 30)] {
+        let s = text(&screen(&app, w, h));
+        assert!(s.contains("predicted: "), "{s}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "drawing ran the model");
+    // ticks change nothing the prediction depends on
+    app.update(dl_lab::tui::event::Event::Tick);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    key(&mut app, KeyCode::PageDown);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a new image, a new prediction"
+    );
+    let _ = screen(&app, 80, 24);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    app.set_trained(None);
+    let s = text(&screen(&app, 80, 24));
+    assert!(s.contains("train a model"), "{s}");
 }

@@ -263,25 +263,34 @@ fn a_dumb_terminal_gets_a_clear_message() {
 fn a_large_overview_shows_the_accuracy_chart_beside_the_loss() {
     use dl_lab::train::{EpochSummary, TrainEvent};
     let mut a = app("softmax-mnist", false);
-    a.update(Event::Train(TrainEvent::Started {
-        epochs: 3,
-        batches_per_epoch: 40,
-        train_images: 4000,
-    }));
+    common::tui::train(
+        &mut a,
+        TrainEvent::Started {
+            epochs: 3,
+            batches_per_epoch: 40,
+            train_images: 4000,
+        },
+    );
     let losses: Vec<f32> = (1..=40).map(|i| 2.3 / (1.0 + 0.1 * i as f32)).collect();
-    a.update(Event::Train(TrainEvent::Batch {
-        epoch: 1,
-        batch: 40,
-        step: 40,
-        losses,
-        img_per_s: 20000.0,
-    }));
-    a.update(Event::Train(TrainEvent::Epoch(EpochSummary {
-        epoch: 1,
-        loss: 0.8,
-        test_acc: 0.873,
-        img_per_s: 20000.0,
-    })));
+    common::tui::train(
+        &mut a,
+        TrainEvent::Batch {
+            epoch: 1,
+            batch: 40,
+            step: 40,
+            losses,
+            img_per_s: 20000.0,
+        },
+    );
+    common::tui::train(
+        &mut a,
+        TrainEvent::Epoch(EpochSummary {
+            epoch: 1,
+            loss: 0.8,
+            test_acc: 0.873,
+            img_per_s: 20000.0,
+        }),
+    );
     let loss_pane = |screen: &[String], w: u16, h: u16| -> String {
         let r = views::pane_areas(ratatui::layout::Rect::new(0, 0, w, h))[2];
         screen[r.y as usize..r.bottom() as usize]

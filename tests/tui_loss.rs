@@ -3,6 +3,8 @@
 //! (counters, NaN message, log-scale label, ASCII fallback, tiny areas),
 //! then a real worker on softmax-mnist driven with `s` and `q`.
 
+mod common;
+
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -41,7 +43,7 @@ fn key(c: char) -> Event {
 }
 
 fn train(app: &mut App, ev: TrainEvent) {
-    app.update(Event::Train(ev));
+    common::tui::train(app, ev);
 }
 
 /// The rows of `rect` in `buf`, as text.
@@ -89,7 +91,7 @@ fn scripted(app: &mut App) {
             train_images: 4000,
         },
     );
-    app.train_state = TrainState::Running; // as start_training sets it
+    app.training.state = TrainState::Running; // as start_training sets it
     let losses: Vec<f32> = (1..=40).map(|i| 2.3 / (1.0 + 0.1 * i as f32)).collect();
     train(
         app,
@@ -198,7 +200,7 @@ fn a_nan_loss_shows_the_message_and_keeps_the_counters() {
     scripted(&mut app);
     let msg = "the loss became NaN at epoch 2, step 46: training diverged. Try a smaller learning rate (now 0.1), e.g. --lr 0.01";
     train(&mut app, TrainEvent::Failed(msg.into()));
-    assert_eq!(app.train_state, TrainState::Failed(msg.into()));
+    assert_eq!(app.training.state, TrainState::Failed(msg.into()));
     let (pane, joined) = draw(&app, 80, 24);
     assert!(
         joined.contains("the loss became NaN at epoch 2, step 46"),
@@ -349,14 +351,14 @@ const SILENCE: Duration = Duration::from_secs(10);
 fn pump(app: &mut App, rx: &Receiver<Event>, limit: Duration, done: impl Fn(&App) -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while !done(app) {
-        if let TrainState::Failed(why) = &app.train_state {
+        if let TrainState::Failed(why) = &app.training.state {
             panic!("the training run failed: {why}");
         }
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left.min(SILENCE)) {
             Ok(ev @ Event::Train(_)) => app.update(ev),
             Ok(_) => {}
-            Err(_) if left > SILENCE && app.train_state == TrainState::Running => {
+            Err(_) if left > SILENCE && app.training.state == TrainState::Running => {
                 panic!(
                     "the training run sent nothing for {SILENCE:?} while running: it hangs or died"
                 )
@@ -373,13 +375,15 @@ fn s_trains_the_lesson_for_real_and_results_stay() {
     let (mut app, rx) = lab("softmax-mnist");
     app.hyper.epochs = 1;
     app.update(key('s'));
-    assert_eq!(app.train_state, TrainState::Running);
+    assert_eq!(app.training.state, TrainState::Running);
     assert!(
-        pump(&mut app, &rx, Duration::from_secs(120), |a| a.train_state
+        pump(&mut app, &rx, Duration::from_secs(120), |a| a
+            .training
+            .state
             == TrainState::Finished),
         "finishes"
     );
-    let p = &app.progress;
+    let p = &app.training.progress;
     assert_eq!((p.epochs, p.batches_per_epoch, p.step), (1, 40, 40));
     assert_eq!(p.fraction(), 1.0);
     assert!(p.img_per_s > 0.0);
@@ -393,7 +397,10 @@ fn s_trains_the_lesson_for_real_and_results_stay() {
         40,
         "every step's loss reached the chart"
     );
-    assert!(app.trained.is_some(), "the snapshot became a model");
+    assert!(
+        app.training.trained().is_some(),
+        "the snapshot became a model"
+    );
     let (pane, _) = draw(&app, 80, 24);
     assert!(
         pane.contains("finished") && pane.contains("step 40/40") && pane.contains("test acc"),
@@ -406,30 +413,33 @@ fn s_pauses_and_resumes_and_q_stops_promptly() {
     let (mut app, rx) = lab("softmax-mnist");
     app.hyper.epochs = 500; // long enough to still be running
     app.update(key('s'));
-    assert_eq!(app.train_state, TrainState::Running);
+    assert_eq!(app.training.state, TrainState::Running);
     assert!(
-        pump(&mut app, &rx, Duration::from_secs(60), |a| a.progress.step
+        pump(&mut app, &rx, Duration::from_secs(60), |a| a
+            .training
+            .progress
+            .step
             > 0),
         "batches arrive"
     );
 
     app.update(key('s'));
     assert!(
-        pump(&mut app, &rx, Duration::from_secs(5), |a| a.train_state
+        pump(&mut app, &rx, Duration::from_secs(5), |a| a.training.state
             == TrainState::Paused),
         "pauses"
     );
-    let step = app.progress.step;
+    let step = app.training.progress.step;
     pump(&mut app, &rx, Duration::from_millis(300), |_| false);
-    assert_eq!(app.progress.step, step, "no steps while paused");
+    assert_eq!(app.training.progress.step, step, "no steps while paused");
     let (pane, _) = draw(&app, 80, 24);
     assert!(pane.contains("paused"), "{pane}");
 
     app.update(key('s'));
     assert!(
-        pump(&mut app, &rx, Duration::from_secs(5), |a| a.train_state
+        pump(&mut app, &rx, Duration::from_secs(5), |a| a.training.state
             == TrainState::Running
-            && a.progress.step > step),
+            && a.training.progress.step > step),
         "resumes"
     );
 
@@ -449,29 +459,33 @@ fn r_while_training_starts_clean() {
     app.hyper.epochs = 500;
     app.update(key('s'));
     assert!(
-        pump(&mut app, &rx, Duration::from_secs(60), |a| a.progress.step
+        pump(&mut app, &rx, Duration::from_secs(60), |a| a
+            .training
+            .progress
+            .step
             > 0),
         "batches arrive"
     );
     app.update(key('r'));
-    assert_eq!(app.train_state, TrainState::Idle);
+    assert_eq!(app.training.state, TrainState::Idle);
     // the stopped worker's last reports are still in the channel
     pump(&mut app, &rx, Duration::from_millis(300), |_| false);
     assert_eq!(
-        app.train_state,
+        app.training.state,
         TrainState::Idle,
         "a stopped run's late reports are dropped"
     );
-    assert_eq!(app.progress.step, 0);
+    assert_eq!(app.training.progress.step, 0);
     assert!(app.loss.losses.is_empty());
-    assert!(app.trained.is_none());
+    assert!(app.training.trained().is_none());
     // and the next run reports as usual
     app.hyper.epochs = 1;
     app.update(key('s'));
     assert!(pump(&mut app, &rx, Duration::from_secs(60), |a| a
-        .train_state
+        .training
+        .state
         == TrainState::Finished));
-    assert_eq!(app.progress.step, 40);
+    assert_eq!(app.training.progress.step, 40);
 }
 
 #[test]
@@ -523,8 +537,8 @@ fn a_nan_loss_pauses_and_s_resumes() {
             lr: 0.1,
         },
     );
-    let TrainState::Diverged(msg) = &app.train_state else {
-        panic!("a NaN loss pauses training: {:?}", app.train_state)
+    let TrainState::Diverged(msg) = &app.training.state else {
+        panic!("a NaN loss pauses training: {:?}", app.training.state)
     };
     assert!(msg.contains("epoch 2, step 46"), "names the step: {msg}");
     assert!(
@@ -539,7 +553,7 @@ fn a_nan_loss_pauses_and_s_resumes() {
     assert_eq!(app.hyper.lr, 0.03);
     app.update(key('s'));
     train(&mut app, TrainEvent::Resumed);
-    assert_eq!(app.train_state, TrainState::Running);
+    assert_eq!(app.training.state, TrainState::Running);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use dl_lab::data::mnist::Mnist;
 use dl_lab::lessons::{self, Task};
 use dl_lab::nn::LayerSpec;
-use dl_lab::train::{ClassifierRun, TrainCommand, TrainEvent, Worker};
+use dl_lab::train::{ClassifierRun, RunEvent, RunId, TrainCommand, TrainEvent, Worker};
 
 /// Generous bound for anything the worker must do "promptly" on a loaded
 /// 2-core machine; a softmax batch of 50 images takes well under 1 ms.
@@ -104,9 +104,22 @@ impl Drop for Guarded {
     }
 }
 
+/// The run id the tests' workers tag their reports with.
+const RUN_ID: RunId = 7;
+
+/// The report, or a `Failed` naming the wrong tag (the waits then fail).
+fn untag(ev: RunEvent) -> TrainEvent {
+    if ev.run == RUN_ID {
+        ev.event
+    } else {
+        TrainEvent::Failed(format!("a report tagged run {}, not {RUN_ID}", ev.run))
+    }
+}
+
 fn spawn(run: ClassifierRun) -> (Guarded, Receiver<TrainEvent>) {
     let (tx, rx) = mpsc::channel();
-    let worker = Worker::spawn(run, move |ev| tx.send(ev).is_ok()).expect("thread starts");
+    let worker =
+        Worker::spawn(RUN_ID, run, move |ev| tx.send(untag(ev)).is_ok()).expect("thread starts");
     (Guarded(Some(worker)), rx)
 }
 
@@ -590,12 +603,16 @@ fn waiting_on_a_dead_training_thread_ends_at_once() {
     // thread. Its sender is dropped with it: waits end at once.
     let (tx, rx) = mpsc::channel();
     let sent = AtomicUsize::new(0);
-    let worker = Worker::spawn(softmax_run(300, |h| h.epochs = 100_000), move |ev| {
-        if sent.fetch_add(1, Ordering::SeqCst) >= 2 {
-            panic!("the event sink broke");
-        }
-        tx.send(ev).is_ok()
-    })
+    let worker = Worker::spawn(
+        RUN_ID,
+        softmax_run(300, |h| h.epochs = 100_000),
+        move |ev| {
+            if sent.fetch_add(1, Ordering::SeqCst) >= 2 {
+                panic!("the event sink broke");
+            }
+            tx.send(untag(ev)).is_ok()
+        },
+    )
     .expect("thread starts");
     let worker = Guarded(Some(worker));
     let (msg, took) = panics_with(|| {
@@ -663,4 +680,97 @@ fn waiting_on_a_hung_worker_fails_within_the_silence_bound() {
         "{:?}",
         events.iter().map(name).collect::<Vec<_>>()
     );
+}
+
+// ---------------------------------------------------------------- run ids and the paused clock
+
+#[test]
+fn every_report_carries_the_runs_id() {
+    let (tx, rx) = mpsc::channel();
+    let worker = Worker::spawn(42, softmax_run(300, |h| h.epochs = 1), move |ev| {
+        tx.send(ev).is_ok()
+    })
+    .expect("thread starts");
+    let worker = Guarded(Some(worker));
+    let mut tags = Vec::new();
+    let deadline = Instant::now() + RUN;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = rx
+            .recv_timeout(left)
+            .expect("the run reports until it ends");
+        tags.push(ev.run);
+        if matches!(
+            ev.event,
+            TrainEvent::Finished { .. } | TrainEvent::Failed(_)
+        ) {
+            break;
+        }
+    }
+    // Started, snapshots, batches, the epoch, Finished: all tagged 42
+    assert!(tags.len() >= 5, "{tags:?}");
+    assert!(tags.iter().all(|&t| t == 42), "{tags:?}");
+    assert!(worker.stop().is_some());
+}
+
+/// The rate a run reports counts training time only: a run paused for a
+/// second in its first epoch reports the epoch's images over the time it
+/// trained, not over the time it waited. The worker trained for at most
+/// the test's wall time less the time it surely waited (from `Paused`
+/// received to `Resume` sent), so its rate is at least the images over
+/// that (with a factor 2 to spare); counting the pause would give a rate
+/// several times lower.
+#[test]
+fn the_reported_rate_leaves_out_the_time_paused() {
+    let started = Instant::now();
+    let (worker, rx) = spawn(softmax_run(300, |h| h.epochs = 1));
+    // taken at the first batch's report: mid-epoch (6 batches)
+    worker
+        .commands
+        .send(TrainCommand::Pause)
+        .expect("worker alive");
+    wait_for(&rx, RUN, |e| matches!(e, TrainEvent::Paused));
+    let paused_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(1000));
+    let resumed_at = Instant::now();
+    worker
+        .commands
+        .send(TrainCommand::Resume)
+        .expect("worker alive");
+    let events = collect_to_end(&rx, RUN);
+    let wall = started.elapsed();
+    let surely_paused = resumed_at - paused_at;
+    let busy_at_most = (wall - surely_paused).as_secs_f32();
+    let floor = 0.5 * 300.0 / busy_at_most;
+
+    let Some(summary) = events.iter().find_map(|e| match e {
+        TrainEvent::Epoch(s) => Some(s),
+        _ => None,
+    }) else {
+        panic!(
+            "an epoch summary: {:?}",
+            events.iter().map(name).collect::<Vec<_>>()
+        )
+    };
+    assert!(
+        summary.img_per_s >= floor,
+        "the epoch reported {} img/s; 300 images in at most {busy_at_most} s of training is at least {}",
+        summary.img_per_s,
+        2.0 * floor
+    );
+    // the epoch's last batch report (always sent) says the same
+    let last_batch = events.iter().rev().find_map(|e| match e {
+        TrainEvent::Batch {
+            batch: 6,
+            img_per_s,
+            ..
+        } => Some(*img_per_s),
+        _ => None,
+    });
+    let rate = last_batch.expect("the last batch is reported");
+    assert!(
+        rate >= floor,
+        "{rate} img/s at the last batch, floor {floor}"
+    );
+    assert!(worker.stop().is_some());
 }

@@ -1,18 +1,42 @@
 //! `Sequential`: layers applied in order; parameters named "0.weight",
-//! "0.bias", … as PyTorch's `state_dict` names them.
+//! "0.bias", … as PyTorch's `state_dict` names them. A model built from
+//! layer specs ([`build_model`](super::spec::build_model)) keeps them, so
+//! its architecture can be asked of the model itself.
 
-use super::Module;
+use super::{LayerSpec, Module};
 use crate::backend::Device;
 use crate::{Result, Tensor};
 
 #[derive(Default)]
 pub struct Sequential {
     pub layers: Vec<Box<dyn Module>>,
+    /// The specs `layers` were built from, one per layer (empty when the
+    /// model was put together from modules).
+    specs: Vec<LayerSpec>,
 }
 
 impl Sequential {
     pub fn new(layers: Vec<Box<dyn Module>>) -> Self {
-        Sequential { layers }
+        Sequential {
+            layers,
+            specs: Vec::new(),
+        }
+    }
+
+    /// Layers built from `specs` (one layer per spec, in order), keeping the specs.
+    pub fn from_specs(layers: Vec<Box<dyn Module>>, specs: &[LayerSpec]) -> Self {
+        Sequential {
+            layers,
+            specs: specs.to_vec(),
+        }
+    }
+
+    /// The layer specs the model was built from; None when it was put
+    /// together from modules, or layers were added since (then the specs
+    /// no longer describe it).
+    pub fn specs(&self) -> Option<&[LayerSpec]> {
+        (!self.specs.is_empty() && self.specs.len() == self.layers.len())
+            .then_some(self.specs.as_slice())
     }
 
     /// Run the layers in order, keeping every intermediate output

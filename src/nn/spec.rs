@@ -396,14 +396,45 @@ pub fn build_model(
             )));
         }
     }
-    Ok(Sequential::new(
+    Ok(Sequential::from_specs(
         specs.iter().map(|s| s.build(rng)).collect(),
+        specs,
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_model_keeps_its_specs() {
+        use rand::SeedableRng;
+        let specs = vec![
+            LayerSpec::Conv2d {
+                in_channels: 1,
+                out_channels: 4,
+                kernel_size: 3,
+                stride: 1,
+                padding: 1,
+            },
+            LayerSpec::ReLU,
+            LayerSpec::Flatten,
+            LayerSpec::Linear {
+                in_features: 4 * 5 * 5,
+                out_features: 3,
+            },
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let mut model = build_model(&specs, &[1, 5, 5], &mut rng).expect("builds");
+        assert_eq!(model.specs(), Some(specs.as_slice()));
+        // put together from modules, or grown since: no specs to trust
+        assert_eq!(
+            Sequential::new(vec![specs[1].build(&mut rng)]).specs(),
+            None
+        );
+        model.layers.push(specs[1].build(&mut rng));
+        assert_eq!(model.specs(), None);
+    }
 
     fn all_kinds() -> Vec<LayerSpec> {
         vec![

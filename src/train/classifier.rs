@@ -8,7 +8,7 @@
 //! `Vec<usize>`. Only the loss (`item()`), the predicted classes and the
 //! parameter snapshots the lab draws come back to the host.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ndarray::{Array2, IxDyn};
 
@@ -29,7 +29,8 @@ pub struct EpochSummary {
     pub loss: f32,
     /// Accuracy on the held-out images after the epoch.
     pub test_acc: f32,
-    /// Training images per second (training only, not evaluation).
+    /// Training images per second: training only, not evaluation nor the
+    /// time the progress callback took (a lab paused, a report sent).
     pub img_per_s: f32,
 }
 
@@ -66,8 +67,8 @@ pub const EVAL_BATCH: usize = 100;
 
 /// A classifier, its optimizer and its data, ready to train.
 pub struct ClassifierRun {
+    /// The model, which keeps its layer specs (`model.specs()`).
     pub model: Sequential,
-    pub specs: Vec<LayerSpec>,
     pub opt: Box<dyn Optimizer>,
     pub train: ImageSet,
     pub test: ImageSet,
@@ -211,7 +212,6 @@ impl ClassifierRun {
         };
         Ok(ClassifierRun {
             model,
-            specs: specs.to_vec(),
             opt,
             train,
             test,
@@ -237,7 +237,9 @@ impl ClassifierRun {
     }
 
     /// Train every epoch, reporting to `on`, which also sees the optimizer
-    /// (to change its learning rate) and the model (to snapshot it). Returns
+    /// (to change its learning rate) and the model (to snapshot it). The
+    /// time `on` takes (a paused lab waits in it) is left out of the
+    /// reported images per second. Returns
     /// the epochs' summaries (fewer if `on` answered `Stop`). A NaN or
     /// infinite batch loss stops with [`Error::Diverged`], naming the epoch
     /// and step.
@@ -245,6 +247,14 @@ impl ClassifierRun {
         &mut self,
         mut on: impl FnMut(&Progress, &mut dyn Optimizer, &Sequential) -> Control,
     ) -> Result<Vec<EpochSummary>> {
+        // the epoch's clock stops while `on` runs
+        let outside = std::cell::Cell::new(Duration::ZERO);
+        let mut on = |p: &Progress, opt: &mut dyn Optimizer, model: &Sequential| {
+            let t = Instant::now();
+            let c = on(p, opt, model);
+            outside.set(outside.get() + t.elapsed());
+            c
+        };
         // drop_last as the course's DataLoader: every batch has batch_size images
         let loader = DataLoader::from_set(&self.train, self.batch_size)?
             .shuffle(self.seed)
@@ -254,6 +264,8 @@ impl ClassifierRun {
         let mut step = self.done_epochs * batches;
         for epoch in self.done_epochs + 1..=self.epochs {
             let start = Instant::now();
+            outside.set(Duration::ZERO);
+            let busy = || start.elapsed().saturating_sub(outside.get()).as_secs_f32();
             let (mut loss_sum, mut seen) = (0.0f64, 0usize);
             for (b, (images, labels)) in loader.epoch(epoch as u64 - 1).enumerate() {
                 step += 1;
@@ -283,7 +295,7 @@ impl ClassifierRun {
                 self.step(&loss)?;
                 loss_sum += value as f64 * n as f64;
                 seen += n;
-                let rate = seen as f32 / start.elapsed().as_secs_f32().max(1e-9);
+                let rate = seen as f32 / busy().max(1e-9);
                 let p = Progress::Batch {
                     epoch,
                     batch: b + 1,
@@ -296,7 +308,7 @@ impl ClassifierRun {
                     return Ok(summaries);
                 }
             }
-            let train_secs = start.elapsed().as_secs_f32().max(1e-9);
+            let train_secs = busy().max(1e-9);
             let test_acc = evaluate(
                 &self.model,
                 &self.test,

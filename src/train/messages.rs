@@ -45,6 +45,18 @@ pub enum TrainEvent {
     Failed(String),
 }
 
+/// Which training run an event belongs to: every run the lab starts gets
+/// the next id, so reports still queued from a stopped run are told apart
+/// from the current run's (and dropped).
+pub type RunId = u64;
+
+/// A worker's report, tagged with its run's id.
+#[derive(Clone, Debug)]
+pub struct RunEvent {
+    pub run: RunId,
+    pub event: TrainEvent,
+}
+
 /// What the UI asks of the worker.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainCommand {

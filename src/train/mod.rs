@@ -13,7 +13,7 @@ pub use checkpoint::{Checkpoint, RunState};
 pub use classifier::{evaluate, evaluate_loss, ClassifierRun, EpochSummary, Progress};
 pub use epoch_csv::EpochCsv;
 pub use history::LossHistory;
-pub use messages::{TrainCommand, TrainEvent};
+pub use messages::{RunEvent, RunId, TrainCommand, TrainEvent};
 pub use worker::Worker;
 
 /// What the progress callback answers.

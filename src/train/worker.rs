@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::messages::{TrainCommand, TrainEvent};
+use super::messages::{RunEvent, RunId, TrainCommand, TrainEvent};
 use super::{ClassifierRun, Control, Progress};
 use crate::nn::Module;
 use crate::optim::Optimizer;
@@ -35,16 +35,19 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Start training `run` on a new thread; `send` delivers each event to
-    /// the UI and returns false once the UI is gone.
+    /// Start training `run` on a new thread; `send` delivers each event,
+    /// tagged with the run's `id`, to the UI and returns false once the UI
+    /// is gone.
     pub fn spawn(
+        id: RunId,
         mut run: ClassifierRun,
-        send: impl Fn(TrainEvent) -> bool + Send + 'static,
+        send: impl Fn(RunEvent) -> bool + Send + 'static,
     ) -> std::io::Result<Worker> {
         let (commands, inbox) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
+                let send = |event: TrainEvent| send(RunEvent { run: id, event });
                 // a bug in training must not leave the UI waiting for a
                 // report that never comes: end the stream with Failed
                 let worked =

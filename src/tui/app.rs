@@ -18,7 +18,9 @@ use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::lessons::{Hyper, Lesson, Task};
 use crate::nn::{LayerSpec, Sequential};
-use crate::train::{ClassifierRun, TrainCommand, TrainEvent, Worker};
+use crate::train::{ClassifierRun, RunEvent, TrainEvent};
+
+pub use super::training::{Progress, TrainState, TrainingRun};
 
 /// Ticks a status message stays before the key hints return (6 s).
 pub const MESSAGE_TICKS: u32 = 60;
@@ -69,60 +71,6 @@ impl PaneId {
     }
 }
 
-/// Where classifier training stands.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrainState {
-    Idle,
-    Running,
-    Paused,
-    Finished,
-    /// Paused because a batch's loss was NaN or infinite (that update was
-    /// skipped); lower the learning rate and resume with `s`.
-    Diverged(String),
-    /// Stopped by an error; the message says what happened.
-    Failed(String),
-}
-
-/// Progress counters of the current run, as the worker reports them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Progress {
-    pub epochs: usize,
-    pub batches_per_epoch: usize,
-    pub train_images: usize,
-    pub epoch: usize,
-    pub batch: usize,
-    pub step: usize,
-    pub img_per_s: f32,
-    pub last_loss: Option<f32>,
-    pub last_acc: Option<f32>,
-    /// When training started (the ETA's clock).
-    pub started: Option<std::time::Instant>,
-    /// Time spent paused so far, left out of the ETA.
-    pub paused_for: std::time::Duration,
-    /// When the current pause began, if paused.
-    pub paused_at: Option<std::time::Instant>,
-}
-
-impl Progress {
-    /// Fraction of all batches done, 0..=1.
-    pub fn fraction(&self) -> f64 {
-        let total = (self.epochs * self.batches_per_epoch).max(1);
-        (self.step as f64 / total as f64).min(1.0)
-    }
-
-    /// Estimated seconds left, from the pace so far.
-    pub fn eta_secs(&self) -> Option<f64> {
-        let started = self.started?;
-        let now = self.paused_at.unwrap_or_else(std::time::Instant::now);
-        let busy = now
-            .duration_since(started)
-            .saturating_sub(self.paused_for)
-            .as_secs_f64();
-        let f = self.fraction();
-        (f > 0.0).then(|| busy * (1.0 - f) / f)
-    }
-}
-
 /// Everything the lab shows.
 pub struct App {
     pub lesson: Lesson,
@@ -151,28 +99,16 @@ pub struct App {
     pub conv: ConvPane,
     /// The small lessons' step-by-step state (None for MNIST lessons).
     pub stepper: Option<Stepper>,
-    pub train_state: TrainState,
-    pub progress: Progress,
-    /// The latest trained classifier (after an epoch), for predictions and filters.
-    pub trained: Option<Arc<Sequential>>,
-    /// The layers `trained` was built from (the builder may have moved on).
-    pub trained_specs: Vec<LayerSpec>,
+    /// The classifier's training run: worker, state, progress, trained model.
+    pub training: TrainingRun,
     /// Where the MNIST lessons train (`--device`); the status line names it.
     /// The small lessons step on the CPU engine whatever it is.
     pub device: Device,
-    worker: Option<Worker>,
-    /// Runs that were stopped before their last report (Finished or Failed)
-    /// was read: their queued reports are dropped, up to and including it.
-    stale_runs: usize,
-    /// The current worker's last report has not been read yet.
-    run_open: bool,
     /// The message as of the last tick, and how many ticks it has been shown.
     message_seen: Option<String>,
     message_ticks: u32,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
-    /// The last classifier run trained every epoch (it was not stopped).
-    run_completed: bool,
     tx: Sender<Event>,
 }
 
@@ -203,18 +139,11 @@ impl App {
             should_quit: false,
             message: None,
             area: Rect::new(0, 0, 80, 24),
-            train_state: TrainState::Idle,
-            progress: Progress::default(),
-            trained: None,
-            trained_specs: Vec::new(),
+            training: TrainingRun::new(),
             device: Device::Cpu,
-            worker: None,
-            stale_runs: 0,
-            run_open: false,
             message_seen: None,
             message_ticks: 0,
             finish_announced: false,
-            run_completed: false,
             tx,
         }
     }
@@ -229,6 +158,28 @@ impl App {
         self
     }
 
+    /// Show `model` as the trained classifier (a test, a loaded model), in
+    /// place of the run's.
+    pub fn set_trained(&mut self, model: Option<Arc<Sequential>>) {
+        self.training.set_trained(model);
+        self.refresh_views();
+    }
+
+    /// What the panes show of the trained model, computed here rather than
+    /// while drawing: the Dataset pane's prediction, conv1's filters and
+    /// their feature maps. Each is computed again only when the model or
+    /// the image it is of changed.
+    fn refresh_views(&mut self) {
+        let model = self.training.trained().cloned();
+        let input_shape = match &self.lesson.task {
+            Task::Classifier { input_shape, .. } => input_shape.clone(),
+            _ => vec![self.data.test.pixels()],
+        };
+        self.dataset
+            .refresh(&self.data, &input_shape, model.as_ref());
+        self.conv.refresh(model.as_ref(), &self.data);
+    }
+
     /// The one state transition.
     pub fn update(&mut self, event: Event) {
         match event {
@@ -238,6 +189,7 @@ impl App {
             Event::Tick => self.on_tick(),
             Event::Train(ev) => self.on_train(ev),
         }
+        self.refresh_views();
     }
 
     fn on_key(&mut self, key: KeyEvent) {
@@ -334,7 +286,7 @@ impl App {
     pub fn lesson_finished(&self) -> bool {
         match &self.stepper {
             Some(s) => s.session.done(),
-            None => self.train_state == TrainState::Finished && self.run_completed,
+            None => self.training.state == TrainState::Finished && self.training.completed(),
         }
     }
 
@@ -363,13 +315,13 @@ impl App {
 
     /// Open `lesson` in place of the current one (stopping any training).
     pub fn switch_lesson(&mut self, lesson: Lesson) {
-        self.stop_worker();
-        let (area, focus, stale_runs, mono) = (self.area, self.focus, self.stale_runs, self.mono);
+        // the stopped worker's last reports are still queued: they carry its
+        // run id, which no later run has
+        self.training.stop();
+        let (area, focus, mono) = (self.area, self.focus, self.mono);
         let name = lesson.name;
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None);
-        // the stopped worker's last reports are still queued: not for this lesson
-        self.stale_runs = stale_runs;
         self.area = area;
         self.focus = focus;
         self.mono = mono;
@@ -383,7 +335,9 @@ impl App {
                 let used = self.dataset.handle_key(key, &self.data);
                 // the Conv/Pool pane follows the held-out digit being looked at
                 if used && self.dataset.split == views::dataset::Split::Test {
-                    self.conv.digit = self.dataset.index;
+                    let learned = self.conv.trained.learned().cloned();
+                    self.conv
+                        .set_digit(self.dataset.index, &self.data, learned.as_ref());
                 }
                 used
             }
@@ -397,7 +351,7 @@ impl App {
             }
             PaneId::Loss => self.loss.handle_key(key),
             PaneId::Conv => {
-                let learned = views::conv_viz::Learned::of(self);
+                let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
             }
         }
@@ -466,7 +420,7 @@ impl App {
             self.message_ticks = 0;
         }
         let failed = matches!(
-            self.train_state,
+            self.training.state,
             TrainState::Failed(_) | TrainState::Diverged(_)
         ) || self.stepper.as_ref().is_some_and(|s| s.diverged.is_some());
         self.message_ticks += 1;
@@ -477,19 +431,7 @@ impl App {
 
     fn quit(&mut self) {
         self.should_quit = true;
-        self.stop_worker();
-    }
-
-    /// Stop the worker (if any) and wait for it; what it already sent is
-    /// marked stale.
-    fn stop_worker(&mut self) {
-        if let Some(w) = self.worker.take() {
-            w.stop();
-            if self.run_open {
-                self.stale_runs += 1;
-                self.run_open = false;
-            }
-        }
+        self.training.stop();
     }
 
     /// Stop any worker and wait for it (called on quit).
@@ -521,10 +463,7 @@ impl App {
             self.loss.sync_costs(s);
             return;
         }
-        self.stop_worker();
-        self.train_state = TrainState::Idle;
-        self.progress = Progress::default();
-        self.trained = None;
+        self.training.reset();
         self.loss = LossPane {
             log_scale: self.loss.log_scale,
             ..LossPane::default()
@@ -539,9 +478,7 @@ impl App {
         if let Some(s) = self.stepper.as_mut() {
             s.set_lr(lr);
         }
-        if let Some(w) = &self.worker {
-            let _ = w.commands.send(TrainCommand::SetLr(lr));
-        }
+        self.training.set_lr(lr);
         self.message = Some(format!("learning rate: {}", super::format::lr(lr)));
     }
 
@@ -550,17 +487,9 @@ impl App {
             s.auto = !s.auto;
             return;
         }
-        match self.train_state {
-            TrainState::Running => {
-                if let Some(w) = &self.worker {
-                    let _ = w.commands.send(TrainCommand::Pause);
-                }
-            }
-            TrainState::Paused | TrainState::Diverged(_) => {
-                if let Some(w) = &self.worker {
-                    let _ = w.commands.send(TrainCommand::Resume);
-                }
-            }
+        match self.training.state {
+            TrainState::Running => self.training.pause(),
+            TrainState::Paused | TrainState::Diverged(_) => self.training.resume(),
             TrainState::Idle | TrainState::Finished | TrainState::Failed(_) => {
                 self.start_training()
             }
@@ -573,7 +502,7 @@ impl App {
             return;
         };
         let input_shape = &input_shape;
-        self.stop_worker();
+        self.training.stop();
         let specs = self.builder.specs.clone();
         // checked before anything is allocated: too big a model would abort the process
         if views::model_builder::readiness(&specs, input_shape).is_err() {
@@ -600,111 +529,43 @@ impl App {
             }
         };
         let tx = self.tx.clone();
-        match Worker::spawn(run, move |ev| tx.send(Event::Train(ev)).is_ok()) {
-            Ok(w) => {
-                self.worker = Some(w);
-                self.run_open = true;
-                self.train_state = TrainState::Running;
-                self.run_completed = false;
-                self.progress = Progress {
-                    started: Some(std::time::Instant::now()),
-                    ..Progress::default()
-                };
+        match self
+            .training
+            .start(run, move |ev| tx.send(Event::Train(ev)).is_ok())
+        {
+            Ok(()) => {
                 self.loss = LossPane {
                     log_scale: self.loss.log_scale,
                     ..LossPane::default()
                 };
-                // the last run's model goes with its own layers: drop it
-                self.trained = None;
                 // a CNN's conv1 filters are shown learning (the worker sends snapshots)
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
                 }
-                self.trained_specs = specs;
                 self.message = Some("training started".into());
             }
             Err(e) => self.message = Some(format!("cannot start the training thread: {e}")),
         }
     }
 
-    fn on_train(&mut self, ev: TrainEvent) {
-        let last_report = matches!(ev, TrainEvent::Finished { .. } | TrainEvent::Failed(_));
-        if self.stale_runs > 0 {
-            if last_report {
-                self.stale_runs -= 1;
-            }
+    /// A worker's report: the run takes its state, progress and model from
+    /// it (an old run's report is dropped there); the panes and the status
+    /// line show the rest.
+    fn on_train(&mut self, ev: RunEvent) {
+        let Some(ev) = self.training.handle(ev) else {
             return;
-        }
-        if last_report {
-            self.run_open = false;
-        }
-        let p = &mut self.progress;
+        };
         match ev {
-            TrainEvent::Started {
-                epochs,
-                batches_per_epoch,
-                train_images,
-            } => {
-                p.epochs = epochs;
-                p.batches_per_epoch = batches_per_epoch;
-                p.train_images = train_images;
-            }
-            TrainEvent::Batch {
-                epoch,
-                batch,
-                step,
-                losses,
-                img_per_s,
-            } => {
-                p.epoch = epoch;
-                p.batch = batch;
-                p.step = step;
-                p.img_per_s = img_per_s;
-                p.last_loss = losses.last().copied();
+            TrainEvent::Batch { step, losses, .. } => {
                 self.loss.push_losses(step + 1 - losses.len(), &losses);
             }
-            TrainEvent::Epoch(s) => {
-                p.last_acc = Some(s.test_acc);
-                self.loss.push_epoch(&s);
-            }
-            TrainEvent::Snapshot(params) => {
-                let Task::Classifier { input_shape, .. } = &self.lesson.task else {
-                    return;
-                };
-                if let Ok(model) =
-                    views::model_from_params(&self.trained_specs, input_shape, &params)
-                {
-                    self.trained = Some(Arc::new(model));
-                }
-            }
-            TrainEvent::Diverged {
-                epoch,
-                step,
-                loss,
-                lr,
-            } => {
-                let msg = format!(
-                    "the loss became {loss} at epoch {epoch}, step {step} with lr {}: training diverged \
-                     and is paused (that step was skipped). Press - to lower the learning rate, then s to resume",
-                    super::format::lr(lr)
-                );
-                self.message = Some(msg.clone());
-                self.train_state = TrainState::Diverged(msg);
-                p.paused_at = Some(std::time::Instant::now());
-            }
-            TrainEvent::Paused => {
-                self.train_state = TrainState::Paused;
-                p.paused_at = Some(std::time::Instant::now());
-            }
-            TrainEvent::Resumed => {
-                self.train_state = TrainState::Running;
-                if let Some(t) = p.paused_at.take() {
-                    p.paused_for += t.elapsed();
+            TrainEvent::Epoch(s) => self.loss.push_epoch(&s),
+            TrainEvent::Diverged { .. } => {
+                if let TrainState::Diverged(msg) = &self.training.state {
+                    self.message = Some(msg.clone());
                 }
             }
             TrainEvent::Finished { stopped } => {
-                self.train_state = TrainState::Finished;
-                self.run_completed = !stopped;
                 self.message = Some(if stopped {
                     "training stopped".into()
                 } else {
@@ -712,10 +573,11 @@ impl App {
                 });
                 self.finish_announced = !stopped;
             }
-            TrainEvent::Failed(msg) => {
-                self.message = Some(msg.clone());
-                self.train_state = TrainState::Failed(msg);
-            }
+            TrainEvent::Failed(msg) => self.message = Some(msg),
+            TrainEvent::Started { .. }
+            | TrainEvent::Snapshot(_)
+            | TrainEvent::Paused
+            | TrainEvent::Resumed => {}
         }
     }
 }

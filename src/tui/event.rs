@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::train::TrainEvent;
+use crate::train::RunEvent;
 
 /// Redraw/animation clock period.
 pub const TICK_MS: u64 = 100;
@@ -18,7 +18,8 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     Tick,
-    Train(TrainEvent),
+    /// A training worker's report, tagged with its run.
+    Train(RunEvent),
 }
 
 /// Read terminal input on its own thread until the UI hangs up.

@@ -7,6 +7,7 @@
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
+//! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod format;
 pub mod keymap;
 pub mod remember;
 pub mod stepper;
+pub mod training;
 pub mod views;
 
 use std::io::stdout;
@@ -168,6 +170,7 @@ pub fn no_color_requested() -> bool {
 /// device that cannot be opened ends the lab with the reason.
 fn open_device(
     spec: DeviceSpec,
+    ascii: bool,
     terminal: &mut ratatui::DefaultTerminal,
 ) -> Result<(Device, Option<String>), Box<dyn std::error::Error>> {
     let what = match spec {
@@ -178,7 +181,7 @@ fn open_device(
         }
     };
     if let Some(what) = what {
-        terminal.draw(|f| views::loading(f, &what))?;
+        terminal.draw(|f| views::loading(f, &what, ascii))?;
     }
     Ok(spec.open().map_err(|e| format!("--device {spec}: {e}"))?)
 }
@@ -206,13 +209,13 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
         Some(d) => format!("Loading MNIST-format data from {} …", d.display()),
         None => "Loading the shipped MNIST sample …".to_string(),
     };
-    terminal.draw(|f| views::loading(f, &what))?;
+    terminal.draw(|f| views::loading(f, &what, cli.ascii))?;
     let data = match &cli.data {
         Some(d) => Mnist::load_dir(crate::data::download::resolve_data_arg(d)?)?,
         None => Mnist::shipped()?,
     };
 
-    let (device, note) = open_device(cli.device, &mut terminal)?;
+    let (device, note) = open_device(cli.device, cli.ascii, &mut terminal)?;
     // after the device: an OpenCL driver (PoCL) installs its own SIGABRT
     // handler when it loads, which replaced one set earlier and kept the lab
     // alive (and the terminal raw) on an abort

@@ -85,3 +85,20 @@ pub fn x(app: &App) -> f32 {
         .copied()
         .expect("x has one value")
 }
+
+/// Feed `app` a worker report as its current run's, as a scripted run: a
+/// run is begun (on the builder's layers, no worker) when none is.
+pub fn train(app: &mut App, event: dl_lab::train::TrainEvent) {
+    let mut run = app.training.id();
+    if run == 0 {
+        let shape = match &app.lesson.task {
+            dl_lab::lessons::Task::Classifier { input_shape, .. } => input_shape.clone(),
+            _ => vec![784],
+        };
+        run = app.training.begin(&app.builder.specs.clone(), &shape);
+    }
+    app.update(dl_lab::tui::event::Event::Train(dl_lab::train::RunEvent {
+        run,
+        event,
+    }));
+}

@@ -27,9 +27,38 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, PaneId, TrainState};
-use crate::engine::Array;
-use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
+use super::app::{App, PaneId};
+use super::training::TrainState;
+
+/// What a pane reads besides its own state: a small read-only view of the
+/// lab, so a pane draws from `(its state, context)` rather than all of
+/// `App` (the Dataset and Conv/Pool panes do; the others still take `&App`).
+#[derive(Clone, Copy)]
+pub struct ViewContext<'a> {
+    pub lesson: &'a crate::lessons::Lesson,
+    pub data: &'a crate::data::mnist::Mnist,
+    pub focus: PaneId,
+    /// Plain ASCII drawing (`--ascii`).
+    pub ascii: bool,
+    /// No colours (`NO_COLOR`).
+    pub mono: bool,
+    /// The classifier's training run: state, progress, trained model.
+    pub run: &'a crate::tui::training::TrainingRun,
+}
+
+impl App {
+    /// The read-only context the panes draw with.
+    pub fn view_context(&self) -> ViewContext<'_> {
+        ViewContext {
+            lesson: &self.lesson,
+            data: &self.data,
+            focus: self.focus,
+            ascii: self.ascii,
+            mono: self.mono,
+            run: &self.training,
+        }
+    }
+}
 
 /// The smallest terminal the four-pane layout fits.
 pub const MIN_WIDTH: u16 = 80;
@@ -86,6 +115,11 @@ pub fn pane_block(title: &str, focused: bool, ascii: bool) -> Block<'static> {
         (false, true) => block.border_type(BorderType::Thick),
         (false, false) => block.border_type(BorderType::Plain),
     };
+    let title = if ascii {
+        plain::ascii_text(title)
+    } else {
+        title.to_string()
+    };
     block.title(Span::styled(format!(" {title} "), style))
 }
 
@@ -99,6 +133,9 @@ pub fn render(app: &App, frame: &mut Frame) {
 pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(area, buf);
+        if app.ascii {
+            plain::ascii_only(area, buf);
+        }
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
@@ -124,7 +161,8 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
+/// Draw one pane (`zoomed`: opened to fill the screen) into `area`.
+pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
     match pane {
         PaneId::Dataset if app.stepper.is_some() => {
@@ -177,7 +215,7 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let state_keys: &[&str] = if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
-        match app.train_state {
+        match app.training.state {
             TrainState::Running => &["s pause", "+/- lr", "l log"],
             TrainState::Paused | TrainState::Diverged(_) => &["s resume", "r reset", "+/- lr"],
             _ => &["s train", "r reset", "+/- lr"],
@@ -362,11 +400,17 @@ fn lesson_overlay(app: &App, area: Rect, buf: &mut Buffer, selected: usize) {
         .render(rect, buf);
 }
 
-/// Draw a one-line status in the middle of the screen (before the first frame has data).
-pub fn loading(frame: &mut Frame, what: &str) {
+/// Draw a one-line status in the middle of the screen (before the first
+/// frame has data); only ASCII with `ascii`.
+pub fn loading(frame: &mut Frame, what: &str, ascii: bool) {
     let area = frame.area();
     let y = area.height / 2;
-    Paragraph::new(what.to_string()).render(
+    let what = if ascii {
+        plain::ascii_text(what)
+    } else {
+        what.to_string()
+    };
+    Paragraph::new(what).render(
         Rect::new(area.x, area.y + y, area.width, 1.min(area.height)),
         frame.buffer_mut(),
     );
@@ -397,28 +441,4 @@ pub fn lr_ladder(lr: f32, up: bool) -> f32 {
     }
 }
 
-/// A model built from `specs` with the given parameter values (a worker snapshot).
-pub fn model_from_params(
-    specs: &[LayerSpec],
-    input_shape: &[usize],
-    params: &[Array],
-) -> crate::Result<Sequential> {
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let model = build_model(specs, input_shape, &mut rng)?;
-    let slots = model.parameters();
-    if slots.len() != params.len() {
-        return Err(crate::Error::Config(
-            "snapshot does not match the model".into(),
-        ));
-    }
-    for (slot, value) in slots.iter().zip(params) {
-        if slot.shape() != value.shape() {
-            return Err(crate::Error::Config(
-                "snapshot does not match the model".into(),
-            ));
-        }
-        slot.set_data(value.clone());
-    }
-    Ok(model)
-}
+pub use crate::tui::training::model_from_params;

@@ -12,10 +12,11 @@ use ratatui::widgets::Widget;
 
 use super::grid::{self, Marks};
 use super::text::render_lines;
+use super::ConvPane;
 use super::{Learned, PRESETS};
-use crate::tui::app::App;
 use crate::tui::views::shade::{cells_needed, Scale};
 use crate::tui::views::text::wrap_words;
+use crate::tui::views::ViewContext;
 use crate::{no_grad, Tensor};
 
 /// conv1 applied to `digit`: one (H', W') map per filter, bias added.
@@ -89,16 +90,16 @@ fn layout(
 }
 
 pub(super) fn render(
-    app: &App,
+    pane: &ConvPane,
+    cx: &ViewContext,
     learned: Option<&Learned>,
-    digit: &Array2<f32>,
     label: u8,
     area: Rect,
     buf: &mut Buffer,
 ) {
     let dim = Style::new().fg(Color::DarkGray);
     let Some(learned) = learned else {
-        let why = if app.trained.is_some() {
+        let why = if cx.run.trained().is_some() {
             "This model does not start with a Conv2d layer, so there are no conv1 filters to show."
         } else {
             "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."
@@ -110,16 +111,19 @@ pub(super) fn render(
         lines.push(Line::styled("f: back to the kernel walk", dim));
         return render_lines(&lines, area, buf);
     };
-    let maps = match feature_maps(learned, digit) {
-        Ok(m) => m,
-        Err(e) => {
+    // computed in `App::update` (see `ConvPane::refresh`)
+    let digit_at = pane.digit.min(cx.data.test.len().saturating_sub(1));
+    let maps = match pane.trained.maps(digit_at) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
             return Line::raw(format!("cannot run conv1 on this digit: {e}")).render(area, buf)
         }
+        None => return Line::raw("conv1's feature maps are not ready").render(area, buf),
     };
     let n = learned.filters.len().min(maps.len());
     let (kh, kw) = learned.filters.first().map_or((3, 3), |f| f.dim());
     let (mh, mw) = maps.first().map_or((0, 0), |m| m.dim());
-    let live = if app.train_state == crate::tui::app::TrainState::Running {
+    let live = if cx.run.state == crate::tui::app::TrainState::Running {
         " (learning live)"
     } else {
         ""
@@ -127,12 +131,12 @@ pub(super) fn render(
     let header = format!(
         "conv1{live}: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label}); \
          red +, blue -, before ReLU, each on its own scale · k picks one for the walk · f back",
-        app.conv.digit.min(app.data.test.len().saturating_sub(1)) + 1
+        pane.digit.min(cx.data.test.len().saturating_sub(1)) + 1
     );
-    let chosen = app.conv.kernel.checked_sub(PRESETS.len());
+    let chosen = pane.kernel.checked_sub(PRESETS.len());
     let head = wrap_words(&header, area.width as usize);
     let body = below(&head[..head.len().min(2)], area);
-    let Some(t) = layout(n, (kh, kw), (mh, mw), app.ascii, body) else {
+    let Some(t) = layout(n, (kh, kw), (mh, mw), cx.ascii, body) else {
         // no room for the maps (e.g. the overview): the filters alone, and
         // in one line what they are and what their colours mean
         let what = if live.is_empty() {
@@ -140,7 +144,7 @@ pub(super) fn render(
         } else {
             "conv1 filters, live"
         };
-        let legend = if app.ascii {
+        let legend = if cx.ascii {
             Line::styled(format!("{what} (dense = large)"), dim)
         } else {
             Line::from(vec![
@@ -156,10 +160,10 @@ pub(super) fn render(
             height: area.height.saturating_sub(1),
             ..area
         };
-        return filters_only(&learned.filters[..n], chosen, app.ascii, body, buf);
+        return filters_only(&learned.filters[..n], chosen, cx.ascii, body, buf);
     };
     draw_head(&head[..head.len().min(2)], area, buf);
-    for (i, (filter, map)) in learned.filters.iter().zip(&maps).take(n).enumerate() {
+    for (i, (filter, map)) in learned.filters.iter().zip(maps).take(n).enumerate() {
         let (x, y) = (
             body.x + (i % t.cols) as u16 * t.w,
             body.y + (i / t.cols) as u16 * t.h,
@@ -173,7 +177,7 @@ pub(super) fn render(
             width: (kw as u16).max(2).min(tile.width),
             ..tile
         };
-        let drawn = grid::draw(filter, fscale, app.ascii, f_area, buf, Marks::default());
+        let drawn = grid::draw(filter, fscale, cx.ascii, f_area, buf, Marks::default());
         let fh = drawn.map_or(0, |(_, h, _)| h);
         let style = if chosen == Some(i) {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
@@ -193,7 +197,7 @@ pub(super) fn render(
         let m_area = Rect::new(m_x, tile.y, tile.right().saturating_sub(m_x), tile.height)
             .intersection(tile);
         let mscale = Scale::signed(map.as_slice().unwrap_or(&[]));
-        grid::draw(map, mscale, app.ascii, m_area, buf, Marks::default());
+        grid::draw(map, mscale, cx.ascii, m_area, buf, Marks::default());
     }
 }
 

@@ -24,6 +24,8 @@ mod text;
 mod view;
 mod walk;
 
+use std::sync::Arc;
+
 use crossterm::event::{KeyCode, KeyEvent};
 use ndarray::{s, Array2, Ix4};
 use ratatui::buffer::Buffer;
@@ -31,10 +33,10 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
-use super::pane_block;
+use super::{pane_block, ViewContext};
 use crate::data::mnist::Mnist;
 use crate::explain::conv_output_size;
-use crate::nn::{LayerSpec, Module};
+use crate::nn::{LayerSpec, Module, Sequential};
 use crate::tui::app::App;
 
 /// Hand-made kernels, row-major 3×3: (name, weights).
@@ -124,6 +126,85 @@ pub struct ConvPane {
     pub pool_stride: usize,
     /// Show conv1's learned filters and feature maps instead of the walk.
     pub show_filters: bool,
+    /// conv1 of the trained model and its feature maps, computed in
+    /// `App::update` when the model or the digit changes (drawing only reads).
+    pub trained: TrainedConv,
+}
+
+/// conv1's feature maps for one digit, or why they could not be computed.
+pub type Maps = Result<Vec<Array2<f32>>, String>;
+
+/// What the pane shows of the trained model: conv1's filters and their
+/// feature maps for the pane's digit, with the model and digit they are of.
+#[derive(Clone, Default)]
+pub struct TrainedConv {
+    model: Option<Arc<Sequential>>,
+    learned: Option<Learned>,
+    /// (digit, conv1 on that digit).
+    maps: Option<(usize, Maps)>,
+}
+
+impl std::fmt::Debug for TrainedConv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainedConv")
+            .field("model", &self.model.is_some())
+            .field("learned", &self.learned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for TrainedConv {
+    fn eq(&self, other: &Self) -> bool {
+        let same_model = match (&self.model, &other.model) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_model && self.learned == other.learned && self.maps == other.maps
+    }
+}
+
+impl TrainedConv {
+    /// conv1 of the model (None before training or for a model without one).
+    pub fn learned(&self) -> Option<&Learned> {
+        self.learned.as_ref()
+    }
+
+    /// conv1's feature maps for `digit`, if they were computed for it.
+    pub fn maps(&self, digit: usize) -> Option<&Maps> {
+        self.maps
+            .as_ref()
+            .filter(|(d, _)| *d == digit)
+            .map(|(_, m)| m)
+    }
+
+    /// Follow `model` and the pane's digit: conv1 again when the model is a
+    /// new one, the maps again when either changed; nothing otherwise.
+    fn refresh(&mut self, model: Option<&Arc<Sequential>>, digit: usize, data: &Mnist) {
+        let same = match (&self.model, model) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.model = model.cloned();
+            self.learned = model.and_then(|m| Learned::from_model(m));
+            self.maps = None;
+        }
+        let Some(learned) = &self.learned else {
+            self.maps = None;
+            return;
+        };
+        if self.maps.as_ref().is_some_and(|(d, _)| *d == digit) {
+            return;
+        }
+        let Some(img) = data.test.image(digit) else {
+            self.maps = None;
+            return;
+        };
+        let maps = feature_maps(learned, &img.to_owned()).map_err(|e| e.to_string());
+        self.maps = Some((digit, maps));
+    }
 }
 
 /// conv1 of the trained model: one (kh, kw) kernel per output channel (input
@@ -139,14 +220,19 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// conv1's filters when a trained model exists and starts with a `Conv2d`.
-    /// (A `Box<dyn Module>` cannot be downcast, so the layer spec says what
-    /// `parameters()[0]` and `[1]` are.)
+    /// conv1's filters of the lab's trained model (as last computed in
+    /// `App::update`), when it exists and starts with a `Conv2d`.
     pub fn of(app: &App) -> Option<Learned> {
-        let model = app.trained.as_ref()?;
+        app.conv.trained.learned().cloned()
+    }
+
+    /// conv1's filters when `model` starts with a `Conv2d`. (A `Box<dyn
+    /// Module>` cannot be downcast, so the model's layer specs say what
+    /// `parameters()[0]` and `[1]` are.)
+    pub fn from_model(model: &Sequential) -> Option<Learned> {
         let Some(&LayerSpec::Conv2d {
             stride, padding, ..
-        }) = app.trained_specs.first()
+        }) = model.specs()?.first()
         else {
             return None;
         };
@@ -189,9 +275,16 @@ impl ConvPane {
             pool_size: 2,
             pool_stride: 2,
             show_filters: false,
+            trained: TrainedConv::default(),
         };
         pane.first_ink(data);
         pane
+    }
+
+    /// Follow the trained `model` (conv1's filters, their maps for the digit).
+    pub fn refresh(&mut self, model: Option<&Arc<Sequential>>, data: &Mnist) {
+        let digit = self.digit.min(data.test.len().saturating_sub(1));
+        self.trained.refresh(model, digit, data);
     }
 
     /// Put the window on the first position (in reading order) that covers ink.
@@ -296,11 +389,12 @@ impl ConvPane {
                     return false;
                 }
                 let d = self.digit.min(n - 1);
-                self.digit = if key.code == KeyCode::Char('d') {
+                let next = if key.code == KeyCode::Char('d') {
                     (d + 1) % n
                 } else {
                     (d + n - 1) % n
                 };
+                self.set_digit(next, data, learned);
             }
             KeyCode::Char('f') => self.show_filters = !self.show_filters,
             _ => return false,
@@ -322,40 +416,58 @@ impl ConvPane {
         self.pos = (j / w, j % w);
     }
 
+    /// Whether the window at output cell (r, c) covers some ink of the
+    /// pane's digit (most windows of a digit see only background).
+    fn touches_ink(&self, data: &Mnist, learned: Option<&Learned>, (r, c): (usize, usize)) -> bool {
+        let Some(img) = data
+            .test
+            .image(self.digit.min(data.test.len().saturating_sub(1)))
+        else {
+            return false;
+        };
+        let (kh, kw, stride, padding) = self.window(learned);
+        // the window in unpadded coordinates, clipped to the image
+        let (top, left) = (
+            (r * stride).saturating_sub(padding),
+            (c * stride).saturating_sub(padding),
+        );
+        let bottom = (r * stride + kh).saturating_sub(padding).min(img.nrows());
+        let right = (c * stride + kw).saturating_sub(padding).min(img.ncols());
+        top < bottom
+            && left < right
+            && img
+                .slice(s![top..bottom, left..right])
+                .iter()
+                .any(|&v| v > 0.0)
+    }
+
     /// Jump to the next position (in reading order, wrapping) whose window
     /// covers some ink: most windows of a digit see only background.
     fn next_ink(&mut self, data: &Mnist, learned: Option<&Learned>) {
         let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) else {
             return;
         };
-        let Some(img) = data
-            .test
-            .image(self.digit.min(data.test.len().saturating_sub(1)))
-        else {
-            return;
-        };
-        let (kh, kw, stride, padding) = self.window(learned);
-        let inked = |r: usize, c: usize| {
-            // the window in unpadded coordinates, clipped to the image
-            let (top, left) = (
-                (r * stride).saturating_sub(padding),
-                (c * stride).saturating_sub(padding),
-            );
-            let bottom = (r * stride + kh).saturating_sub(padding).min(img.nrows());
-            let right = (c * stride + kw).saturating_sub(padding).min(img.ncols());
-            top < bottom
-                && left < right
-                && img
-                    .slice(s![top..bottom, left..right])
-                    .iter()
-                    .any(|&v| v > 0.0)
-        };
         let start = self.pos.0.min(h - 1) * w + self.pos.1.min(w - 1);
         if let Some(j) = (1..=h * w)
             .map(|d| (start + d) % (h * w))
-            .find(|&j| inked(j / w, j % w))
+            .find(|&j| self.touches_ink(data, learned, (j / w, j % w)))
         {
             self.pos = (j / w, j % w);
+        }
+    }
+
+    /// Show held-out digit `digit`; a window that now sees only background
+    /// moves on to the next one that touches ink.
+    pub fn set_digit(&mut self, digit: usize, data: &Mnist, learned: Option<&Learned>) {
+        if digit == self.digit {
+            return;
+        }
+        self.digit = digit;
+        if let Some((h, w)) = self.out_dims(data.test.rows, data.test.cols, learned) {
+            self.pos = (self.pos.0.min(h - 1), self.pos.1.min(w - 1));
+            if !self.touches_ink(data, learned, self.pos) {
+                self.next_ink(data, learned);
+            }
         }
     }
 
@@ -374,9 +486,9 @@ fn preset(w: &[f32; 9]) -> Array2<f32> {
 }
 
 /// The digit the pane shows, (rows, cols) in [0, 1], and its label.
-fn digit(app: &App) -> Option<(Array2<f32>, u8)> {
-    let set = &app.data.test;
-    let i = app.conv.digit.min(set.len().checked_sub(1)?);
+fn digit(pane: &ConvPane, cx: &ViewContext) -> Option<(Array2<f32>, u8)> {
+    let set = &cx.data.test;
+    let i = pane.digit.min(set.len().checked_sub(1)?);
     Some((set.image(i)?.to_owned(), *set.labels.get(i)?))
 }
 
@@ -384,22 +496,34 @@ fn digit(app: &App) -> Option<(Array2<f32>, u8)> {
 const MIN_INNER: (u16, u16) = (16, 3);
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    render_pane(&app.conv, &app.view_context(), area, buf, focused, zoomed);
+}
+
+/// The pane from its own state and the lab's read-only context.
+pub fn render_pane(
+    pane: &ConvPane,
+    cx: &ViewContext,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    zoomed: bool,
+) {
     let area = area.intersection(buf.area);
-    let block = pane_block("Conv/Pool", focused, app.ascii);
+    let block = pane_block("Conv/Pool", focused, cx.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.width < MIN_INNER.0 || inner.height < MIN_INNER.1 {
         Line::from("too small").render(inner, buf);
         return;
     }
-    let Some((digit, label)) = digit(app) else {
+    let Some((digit, label)) = digit(pane, cx) else {
         Line::from("no held-out images to show").render(inner, buf);
         return;
     };
-    let learned = Learned::of(app);
-    if app.conv.show_filters {
-        filters::render(app, learned.as_ref(), &digit, label, inner, buf);
+    let learned = pane.trained.learned();
+    if pane.show_filters {
+        filters::render(pane, cx, learned, label, inner, buf);
     } else {
-        walk::render(app, learned.as_ref(), &digit, label, inner, buf, zoomed);
+        walk::render(pane, cx, &digit, label, inner, buf, zoomed);
     }
 }

@@ -17,11 +17,12 @@ use ratatui::widgets::Widget;
 use super::grid::{self, Marks};
 use super::text::{num, render_lines, rows_from};
 use super::view::View;
+use super::ConvPane;
 use super::{Learned, Mode};
 use crate::explain::{conv2d_steps, pool2d_steps, PoolMode};
-use crate::tui::app::App;
 use crate::tui::views::shade::Scale;
 use crate::tui::views::text::wrap_words;
+use crate::tui::views::ViewContext;
 
 const WINDOW_COLOR: Color = Color::Yellow;
 const CELL_COLOR: Color = Color::Green;
@@ -31,15 +32,15 @@ const CELL_COLOR: Color = Color::Green;
 type Table<'a> = (String, &'a Array2<f32>, Scale, Option<(usize, usize)>, u16);
 
 pub(super) fn render(
-    app: &App,
-    learned: Option<&Learned>,
+    pane: &ConvPane,
+    cx: &ViewContext,
     digit: &Array2<f32>,
     label: u8,
     area: Rect,
     buf: &mut Buffer,
     zoomed: bool,
 ) {
-    let pane = &app.conv;
+    let learned = pane.trained.learned();
     let (name, kernel) = pane.kernel(learned);
     let view = match pane.mode {
         Mode::Conv => conv2d_steps(digit, &kernel, pane.stride, pane.padding)
@@ -65,13 +66,13 @@ pub(super) fn render(
     };
     let digit_text = format!(
         "held-out digit {}/{} (label {label})",
-        pane.digit.min(app.data.test.len().saturating_sub(1)) + 1,
-        app.data.test.len()
+        pane.digit.min(cx.data.test.len().saturating_sub(1)) + 1,
+        cx.data.test.len()
     );
     if zoomed {
-        render_full(app, learned, &view, &digit_text, area, buf);
+        render_full(pane, cx, learned, &view, &digit_text, area, buf);
     } else {
-        render_compact(app, &view, area, buf);
+        render_compact(pane, cx, &view, area, buf);
     }
 }
 
@@ -97,7 +98,8 @@ fn hint(mode: Mode, learned: bool, ascii: bool) -> String {
 }
 
 fn render_full(
-    app: &App,
+    pane: &ConvPane,
+    cx: &ViewContext,
     learned: Option<&Learned>,
     v: &View,
     digit_text: &str,
@@ -130,7 +132,7 @@ fn render_full(
     }
     let (oh, ow) = v.output.dim();
     if v.kernel.is_some() {
-        bottom.push(legend(app.ascii, area.width));
+        bottom.push(legend(cx.ascii, area.width));
     }
     for f in v.formulas(false) {
         for l in wrap_words(&f, width) {
@@ -145,7 +147,7 @@ fn render_full(
                 .map(|l| Line::styled(l, dim)),
         );
     }
-    let hints: Vec<Line> = wrap_words(&hint(app.conv.mode, learned.is_some(), app.ascii), width)
+    let hints: Vec<Line> = wrap_words(&hint(pane.mode, learned.is_some(), cx.ascii), width)
         .into_iter()
         .map(|l| Line::styled(l, dim))
         .collect();
@@ -167,7 +169,7 @@ fn render_full(
             height: grid_h,
             ..area
         };
-        render_grids(app, v, (oh, ow), grids, buf)
+        render_grids(cx, v, (oh, ow), grids, buf)
     } else {
         0
     };
@@ -179,13 +181,13 @@ fn render_full(
 /// Input | kernel, window and products as numbers | output, with labels.
 /// Returns the rows used.
 fn render_grids(
-    app: &App,
+    cx: &ViewContext,
     v: &View,
     (oh, ow): (usize, usize),
     area: Rect,
     buf: &mut Buffer,
 ) -> u16 {
-    let ascii = app.ascii;
+    let ascii = cx.ascii;
     let gray = Scale::Gray { lo: 0.0, hi: 1.0 };
     let mut tables: Vec<Table> = Vec::new();
     if let Some((name, k)) = &v.kernel {
@@ -194,7 +196,7 @@ fn render_grids(
             k,
             Scale::signed(k.as_slice().unwrap_or(&[])),
             None,
-            kernel_block(app, v, area),
+            kernel_block(cx, v, area),
         ));
     }
     let winner = v
@@ -237,7 +239,7 @@ fn render_grids(
     let input_marks = Marks {
         window: Some(v.window),
         cell: v.winner,
-        mono: app.mono,
+        mono: cx.mono,
     };
     let mut used = 0;
     let drawn = grid::draw(&v.input, gray, ascii, body(in_x, side), buf, input_marks);
@@ -261,7 +263,7 @@ fn render_grids(
     let out_marks = Marks {
         window: None,
         cell: Some(v.cell),
-        mono: app.mono,
+        mono: cx.mono,
     };
     if let Some((_, h, f)) = grid::draw(
         &v.output,
@@ -311,8 +313,7 @@ fn render_grids(
     used.min(area.height)
 }
 
-fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
-    let pane = &app.conv;
+fn render_compact(pane: &ConvPane, cx: &ViewContext, v: &View, area: Rect, buf: &mut Buffer) {
     // spelled out ("stride 1 pad 1") where the pane is wide enough, else "s1 p1"
     let (long, short) = match (&v.kernel, pane.mode) {
         (Some((name, _)), _) => (
@@ -350,7 +351,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     ]);
     let mut bottom: Vec<Line> = Vec::new();
     if v.kernel.is_some() {
-        bottom.push(legend(app.ascii, area.width));
+        bottom.push(legend(cx.ascii, area.width));
     }
     bottom.extend(
         v.formulas(true)
@@ -369,7 +370,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     if grid_h == 0 {
         return;
     }
-    let ascii = app.ascii;
+    let ascii = cx.ascii;
     // the kernel's numbers where they fit (a third of the width), else shaded
     let kernel = v.kernel.as_ref().map(|(_, k)| {
         let scale = Scale::signed(k.as_slice().unwrap_or(&[]));
@@ -395,12 +396,12 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
     // where the input and output keep their size with a larger kernel, the
     // kernel's numbers grow into a shaded picture of blocks
     let fits =
-        |m: &Array2<f32>, w: u16| grid::fit_factor(m.nrows(), m.ncols(), app.ascii, w, grid_h);
+        |m: &Array2<f32>, w: u16| grid::fit_factor(m.nrows(), m.ncols(), cx.ascii, w, grid_h);
     let (in_f, out_f) = (fits(&v.input, side), fits(&v.output, out_w));
     let block = match &kernel {
         Some((k, _, true)) => (2..=grid::MAX_BLOCK)
             .rev()
-            .map(|b| (b, grid::block_table_size(k, num, app.ascii, b)))
+            .map(|b| (b, grid::block_table_size(k, num, cx.ascii, b)))
             .find(|&(_, (bw, bh))| {
                 let (side, out_w) = split(bw + 1);
                 bh <= grid_h && fits(&v.input, side) == in_f && fits(&v.output, out_w) == out_f
@@ -410,7 +411,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
             }),
         _ => (1, kernel_w),
     };
-    let (block, kernel_w) = if app.ascii { (1, kernel_w) } else { block };
+    let (block, kernel_w) = if cx.ascii { (1, kernel_w) } else { block };
     let (side, out_w) = split(kernel_w);
     let row = |x: u16, w: u16| Rect::new(x, area.y + 2, w, grid_h);
     let label = |x: u16, w: u16, long: String, short: &str, buf: &mut Buffer| {
@@ -434,7 +435,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
         Marks {
             window: Some(v.window),
             cell: v.winner,
-            mono: app.mono,
+            mono: cx.mono,
         },
     );
     if let Some((k, scale, numbers)) = kernel {
@@ -465,7 +466,7 @@ fn render_compact(app: &App, v: &View, area: Rect, buf: &mut Buffer) {
         Marks {
             window: None,
             cell: Some(v.cell),
-            mono: app.mono,
+            mono: cx.mono,
         },
     );
 }
@@ -475,22 +476,22 @@ const KERNEL_LABEL: &str = "kernel";
 /// The open view's kernel block height: as large as the middle column allows
 /// (a third of the width, the rows left by the window and products tables,
 /// no taller than the input picture), 1 = plain numbers.
-fn kernel_block(app: &App, v: &View, area: Rect) -> u16 {
+fn kernel_block(cx: &ViewContext, v: &View, area: Rect) -> u16 {
     let Some((_, k)) = &v.kernel else { return 1 };
     let (ih, iw) = v.input.dim();
     let body_h = area.height.saturating_sub(1);
-    let Some(f) = grid::fit_factor(ih, iw, app.ascii, area.width / 3, body_h) else {
+    let Some(f) = grid::fit_factor(ih, iw, cx.ascii, area.width / 3, body_h) else {
         return 1;
     };
     let (pic_w, pic_h) =
-        crate::tui::views::shade::cells_needed(ih.div_ceil(f), iw.div_ceil(f), app.ascii);
+        crate::tui::views::shade::cells_needed(ih.div_ceil(f), iw.div_ceil(f), cx.ascii);
     // label and blank row around each table, the sum line
     let others = (v.window_values.nrows() as u16 + 2) * 2 + 1;
     let h = body_h
         .saturating_sub(others + 1)
         .min(pic_h.max(k.nrows() as u16));
     let w = (area.width / 3).min(area.width.saturating_sub(4 + 2 * pic_w));
-    grid::block_scale(k, num, app.ascii, w, h)
+    grid::block_scale(k, num, cx.ascii, w, h)
 }
 
 /// What the kernel's and the output's shades mean, as long as fits `width`.

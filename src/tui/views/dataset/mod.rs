@@ -23,9 +23,9 @@ mod digit;
 pub mod fetch;
 mod render;
 
-pub use render::render;
+pub use render::{render, render_pane};
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
@@ -81,7 +81,8 @@ impl Split {
     }
 }
 
-/// The last prediction: redraws come every tick, the model need not rerun.
+/// The prediction for the shown image, with what it was computed for.
+#[derive(Clone)]
 struct Cached {
     split: Split,
     index: usize,
@@ -98,9 +99,11 @@ pub struct DatasetPane {
     pub split: Split,
     /// The index in the other split, restored when `t` switches back.
     other_index: usize,
-    cache: Mutex<Option<Cached>>,
     /// The download `D` / `F` started, if any.
     pub fetch: Option<fetch::Fetch>,
+    /// Computed in `App::update` when the model or the image changes
+    /// ([`DatasetPane::refresh`]); drawing only reads it.
+    prediction: Option<Cached>,
 }
 
 /// This pane's keys, for the help (`?`): (keys, what they do). Arrows
@@ -182,39 +185,49 @@ impl DatasetPane {
         }
     }
 
-    /// Softmax probabilities of `model` for the shown image, cached per
-    /// (split, index, model).
-    fn probabilities(
-        &self,
-        set: &ImageSet,
+    /// Follow the trained `model`: its softmax probabilities for the shown
+    /// image, computed again only when the model, the split or the image
+    /// changed. `input_shape` is one image's shape as the model takes it.
+    pub fn refresh(
+        &mut self,
+        data: &Mnist,
         input_shape: &[usize],
-        model: &Arc<Sequential>,
-    ) -> Result<Vec<f32>, String> {
+        model: Option<&Arc<Sequential>>,
+    ) {
+        let Some(model) = model else {
+            self.prediction = None;
+            return;
+        };
         let fresh = |c: &Cached| {
             c.split == self.split && c.index == self.index && Arc::ptr_eq(&c.model, model)
         };
-        if let Ok(guard) = self.cache.lock() {
-            if let Some(c) = guard.as_ref().filter(|c| fresh(c)) {
-                return c.probs.clone();
+        if self.prediction.as_ref().is_some_and(fresh) {
+            return;
+        }
+        let set = self.set(data);
+        let probs = match set.images.outer_iter().nth(self.index) {
+            Some(row) => {
+                let pixels: Vec<f32> = row.iter().map(|&p| scale(p)).collect();
+                predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"))
             }
-        }
-        let pixels: Vec<f32> = set
-            .images
-            .row(self.index)
-            .iter()
-            .map(|&p| scale(p))
-            .collect();
-        let probs =
-            predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"));
-        if let Ok(mut guard) = self.cache.lock() {
-            *guard = Some(Cached {
-                split: self.split,
-                index: self.index,
-                model: model.clone(),
-                probs: probs.clone(),
-            });
-        }
-        probs
+            None => Err("no image to predict".into()),
+        };
+        self.prediction = Some(Cached {
+            split: self.split,
+            index: self.index,
+            model: model.clone(),
+            probs,
+        });
+    }
+
+    /// The probabilities for the shown image, as last computed by
+    /// [`refresh`](Self::refresh); None when there is no model (or they are
+    /// of another image).
+    pub fn prediction(&self) -> Option<&Result<Vec<f32>, String>> {
+        self.prediction
+            .as_ref()
+            .filter(|c| c.split == self.split && c.index == self.index)
+            .map(|c| &c.probs)
     }
 }
 

@@ -12,8 +12,10 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::digit::{digit_cells, digit_matrix, pick_size, Size, GAP};
 use super::{class_name, is_fashion, top_k, Split};
 use crate::data::mnist::{ImageSet, NUM_CLASSES};
-use crate::lessons::Task;
 use crate::tui::app::App;
+use crate::tui::views::ViewContext;
+
+use super::DatasetPane;
 use crate::tui::views::pane_block;
 use crate::tui::views::shade::{draw_matrix, Scale};
 
@@ -59,24 +61,26 @@ fn dim() -> Style {
 }
 
 /// The prediction lines: "predicted: 7 ✓" and the top-3, as `wide` allows.
-fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec<Line<'static>> {
-    let pane = &app.dataset;
-    let Some(model) = &app.trained else {
+fn prediction_lines(
+    pane: &DatasetPane,
+    cx: &ViewContext,
+    set: &ImageSet,
+    wide: bool,
+    fashion: bool,
+) -> Vec<Line<'static>> {
+    // computed in `App::update` (see `DatasetPane::refresh`)
+    let Some(probs) = pane.prediction() else {
         return vec![Line::styled("train a model (s) to see predictions", dim())];
     };
-    let input_shape = match &app.lesson.task {
-        Task::Classifier { input_shape, .. } => input_shape.clone(),
-        _ => vec![set.pixels()],
-    };
-    let probs = match pane.probabilities(set, &input_shape, model) {
-        Ok(p) if !p.is_empty() => p,
+    let probs = match probs {
+        Ok(p) if !p.is_empty() => p.clone(),
         Ok(_) => {
             return vec![Line::styled(
                 "the model gave no output",
                 Style::new().fg(Color::Red),
             )]
         }
-        Err(e) => return vec![Line::styled(e, Style::new().fg(Color::Red))],
+        Err(e) => return vec![Line::styled(e.clone(), Style::new().fg(Color::Red))],
     };
     let top = top_k(&probs, 3);
     let label = set
@@ -85,7 +89,7 @@ fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec
         .map_or(usize::MAX, |&l| usize::from(l));
     let (best, _) = top[0];
     let right = best == label;
-    let mark = match (app.ascii, right) {
+    let mark = match (cx.ascii, right) {
         (true, true) => " (right)",
         (true, false) => " (wrong)",
         (false, true) => " ✓",
@@ -115,7 +119,7 @@ fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec
         .unwrap_or(1);
     for &(c, p) in &top {
         let bar_len = (p.clamp(0.0, 1.0) * 20.0).round() as usize;
-        let bar = if app.ascii { "#" } else { "█" }.repeat(bar_len);
+        let bar = if cx.ascii { "#" } else { "█" }.repeat(bar_len);
         let style = if c == label {
             Style::new().fg(Color::Green)
         } else {
@@ -132,15 +136,20 @@ fn prediction_lines(app: &App, set: &ImageSet, wide: bool, fashion: bool) -> Vec
     lines
 }
 
-fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
-    let pane = &app.dataset;
-    let set = pane.set(&app.data);
-    let fashion = is_fashion(&app.data.source);
+fn texts(
+    pane: &DatasetPane,
+    cx: &ViewContext,
+    inner: Rect,
+    digit: Option<Size>,
+    zoomed: bool,
+) -> Texts {
+    let set = pane.set(cx.data);
+    let fashion = is_fashion(&cx.data.source);
     let full_digit = matches!(digit, Some(Size::Big | Size::Full));
     let roomy = full_digit || (digit.is_none() && inner.width >= 60);
     let bold = Style::new().add_modifier(Modifier::BOLD);
 
-    let source = &app.data.source;
+    let source = &cx.data.source;
     let short = source.split(" (").next().unwrap_or(source);
     let shown = if roomy || source.chars().count() + 6 <= usize::from(inner.width) {
         source.as_str()
@@ -184,7 +193,7 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
     if roomy {
         side.push(Line::raw(""));
     }
-    side.extend(prediction_lines(app, set, roomy, fashion));
+    side.extend(prediction_lines(pane, cx, set, roomy, fashion));
 
     let other = pane.split.other();
     let mut footer = Vec::new();
@@ -192,7 +201,7 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
         for split in [pane.split, other] {
             footer.push(Line::from(vec![
                 Span::styled(format!("images per class, {} set: ", split.name()), dim()),
-                Span::raw(counts_text(split.of(&app.data), false)),
+                Span::raw(counts_text(split.of(cx.data), false)),
             ]));
         }
         if fashion {
@@ -209,7 +218,7 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
         ]));
     }
 
-    match keys_line(zoomed, roomy, app.ascii, other) {
+    match keys_line(zoomed, roomy, cx.ascii, other) {
         Some(keys) => {
             footer.push(Line::raw(""));
             footer.push(Line::styled(keys, dim()));
@@ -220,7 +229,7 @@ fn texts(app: &App, inner: Rect, digit: Option<Size>, zoomed: bool) -> Texts {
             side.push(Line::styled(format!("t: show {} set", other.name()), dim()));
         }
     }
-    if app.ascii {
+    if cx.ascii {
         let plain = crate::tui::views::plain::ascii_lines;
         return Texts {
             header: plain(header),
@@ -268,15 +277,33 @@ fn paragraph(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    render_pane(
+        &app.dataset,
+        &app.view_context(),
+        area,
+        buf,
+        focused,
+        zoomed,
+    );
+}
+
+/// The pane from its own state and the lab's read-only context.
+pub fn render_pane(
+    pane: &DatasetPane,
+    cx: &ViewContext,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    zoomed: bool,
+) {
     let area = area.intersection(*buf.area());
-    let block = pane_block("Dataset", focused, app.ascii);
+    let block = pane_block("Dataset", focused, cx.ascii);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.is_empty() {
         return;
     }
-    let pane = &app.dataset;
-    let set = pane.set(&app.data);
+    let set = pane.set(cx.data);
     if inner.width < NOTICE_WIDTH {
         paragraph(vec![Line::raw("too small")], inner, buf);
         return;
@@ -285,17 +312,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         let msg = format!(
             "no images in the {} set ({})",
             pane.split.name(),
-            app.data.source
+            cx.data.source
         );
         paragraph(vec![Line::raw(msg)], inner, buf);
         return;
     }
-    let digit = pick_size(inner, set, app.ascii);
+    let digit = pick_size(inner, set, cx.ascii);
     let Texts {
         header,
         side,
         footer,
-    } = texts(app, inner, digit, zoomed);
+    } = texts(pane, cx, inner, digit, zoomed);
 
     let Some(size) = digit else {
         let mut all = header;
@@ -305,7 +332,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         return;
     };
     // rows: header, then digit beside the text, then the footer
-    let (dw, dh) = digit_cells(set, size, app.ascii);
+    let (dw, dh) = digit_cells(set, size, cx.ascii);
     // each line's wrapped rows; the data line gets at most two
     let wants_header: usize = header
         .iter()
@@ -328,7 +355,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     let footer_area = Rect::new(inner.x, body.bottom(), inner.width, avail - body_h);
 
     paragraph(header, header_area, buf);
-    let (values, rows, cols) = digit_matrix(set, pane.index, size, app.ascii);
+    let (values, rows, cols) = digit_matrix(set, pane.index, size, cx.ascii);
     let hi = values.iter().copied().fold(0.0f32, f32::max);
     let scale = Scale::Gray {
         lo: 0.0,
@@ -339,7 +366,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         rows,
         cols,
         scale,
-        app.ascii,
+        cx.ascii,
         Rect::new(body.x, body.y, dw, dh),
         buf,
     );

@@ -121,7 +121,7 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
 /// Held-out accuracy per epoch, in percent, on its own axis.
 pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
     // on the loss chart's x unit: epoch e (from 1) ends at step e × batches
-    let per = app.progress.batches_per_epoch.max(1) as f64;
+    let per = app.training.progress.batches_per_epoch.max(1) as f64;
     let pts: Vec<(f64, f64)> = app
         .loss
         .accuracy
@@ -137,7 +137,7 @@ pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let planned = match app.lesson.task {
-        Task::Classifier { .. } => app.progress.epochs.max(1) as f64 * per,
+        Task::Classifier { .. } => app.training.progress.epochs.max(1) as f64 * per,
         _ => per,
     };
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);

@@ -34,7 +34,7 @@ fn field(short: String, label: &'static str, value: String) -> Field {
 }
 
 fn state_field(app: &App) -> Field {
-    let (text, colour) = match (&app.stepper, &app.train_state) {
+    let (text, colour) = match (&app.stepper, &app.training.state) {
         (Some(s), _) if s.diverged.is_some() => ("diverged", Color::Red),
         (Some(s), _) if s.running_away.is_some() => ("diverging", Color::Yellow),
         (Some(s), _) if s.session.done() => ("done", Color::Cyan),
@@ -45,7 +45,9 @@ fn state_field(app: &App) -> Field {
         (None, TrainState::Running) => ("training", Color::Green),
         (None, TrainState::Paused) => ("paused (s resumes)", Color::Yellow),
         (None, TrainState::Diverged(_)) => ("diverged: paused (- then s)", Color::Red),
-        (None, TrainState::Finished) if app.progress.fraction() < 1.0 => ("stopped", Color::Cyan),
+        (None, TrainState::Finished) if app.training.progress.fraction() < 1.0 => {
+            ("stopped", Color::Cyan)
+        }
         (None, TrainState::Finished) => ("finished", Color::Cyan),
         (None, TrainState::Failed(_)) => ("failed", Color::Red),
     };
@@ -81,7 +83,7 @@ fn fields(app: &App) -> Vec<Field> {
         ));
         return out;
     }
-    let p = &app.progress;
+    let p = &app.training.progress;
     let total = p.epochs * p.batches_per_epoch;
     if not_started(app) {
         let h = &app.hyper;
@@ -173,7 +175,7 @@ fn flow(fields: &[Field], width: usize) -> Vec<Line<'static>> {
 /// (smoothed loss, last epoch's speed, best accuracy, …) and the chart's scale.
 fn side_fields(app: &App) -> Vec<Field> {
     let mut all = fields(app);
-    let p = &app.progress;
+    let p = &app.training.progress;
     if !not_started(app) && app.stepper.is_none() {
         if let Some(s) = app.loss.losses.last_smoothed() {
             all.push(field(String::new(), "loss, smoothed", fmt_value(s)));
@@ -282,9 +284,13 @@ fn busy_secs(p: &crate::tui::app::Progress) -> f64 {
 }
 
 fn eta_text(app: &App) -> String {
-    match app.train_state {
+    match app.training.state {
         TrainState::Finished | TrainState::Failed(_) => "–".into(),
-        _ => app.progress.eta_secs().map_or("–".into(), fmt_secs),
+        _ => app
+            .training
+            .progress
+            .eta_secs()
+            .map_or("–".into(), fmt_secs),
     }
 }
 
@@ -300,7 +306,7 @@ pub(super) fn progress_line(app: &App, area: Rect, buf: &mut Buffer, bare: bool)
         }
         None if not_started(app) => (0.0, " not started".to_string()),
         None => {
-            let f = app.progress.fraction();
+            let f = app.training.progress.fraction();
             if bare {
                 return progress_bar(f, format!(" {:.0} %", f * 100.0), app.ascii, area, buf);
             }

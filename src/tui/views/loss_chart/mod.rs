@@ -204,7 +204,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
 
 /// No run has reported yet (a classifier lesson before its first `Started`).
 fn not_started(app: &App) -> bool {
-    app.stepper.is_none() && app.progress.epochs == 0
+    app.stepper.is_none() && app.training.progress.epochs == 0
 }
 
 /// The chart counts epochs (a small lesson) rather than steps.
@@ -222,7 +222,7 @@ fn failure_text(app: &App) -> Option<(String, Color)> {
             _ => None,
         };
     }
-    match &app.train_state {
+    match &app.training.state {
         // a diverged loss wants a smaller learning rate; other failures just a retry
         TrainState::Diverged(m) => Some((m.clone(), Color::Red)),
         TrainState::Failed(m) if m.contains("diverged") => Some((

@@ -54,7 +54,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     } else {
         Style::new().fg(Color::Red)
     };
-    let title = match app.train_state {
+    let title = match app.training.state {
         TrainState::Running => "Model · training",
         TrainState::Paused | TrainState::Diverged(_) => "Model · paused",
         _ => "Model",
@@ -182,8 +182,8 @@ fn status_lines(
 /// The run's model against the edited list: while a run is on, that edits
 /// apply to the next run; after it, whether the list changed since.
 fn run_note(app: &App) -> Option<&'static str> {
-    let edited = app.builder.specs != app.trained_specs && !app.trained_specs.is_empty();
-    match app.train_state {
+    let edited = app.builder.specs != app.training.specs() && !app.training.specs().is_empty();
+    match app.training.state {
         TrainState::Running | TrainState::Paused | TrainState::Diverged(_) if edited => Some(
             "edited: applies to the next run; the run in progress keeps its own model (r then s)",
         ),
