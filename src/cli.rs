@@ -40,6 +40,16 @@ pub struct Cli {
     pub ascii: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
     pub device: DeviceSpec,
+    /// Open a checkpoint or a .safetensors file (PyTorch's names) in the MNIST lesson: its
+    /// filters and predictions show, and training goes on from it (key o opens it again).
+    #[arg(long, value_name = "PATH")]
+    pub load: Option<PathBuf>,
+    /// Where key w writes a checkpoint (default: dl-lab-LESSON.ckpt in the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Write each finished epoch's loss, test accuracy and img/s to a CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    pub history: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,7 +152,9 @@ impl Cli {
         let matches = cmd.clone().get_matches();
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if let Some((name, _)) = matches.subcommand() {
-            for flag in ["lesson", "data", "ascii", "device"] {
+            for flag in [
+                "lesson", "data", "ascii", "device", "load", "save", "history",
+            ] {
                 if matches.value_source(flag) == Some(clap::parser::ValueSource::CommandLine) {
                     let msg = format!(
                         "--{flag} before `{name}` is the lab's flag and would be ignored; \

@@ -215,6 +215,7 @@ fn name(ev: &TrainEvent) -> &'static str {
         TrainEvent::Finished { .. } => "Finished",
         TrainEvent::Failed(_) => "Failed",
         TrainEvent::Diverged { .. } => "Diverged",
+        TrainEvent::Saved { .. } => "Saved",
     }
 }
 

@@ -1,6 +1,8 @@
 //! The two typed channels between the training worker and the UI:
 //! [`TrainEvent`] flows worker → UI, [`TrainCommand`] flows UI → worker.
 
+use std::path::PathBuf;
+
 use crate::engine::Array;
 
 use super::EpochSummary;
@@ -43,6 +45,14 @@ pub enum TrainEvent {
     },
     /// An error ended training (e.g. the loss diverged).
     Failed(String),
+    /// A `Save` was done: the checkpoint at `path` holds the model after
+    /// `epoch` finished epochs (and the batches of the next one so far), or
+    /// `error` says why it was not written (training goes on either way).
+    Saved {
+        path: PathBuf,
+        epoch: usize,
+        error: Option<String>,
+    },
 }
 
 /// Which training run an event belongs to: every run the lab starts gets
@@ -64,4 +74,11 @@ pub enum TrainCommand {
     Resume,
     Stop,
     SetLr(f32),
+    /// Write a checkpoint of the model and optimizer as they are now to
+    /// `path`; `run` describes the run (the worker fills in the epoch and
+    /// the learning rate). Answered with `Saved`.
+    Save {
+        path: PathBuf,
+        run: Box<super::RunState>,
+    },
 }

@@ -13,8 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::messages::{RunEvent, RunId, TrainCommand, TrainEvent};
-use super::{ClassifierRun, Control, Progress};
-use crate::nn::Module;
+use super::{Checkpoint, ClassifierRun, Control, Progress};
+use crate::nn::{Module, Sequential};
 use crate::optim::Optimizer;
 
 /// The training thread's name (the lab's panic hook tells it apart).
@@ -108,11 +108,12 @@ fn send_snapshot(model: &crate::nn::Sequential, send: &dyn Fn(TrainEvent) -> boo
 }
 
 /// Apply waiting commands; `Pause` blocks until `Resume` or `Stop`, and so
-/// does `start_paused` (after a divergence). Returns false when training
+/// does `start_paused` (after a divergence). `Save` writes `model` and `opt`
+/// as they are, after `epoch` finished epochs. Returns false when training
 /// should stop.
 fn obey(
     inbox: &Receiver<TrainCommand>,
-    opt: &mut dyn Optimizer,
+    (opt, model, epoch): (&mut dyn Optimizer, &Sequential, usize),
     send: &dyn Fn(TrainEvent) -> bool,
     start_paused: bool,
 ) -> bool {
@@ -127,6 +128,17 @@ fn obey(
             Ok(TrainCommand::Stop) | Err(TryRecvError::Disconnected) => return false,
             Err(TryRecvError::Empty) => return true,
             Ok(TrainCommand::SetLr(lr)) => opt.set_lr(lr),
+            Ok(TrainCommand::Save { path, mut run }) => {
+                run.epoch = epoch;
+                run.lr = opt.lr();
+                let error = Checkpoint::capture(*run, model, &*opt)
+                    .and_then(|c| c.save(&path))
+                    .err()
+                    .map(|e| e.to_string());
+                if !send(TrainEvent::Saved { path, epoch, error }) {
+                    return false;
+                }
+            }
             Ok(TrainCommand::Pause) if !paused => {
                 paused = true;
                 if !send(TrainEvent::Paused) {
@@ -166,8 +178,13 @@ fn work(
     let mut last_report = Instant::now();
     let mut last_snapshot = Instant::now();
     let mut stopped = false;
+    // the epochs finished so far, which a checkpoint saved now records
+    let mut done = run.done_epochs;
     let result = run.train(|p, opt, model| {
-        let alive = obey(inbox, opt, send, false)
+        if let Progress::Epoch(s) = p {
+            done = s.epoch;
+        }
+        let alive = obey(inbox, (&mut *opt, model, done), send, false)
             && match p {
                 Progress::Batch {
                     epoch,
@@ -214,7 +231,7 @@ fn work(
                         loss: *loss,
                         lr: *lr,
                     };
-                    send(ev) && obey(inbox, opt, send, true)
+                    send(ev) && obey(inbox, (opt, model, done), send, true)
                 }
             };
         if alive {

@@ -107,6 +107,8 @@ pub struct App {
     /// The message as of the last tick, and how many ticks it has been shown.
     message_seen: Option<String>,
     message_ticks: u32,
+    /// `--load`, `--save`, `--history` and the opened checkpoint.
+    pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
     tx: Sender<Event>,
@@ -144,6 +146,7 @@ impl App {
             message_seen: None,
             message_ticks: 0,
             finish_announced: false,
+            files: Default::default(),
             tx,
         }
     }
@@ -155,6 +158,12 @@ impl App {
         if note.is_some() {
             self.message = note;
         }
+        self
+    }
+
+    /// The same lab with the files `--load`, `--save` and `--history` name.
+    pub fn with_files(mut self, files: super::files::LabFiles) -> App {
+        self.files = files;
         self
     }
 
@@ -320,8 +329,11 @@ impl App {
         self.training.stop();
         let (area, focus, mono) = (self.area, self.focus, self.mono);
         let name = lesson.name;
+        let f = &self.files;
+        let files = super::files::LabFiles::new(f.load.clone(), f.save.clone(), f.history.clone());
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
-            .with_device(self.device.clone(), None);
+            .with_device(self.device.clone(), None)
+            .with_files(files);
         self.area = area;
         self.focus = focus;
         self.mono = mono;
@@ -384,6 +396,8 @@ impl App {
             Intent::LrUp => self.change_lr(true),
             Intent::LrDown => self.change_lr(false),
             Intent::ToggleLogScale => self.loss.log_scale = !self.loss.log_scale,
+            Intent::SaveCheckpoint => self.save_checkpoint(),
+            Intent::OpenCheckpoint => self.open_checkpoint(),
         }
     }
 
@@ -521,13 +535,15 @@ impl App {
             &self.hyper,
             self.device.clone(),
         );
-        let run = match run {
+        let mut run = match run {
             Ok(r) => r,
             Err(e) => {
                 self.message = Some(format!("cannot train this model: {e}"));
                 return;
             }
         };
+        let note = self.prepare_run(&mut run, &specs);
+        let done = run.done_epochs;
         let tx = self.tx.clone();
         match self
             .training
@@ -542,7 +558,11 @@ impl App {
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
                 }
-                self.message = Some("training started".into());
+                self.training.progress.epochs_done = done;
+                self.message = Some(note.unwrap_or_else(|| match done {
+                    0 => "training started".into(),
+                    k => format!("training on from epoch {k}"),
+                }));
             }
             Err(e) => self.message = Some(format!("cannot start the training thread: {e}")),
         }
@@ -559,7 +579,13 @@ impl App {
             TrainEvent::Batch { step, losses, .. } => {
                 self.loss.push_losses(step + 1 - losses.len(), &losses);
             }
-            TrainEvent::Epoch(s) => self.loss.push_epoch(&s),
+            TrainEvent::Epoch(s) => {
+                self.loss.push_epoch(&s);
+                if let Some(e) = self.files.record_epoch(&s) {
+                    self.message = Some(e);
+                }
+            }
+            TrainEvent::Saved { path, epoch, error } => self.on_saved(&path, epoch, error),
             TrainEvent::Diverged { .. } => {
                 if let TrainState::Diverged(msg) = &self.training.state {
                     self.message = Some(msg.clone());

@@ -31,6 +31,10 @@ pub enum Intent {
     ToggleLogScale,
     /// L: the list of lessons, to switch to another.
     Lessons,
+    /// w: write a checkpoint (MNIST lessons).
+    SaveCheckpoint,
+    /// o: open a checkpoint or .safetensors file (MNIST lessons).
+    OpenCheckpoint,
 }
 
 /// Every key the status bar and help overlay list: (keys, what they do).
@@ -55,6 +59,14 @@ pub const HELP: &[(&str, &str)] = &[
     ("+ / -", "raise / lower the learning rate"),
     ("l", "loss chart: linear / log scale"),
     ("L", "choose another lesson"),
+    (
+        "w",
+        "write a checkpoint (MNIST lessons): --save PATH, else dl-lab-LESSON.ckpt",
+    ),
+    (
+        "o",
+        "open a checkpoint or .safetensors file: --load PATH, else the one w writes",
+    ),
     ("?", "this help"),
     ("q", "quit (also while training)"),
 ];
@@ -81,6 +93,8 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Char('-') => Intent::LrDown,
         KeyCode::Char('l') => Intent::ToggleLogScale,
         KeyCode::Char('L') => Intent::Lessons,
+        KeyCode::Char('w') => Intent::SaveCheckpoint,
+        KeyCode::Char('o') => Intent::OpenCheckpoint,
         KeyCode::Enter if !zoomed => Intent::Open,
         KeyCode::Left if !zoomed => Intent::FocusLeft,
         KeyCode::Right if !zoomed => Intent::FocusRight,

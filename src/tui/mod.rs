@@ -3,6 +3,7 @@
 //!
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
+//! - `files.rs`: checkpoints (`w`, `o`, `--load`, `--save`) and `--history`
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod event;
+pub mod files;
 pub mod format;
 pub mod keymap;
 pub mod remember;
@@ -114,6 +116,12 @@ pub struct LabOptions {
     pub ascii: bool,
     /// Where the MNIST lessons train.
     pub device: DeviceSpec,
+    /// A checkpoint or .safetensors file to open at the start and with `o`.
+    pub load: Option<std::path::PathBuf>,
+    /// Where `w` writes a checkpoint.
+    pub save: Option<std::path::PathBuf>,
+    /// A CSV row per finished epoch.
+    pub history: Option<std::path::PathBuf>,
 }
 
 impl From<&crate::cli::Cli> for LabOptions {
@@ -123,6 +131,9 @@ impl From<&crate::cli::Cli> for LabOptions {
             data: cli.data.clone(),
             ascii: cli.ascii,
             device: cli.device,
+            load: cli.load.clone(),
+            save: cli.save.clone(),
+            history: cli.history.clone(),
         }
     }
 }
@@ -134,6 +145,9 @@ pub fn check_args(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = &cli.data {
         // `--data mnist` not downloaded yet: say so before the screen is taken
         crate::data::download::resolve_data_arg(name)?;
+    }
+    if let Some(path) = cli.load.as_ref().filter(|p| !p.is_file()) {
+        return Err(format!("--load {}: no such file", path.display()).into());
     }
     if let Some(path) = cli.data.as_ref().filter(|p| p.is_file()) {
         return Err(format!(
@@ -225,8 +239,14 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     event::spawn_input(tx.clone());
     event::spawn_ticker(tx.clone());
     let size = terminal.size()?;
-    let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx).with_device(device, note);
+    let files = files::LabFiles::new(cli.load.clone(), cli.save.clone(), cli.history.clone());
+    let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx)
+        .with_device(device, note)
+        .with_files(files);
     app.mono = no_color_requested();
+    if cli.load.is_some() && !open_list {
+        app.open_checkpoint();
+    }
     app.update(Event::Resize(size.width, size.height));
     if open_list {
         app.open_lesson_list();

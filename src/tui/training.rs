@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::Array;
 use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
-use crate::train::{ClassifierRun, RunEvent, RunId, TrainCommand, TrainEvent, Worker};
+use crate::train::{ClassifierRun, RunEvent, RunId, RunState, TrainCommand, TrainEvent, Worker};
 
 /// Where classifier training stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,8 @@ pub struct Progress {
     pub img_per_s: f32,
     pub last_loss: Option<f32>,
     pub last_acc: Option<f32>,
+    /// Epochs finished (a checkpoint saved now records this many).
+    pub epochs_done: usize,
     /// When training started (the ETA's clock).
     pub started: Option<Instant>,
     /// Time spent paused so far, left out of the ETA.
@@ -91,6 +93,8 @@ pub struct TrainingRun {
     trained: Option<Arc<Sequential>>,
     /// The run trained every epoch (it was not stopped).
     completed: bool,
+    /// The ended run's model and optimizer (kept for a checkpoint).
+    ended: Option<ClassifierRun>,
 }
 
 impl Default for TrainingRun {
@@ -110,6 +114,7 @@ impl TrainingRun {
             input_shape: Vec::new(),
             trained: None,
             completed: false,
+            ended: None,
         }
     }
 
@@ -156,6 +161,7 @@ impl TrainingRun {
         };
         // the last run's model goes with its own layers: drop it
         self.trained = None;
+        self.ended = None;
         self.specs = specs.to_vec();
         self.input_shape = input_shape.to_vec();
         self.id
@@ -207,11 +213,34 @@ impl TrainingRun {
         self.command(TrainCommand::SetLr(lr));
     }
 
+    /// Ask a working worker to write a checkpoint to `path` (it answers
+    /// `Saved`); false when no worker is working (none, or it has ended).
+    pub fn save(&self, path: &std::path::Path, run: RunState) -> bool {
+        let working = self.worker.as_ref().is_some_and(|w| !w.is_finished());
+        if working {
+            self.command(TrainCommand::Save {
+                path: path.to_path_buf(),
+                run: Box::new(run),
+            });
+        }
+        working
+    }
+
+    /// The model and optimizer of a run that has ended (finished, failed or
+    /// stopped), for a checkpoint; None while one works or before any.
+    pub fn ended_run(&mut self) -> Option<&ClassifierRun> {
+        if self.worker.as_ref().is_some_and(Worker::is_finished) {
+            // its last reports may still be queued: the id stays
+            self.ended = self.worker.take().and_then(Worker::stop);
+        }
+        self.ended.as_ref()
+    }
+
     /// Stop the worker, if any, and wait for it; its queued reports are
     /// dropped from now on. State, progress and model stay as they are.
     pub fn stop(&mut self) {
         if let Some(w) = self.worker.take() {
-            w.stop();
+            self.ended = w.stop();
         }
         self.id = 0;
     }
@@ -219,6 +248,7 @@ impl TrainingRun {
     /// Stop, and forget the run: idle, no progress, no trained model.
     pub fn reset(&mut self) {
         self.stop();
+        self.ended = None;
         self.state = TrainState::Idle;
         self.progress = Progress::default();
         self.trained = None;
@@ -255,7 +285,10 @@ impl TrainingRun {
                 p.img_per_s = *img_per_s;
                 p.last_loss = losses.last().copied();
             }
-            TrainEvent::Epoch(s) => p.last_acc = Some(s.test_acc),
+            TrainEvent::Epoch(s) => {
+                p.last_acc = Some(s.test_acc);
+                p.epochs_done = s.epoch;
+            }
             TrainEvent::Snapshot(params) => {
                 if let Ok(model) = model_from_params(&self.specs, &self.input_shape, params) {
                     self.trained = Some(Arc::new(model));
@@ -290,6 +323,7 @@ impl TrainingRun {
                 self.completed = !stopped;
             }
             TrainEvent::Failed(msg) => self.state = TrainState::Failed(msg.clone()),
+            TrainEvent::Saved { .. } => {}
         }
         Some(ev.event)
     }

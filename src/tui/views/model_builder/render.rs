@@ -54,12 +54,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     } else {
         Style::new().fg(Color::Red)
     };
-    let title = match app.training.state {
+    let state = match app.training.state {
         TrainState::Running => "Model · training",
         TrainState::Paused | TrainState::Diverged(_) => "Model · paused",
         _ => "Model",
     };
-    let block = pane_block(title, focused, app.ascii).title_top(
+    // the checkpoint or weights the model was opened from (key o)
+    let title = match app.files.loaded_name() {
+        Some(name) => format!("{state} · weights: {name}"),
+        None => state.to_string(),
+    };
+    let block = pane_block(&title, focused, app.ascii).title_top(
         Line::styled(format!(" {} params ", format::count(total)), title_style).right_aligned(),
     );
     let inner = block.inner(area);
