@@ -598,8 +598,12 @@ impl App {
                     format!("training done · {}", self.finished_note())
                 });
                 self.finish_announced = !stopped;
+                self.on_run_ended();
             }
-            TrainEvent::Failed(msg) => self.message = Some(msg),
+            TrainEvent::Failed(msg) => {
+                self.message = Some(msg);
+                self.on_run_ended();
+            }
             TrainEvent::Started { .. }
             | TrainEvent::Snapshot(_)
             | TrainEvent::Paused

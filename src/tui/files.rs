@@ -25,6 +25,8 @@ pub struct LabFiles {
     pub loaded: Option<Checkpoint>,
     /// The current run's history file.
     csv: Option<EpochCsv>,
+    /// A save asked of the worker and not answered yet.
+    save_pending: bool,
 }
 
 /// Where `w` writes without `--save`: `dl-lab-LESSON.ckpt` in the current directory.
@@ -143,6 +145,7 @@ impl App {
         let path = self.files.save_path(self.lesson.name);
         let state = self.run_state(&input_shape);
         if self.training.save(&path, state.clone()) {
+            self.files.save_pending = true;
             self.message = Some(format!("saving to {} …", path.display()));
             return;
         }
@@ -162,10 +165,18 @@ impl App {
 
     /// The worker's answer to a save.
     pub fn on_saved(&mut self, path: &Path, epoch: usize, error: Option<String>) {
+        self.files.save_pending = false;
         self.message = Some(match error {
             None => saved_note(path, epoch),
             Some(e) => format!("cannot save: {e}"),
         });
+    }
+
+    /// The run ended: a save it did not answer is done from the ended run.
+    pub fn on_run_ended(&mut self) {
+        if std::mem::take(&mut self.files.save_pending) {
+            self.save_checkpoint();
+        }
     }
 
     /// `o`: open the load path into the lab's model (stopping any run), or
@@ -184,6 +195,7 @@ impl App {
             }
         };
         self.training.reset();
+        self.files.save_pending = false;
         self.loss = LossPane {
             log_scale: self.loss.log_scale,
             ..LossPane::default()

@@ -213,10 +213,18 @@ impl TrainingRun {
         self.command(TrainCommand::SetLr(lr));
     }
 
+    /// Whether the worker may still read a command: it has not ended nor
+    /// sent its last report.
+    fn working(&self) -> bool {
+        let ended = matches!(self.state, TrainState::Finished | TrainState::Failed(_));
+        !ended && self.worker.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
     /// Ask a working worker to write a checkpoint to `path` (it answers
-    /// `Saved`); false when no worker is working (none, or it has ended).
+    /// `Saved`, or ends first without: the caller saves from the ended
+    /// run then); false when no worker is working.
     pub fn save(&self, path: &std::path::Path, run: RunState) -> bool {
-        let working = self.worker.as_ref().is_some_and(|w| !w.is_finished());
+        let working = self.working();
         if working {
             self.command(TrainCommand::Save {
                 path: path.to_path_buf(),
@@ -229,7 +237,7 @@ impl TrainingRun {
     /// The model and optimizer of a run that has ended (finished, failed or
     /// stopped), for a checkpoint; None while one works or before any.
     pub fn ended_run(&mut self) -> Option<&ClassifierRun> {
-        if self.worker.as_ref().is_some_and(Worker::is_finished) {
+        if self.worker.is_some() && !self.working() {
             // its last reports may still be queued: the id stays
             self.ended = self.worker.take().and_then(Worker::stop);
         }
