@@ -486,6 +486,10 @@ fn lab_flags_before_a_command_are_an_error_not_ignored() {
     let out = dl_lab(&["--data", "datasets", "bench"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--data before `bench`"));
+    // the lab's checkpoint flags too (`run` has its own)
+    let out = dl_lab(&["--save", "x.ckpt", "run", "softmax-mnist"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--save before `run`"));
     // after the command they work
     let out = ok(&["run", "gd-scalar", "--epochs", "1", "--device", "cpu"]);
     assert!(out.contains("Epoch    1/1"), "{out}");

@@ -542,6 +542,23 @@ fn the_lab_takes_its_own_options_not_the_command_line() {
     assert_eq!(o.lesson.as_deref(), Some("linear"));
     assert!(o.ascii);
     assert_eq!(o.device, dl_lab::backend::DeviceSpec::Cpu);
+    let cli = <dl_lab::cli::Cli as clap::Parser>::parse_from([
+        "dl-lab",
+        "--load",
+        "a.ckpt",
+        "--save",
+        "b.ckpt",
+        "--history",
+        "h.csv",
+    ]);
+    let o = LabOptions::from(&cli);
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    assert_eq!(path(&o.load).as_deref(), Some("a.ckpt"));
+    assert_eq!(path(&o.save).as_deref(), Some("b.ckpt"));
+    assert_eq!(path(&o.history).as_deref(), Some("h.csv"));
+    // a --load that is not there is refused before the screen is taken
+    let err = check_args(&o).expect_err("no a.ckpt").to_string();
+    assert_eq!(err, "--load a.ckpt: no such file");
 }
 
 /// A run that is reset and replaced may still have reports queued: they
