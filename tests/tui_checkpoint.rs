@@ -101,19 +101,17 @@ fn a_safetensors_file_opens_and_the_prediction_and_filters_are_its_models() {
         Ok::<_, dl_lab::Error>(model.forward(&x)?.to_vec())
     })
     .expect("forward");
-    let torch = [
-        0.020777734f32,
-        0.044785019,
-        0.061220963,
-        -0.017478643,
-        -0.021825276,
-        -0.063914016,
-        -0.044131827,
-        0.008451137,
-        -0.085402168,
-        -0.028229930,
-    ];
-    for (got, want) in logits.iter().zip(torch) {
+    // torch's logits, as tests/fixtures/make_fixture.py wrote them
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("cnn-mnist.json")).unwrap()).unwrap();
+    let torch: Vec<f32> = json["logits"]
+        .as_array()
+        .expect("logits")
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(torch.len(), 10);
+    for (got, want) in logits.iter().zip(&torch) {
         assert!(
             (got - want).abs() < 1e-4,
             "logits {logits:?} vs torch {torch:?}"
