@@ -786,3 +786,19 @@ fn a_model_over_the_budget_is_refused_with_its_size() {
         }
     }
 }
+
+#[test]
+fn a_running_model_is_not_called_ready_to_train() {
+    let mut app = lab("softmax-mnist");
+    app.focus = PaneId::Model;
+    app.zoomed = true;
+    let specs = app.builder.specs.clone();
+    app.training.begin(&specs, &[784]);
+    let rows = screen(&app, 100, 30);
+    assert!(
+        !rows.iter().any(|r| r.contains("ready to train")),
+        "{rows:#?}"
+    );
+    assert_row(&rows, &["valid model", "7,850"]);
+    app.training.stop();
+}

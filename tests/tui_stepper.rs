@@ -31,14 +31,14 @@ fn stepper(app: &App) -> &Stepper {
 fn model_pane(app: &App, w: u16, h: u16) -> String {
     let area = Rect::new(0, 0, w, h);
     let mut buf = Buffer::empty(area);
-    stepper_view::render_model(app, area, &mut buf, true);
+    stepper_view::render_model(&app.view_context(), area, &mut buf, true);
     text(&buf)
 }
 
 fn data_pane(app: &App, w: u16, h: u16) -> Buffer {
     let area = Rect::new(0, 0, w, h);
     let mut buf = Buffer::empty(area);
-    stepper_view::render_data(app, area, &mut buf, true);
+    stepper_view::render_data(&app.view_context(), area, &mut buf, true);
     buf
 }
 

@@ -33,7 +33,7 @@ use super::training::TrainState;
 /// What a pane reads besides its own state: a small read-only view of the
 /// lab, so a pane draws from `(its state, context)` rather than all of
 /// `App` (the Dataset and Conv/Pool panes do; the others still take `&App`).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct ViewContext<'a> {
     pub lesson: &'a crate::lessons::Lesson,
     pub data: &'a crate::data::mnist::Mnist,
@@ -44,6 +44,12 @@ pub struct ViewContext<'a> {
     pub mono: bool,
     /// The classifier's training run: state, progress, trained model.
     pub run: &'a crate::tui::training::TrainingRun,
+    /// The small lesson's session (None in the MNIST lessons).
+    pub stepper: Option<&'a crate::tui::stepper::Stepper>,
+    /// The settings the next run starts with.
+    pub hyper: &'a crate::lessons::Hyper,
+    /// The file the model's weights were opened from (key o), by name.
+    pub weights: Option<String>,
 }
 
 impl App {
@@ -56,6 +62,9 @@ impl App {
             ascii: self.ascii,
             mono: self.mono,
             run: &self.training,
+            stepper: self.stepper.as_ref(),
+            hyper: &self.hyper,
+            weights: self.files.loaded_name(),
         }
     }
 }
@@ -162,22 +171,23 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// Draw one pane (`zoomed`: opened to fill the screen) into `area`.
+/// Every pane draws from its own state and the lab's read-only
+/// [`ViewContext`]; none sees the whole `App`.
 pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
+    let cx = app.view_context();
     match pane {
-        PaneId::Dataset if app.stepper.is_some() => {
-            stepper_view::render_data(app, area, buf, focused)
+        PaneId::Dataset if cx.stepper.is_some() => {
+            stepper_view::render_data(&cx, area, buf, focused)
         }
-        PaneId::Model if app.stepper.is_some() => {
-            stepper_view::render_model(app, area, buf, focused)
+        PaneId::Model if cx.stepper.is_some() => {
+            stepper_view::render_model(&cx, area, buf, focused)
         }
-        PaneId::Conv if app.stepper.is_some() => {
-            stepper_view::render_graph(app, area, buf, focused)
-        }
-        PaneId::Dataset => dataset::render(app, area, buf, focused, zoomed),
-        PaneId::Model => model_builder::render(app, area, buf, focused, zoomed),
-        PaneId::Loss => loss_chart::render(app, area, buf, focused, zoomed),
-        PaneId::Conv => conv_viz::render(app, area, buf, focused, zoomed),
+        PaneId::Conv if cx.stepper.is_some() => stepper_view::render_graph(&cx, area, buf, focused),
+        PaneId::Dataset => dataset::render_pane(&app.dataset, &cx, area, buf, focused, zoomed),
+        PaneId::Model => model_builder::render_pane(&app.builder, &cx, area, buf, focused, zoomed),
+        PaneId::Loss => loss_chart::render_pane(&app.loss, &cx, area, buf, focused, zoomed),
+        PaneId::Conv => conv_viz::render_pane(&app.conv, &cx, area, buf, focused, zoomed),
     }
 }
 

@@ -24,8 +24,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::pane_block;
+use super::ViewContext;
 use crate::lessons::{LossKind, Task};
-use crate::tui::app::App;
 use crate::tui::stepper::Stepper;
 
 /// The small lessons' keys, for the help (`?`): (keys, what they do).
@@ -71,33 +71,33 @@ impl Kind {
 }
 
 /// The Dataset pane's place: the function or data with the current fit.
-pub fn render_data(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let Some(s) = app.stepper.as_ref() else {
+pub fn render_data(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
+    let Some(s) = cx.stepper else {
         return Paragraph::new("no small lesson")
-            .block(pane_block("Dataset", focused, app.ascii))
+            .block(pane_block("Dataset", focused, cx.ascii))
             .render(area, buf);
     };
     match Kind::of(s) {
-        Kind::Scalar => scalar::render_chart(s, app.ascii, area, buf, focused),
-        Kind::Curve => fit::render_curve(s, app.ascii, area, buf, focused),
-        Kind::Table => fit::render_table(s, app.ascii, area, buf, focused),
-        Kind::Plane => plane::render(s, app.ascii, area, buf, focused),
+        Kind::Scalar => scalar::render_chart(s, cx.ascii, area, buf, focused),
+        Kind::Curve => fit::render_curve(s, cx.ascii, area, buf, focused),
+        Kind::Table => fit::render_table(s, cx.ascii, area, buf, focused),
+        Kind::Plane => plane::render(s, cx.ascii, area, buf, focused),
     }
 }
 
 /// The Conv/Pool pane's place: the cost's computational graph, with values
 /// and gradients.
-pub fn render_graph(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    if let Some(s) = app.stepper.as_ref() {
-        graph::render(s, app.ascii, area, buf, focused);
+pub fn render_graph(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
+    if let Some(s) = cx.stepper {
+        graph::render(s, cx.ascii, area, buf, focused);
     }
 }
 
 /// The Model pane's place: parameters, gradients and the update written out.
-pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let block = pane_block("Model: parameters & update", focused, app.ascii);
+pub fn render_model(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
+    let block = pane_block("Model: parameters & update", focused, cx.ascii);
     let inner = block.inner(area);
-    let Some(s) = app.stepper.as_ref() else {
+    let Some(s) = cx.stepper else {
         return Paragraph::new("no small lesson")
             .block(block)
             .render(area, buf);
@@ -108,7 +108,7 @@ pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         Kind::Scalar => scalar::model_lines(s, inner.width),
         _ => update::model_lines(s, inner.width, height),
     };
-    if app.ascii {
+    if cx.ascii {
         lines = super::plain::ascii_lines(lines);
     }
     let mut used = 0;
@@ -122,7 +122,7 @@ pub fn render_model(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         s.lesson().notes,
         inner.width,
         usize::from(inner.height).saturating_sub(used.min(usize::from(height))),
-        app.ascii,
+        cx.ascii,
     );
     let [top, bottom] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(watch.len() as u16)]).areas(inner);

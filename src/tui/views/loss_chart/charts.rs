@@ -11,16 +11,16 @@ use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LegendPosition, Widget};
 
 use super::format::{fmt_count, fmt_tick};
+use super::View;
 use super::{notice, per_epoch};
 use crate::lessons::Task;
-use crate::tui::app::App;
 use crate::tui::format::distinct_ticks;
 
 /// Loss (or cost) per step with its smoothed line; `full` adds the legend.
-pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
-    let h = &app.loss.losses;
+pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
+    let h = &v.pane.losses;
     let Some((x0, x1)) = h.x_range() else {
-        let what = if per_epoch(app) {
+        let what = if per_epoch(v) {
             "no cost yet: Space takes a step"
         } else {
             "no loss yet: press s to train"
@@ -31,7 +31,7 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
     if area.width < 12 || area.height < 4 {
         return;
     }
-    let log = app.loss.log_scale;
+    let log = v.pane.log_scale;
     let floor = h.min_positive().unwrap_or(1e-12);
     let map = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         pts.iter()
@@ -48,15 +48,15 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
     };
     let (lo, hi) = pad(lo, hi, !log);
     let y_label = |v: f64| fmt_tick(if log { 10f64.powf(v) } else { v });
-    let what = if per_epoch(app) { "cost" } else { "loss" };
+    let what = if per_epoch(v) { "cost" } else { "loss" };
     let y_title = if log {
         format!("{what} (log)")
     } else {
         what.to_string()
     };
-    let x_title = if per_epoch(app) { "epoch" } else { "step" };
+    let x_title = if per_epoch(v) { "epoch" } else { "step" };
     let x1 = x1.max(x0 + 1.0);
-    let ascii = app.ascii;
+    let ascii = v.cx.ascii;
     let mut sets = vec![Dataset::default()
         .name(if h.stride() > 1 {
             format!("{what} (mean of {})", h.stride())
@@ -69,13 +69,13 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
             Marker::Braille
         })
         .graph_type(GraphType::Line)
-        .style(Style::new().fg(if per_epoch(app) {
+        .style(Style::new().fg(if per_epoch(v) {
             Color::Yellow
         } else {
             Color::Gray
         }))
         .data(&raw)];
-    if !per_epoch(app) {
+    if !per_epoch(v) {
         sets.push(
             Dataset::default()
                 .name("smoothed (EMA)")
@@ -119,11 +119,11 @@ pub(super) fn loss_chart(app: &App, area: Rect, buf: &mut Buffer, full: bool) {
 }
 
 /// Held-out accuracy per epoch, in percent, on its own axis.
-pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
+pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
     // on the loss chart's x unit: epoch e (from 1) ends at step e × batches
-    let per = app.training.progress.batches_per_epoch.max(1) as f64;
-    let pts: Vec<(f64, f64)> = app
-        .loss
+    let per = v.cx.run.progress.batches_per_epoch.max(1) as f64;
+    let pts: Vec<(f64, f64)> = v
+        .pane
         .accuracy
         .points()
         .iter()
@@ -136,14 +136,14 @@ pub(super) fn acc_chart(app: &App, area: Rect, buf: &mut Buffer) {
     if area.width < 12 || area.height < 4 {
         return;
     }
-    let planned = match app.lesson.task {
-        Task::Classifier { .. } => app.training.progress.epochs.max(1) as f64 * per,
+    let planned = match v.cx.lesson.task {
+        Task::Classifier { .. } => v.cx.run.progress.epochs.max(1) as f64 * per,
         _ => per,
     };
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
     let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
     let lo = ((lo - 5.0) / 10.0).floor().max(0.0) * 10.0;
-    let (line, dot) = if app.ascii {
+    let (line, dot) = if v.cx.ascii {
         (Marker::Custom('.'), Marker::Custom('o'))
     } else {
         (Marker::Braille, Marker::Dot)

@@ -11,8 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::format::{fmt_secs, fmt_value};
+use super::View;
 use super::{not_started, per_epoch};
-use crate::tui::app::{App, TrainState};
+use crate::tui::app::TrainState;
 use crate::tui::format as fmt;
 use crate::tui::views::stepper_view;
 
@@ -33,19 +34,19 @@ fn field(short: String, label: &'static str, value: String) -> Field {
     }
 }
 
-fn state_field(app: &App) -> Field {
-    let (text, colour) = match (&app.stepper, &app.training.state) {
+fn state_field(v: &View) -> Field {
+    let (text, colour) = match (&v.cx.stepper, &v.cx.run.state) {
         (Some(s), _) if s.diverged.is_some() => ("diverged", Color::Red),
         (Some(s), _) if s.running_away.is_some() => ("diverging", Color::Yellow),
         (Some(s), _) if s.session.done() => ("done", Color::Cyan),
         (Some(s), _) if s.auto => ("running", Color::Green),
         (Some(_), _) => ("Space steps · s runs", Color::Gray),
-        (None, _) if not_started(app) => ("press s to train", Color::Gray),
+        (None, _) if not_started(v) => ("press s to train", Color::Gray),
         (None, TrainState::Idle) => ("idle", Color::Gray),
         (None, TrainState::Running) => ("training", Color::Green),
         (None, TrainState::Paused) => ("paused (s resumes)", Color::Yellow),
         (None, TrainState::Diverged(_)) => ("diverged: paused (- then s)", Color::Red),
-        (None, TrainState::Finished) if app.training.progress.fraction() < 1.0 => {
+        (None, TrainState::Finished) if v.cx.run.progress.fraction() < 1.0 => {
             ("stopped", Color::Cyan)
         }
         (None, TrainState::Finished) => ("finished", Color::Cyan),
@@ -58,9 +59,9 @@ fn state_field(app: &App) -> Field {
 }
 
 /// Every counter, in reading order.
-fn fields(app: &App) -> Vec<Field> {
-    let mut out = vec![state_field(app)];
-    if let Some(s) = &app.stepper {
+fn fields(v: &View) -> Vec<Field> {
+    let mut out = vec![state_field(v)];
+    if let Some(s) = &v.cx.stepper {
         // the same epoch and costs, worded the same, as the Model pane
         let epoch = stepper_view::epoch_text(s);
         out.push(field(epoch.clone(), "epoch", epoch));
@@ -83,10 +84,10 @@ fn fields(app: &App) -> Vec<Field> {
         ));
         return out;
     }
-    let p = &app.training.progress;
+    let p = &v.cx.run.progress;
     let total = p.epochs * p.batches_per_epoch;
-    if not_started(app) {
-        let h = &app.hyper;
+    if not_started(v) {
+        let h = &v.cx.hyper;
         out.push(field(
             format!("{} epochs", h.epochs),
             "epochs planned",
@@ -135,14 +136,14 @@ fn fields(app: &App) -> Vec<Field> {
 }
 
 /// The overview's counters, flowed into rows of `width`.
-pub(super) fn compact_lines(app: &App, width: usize) -> Vec<Line<'static>> {
-    flow(&compact_fields(app), width)
+pub(super) fn compact_lines(v: &View, width: usize) -> Vec<Line<'static>> {
+    flow(&compact_fields(v), width)
 }
 
 /// The counters the overview has room for (state and ETA go on the bar).
-fn compact_fields(app: &App) -> Vec<Field> {
-    let mut f = fields(app);
-    if !not_started(app) && app.stepper.is_none() {
+fn compact_fields(v: &View) -> Vec<Field> {
+    let mut f = fields(v);
+    if !not_started(v) && v.cx.stepper.is_none() {
         f.remove(0);
     }
     // fields only the opened pane lists have no short form
@@ -173,14 +174,14 @@ fn flow(fields: &[Field], width: usize) -> Vec<Line<'static>> {
 
 /// Every counter the opened pane lists: [`fields`], then the run's extras
 /// (smoothed loss, last epoch's speed, best accuracy, …) and the chart's scale.
-fn side_fields(app: &App) -> Vec<Field> {
-    let mut all = fields(app);
-    let p = &app.training.progress;
-    if !not_started(app) && app.stepper.is_none() {
-        if let Some(s) = app.loss.losses.last_smoothed() {
+fn side_fields(v: &View) -> Vec<Field> {
+    let mut all = fields(v);
+    let p = &v.cx.run.progress;
+    if !not_started(v) && v.cx.stepper.is_none() {
+        if let Some(s) = v.pane.losses.last_smoothed() {
             all.push(field(String::new(), "loss, smoothed", fmt_value(s)));
         }
-        if let Some(e) = &app.loss.last_epoch {
+        if let Some(e) = &v.pane.last_epoch {
             // the number `dl-lab run --json` prints as img_per_s
             all.push(field(
                 String::new(),
@@ -188,7 +189,7 @@ fn side_fields(app: &App) -> Vec<Field> {
                 format!("{} img/s", fmt::rate(e.img_per_s)),
             ));
         }
-        if let Some((e, a)) = app.loss.best {
+        if let Some((e, a)) = v.pane.best {
             all.push(field(
                 String::new(),
                 "best test accuracy",
@@ -198,9 +199,9 @@ fn side_fields(app: &App) -> Vec<Field> {
         all.push(field(
             String::new(),
             "held-out images",
-            fmt::count(app.data.test.labels.len()),
+            fmt::count(v.cx.data.test.labels.len()),
         ));
-        all.push(field(String::new(), "time left (ETA)", eta_text(app)));
+        all.push(field(String::new(), "time left (ETA)", eta_text(v)));
         all.push(field(
             String::new(),
             "time training",
@@ -209,15 +210,15 @@ fn side_fields(app: &App) -> Vec<Field> {
         all.push(field(
             String::new(),
             "learning rate",
-            format!("{} ({})", fmt::lr(app.hyper.lr), app.hyper.optimizer),
+            format!("{} ({})", fmt::lr(v.cx.hyper.lr), v.cx.hyper.optimizer),
         ));
     }
-    let per = if per_epoch(app) { "epochs" } else { "steps" };
-    let stride = app.loss.losses.stride();
+    let per = if per_epoch(v) { "epochs" } else { "steps" };
+    let stride = v.pane.losses.stride();
     all.push(field(
         String::new(),
         "chart scale",
-        if app.loss.log_scale {
+        if v.pane.log_scale {
             "log (l)".into()
         } else {
             "linear (l)".into()
@@ -234,11 +235,11 @@ fn side_fields(app: &App) -> Vec<Field> {
 }
 
 /// The counters column of the opened pane: one labelled value per row.
-pub(super) fn render_side(app: &App, area: Rect, buf: &mut Buffer) {
+pub(super) fn render_side(v: &View, area: Rect, buf: &mut Buffer) {
     let label = Style::new().fg(Color::DarkGray);
     let mut lines: Vec<Line> = Vec::new();
     let width = area.width.saturating_sub(1) as usize;
-    for f in &side_fields(app) {
+    for f in &side_fields(v) {
         let (lw, vw) = (f.label.chars().count(), f.value.chars().count());
         if lw + 2 + vw <= width {
             // label on the left, value right-aligned on the same row
@@ -258,9 +259,9 @@ pub(super) fn render_side(app: &App, area: Rect, buf: &mut Buffer) {
         width: area.width.saturating_sub(1),
         ..area
     };
-    if !not_started(app) && app.stepper.is_none() && text.height > 2 {
+    if !not_started(v) && v.cx.stepper.is_none() && text.height > 2 {
         // the bar on its own row; state and ETA are rows of their own below
-        progress_line(app, Rect { height: 1, ..text }, buf, true);
+        progress_line(v, Rect { height: 1, ..text }, buf, true);
         Paragraph::new(lines).render(
             Rect {
                 y: text.y + 2,
@@ -283,41 +284,37 @@ fn busy_secs(p: &crate::tui::app::Progress) -> f64 {
         .as_secs_f64()
 }
 
-fn eta_text(app: &App) -> String {
-    match app.training.state {
+fn eta_text(v: &View) -> String {
+    match v.cx.run.state {
         TrainState::Finished | TrainState::Failed(_) => "–".into(),
-        _ => app
-            .training
-            .progress
-            .eta_secs()
-            .map_or("–".into(), fmt_secs),
+        _ => v.cx.run.progress.eta_secs().map_or("–".into(), fmt_secs),
     }
 }
 
 /// "[#####-----] 43 % · ETA 12 s" on one row.
-pub(super) fn progress_line(app: &App, area: Rect, buf: &mut Buffer, bare: bool) {
+pub(super) fn progress_line(v: &View, area: Rect, buf: &mut Buffer, bare: bool) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    let (fraction, label) = match &app.stepper {
+    let (fraction, label) = match &v.cx.stepper {
         Some(s) => {
             let f = s.costs.len() as f64 / (s.session.epochs + 1).max(1) as f64;
             (f.min(1.0), format!(" {:.0} %", f.min(1.0) * 100.0))
         }
-        None if not_started(app) => (0.0, " not started".to_string()),
+        None if not_started(v) => (0.0, " not started".to_string()),
         None => {
-            let f = app.training.progress.fraction();
+            let f = v.cx.run.progress.fraction();
             if bare {
-                return progress_bar(f, format!(" {:.0} %", f * 100.0), app.ascii, area, buf);
+                return progress_bar(f, format!(" {:.0} %", f * 100.0), v.cx.ascii, area, buf);
             }
-            let state = state_field(app).short;
+            let state = state_field(v).short;
             (
                 f,
-                format!(" {:.0} % · ETA {} · {state}", f * 100.0, eta_text(app)),
+                format!(" {:.0} % · ETA {} · {state}", f * 100.0, eta_text(v)),
             )
         }
     };
-    progress_bar(fraction, label, app.ascii, area, buf);
+    progress_bar(fraction, label, v.cx.ascii, area, buf);
 }
 
 /// A bar of at most 40 cells followed by `label`.

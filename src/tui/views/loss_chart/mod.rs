@@ -33,6 +33,7 @@ use self::charts::{acc_chart, loss_chart};
 use self::counters::{compact_lines, progress_line, render_side};
 use super::pane_block;
 use super::text::wrap_words;
+use super::ViewContext;
 use crate::train::history::Series;
 use crate::train::{EpochSummary, LossHistory};
 use crate::tui::app::{App, TrainState};
@@ -120,12 +121,31 @@ impl LossPane {
     }
 }
 
+/// What the pane draws from: its own state and the lab's read-only context.
+pub(super) struct View<'a> {
+    pane: &'a LossPane,
+    cx: &'a ViewContext<'a>,
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
-    let mut block = pane_block("Loss", focused, app.ascii);
-    if !zoomed && !per_epoch(app) && app.loss.losses.x_range().is_some() {
+    render_pane(&app.loss, &app.view_context(), area, buf, focused, zoomed);
+}
+
+/// The pane from its own state and the lab's read-only context.
+pub fn render_pane(
+    pane: &LossPane,
+    cx: &ViewContext,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    zoomed: bool,
+) {
+    let v = &View { pane, cx };
+    let mut block = pane_block("Loss", focused, v.cx.ascii);
+    if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
-        let dash = if app.ascii { "-" } else { "─" };
+        let dash = if v.cx.ascii { "-" } else { "─" };
         block = block.title_bottom(Line::from(vec![
             Span::styled(
                 format!(" {dash} loss per step "),
@@ -140,9 +160,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         notice("too small", inner, buf);
         return;
     }
-    let ascii = app.ascii;
+    let ascii = v.cx.ascii;
     // a failure comes first and in red, above everything else
-    let failure = failure_text(app);
+    let failure = failure_text(v);
     let mut rest = inner;
     if let Some((text, colour)) = &failure {
         let lines = wrap_words(text, inner.width as usize);
@@ -164,19 +184,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     if zoomed && rest.width >= SIDE_WIDTH + 24 {
         let [charts, side] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(SIDE_WIDTH)]).areas(rest);
-        render_side(app, side, buf);
-        let with_acc = app.stepper.is_none() && charts.height >= 14;
+        render_side(v, side, buf);
+        let with_acc = v.cx.stepper.is_none() && charts.height >= 14;
         if with_acc {
             let [top, bottom] =
                 Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)])
                     .areas(charts);
-            loss_chart(app, top, buf, true);
-            acc_chart(app, bottom, buf);
+            loss_chart(v, top, buf, true);
+            acc_chart(v, bottom, buf);
         } else {
-            loss_chart(app, charts, buf, true);
+            loss_chart(v, charts, buf, true);
         }
     } else {
-        let lines = compact_lines(app, rest.width as usize);
+        let lines = compact_lines(v, rest.width as usize);
         let h = (lines.len() as u16).min(rest.height);
         let [text, bar, chart] = Layout::vertical([
             Constraint::Length(h),
@@ -185,16 +205,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
         ])
         .areas(rest);
         Paragraph::new(lines).render(text, buf);
-        progress_line(app, bar, buf, false);
-        if app.stepper.is_none() && chart.height >= OVERVIEW_ACC_HEIGHT {
+        progress_line(v, bar, buf, false);
+        if v.cx.stepper.is_none() && chart.height >= OVERVIEW_ACC_HEIGHT {
             // a large terminal's overview has room for the accuracy chart too
             let [top, bottom] =
                 Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)])
                     .areas(chart);
-            loss_chart(app, top, buf, false);
-            acc_chart(app, bottom, buf);
+            loss_chart(v, top, buf, false);
+            acc_chart(v, bottom, buf);
         } else if chart.height >= 4 {
-            loss_chart(app, chart, buf, false);
+            loss_chart(v, chart, buf, false);
         }
     }
     if ascii {
@@ -203,18 +223,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
 }
 
 /// No run has reported yet (a classifier lesson before its first `Started`).
-fn not_started(app: &App) -> bool {
-    app.stepper.is_none() && app.training.progress.epochs == 0
+fn not_started(v: &View) -> bool {
+    v.cx.stepper.is_none() && v.cx.run.progress.epochs == 0
 }
 
 /// The chart counts epochs (a small lesson) rather than steps.
-fn per_epoch(app: &App) -> bool {
-    app.stepper.is_some() || app.loss.per_epoch
+fn per_epoch(v: &View) -> bool {
+    v.cx.stepper.is_some() || v.pane.per_epoch
 }
 
 /// The message a failed run (or diverged small lesson) leaves, with what to do.
-fn failure_text(app: &App) -> Option<(String, Color)> {
-    if let Some(s) = &app.stepper {
+fn failure_text(v: &View) -> Option<(String, Color)> {
+    if let Some(s) = &v.cx.stepper {
         // the stepper's messages already say what to press
         return match (&s.diverged, &s.running_away) {
             (Some(m), _) => Some((m.clone(), Color::Red)),
@@ -222,7 +242,7 @@ fn failure_text(app: &App) -> Option<(String, Color)> {
             _ => None,
         };
     }
-    match &app.training.state {
+    match &v.cx.run.state {
         // a diverged loss wants a smaller learning rate; other failures just a retry
         TrainState::Diverged(m) => Some((m.clone(), Color::Red)),
         TrainState::Failed(m) if m.contains("diverged") => Some((

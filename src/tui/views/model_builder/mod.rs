@@ -36,7 +36,7 @@ mod table;
 
 pub use editor::{fields_of, Editor, Field, FieldKind};
 pub use keys::KEYS;
-pub use render::render;
+pub use render::{render, render_pane};
 
 use crate::lessons::{Lesson, Task};
 use crate::nn::spec::{infer_shapes, memory_estimate, MemoryEstimate};

@@ -22,6 +22,7 @@ use crate::tui::app::{App, TrainState};
 use crate::tui::format;
 use crate::tui::views::pane_block;
 use crate::tui::views::text::{width_of, wrap_words};
+use crate::tui::views::ViewContext;
 
 /// Below this inner size the pane only says it is too small.
 const MIN_INNER_WIDTH: u16 = 16;
@@ -34,16 +35,34 @@ struct Part {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bool) {
+    render_pane(
+        &app.builder,
+        &app.view_context(),
+        area,
+        buf,
+        focused,
+        zoomed,
+    );
+}
+
+/// The pane from its own state and the lab's read-only context.
+pub fn render_pane(
+    pane: &ModelPane,
+    cx: &ViewContext,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    zoomed: bool,
+) {
     let area = area.intersection(*buf.area());
     if area.is_empty() {
         return;
     }
-    let pane = &app.builder;
-    let input: &[usize] = match &app.lesson.task {
+    let input: &[usize] = match &cx.lesson.task {
         Task::Classifier { input_shape, .. } => input_shape,
         _ => &pane.input_shape,
     };
-    let g = Glyphs::new(app.ascii);
+    let g = Glyphs::new(cx.ascii);
     let (specs, selected) = pane.preview();
     let shapes = infer_shapes(&specs, input);
     let total: usize = specs.iter().map(LayerSpec::param_count).sum();
@@ -54,17 +73,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     } else {
         Style::new().fg(Color::Red)
     };
-    let state = match app.training.state {
+    let state = match cx.run.state {
         TrainState::Running => "Model · training",
         TrainState::Paused | TrainState::Diverged(_) => "Model · paused",
         _ => "Model",
     };
     // the checkpoint or weights the model was opened from (key o)
-    let title = match app.files.loaded_name() {
+    let title = match cx.weights.as_deref() {
         Some(name) => format!("{state} · weights: {name}"),
         None => state.to_string(),
     };
-    let block = pane_block(&title, focused, app.ascii).title_top(
+    let block = pane_block(&title, focused, cx.ascii).title_top(
         Line::styled(format!(" {} params ", format::count(total)), title_style).right_aligned(),
     );
     let inner = block.inner(area);
@@ -86,7 +105,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     // ---- the parts under the table, in the order they are drawn
     let est = memory_estimate(&specs, input, ESTIMATE_BATCH);
     let mut parts = vec![Part {
-        lines: status_lines(&ready, specs.len(), total, &est, w, &g),
+        lines: status_lines(
+            &ready,
+            specs.len(),
+            total,
+            &est,
+            w,
+            &g,
+            matches!(
+                cx.run.state,
+                TrainState::Running | TrainState::Paused | TrainState::Diverged(_)
+            ),
+        ),
         keep: 4,
     }];
     if let (Some((i, spec)), false) = (offered_fix(&specs, input), pane.is_editing()) {
@@ -101,7 +131,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
             keep: 1,
         });
     }
-    if let Some(n) = run_note(app) {
+    if let Some(n) = run_note(pane, cx) {
         let lines = wrapped(n, w, Style::new().fg(Color::Yellow));
         parts.push(Part { lines, keep: 5 });
     }
@@ -133,7 +163,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, zoomed: bo
     }
 
     // ---- the table
-    let rows = table_rows(input, &specs, &shapes, app.ascii, &g);
+    let rows = table_rows(input, &specs, &shapes, cx.ascii, &g);
     let pending = pane.is_editing();
     let highlight = (!specs.is_empty()).then_some(selected + 1);
     draw_table(
@@ -158,18 +188,22 @@ fn status_lines(
     est: &MemoryEstimate,
     w: usize,
     g: &Glyphs,
+    training: bool,
 ) -> Vec<Line<'static>> {
+    // while a run is on, the list is what the next run will train
+    let ready_text = if training {
+        "valid model"
+    } else {
+        "ready to train"
+    };
     match ready {
         Ok(_) => {
             let (layers, total) = (format::layers(layers), format::count(total));
             let mem = format::bytes(est.total_bytes());
-            let full = format!(
-                "{} ready to train · {layers} · {total} params · {mem}",
-                g.ok
-            );
-            let long = format!("{} ready to train · {layers} · {total} params", g.ok);
-            let mid = format!("{} ready to train · {total} params", g.ok);
-            let short = format!("{} ready to train", g.ok);
+            let full = format!("{} {ready_text} · {layers} · {total} params · {mem}", g.ok);
+            let long = format!("{} {ready_text} · {layers} · {total} params", g.ok);
+            let mid = format!("{} {ready_text} · {total} params", g.ok);
+            let short = format!("{} {ready_text}", g.ok);
             let text = pick(&[&full, &long, &mid, &short], w);
             vec![Line::styled(
                 fit(text, w, g.more),
@@ -186,9 +220,9 @@ fn status_lines(
 
 /// The run's model against the edited list: while a run is on, that edits
 /// apply to the next run; after it, whether the list changed since.
-fn run_note(app: &App) -> Option<&'static str> {
-    let edited = app.builder.specs != app.training.specs() && !app.training.specs().is_empty();
-    match app.training.state {
+fn run_note(pane: &ModelPane, cx: &ViewContext) -> Option<&'static str> {
+    let edited = pane.specs != cx.run.specs() && !cx.run.specs().is_empty();
+    match cx.run.state {
         TrainState::Running | TrainState::Paused | TrainState::Diverged(_) if edited => Some(
             "edited: applies to the next run; the run in progress keeps its own model (r then s)",
         ),
