@@ -232,7 +232,8 @@ pub struct EvalArgs {
     /// A checkpoint (`dl-lab run --save`) or a .safetensors file with PyTorch's names.
     #[arg(long, value_name = "PATH", required = true)]
     pub load: PathBuf,
-    /// MNIST-format directory (the four standard file names) instead of the shipped sample.
+    /// MNIST-format directory (the four standard file names), or mnist / fashion-mnist once
+    /// fetched with `dl-lab download NAME`, instead of the shipped sample.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Print {"test_acc":A,"loss":L,"n":N} instead of text.

@@ -290,20 +290,263 @@ fn corrupt_truncated_and_foreign_files_are_clear_errors() {
     );
 }
 
+/// A save that fails midway (its temporary file is /dev/full, or cannot be
+/// created) is an error naming the checkpoint, and leaves the previous one
+/// byte-identical and loadable, with no temporary file behind.
 #[test]
-fn an_interrupted_save_keeps_the_previous_checkpoint() {
+fn a_failed_save_keeps_the_previous_checkpoint() {
     let tmp = TempDir::new("atomic");
     let good = checkpoint_bytes(&tmp);
     let path = tmp.join("ok.ckpt");
-    // a save that dies before its rename leaves only the temporary file
-    std::fs::write(tmp.join(".ok.ckpt.tmp"), &good[..good.len() / 3]).expect("write");
+    let tmp_file = tmp.join(".ok.ckpt.tmp");
+    let ck = Checkpoint::load(&path).expect("load");
+    let mut ways = 0;
+    #[cfg(unix)]
+    if Path::new("/dev/full").exists() {
+        // every write fails with "no space left on device"
+        std::os::unix::fs::symlink("/dev/full", &tmp_file).expect("symlink");
+        let err = ck.save(&path).expect_err("a full disk").to_string();
+        assert!(err.contains("ok.ckpt:") && !err.contains(".tmp"), "{err}");
+        assert!(
+            std::fs::symlink_metadata(&tmp_file).is_err(),
+            "the temporary file is removed"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), good);
+        ways += 1;
+    }
+    // the temporary file cannot be created
+    std::fs::create_dir(&tmp_file).expect("mkdir");
+    let err = ck.save(&path).expect_err("no temporary file").to_string();
+    assert!(err.contains("ok.ckpt:") && !err.contains(".tmp"), "{err}");
     assert_eq!(std::fs::read(&path).expect("read"), good);
     Checkpoint::load(&path).expect("the previous checkpoint loads");
-    // the next save replaces both
-    let ck = Checkpoint::load(&path).expect("load");
+    ways += 1;
+    std::fs::remove_dir(&tmp_file).expect("rmdir");
+    // the next save works and leaves nothing behind
     ck.save(&path).expect("save");
     assert_eq!(std::fs::read(&path).expect("read"), good);
-    assert!(!tmp.join(".ok.ckpt.tmp").exists());
+    assert!(!tmp_file.exists());
+    assert!(ways >= 1);
+}
+
+/// The checkpoint `bytes` with its header JSON edited, its values replaced
+/// by `values` when given, and a correct CRC.
+fn with_header(bytes: &[u8], edit: impl FnOnce(&mut Value), values: Option<&[u8]>) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
+    let mut header: Value = serde_json::from_slice(&bytes[20..20 + len]).expect("header");
+    edit(&mut header);
+    let json = serde_json::to_vec(&header).expect("JSON");
+    let mut out = bytes[..12].to_vec();
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(values.unwrap_or(&bytes[20 + len..bytes.len() - 4]));
+    out.extend_from_slice(&[0; 4]);
+    fix_crc(&mut out);
+    out
+}
+
+/// A zero-size weight with 2^40 optimizer buffers claims no bytes; it used
+/// to pass the size check and abort on allocating the buffers.
+#[test]
+fn a_checkpoint_claiming_huge_buffer_counts_is_an_error() {
+    let tmp = TempDir::new("bomb");
+    let good = checkpoint_bytes(&tmp);
+    let bomb = with_header(
+        &good,
+        |h| {
+            h["weights"] = serde_json::json!([["0.weight", [0]]]);
+            h["optimizer_state"] = serde_json::json!([[1, 1099511627776u64]]);
+        },
+        Some(&[]),
+    );
+    let err = load_err(&tmp, "bomb.ckpt", &bomb);
+    assert!(err.contains("1099511627776 buffers"), "{err}");
+    let p = tmp.join("bomb.ckpt");
+    let out = tmp.join("o.st");
+    let o = dl_lab(&[
+        "export",
+        p.to_str().expect("UTF-8"),
+        out.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("bomb.ckpt"), "{}", text(&o.stderr));
+    assert!(!out.exists());
+    // too many dimensions, even of size 0
+    let dims = with_header(
+        &good,
+        |h| h["weights"] = serde_json::json!([["0.weight", vec![0; 1000]]]),
+        Some(&[]),
+    );
+    assert!(load_err(&tmp, "dims.ckpt", &dims).contains("1000 dimensions"));
+}
+
+#[test]
+fn a_bad_save_path_fails_before_training_naming_it() {
+    let tmp = TempDir::new("savepath");
+    let missing = tmp.join("no-such-dir/x.ckpt");
+    let dir = tmp.join("a-dir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for (path, why) in [(&missing, "does not exist"), (&dir, "is a directory")] {
+        let p = path.to_str().expect("UTF-8");
+        let o = dl_lab(&[
+            "run",
+            "softmax-mnist",
+            "--epochs",
+            "1",
+            "--save",
+            p,
+            "--device",
+            "cpu",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!("--save {p}: ")) && err.contains(why) && !err.contains(".tmp"),
+            "{err}"
+        );
+        assert!(!text(&o.stdout).contains("Epoch"), "no training first");
+    }
+    // the library's save names the destination, not its temporary file
+    let ck = Checkpoint::load(&tmp.write("ok.ckpt", &checkpoint_bytes(&tmp))).expect("load");
+    let err = ck.save(&missing).expect_err("no directory").to_string();
+    assert!(err.contains("x.ckpt:") && !err.contains(".tmp"), "{err}");
+}
+
+#[test]
+fn export_refuses_to_overwrite_a_checkpoint() {
+    let tmp = TempDir::new("export-self");
+    let good = checkpoint_bytes(&tmp);
+    let a = tmp.write("a.ckpt", &good);
+    let b = tmp.write("b.ckpt", &good);
+    let path = |p: &Path| p.to_str().expect("UTF-8").to_string();
+    // the same file, also by another spelling of its path
+    let same = tmp.join(".").join("a.ckpt");
+    for (out, why) in [
+        (&a, "is the checkpoint"),
+        (&same, "is the checkpoint"),
+        (&b, "is a dl-lab checkpoint"),
+    ] {
+        let o = dl_lab(&["export", &path(&a), &path(out)]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains(why), "{}", text(&o.stderr));
+    }
+    assert_eq!(std::fs::read(&a).expect("read"), good);
+    assert_eq!(std::fs::read(&b).expect("read"), good);
+    // another file is replaced, as before
+    let st = tmp.write("w.safetensors", b"old");
+    let o = dl_lab(&["export", &path(&a), &path(&st)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(Checkpoint::load(&st).expect("load").weights.len(), 2);
+}
+
+#[test]
+fn changing_momentum_on_resume_starts_a_fresh_optimizer() {
+    let tmp = TempDir::new("momentum");
+    let ckpt = tmp.join("s.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&ckpt), None);
+    let lesson = lessons::find("softmax-mnist").expect("lesson");
+    let files = RunFiles::open(&lesson, Some(&ckpt), None, None).expect("files");
+    let mut cfg = RunConfig::defaults(&lesson);
+    cfg.hyper = files.defaults(&lesson);
+    cfg.hyper.epochs = 2;
+    cfg.hyper.momentum = 0.9;
+    let mut out = Vec::new();
+    lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut out).expect("run");
+    let log = text(&out);
+    assert!(
+        log.contains("was trained with momentum 0,")
+            && log.contains("optimizer starts fresh")
+            && log.contains("Epoch: 0002"),
+        "{log}"
+    );
+    // a state that fits with unchanged settings but is broken is still the file's fault
+    let bytes = std::fs::read(&ckpt).expect("read");
+    let broken = with_header(
+        &bytes,
+        |h| h["optimizer_state"] = serde_json::json!([[0, 0], [0, 0]]),
+        None,
+    );
+    let path = tmp.write("broken.ckpt", &broken);
+    let files = RunFiles::open(&lesson, Some(&path), None, None).expect("files");
+    cfg.hyper = files.defaults(&lesson);
+    cfg.hyper.epochs = 2;
+    let err = lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut Vec::new())
+        .expect_err("a state after 0 steps")
+        .to_string();
+    assert!(
+        err.contains("broken.ckpt") && err.contains("optimizer state"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_drops_history_rows_past_the_checkpoint() {
+    let tmp = TempDir::new("history-drop");
+    let (csv, ckpt) = (tmp.join("h.csv"), tmp.join("h.ckpt"));
+    run("softmax-mnist", 2, |_| {}, None, Some(&ckpt), Some(&csv));
+    // an abandoned epoch 3 (and one more) from a later run
+    let mut body = std::fs::read_to_string(&csv).expect("read");
+    body.push_str("3,999,0.5,1.0\n4,998,0.5,1.0\n");
+    std::fs::write(&csv, body).expect("write");
+    let lines = run("softmax-mnist", 3, |_| {}, Some(&ckpt), None, Some(&csv));
+    let body = std::fs::read_to_string(&csv).expect("read");
+    let rows: Vec<&str> = body.lines().collect();
+    let epochs: Vec<&str> = rows
+        .iter()
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(epochs, ["epoch", "1", "2", "3"], "{body}");
+    assert!(!body.contains("999") && !body.contains("998"), "{body}");
+    let loss: f64 = rows[3]
+        .split(',')
+        .nth(1)
+        .expect("loss")
+        .parse()
+        .expect("loss");
+    assert_eq!(loss as f32, lines[0]["loss"].as_f64().expect("loss") as f32);
+}
+
+#[test]
+fn resume_without_epochs_names_the_default_before_any_header() {
+    let tmp = TempDir::new("default-epochs");
+    let ckpt = tmp.join("one.ckpt");
+    run("softmax-mnist", 1, |_| {}, None, Some(&ckpt), None);
+    // as if saved after epoch 20 (softmax-mnist's default is 15)
+    let bytes = std::fs::read(&ckpt).expect("read");
+    let late = tmp.write(
+        "late.ckpt",
+        &with_header(&bytes, |h| h["run"]["epoch"] = 20.into(), None),
+    );
+    let o = dl_lab(&[
+        "run",
+        "softmax-mnist",
+        "--load",
+        late.to_str().expect("UTF-8"),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the lesson's default of 15 epochs")
+            && err.contains("late.ckpt was saved after epoch 20")
+            && err.contains("--epochs above 20")
+            && !err.contains("--epochs 15"),
+        "{err}"
+    );
+    assert_eq!(text(&o.stdout), "", "no header before the error");
+}
+
+#[test]
+fn small_lessons_name_the_flag_they_refuse() {
+    let o = dl_lab(&["run", "linear", "--history", "x.csv"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--history is for the MNIST lessons") && !err.contains("checkpoint"),
+        "{err}"
+    );
+    assert!(!Path::new("x.csv").exists());
 }
 
 fn fixture_json(lesson: &str) -> Value {
@@ -528,6 +771,50 @@ mod fuzz {
             };
             let err = Checkpoint::from_bytes(Path::new("m.ckpt"), &b).expect_err("caught").to_string();
             prop_assert!(err.contains("m.ckpt"), "{}", err);
+        }
+
+        /// Flipped header bytes with the CRC fixed: the parser itself must
+        /// answer, with a checkpoint or an error naming the file.
+        #[test]
+        fn header_mutations_past_the_crc_are_caught(at in any::<prop::sample::Index>(), xor in 1u8..=255) {
+            let good = good();
+            let len = u64::from_le_bytes(good[12..20].try_into().expect("8 bytes")) as usize;
+            let mut b = good.to_vec();
+            b[at.index(20 + len)] ^= xor;
+            fix_crc(&mut b);
+            if let Err(e) = Checkpoint::from_bytes(Path::new("h.ckpt"), &b) {
+                prop_assert!(e.to_string().contains("h.ckpt"), "{}", e);
+            }
+        }
+
+        /// Sizes, counts and steps in the header set to anything, the body
+        /// cut or grown to match or not, the CRC fixed.
+        #[test]
+        fn header_sizes_past_the_crc_are_caught(
+            param in 0usize..3,
+            dim in 0usize..3,
+            size in prop_oneof![Just(0u64), 0u64..2000, Just(u64::MAX), any::<u64>()],
+            buffers in prop_oneof![Just(0u64), 0u64..8, Just(1u64 << 40), any::<u64>()],
+            step in any::<u64>(),
+            body in prop_oneof![Just(None), (0usize..20_000).prop_map(Some)],
+        ) {
+            let values = body.map(|n| vec![0u8; n]);
+            let b = with_header(good(), |h| {
+                if let Some(shape) = h["weights"].get_mut(param).and_then(|w| w.get_mut(1)) {
+                    if let Some(d) = shape.get_mut(dim) {
+                        *d = size.into();
+                    } else if let Some(s) = shape.as_array_mut() {
+                        s.push(size.into());
+                    }
+                }
+                if let Some(s) = h["optimizer_state"].get_mut(param) {
+                    *s = serde_json::json!([step, buffers]);
+                }
+            }, values.as_deref());
+            match Checkpoint::from_bytes(Path::new("s.ckpt"), &b) {
+                Ok(ck) => prop_assert_eq!(ck.weights.len(), 2),
+                Err(e) => prop_assert!(e.to_string().contains("s.ckpt"), "{}", e),
+            }
         }
 
         #[test]

@@ -13,7 +13,7 @@ use super::{Hyper, Lesson, Task};
 use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
-use crate::train::{evaluate_loss, Checkpoint};
+use crate::train::{classifier::EVAL_BATCH, evaluate_loss, Checkpoint};
 use crate::{Error, Result};
 
 /// `dl-lab run`'s files. `load` is already read and checked against the lesson.
@@ -36,8 +36,8 @@ pub fn classifier_model<'a>(
             input_shape,
         } => Ok((layers, input_shape)),
         _ => Err(Error::Config(format!(
-            "{what}: checkpoints are for the MNIST lessons (softmax-mnist, cnn-mnist); \
-             lesson {} trains in a moment and has nothing to resume",
+            "{what} is for the MNIST lessons (softmax-mnist, cnn-mnist); \
+             lesson {} trains in a moment and has nothing to save or resume",
             lesson.name
         ))),
     }
@@ -53,8 +53,20 @@ impl RunFiles {
         history: Option<&Path>,
     ) -> Result<RunFiles> {
         let flags = [("--load", load), ("--save", save), ("--history", history)];
-        if let Some((flag, _)) = flags.iter().find(|(_, p)| p.is_some()) {
-            classifier_model(lesson, flag)?;
+        let given: Vec<&str> = flags
+            .iter()
+            .filter(|(_, p)| p.is_some())
+            .map(|(f, _)| *f)
+            .collect();
+        if !given.is_empty() {
+            let what = match given.len() {
+                1 => given[0].to_string(),
+                _ => format!("{} (each)", given.join(", ")),
+            };
+            classifier_model(lesson, &what)?;
+        }
+        if let Some(path) = save {
+            check_writable(path, "--save")?;
         }
         let load = match load {
             None => None,
@@ -89,6 +101,39 @@ impl RunFiles {
         }
         h
     }
+}
+
+/// Check up front that `path` can be written (not a directory, its directory
+/// exists and takes a new file), so a bad `--save` fails before any training,
+/// with an error naming `path`.
+pub fn check_writable(path: &Path, flag: &str) -> Result<()> {
+    let refuse = |why: String| Error::Config(format!("{flag} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(refuse("is a directory; give a file name".into()));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| refuse("not a file name".into()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(refuse(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    // the save writes a temporary file beside `path`: try exactly that
+    let probe = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| refuse(format!("cannot write in {}: {e}", dir.display())))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn seeded(seed: u64) -> rand::rngs::StdRng {
@@ -146,7 +191,7 @@ pub fn eval(
     let model = load_model(lesson, path, device)?;
     let mnist = load_mnist(lesson, data)?;
     let (_, input_shape) = classifier_model(lesson, "eval")?;
-    let (test_acc, loss) = evaluate_loss(&model, &mnist.test, input_shape, 500, device)?;
+    let (test_acc, loss) = evaluate_loss(&model, &mnist.test, input_shape, EVAL_BATCH, device)?;
     Ok(EvalResult {
         test_acc,
         loss,
@@ -172,6 +217,28 @@ pub fn write_eval(r: &EvalResult, json: bool, out: &mut dyn Write) -> Result<()>
 /// `dl-lab export CHECKPOINT OUT.safetensors`; returns what was written, for people.
 pub fn export(checkpoint: &Path, out: &Path) -> Result<String> {
     let ck = Checkpoint::load(checkpoint)?;
+    let refuse = |why: &str| Err(Error::Config(format!("export: {}: {why}", out.display())));
+    let same = match (
+        std::fs::canonicalize(checkpoint),
+        std::fs::canonicalize(out),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return refuse(&format!(
+            "is the checkpoint {} itself; give another file for the safetensors",
+            checkpoint.display()
+        ));
+    }
+    let mut head = [0u8; 8];
+    let is_checkpoint = std::fs::File::open(out)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head == crate::train::checkpoint::MAGIC;
+    if is_checkpoint {
+        return refuse("is a dl-lab checkpoint; export will not overwrite it (give another file)");
+    }
     ck.export_safetensors(out)?;
     let names: Vec<String> = ck
         .weights

@@ -211,8 +211,12 @@ fn run_classifier(
     out: &mut dyn Write,
 ) -> Result<()> {
     let (layers, input_shape) = super::files::classifier_model(lesson, "run")?;
-    let data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
     let h = &cfg.hyper;
+    // before any header: a resume with nothing left to train is an error
+    if let Some(ck) = &files.load {
+        check_resume_epochs(lesson, ck, h.epochs)?;
+    }
+    let data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
     if !cfg.json {
         write_title(lesson, out)?;
         writeln!(
@@ -245,11 +249,15 @@ fn run_classifier(
             }
         }
     }
-    let resuming = files.load.as_ref().is_some_and(|c| c.run.is_some());
+    let resumed_after = files
+        .load
+        .as_ref()
+        .and_then(|c| c.run.as_ref())
+        .map(|r| r.epoch);
     let mut history = files
         .history
         .as_deref()
-        .map(|p| EpochCsv::open(p, resuming))
+        .map(|p| EpochCsv::open_after(p, resumed_after))
         .transpose()?;
     let saved_run = |epoch: usize, lr: f32| RunState {
         lesson: lesson.name.to_string(),
@@ -306,6 +314,26 @@ fn run_classifier(
     }
 }
 
+/// A dl-lab checkpoint saved after epoch k resumes only with `epochs` above k.
+fn check_resume_epochs(lesson: &Lesson, ck: &Checkpoint, epochs: usize) -> Result<()> {
+    let Some(saved) = &ck.run else { return Ok(()) };
+    if epochs > saved.epoch {
+        return Ok(());
+    }
+    // `epochs` is the lesson's default unless --epochs gave another number
+    let asked = if epochs == lesson.defaults.epochs {
+        format!("the lesson's default of {epochs} epochs")
+    } else {
+        format!("--epochs {epochs}")
+    };
+    Err(Error::Config(format!(
+        "{asked}: {} was saved after epoch {}; give --epochs above {} to train on",
+        ck.path.display(),
+        saved.epoch,
+        saved.epoch
+    )))
+}
+
 /// Start `run` from a checkpoint: its weights; for a dl-lab checkpoint also
 /// its epoch and (same optimizer) the optimizer's state. Returns notes for
 /// the log.
@@ -322,12 +350,6 @@ fn resume(
             "starting from the weights in {path} (fresh optimizer)"
         )]);
     };
-    if h.epochs <= saved.epoch {
-        return Err(Error::Config(format!(
-            "--epochs {}: {path} was saved after epoch {}; give --epochs above {} to train on",
-            h.epochs, saved.epoch, saved.epoch
-        )));
-    }
     run.done_epochs = saved.epoch;
     let mut notes = vec![format!(
         "resuming from {path} after epoch {}: epochs {}..={}",
@@ -336,12 +358,24 @@ fn resume(
         h.epochs
     )];
     if saved.optimizer.eq_ignore_ascii_case(&h.optimizer) {
-        run.opt
-            .load_state(ck.optimizer_state.clone())
-            .map_err(|e| Error::BadFile {
-                path: ck.path.clone(),
-                why: format!("optimizer state: {e}"),
-            })?;
+        // a failed load leaves the optimizer fresh
+        match run.opt.load_state(ck.optimizer_state.clone()) {
+            Ok(()) => {}
+            // e.g. --momentum 0.9 after a run without: SGD now keeps a buffer it did not
+            Err(_) if saved.momentum != h.momentum || saved.weight_decay != h.weight_decay => {
+                notes.push(format!(
+                    "note: {path} was trained with momentum {}, weight decay {}; its {} state \
+                     does not fit momentum {}, weight decay {}, so the optimizer starts fresh",
+                    saved.momentum, saved.weight_decay, h.optimizer, h.momentum, h.weight_decay
+                ));
+            }
+            Err(e) => {
+                return Err(Error::BadFile {
+                    path: ck.path.clone(),
+                    why: format!("optimizer state: {e}"),
+                })
+            }
+        }
     } else {
         notes.push(format!(
             "note: {path} was trained with {}; {} starts with a fresh state",

@@ -47,6 +47,10 @@ const PREFIX: usize = 8 + 4 + 8;
 const CRC_LEN: usize = 4;
 /// A header longer than this is not one of ours.
 const MAX_HEADER: u64 = 16 << 20;
+/// An optimizer keeps at most this many buffers per parameter (Adam: 2).
+pub const MAX_BUFFERS: usize = 4;
+/// A weight has at most this many dimensions (Conv2d's are 4).
+const MAX_DIMS: usize = 8;
 
 /// What a checkpoint records besides the values: enough to rebuild the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -352,6 +356,12 @@ fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let mut needed = 0usize;
     let mut sizes = Vec::new();
     for (name, shape) in &header.weights {
+        if shape.len() > MAX_DIMS {
+            return Err(bad(
+                path,
+                format!("{name}: {} dimensions (at most {MAX_DIMS})", shape.len()),
+            ));
+        }
         let n = shape_numel(shape)
             .ok_or_else(|| bad(path, format!("{name}: shape {shape:?} overflows")))?;
         sizes.push(n);
@@ -369,6 +379,15 @@ fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     }
     for (i, s) in header.optimizer_state.iter().enumerate() {
         if let Some((_, buffers)) = s {
+            // a zero-size weight's buffers take no bytes: only this bounds their count
+            if *buffers > MAX_BUFFERS {
+                return Err(bad(
+                    path,
+                    format!(
+                        "optimizer state of parameter {i}: {buffers} buffers (an optimizer keeps at most {MAX_BUFFERS})"
+                    ),
+                ));
+            }
             needed = needed.saturating_add(sizes[i].saturating_mul(*buffers));
         }
     }
@@ -465,7 +484,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     if let Err(e) = write() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
+        // the user's path, not the temporary file's name
+        return Err(Error::io(path, e));
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

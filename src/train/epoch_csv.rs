@@ -1,6 +1,7 @@
 //! `--history FILE.csv`: one row per epoch (epoch, loss, test_acc, img_per_s),
 //! written and flushed as each epoch ends, so a stopped run keeps its rows.
-//! A run resumed from a checkpoint appends to the history it finds there.
+//! A run resumed from a checkpoint saved after epoch k keeps the history's
+//! rows up to epoch k and appends its own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,9 +27,35 @@ impl EpochCsv {
     /// With `append` (a resumed run) and `path` already a history (its first
     /// line is [`HEADER`]), add rows after the old ones; otherwise as [`create`](Self::create).
     pub fn open(path: &Path, append: bool) -> Result<EpochCsv> {
-        let is_history =
-            || std::fs::read_to_string(path).is_ok_and(|s| s.lines().next() == Some(HEADER));
-        let appending = append && is_history();
+        Self::open_after(path, append.then_some(usize::MAX))
+    }
+
+    /// For a run resumed after epoch `after`: keep the history's rows up to
+    /// that epoch (rows of a later, abandoned run are dropped, the file
+    /// rewritten atomically) and add rows after them. With `None`, or when
+    /// `path` is not a history, as [`create`](Self::create).
+    pub fn open_after(path: &Path, after: Option<usize>) -> Result<EpochCsv> {
+        let old = std::fs::read_to_string(path)
+            .ok()
+            .filter(|s| s.lines().next() == Some(HEADER));
+        let appending = after.is_some() && old.is_some();
+        if let (Some(after), Some(old)) = (after, &old) {
+            // a row whose epoch does not parse is kept: nothing is lost that is not replaced
+            let later = |l: &str| {
+                l.split(',')
+                    .next()
+                    .and_then(|e| e.trim().parse::<usize>().ok())
+                    .is_some_and(|e| e > after)
+            };
+            if old.lines().any(later) || !old.ends_with('\n') {
+                let kept: String = old
+                    .lines()
+                    .filter(|l| !later(l))
+                    .flat_map(|l| [l, "\n"])
+                    .collect();
+                super::checkpoint::write_atomic(path, kept.as_bytes())?;
+            }
+        }
         let file = if appending {
             std::fs::OpenOptions::new().append(true).open(path)
         } else {
