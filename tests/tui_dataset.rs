@@ -463,6 +463,22 @@ fn a_failed_download_says_why_on_screen() {
     }
 }
 
+/// The failure may take the digit's rows in a small pane: browsing on
+/// puts the digit back.
+#[test]
+fn browsing_after_a_failed_download_brings_the_digit_back() {
+    use dl_lab::tui::views::dataset::fetch::Fetch;
+    let mut a = app(false);
+    a.dataset.fetch = Some(Fetch::failed("mnist", "\nno network".into()));
+    assert!(text(&screen(&a, 80, 24)).contains("no network"));
+    key(&mut a, KeyCode::PageDown);
+    assert!(a.dataset.fetch.is_none());
+    assert_eq!(a.dataset.index, 1);
+    let s = text(&screen(&a, 80, 24));
+    assert!(!s.contains("no network"), "{s}");
+    assert!(s.contains('▀'), "the digit is drawn again:\n{s}");
+}
+
 /// Any other failure shows its first file's reason, not the header line.
 #[test]
 fn a_failed_download_shows_the_first_reason() {
