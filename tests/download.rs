@@ -628,7 +628,8 @@ fn the_dataset_pane_shows_why_a_download_failed() {
     assert_eq!(
         fetch.status_line(),
         format!(
-            "download fashion-mnist failed: train-images-idx3-ubyte.gz: HTTP 404 Not Found: {url}"
+            "download fashion-mnist failed: train-images-idx3-ubyte.gz: HTTP 404 Not Found: {url} \
+             · details: dl-lab download fashion-mnist"
         )
     );
     assert_eq!(fetch.state().ready, 0);

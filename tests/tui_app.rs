@@ -647,3 +647,68 @@ fn a_run_reads_only_its_own_reports() {
         "a stopped run's report is dropped"
     );
 }
+
+/// Two quick `s` presses pause and resume: the second one, before the
+/// worker has answered the first, toggles back (it used to repeat the
+/// pause, which the worker ignored, and the run stayed paused).
+#[test]
+fn two_quick_s_presses_leave_the_run_running() {
+    use dl_lab::train::TrainEvent;
+    use dl_lab::tui::app::TrainState;
+    let (tx, rx) = mpsc::channel();
+    let data = Arc::new(Mnist::shipped().expect("shipped sample"));
+    let mut a = App::new(
+        lessons::find("softmax-mnist").expect("lesson"),
+        data,
+        false,
+        tx,
+    );
+    a.hyper.epochs = 1000; // still training when the presses are answered
+    press(&mut a, 's');
+    assert_eq!(a.training.state, TrainState::Running);
+    // no report is read between the two presses: the worker has not answered
+    press(&mut a, 's');
+    press(&mut a, 's');
+    let run = a.training.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut paused, mut resumed, mut batches_after) = (0, 0, 0);
+    while batches_after == 0 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Event::Train(ev) = rx.recv_timeout(left).expect("the run reports") else {
+            continue;
+        };
+        assert_eq!(ev.run, run);
+        match ev.event {
+            TrainEvent::Paused => paused += 1,
+            TrainEvent::Resumed => resumed += 1,
+            TrainEvent::Batch { .. } if resumed > 0 => batches_after += 1,
+            _ => {}
+        }
+        a.update(Event::Train(ev));
+    }
+    assert_eq!((paused, resumed), (1, 1));
+    assert_eq!(a.training.state, TrainState::Running);
+    assert!(!a.training.will_be_paused());
+    // and a third press pauses again
+    press(&mut a, 's');
+    assert!(a.training.will_be_paused());
+    a.shutdown();
+}
+
+/// Pausing, resuming and finishing replace the "training started" message
+/// at once (it used to stay for MESSAGE_TICKS after the state changed).
+#[test]
+fn the_status_message_follows_the_training_state() {
+    use dl_lab::train::TrainEvent;
+    let mut a = app("softmax-mnist");
+    let specs = a.builder.specs.clone();
+    a.training.begin(&specs, &[784]);
+    a.message = Some("training started".into());
+    common::tui::train(&mut a, TrainEvent::Paused);
+    assert_eq!(a.message.as_deref(), Some("training paused (s resumes)"));
+    assert!(screen(&a, 100, 30).contains("training paused"));
+    common::tui::train(&mut a, TrainEvent::Resumed);
+    assert_eq!(a.message.as_deref(), Some("training resumed"));
+    common::tui::train(&mut a, TrainEvent::Finished { stopped: true });
+    assert_eq!(a.message.as_deref(), Some("training stopped"));
+}

@@ -591,3 +591,19 @@ fn a_new_digit_keeps_the_window_on_ink() {
     assert!(window_has_ink(&app, &app.conv));
     assert!(moved > 0, "some digits needed the window moved");
 }
+
+/// The opened filters view keeps its colour legend at every usual size (at
+/// 120×40 it was cut after "; red" when it ended a two-row header).
+#[test]
+fn the_filters_legend_is_always_visible() {
+    let (mut app, _rx) = app();
+    with_model(&mut app);
+    keys(&mut app, "f");
+    for (w, h) in [(80, 24), (120, 40), (140, 45), (200, 44)] {
+        let s = screen(&app, w, h);
+        for words in ["red +, blue - (before ReLU", "own scale", "f back"] {
+            assert!(s.contains(words), "{w}×{h}: {words:?} in\n{s}");
+        }
+        assert!(s.contains("conv1: 32 learned 3x3 filters"), "{w}×{h}:\n{s}");
+    }
+}

@@ -416,3 +416,80 @@ fn drawing_does_not_run_the_model() {
     let s = text(&screen(&app, 80, 24));
     assert!(s.contains("train a model"), "{s}");
 }
+
+/// Offline, `D` used to show only "download mnist failed:" at 80×24 (the
+/// reason was wrapped out of the one header row). What is drawn now says
+/// why, and where the details are, at every size.
+#[test]
+fn a_failed_download_says_why_on_screen() {
+    use dl_lab::tui::views::dataset::fetch::Fetch;
+    let offline =
+        "cannot resolve example.org (failed to lookup address information): are you offline? \
+                   (check the network, or name a reachable mirror with --mirror URL)";
+    let why = dl_lab::Error::Download {
+        failures: vec![
+            ("train-images-idx3-ubyte.gz".into(), offline.into()),
+            (
+                "train-labels-idx1-ubyte.gz".into(),
+                "not tried (see above)".into(),
+            ),
+        ],
+    }
+    .to_string();
+    for ascii in [false, true] {
+        let mut a = app(ascii);
+        a.dataset.fetch = Some(Fetch::failed("mnist", why.clone()));
+        for (w, h, zoomed) in [
+            (80, 24, false),
+            (80, 24, true),
+            (120, 40, false),
+            (140, 45, false),
+        ] {
+            a.zoomed = zoomed;
+            let s = text(&screen(&a, w, h));
+            for word in [
+                "download mnist failed:",
+                "offline?",
+                "mirror)",
+                "details:",
+                "dl-lab",
+            ] {
+                assert!(
+                    s.contains(word),
+                    "{w}×{h} zoomed {zoomed} ascii {ascii}: {word:?} in\n{s}"
+                );
+            }
+        }
+    }
+}
+
+/// The failure may take the digit's rows in a small pane: browsing on
+/// puts the digit back.
+#[test]
+fn browsing_after_a_failed_download_brings_the_digit_back() {
+    use dl_lab::tui::views::dataset::fetch::Fetch;
+    let mut a = app(false);
+    a.dataset.fetch = Some(Fetch::failed("mnist", "\nno network".into()));
+    assert!(text(&screen(&a, 80, 24)).contains("no network"));
+    key(&mut a, KeyCode::PageDown);
+    assert!(a.dataset.fetch.is_none());
+    assert_eq!(a.dataset.index, 1);
+    let s = text(&screen(&a, 80, 24));
+    assert!(!s.contains("no network"), "{s}");
+    assert!(s.contains('▀'), "the digit is drawn again:\n{s}");
+}
+
+/// Any other failure shows its first file's reason, not the header line.
+#[test]
+fn a_failed_download_shows_the_first_reason() {
+    use dl_lab::tui::views::dataset::fetch::Fetch;
+    let why = dl_lab::Error::Download {
+        failures: vec![("t10k-labels-idx1-ubyte.gz".into(), "md5 mismatch".into())],
+    }
+    .to_string();
+    let mut a = app(false);
+    a.dataset.fetch = Some(Fetch::failed("mnist", why));
+    let s = text(&pane(&a, 60, 20, false));
+    assert!(s.contains("md5") && s.contains("mismatch"), "{s}");
+    assert!(!s.contains("any verified file was kept"), "{s}");
+}

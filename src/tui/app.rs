@@ -502,8 +502,9 @@ impl App {
             return;
         }
         match self.training.state {
-            TrainState::Running => self.training.pause(),
-            TrainState::Paused | TrainState::Diverged(_) => self.training.resume(),
+            TrainState::Running | TrainState::Paused | TrainState::Diverged(_) => {
+                self.training.toggle_pause()
+            }
             TrainState::Idle | TrainState::Finished | TrainState::Failed(_) => {
                 self.start_training()
             }
@@ -604,10 +605,10 @@ impl App {
                 self.message = Some(msg);
                 self.on_run_ended();
             }
-            TrainEvent::Started { .. }
-            | TrainEvent::Snapshot(_)
-            | TrainEvent::Paused
-            | TrainEvent::Resumed => {}
+            // the state changed: "training started" and the like are stale
+            TrainEvent::Paused => self.message = Some("training paused (s resumes)".into()),
+            TrainEvent::Resumed => self.message = Some("training resumed".into()),
+            TrainEvent::Started { .. } | TrainEvent::Snapshot(_) => {}
         }
     }
 }

@@ -95,6 +95,11 @@ pub struct TrainingRun {
     completed: bool,
     /// The ended run's model and optimizer (kept for a checkpoint).
     ended: Option<ClassifierRun>,
+    /// The last pause (true) or resume (false) asked of the worker while
+    /// answers are still due, and how many are due: a second `s` before
+    /// the worker answers the first toggles back instead of repeating it.
+    asked: Option<bool>,
+    unanswered: u32,
 }
 
 impl Default for TrainingRun {
@@ -115,6 +120,8 @@ impl TrainingRun {
             trained: None,
             completed: false,
             ended: None,
+            asked: None,
+            unanswered: 0,
         }
     }
 
@@ -155,6 +162,7 @@ impl TrainingRun {
         self.id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
         self.state = TrainState::Running;
         self.completed = false;
+        self.forget_asked();
         self.progress = Progress {
             started: Some(Instant::now()),
             ..Progress::default()
@@ -199,13 +207,54 @@ impl TrainingRun {
     }
 
     /// Ask the worker to pause (it answers `Paused`).
-    pub fn pause(&self) {
-        self.command(TrainCommand::Pause);
+    pub fn pause(&mut self) {
+        self.ask(true);
     }
 
     /// Ask the worker to go on (it answers `Resumed`).
-    pub fn resume(&self) {
-        self.command(TrainCommand::Resume);
+    pub fn resume(&mut self) {
+        self.ask(false);
+    }
+
+    /// Pause a running run, resume a paused one. Until the worker answers,
+    /// the run is taken to be where it was last asked to go, so two quick
+    /// presses pause and resume (the worker obeys both, in order).
+    pub fn toggle_pause(&mut self) {
+        self.ask(!self.will_be_paused());
+    }
+
+    /// Whether the run is paused, or was asked to pause and not yet answered.
+    pub fn will_be_paused(&self) -> bool {
+        self.asked.unwrap_or(matches!(
+            self.state,
+            TrainState::Paused | TrainState::Diverged(_)
+        ))
+    }
+
+    fn ask(&mut self, pause: bool) {
+        if self.worker.is_none() {
+            return;
+        }
+        self.command(if pause {
+            TrainCommand::Pause
+        } else {
+            TrainCommand::Resume
+        });
+        self.asked = Some(pause);
+        self.unanswered += 1;
+    }
+
+    /// One pause or resume was answered.
+    fn answered(&mut self) {
+        self.unanswered = self.unanswered.saturating_sub(1);
+        if self.unanswered == 0 {
+            self.asked = None;
+        }
+    }
+
+    fn forget_asked(&mut self) {
+        self.asked = None;
+        self.unanswered = 0;
     }
 
     /// Change the running optimizer's learning rate.
@@ -251,6 +300,7 @@ impl TrainingRun {
             self.ended = w.stop();
         }
         self.id = 0;
+        self.forget_asked();
     }
 
     /// Stop, and forget the run: idle, no progress, no trained model.
@@ -315,22 +365,30 @@ impl TrainingRun {
                 );
                 self.state = TrainState::Diverged(msg);
                 p.paused_at = Some(Instant::now());
+                // the worker paused itself: a queued pause is ignored
+                self.forget_asked();
             }
             TrainEvent::Paused => {
                 self.state = TrainState::Paused;
                 p.paused_at = Some(Instant::now());
+                self.answered();
             }
             TrainEvent::Resumed => {
                 self.state = TrainState::Running;
                 if let Some(t) = p.paused_at.take() {
                     p.paused_for += t.elapsed();
                 }
+                self.answered();
             }
             TrainEvent::Finished { stopped } => {
                 self.state = TrainState::Finished;
                 self.completed = !stopped;
+                self.forget_asked();
             }
-            TrainEvent::Failed(msg) => self.state = TrainState::Failed(msg.clone()),
+            TrainEvent::Failed(msg) => {
+                self.state = TrainState::Failed(msg.clone());
+                self.forget_asked();
+            }
             TrainEvent::Saved { .. } => {}
         }
         Some(ev.event)

@@ -128,14 +128,17 @@ pub(super) fn render(
     } else {
         ""
     };
+    // the colour legend first, on its own row, so no width cuts it off
+    let legend = "red +, blue - (before ReLU, each on its own scale) · k walks one · f back";
     let header = format!(
-        "conv1{live}: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label}); \
-         red +, blue -, before ReLU, each on its own scale · k picks one for the walk · f back",
+        "conv1{live}: {n} learned {kh}x{kw} filters, each beside its {mh}x{mw} feature map for held-out digit {} (label {label})",
         pane.digit.min(cx.data.test.len().saturating_sub(1)) + 1
     );
     let chosen = pane.kernel.checked_sub(PRESETS.len());
-    let head = wrap_words(&header, area.width as usize);
-    let body = below(&head[..head.len().min(2)], area);
+    let mut head = wrap_words(legend, area.width as usize);
+    head.extend(wrap_words(&header, area.width as usize));
+    let head = &head[..head.len().min(HEAD_ROWS)];
+    let body = below(head, area);
     let Some(t) = layout(n, (kh, kw), (mh, mw), cx.ascii, body) else {
         // no room for the maps (e.g. the overview): the filters alone, and
         // in one line what they are and what their colours mean
@@ -162,7 +165,7 @@ pub(super) fn render(
         };
         return filters_only(&learned.filters[..n], chosen, cx.ascii, body, buf);
     };
-    draw_head(&head[..head.len().min(2)], area, buf);
+    draw_head(head, area, buf);
     for (i, (filter, map)) in learned.filters.iter().zip(maps).take(n).enumerate() {
         let (x, y) = (
             body.x + (i % t.cols) as u16 * t.w,
@@ -202,6 +205,9 @@ pub(super) fn render(
 }
 
 /// `area` below `head`'s lines.
+/// Header rows above the filters and their maps: the legend and what they are.
+const HEAD_ROWS: usize = 3;
+
 fn below(head: &[String], area: Rect) -> Rect {
     let top = (head.len() as u16).min(area.height);
     Rect {

@@ -74,14 +74,25 @@ impl Fetch {
         let dir = download::cache_dir(name).map_err(|e| e.to_string());
         match (dataset, dir) {
             (Ok(dataset), Ok(dir)) => Fetch::start(dataset, dir),
-            (Err(why), _) | (_, Err(why)) => Fetch {
-                state: Arc::new(Mutex::new(FetchState {
-                    name: name.to_string(),
-                    outcome: Some(Err(format!("\n{why}"))),
-                    ..FetchState::default()
-                })),
-            },
+            (Err(why), _) | (_, Err(why)) => Fetch::failed(name, format!("\n{why}")),
         }
+    }
+
+    /// A download of `name` that ended with the error `why` (the
+    /// downloader's text: a header line, then one line per file).
+    pub fn failed(name: &str, why: String) -> Fetch {
+        Fetch {
+            state: Arc::new(Mutex::new(FetchState {
+                name: name.to_string(),
+                outcome: Some(Err(why)),
+                ..FetchState::default()
+            })),
+        }
+    }
+
+    /// Whether the download ended with an error.
+    pub fn has_failed(&self) -> bool {
+        matches!(self.state().outcome, Some(Err(_)))
     }
 
     /// A copy of the current state.
@@ -124,10 +135,24 @@ impl Fetch {
                 dir.display(),
                 s.name
             ),
-            Some(Err(why)) => {
-                let first = why.lines().nth(1).unwrap_or(why).trim();
-                format!("download {} failed: {first}", s.name)
-            }
+            Some(Err(why)) => format!("download {} failed: {}", s.name, short_reason(why, &s.name)),
         }
     }
+}
+
+/// Why a download failed, short enough for a few rows of the pane: the
+/// likely cause first, then where the whole story is (`dl-lab download`
+/// prints every file's and every mirror's reason).
+fn short_reason(why: &str, name: &str) -> String {
+    let details = format!("details: dl-lab download {name}");
+    if why.contains("are you offline?") {
+        return format!("offline? (cannot reach any mirror) · {details}");
+    }
+    // the first file's reason (the first line is a header ending in ':')
+    let first = why
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.ends_with(':'))
+        .unwrap_or(why.trim());
+    format!("{first} · {details}")
 }

@@ -139,6 +139,11 @@ impl DatasetPane {
         if key.kind == KeyEventKind::Release {
             return false;
         }
+        // a failed download's reason may take the digit's rows: browsing on
+        // puts the digit back (D or F tries again)
+        if self.fetch.as_ref().is_some_and(fetch::Fetch::has_failed) {
+            self.fetch = None;
+        }
         let len = self.set(data).len();
         match key.code {
             KeyCode::PageDown | KeyCode::Right => self.step(1, len),

@@ -15,7 +15,7 @@ use crate::data::mnist::{ImageSet, NUM_CLASSES};
 use crate::tui::app::App;
 use crate::tui::views::ViewContext;
 
-use super::DatasetPane;
+use super::{fetch, DatasetPane};
 use crate::tui::views::pane_block;
 use crate::tui::views::shade::{draw_matrix, Scale};
 
@@ -268,6 +268,29 @@ fn keys_line(zoomed: bool, roomy: bool, ascii: bool, other: Split) -> Option<Str
     }
 }
 
+/// The rows `line` takes when word-wrapped to `width` columns (greedy, as
+/// the Paragraph wraps; a word longer than the row is broken).
+fn wrapped_rows(line: &Line, width: usize) -> usize {
+    let width = width.max(1);
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let (mut rows, mut col) = (1, 0);
+    for word in text.split(' ') {
+        let w = crate::tui::views::text::width_of(word);
+        let at = if col == 0 { w } else { col + 1 + w };
+        if at <= width {
+            col = at;
+            continue;
+        }
+        // the word starts a new row, and a long one is broken over more
+        if col > 0 {
+            rows += 1;
+        }
+        rows += w.saturating_sub(1) / width;
+        col = if w == 0 { 0 } else { (w - 1) % width + 1 };
+    }
+    rows
+}
+
 fn paragraph(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
     if !area.is_empty() {
         Paragraph::new(lines)
@@ -338,9 +361,24 @@ pub fn render_pane(
         .iter()
         .map(|l| l.width().div_ceil(usize::from(inner.width).max(1)).max(1))
         .sum();
+    // a download's failure is read in full: with no room beside the
+    // digit for it, the pane is drawn as text
+    let failed = pane.fetch.as_ref().is_some_and(fetch::Fetch::has_failed);
+    let need: usize = header
+        .iter()
+        .map(|l| wrapped_rows(l, usize::from(inner.width)))
+        .sum();
+    if failed && need + usize::from(dh) + 1 > usize::from(inner.height) {
+        let mut all = header;
+        all.extend(side);
+        all.extend(footer);
+        paragraph(all, inner, buf);
+        return;
+    }
+    let wants_header = if failed { need } else { wants_header };
     let header_h = if inner.height >= dh + 2 {
         (wants_header.max(1) as u16)
-            .min(header.len() as u16 + 1)
+            .min(header.len() as u16 + if failed { need as u16 } else { 1 })
             .min(inner.height - dh - 1)
     } else {
         0
