@@ -388,8 +388,8 @@ fn classifier(
     let header = format!(
         "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device cpu",
         data.source,
-        data.train.labels.len(),
-        data.test.labels.len(),
+        crate::tui::format::count(data.train.labels.len()),
+        crate::tui::format::count(data.test.labels.len()),
         h.optimizer,
         h.lr,
         h.batch_size,

@@ -494,3 +494,19 @@ fn lab_flags_before_a_command_are_an_error_not_ignored() {
     let out = ok(&["run", "gd-scalar", "--epochs", "1", "--device", "cpu"]);
     assert!(out.contains("Epoch    1/1"), "{out}");
 }
+
+#[test]
+fn the_mnist_run_header_counts_images_with_separators() {
+    let out = ok(&["run", "softmax-mnist", "--epochs", "1", "--device", "cpu"]);
+    let header = out.lines().nth(1).unwrap_or("");
+    assert!(
+        header.contains("(4,000 training, 1,000 held-out images)"),
+        "{header}"
+    );
+    // the PyTorch script prints the same header line
+    let script = ok(&["code", "softmax-mnist", "--epochs", "1"]);
+    assert!(
+        script.contains(&serde_json::to_string(header).unwrap()),
+        "{header}"
+    );
+}
