@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::data::mnist::{self, Mnist};
 use crate::engine::Array;
-use crate::lessons::{Lesson, LossKind, RunConfig, SmallSession, Task};
+use crate::lessons::{headless, Lesson, LossKind, RunConfig, SmallSession, Task};
 use crate::nn::LayerSpec;
 use crate::{Error, Result};
 
@@ -186,18 +186,6 @@ fn torch_layer(spec: &LayerSpec) -> String {
     }
 }
 
-/// The same two header lines `dl-lab run` prints for a small lesson.
-fn small_header(lesson: &Lesson, cfg: &RunConfig) -> [String; 2] {
-    let h = &cfg.hyper;
-    [
-        format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary),
-        format!(
-            "optimizer {}, lr {}, epochs 0..={}",
-            h.optimizer, h.lr, h.epochs
-        ),
-    ]
-}
-
 fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
     let h = &cfg.hyper;
     let session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
@@ -300,7 +288,9 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
     } else {
         "torch.mean((model(x_train) - y_train) ** 2)"
     };
-    let [title, settings] = small_header(lesson, cfg);
+    // the header lines `dl-lab run` prints
+    let title = headless::title_line(lesson);
+    let settings = headless::small_settings_line(h);
     if !cfg.json {
         let _ = writeln!(s, "print({})\nprint({})", py_str(&title), py_str(&settings));
     }
@@ -385,17 +375,8 @@ fn classifier(
         .iter()
         .map(|l| format!("    {},", torch_layer(l)))
         .collect();
-    let header = format!(
-        "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device cpu",
-        data.source,
-        crate::tui::format::count(data.train.labels.len()),
-        crate::tui::format::count(data.test.labels.len()),
-        h.optimizer,
-        h.lr,
-        h.batch_size,
-        h.epochs
-    );
-    let title = format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary);
+    let header = headless::classifier_settings_line(&data, h, "cpu");
+    let title = headless::title_line(lesson);
     let _ = writeln!(
         s,
         r#"import gzip

@@ -92,12 +92,7 @@ impl RunFiles {
     pub fn defaults(&self, lesson: &Lesson) -> Hyper {
         let mut h = lesson.defaults.clone();
         if let Some(run) = self.load.as_ref().and_then(|c| c.run.as_ref()) {
-            h.optimizer = run.optimizer.clone();
-            h.lr = run.lr;
-            h.momentum = run.momentum;
-            h.weight_decay = run.weight_decay;
-            h.batch_size = run.batch_size;
-            h.seed = run.seed;
+            run.settings_into(&mut h);
         }
         h
     }

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Lesson, LossKind, RunConfig, RunFiles, SmallSession, Task};
 use crate::backend::Device;
+use crate::data::mnist::Mnist;
 use crate::engine::Array;
 use crate::train::{Checkpoint, ClassifierRun, Control, EpochCsv, Progress, RunState};
 use crate::{Error, Result};
@@ -107,12 +108,35 @@ pub fn run_headless_with(
 
 /// The lesson's first line: title, name and what it runs.
 fn write_title(lesson: &Lesson, out: &mut dyn Write) -> Result<()> {
-    writeln!(
-        out,
-        "{} ({}): {}",
-        lesson.title, lesson.name, lesson.summary
+    writeln!(out, "{}", title_line(lesson)).map_err(io)
+}
+
+/// The lesson's first line: `Title (name): summary`.
+pub fn title_line(lesson: &Lesson) -> String {
+    format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary)
+}
+
+/// A small lesson's settings line.
+pub fn small_settings_line(h: &super::Hyper) -> String {
+    format!(
+        "optimizer {}, lr {}, epochs 0..={}",
+        h.optimizer, h.lr, h.epochs
     )
-    .map_err(io)
+}
+
+/// An MNIST lesson's data and settings line.
+pub fn classifier_settings_line(data: &Mnist, h: &super::Hyper, device: &str) -> String {
+    format!(
+        "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device {}",
+        data.source,
+        crate::tui::format::count(data.train.labels.len()),
+        crate::tui::format::count(data.test.labels.len()),
+        h.optimizer,
+        h.lr,
+        h.batch_size,
+        h.epochs,
+        device
+    )
 }
 
 fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
@@ -120,12 +144,7 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
     let mut session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
     if !cfg.json {
         write_title(lesson, out)?;
-        writeln!(
-            out,
-            "optimizer {}, lr {}, epochs 0..={}",
-            h.optimizer, h.lr, h.epochs
-        )
-        .map_err(io)?;
+        writeln!(out, "{}", small_settings_line(h)).map_err(io)?;
     }
     let every = h.log_every.max(1);
     let mut last = None;
@@ -221,15 +240,8 @@ fn run_classifier(
         write_title(lesson, out)?;
         writeln!(
             out,
-            "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device {}",
-            data.source,
-            crate::tui::format::count(data.train.labels.len()),
-            crate::tui::format::count(data.test.labels.len()),
-            h.optimizer,
-            h.lr,
-            h.batch_size,
-            h.epochs,
-            device
+            "{}",
+            classifier_settings_line(&data, h, &device.to_string())
         )
         .map_err(io)?;
     }

@@ -68,18 +68,7 @@ pub fn run(
     out: &mut dyn Write,
     warn: &mut dyn Write,
 ) -> Result<(), ScriptError> {
-    let statements = parse(src)?;
-    let mut io = Output { out, warn };
-    for s in &statements {
-        scope
-            .exec(&s.stmt, &mut io)
-            .map_err(|message| ScriptError {
-                line: s.line,
-                code: src.lines().nth(s.line - 1).unwrap_or("").to_string(),
-                message,
-            })?;
-    }
-    Ok(())
+    exec_all(src, scope, out, warn, false)
 }
 
 /// Run what was typed at the prompt: statements run, and an expression's
@@ -90,6 +79,18 @@ pub fn run_line(
     out: &mut dyn Write,
     warn: &mut dyn Write,
 ) -> Result<(), ScriptError> {
+    exec_all(src, scope, out, warn, true)
+}
+
+/// Parse `src` and run its statements; `prompt`: echo expression values
+/// and leave the line's text out of errors (the user just typed it).
+fn exec_all(
+    src: &str,
+    scope: &mut Scope,
+    out: &mut dyn Write,
+    warn: &mut dyn Write,
+    prompt: bool,
+) -> Result<(), ScriptError> {
     let statements = parse(src)?;
     let mut io = Output { out, warn };
     for s in &statements {
@@ -97,10 +98,14 @@ pub fn run_line(
             .exec(&s.stmt, &mut io)
             .map_err(|message| ScriptError {
                 line: s.line,
-                code: String::new(),
+                code: if prompt {
+                    String::new()
+                } else {
+                    src.lines().nth(s.line - 1).unwrap_or("").to_string()
+                },
                 message,
             })?;
-        if let Some(v) = v {
+        if let (true, Some(v)) = (prompt, v) {
             let _ = writeln!(io.out, "{}", print::repr_of(&v));
         }
     }

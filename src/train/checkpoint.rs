@@ -70,6 +70,19 @@ pub struct RunState {
     pub batch_size: usize,
 }
 
+impl RunState {
+    /// The run's settings (optimizer, lr, momentum, weight decay, batch
+    /// size, seed) in place of `h`'s, as a resumed run takes them.
+    pub fn settings_into(&self, h: &mut crate::lessons::Hyper) {
+        h.optimizer = self.optimizer.clone();
+        h.lr = self.lr;
+        h.momentum = self.momentum;
+        h.weight_decay = self.weight_decay;
+        h.batch_size = self.batch_size;
+        h.seed = self.seed;
+    }
+}
+
 /// The header as stored: the run and the tensors' names and shapes.
 #[derive(Serialize, Deserialize)]
 struct Header {

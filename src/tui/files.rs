@@ -206,13 +206,7 @@ impl App {
         self.message = Some(match &ck.run {
             Some(run) => {
                 // its settings, as `dl-lab run --load` takes them
-                let h = &mut self.hyper;
-                h.optimizer = run.optimizer.clone();
-                h.lr = run.lr;
-                h.momentum = run.momentum;
-                h.weight_decay = run.weight_decay;
-                h.batch_size = run.batch_size;
-                h.seed = run.seed;
+                run.settings_into(&mut self.hyper);
                 self.training.progress.epochs_done = run.epoch;
                 format!(
                     "loaded {} (epoch {}): s trains on from it",
