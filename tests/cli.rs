@@ -10,12 +10,14 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 10] = [
+    "tensor-basics",
     "gd-scalar",
     "linear",
     "multivariate",
     "mlp-regression",
     "xor-perceptron",
+    "backprop",
     "xor-mlp",
     "softmax-mnist",
     "cnn-mnist",
@@ -77,7 +79,7 @@ fn last_line(text: &str) -> &str {
 // ---------------------------------------------------------------- lessons and run
 
 #[test]
-fn lessons_lists_all_eight() {
+fn lessons_lists_all_ten() {
     let out = ok(&["lessons"]);
     let names: Vec<&str> = out
         .lines()

@@ -9,6 +9,7 @@ mod course;
 pub mod files;
 pub mod headless;
 pub mod small;
+pub mod worked;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,12 @@ pub enum Task {
         layers: Vec<LayerSpec>,
         input_shape: Vec<usize>,
     },
+    /// Backprop written out on an expression at a point (see
+    /// [`crate::explain::backprop`]); nothing is trained.
+    Backprop { expr: String, at: String },
+    /// The course's tensor code at a `>>>` prompt (`dl-lab tensor`), these
+    /// lines first; nothing is trained.
+    TensorCode { code: String },
 }
 
 /// The small lessons' data (a `--data FILE.csv` replaces it).
@@ -99,6 +106,13 @@ impl Lesson {
     pub fn is_classifier(&self) -> bool {
         matches!(self.task, Task::Classifier { .. })
     }
+
+    /// Whether the lesson works something out rather than training a model
+    /// (backprop, tensor-basics): `dl-lab run` prints it, the lab shows it
+    /// in a view of its own.
+    pub fn is_worked(&self) -> bool {
+        matches!(self.task, Task::Backprop { .. } | Task::TensorCode { .. })
+    }
 }
 
 /// Every lesson, in course order.
@@ -137,6 +151,9 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// `--json`: one JSON object per logged epoch instead of text.
     pub json: bool,
+    /// `--expr` and `--at` (the backprop lesson).
+    pub expr: Option<String>,
+    pub at: Option<String>,
 }
 
 impl RunConfig {
@@ -145,6 +162,8 @@ impl RunConfig {
             hyper: lesson.defaults.clone(),
             data: None,
             json: false,
+            expr: None,
+            at: None,
         }
     }
 }

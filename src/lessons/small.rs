@@ -144,6 +144,12 @@ impl SmallSession {
                     lesson.name
                 )))
             }
+            Task::Backprop { .. } | Task::TensorCode { .. } => {
+                return Err(Error::Config(format!(
+                    "lesson {} trains no model",
+                    lesson.name
+                )))
+            }
         };
         let params = match &net {
             SmallNet::Scalar { x } => vec![x.clone()],
