@@ -292,3 +292,42 @@ fn the_backprop_script_gets_the_same_gradients_from_torch() {
         }
     }
 }
+
+#[test]
+fn the_xor_mlp_gradients_written_out_equal_the_engine_backward() {
+    use dl_lab::explain::backprop_mlp::{backward, forward, lesson_params, XOR_ROWS};
+    let lesson = dl_lab::lessons::find("xor-mlp").unwrap();
+    let session = dl_lab::lessons::SmallSession::new(&lesson, &lesson.defaults, None).unwrap();
+    let m = lesson_params().unwrap();
+    for (x, y) in XOR_ROWS {
+        let f = forward(&m, x, y);
+        let steps = backward(&m, &f);
+        let params = session.params();
+        params.iter().for_each(|(_, t)| t.zero_grad());
+        let input = Tensor::new(
+            ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![x[0] as f32, x[1] as f32]).unwrap(),
+        );
+        let target = Tensor::new(ArrayD::from_elem(IxDyn(&[1, 1]), y as f32));
+        let p = session.predict(&input).unwrap();
+        let loss = dl_lab::nn::loss::bce_loss(&p, &target).unwrap();
+        assert!((loss.item() as f64 - f.loss).abs() < 1e-5, "{x:?}: loss");
+        assert!((p.item() as f64 - f.p).abs() < 1e-6);
+        loss.backward().unwrap();
+        let mut checked = 0;
+        for s in steps.iter() {
+            let Some((name, i)) = s.param else { continue };
+            let t = &params.iter().find(|(n, _)| n == name).unwrap().1;
+            let g = t.grad().unwrap().iter().copied().nth(i).unwrap() as f64;
+            assert!(
+                (g - s.value).abs() < 1e-5,
+                "row {x:?}: ∂L/∂{} = {} written out vs engine {g}",
+                s.of,
+                s.value
+            );
+            // each line is its two factors' product
+            assert_eq!(s.value, s.a * s.b);
+            checked += 1;
+        }
+        assert_eq!(checked, 9, "W1 (4), b1 (2), W2 (2), b2 (1)");
+    }
+}
