@@ -99,6 +99,8 @@ pub struct App {
     pub conv: ConvPane,
     /// The small lessons' step-by-step state (None for MNIST lessons).
     pub stepper: Option<Stepper>,
+    /// The backprop lesson's view (it takes the whole screen).
+    pub backprop: Option<views::backprop::BackpropPane>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
     /// Where the MNIST lessons train (`--device`); the status line names it.
@@ -119,8 +121,12 @@ impl App {
     pub fn new(lesson: Lesson, data: Arc<Mnist>, ascii: bool, tx: Sender<Event>) -> App {
         let hyper = lesson.defaults.clone();
         let stepper = match lesson.task {
-            Task::Classifier { .. } => None,
+            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => None,
             _ => Stepper::new(&lesson, &hyper).ok(),
+        };
+        let backprop = match &lesson.task {
+            Task::Backprop { expr, at } => Some(views::backprop::BackpropPane::new(expr, at)),
+            _ => None,
         };
         App {
             dataset: DatasetPane::new(&data),
@@ -128,6 +134,7 @@ impl App {
             loss: LossPane::default(),
             conv: ConvPane::new(&data),
             stepper,
+            backprop,
             lesson,
             hyper,
             data,
@@ -208,6 +215,9 @@ impl App {
         if self.show_help {
             return self.help_key(key);
         }
+        if self.worked_key(key) {
+            return;
+        }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
         if self.focus == PaneId::Model && self.builder.is_editing() {
@@ -224,6 +234,24 @@ impl App {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// A key for a worked lesson's view (backprop), which takes its keys
+    /// before the lab's; while a line is typed every key is the view's but
+    /// Ctrl-C. True if the view used it.
+    fn worked_key(&mut self, key: KeyEvent) -> bool {
+        let Some(b) = self.backprop.as_mut() else {
+            return false;
+        };
+        if b.is_editing() && keymap::is_interrupt(&key) {
+            self.quit();
+            return true;
+        }
+        let used = b.handle_key(key);
+        if used {
+            self.announce_finish();
+        }
+        used
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
@@ -293,6 +321,9 @@ impl App {
     /// Whether this lesson has run to its end: every epoch of a small
     /// lesson stepped, or a classifier's training finished (not stopped).
     pub fn lesson_finished(&self) -> bool {
+        if let Some(b) = &self.backprop {
+            return b.done() && !b.xor_view;
+        }
         match &self.stepper {
             Some(s) => s.session.done(),
             None => self.training.state == TrainState::Finished && self.training.completed(),
