@@ -101,6 +101,8 @@ pub struct App {
     pub stepper: Option<Stepper>,
     /// The backprop lesson's view (it takes the whole screen).
     pub backprop: Option<views::backprop::BackpropPane>,
+    /// The tensor-basics lesson's prompt (it takes the whole screen).
+    pub prompt: Option<views::prompt::PromptPane>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
     /// Where the MNIST lessons train (`--device`); the status line names it.
@@ -128,6 +130,10 @@ impl App {
             Task::Backprop { expr, at } => Some(views::backprop::BackpropPane::new(expr, at)),
             _ => None,
         };
+        let prompt = match &lesson.task {
+            Task::TensorCode { code } => Some(views::prompt::PromptPane::new(code)),
+            _ => None,
+        };
         App {
             dataset: DatasetPane::new(&data),
             builder: ModelPane::new(&lesson),
@@ -135,6 +141,7 @@ impl App {
             conv: ConvPane::new(&data),
             stepper,
             backprop,
+            prompt,
             lesson,
             hyper,
             data,
@@ -236,10 +243,21 @@ impl App {
         }
     }
 
-    /// A key for a worked lesson's view (backprop), which takes its keys
+    /// A key for a worked lesson's view (backprop, the tensor prompt), which takes its keys
     /// before the lab's; while a line is typed every key is the view's but
     /// Ctrl-C. True if the view used it.
     fn worked_key(&mut self, key: KeyEvent) -> bool {
+        if let Some(p) = self.prompt.as_mut() {
+            if p.active && keymap::is_interrupt(&key) {
+                self.quit();
+                return true;
+            }
+            let used = p.handle_key(key);
+            if used {
+                self.announce_finish();
+            }
+            return used;
+        }
         let Some(b) = self.backprop.as_mut() else {
             return false;
         };
@@ -323,6 +341,9 @@ impl App {
     pub fn lesson_finished(&self) -> bool {
         if let Some(b) = &self.backprop {
             return b.done() && !b.xor_view;
+        }
+        if let Some(p) = &self.prompt {
+            return p.done();
         }
         match &self.stepper {
             Some(s) => s.session.done(),

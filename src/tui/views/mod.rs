@@ -17,6 +17,7 @@ pub mod line_edit;
 pub mod loss_chart;
 pub mod model_builder;
 pub mod plain;
+pub mod prompt;
 pub mod shade;
 pub mod stepper_view;
 mod text;
@@ -157,6 +158,8 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
     if let Some(b) = &app.backprop {
         backprop::render(b, app.ascii, main, buf);
+    } else if let Some(p) = &app.prompt {
+        prompt::render(p, app.ascii, main, buf);
     } else if app.zoomed {
         render_pane(app, app.focus, main, buf, true);
     } else {
@@ -233,6 +236,8 @@ pub const ALWAYS_KEYS: &str = "? help  q quit";
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let state_keys: &[&str] = if let Some(b) = &app.backprop {
         b.status_keys()
+    } else if let Some(p) = &app.prompt {
+        p.status_keys()
     } else if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
