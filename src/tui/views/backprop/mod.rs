@@ -387,11 +387,11 @@ impl BackpropPane {
                     ),
                     bold,
                 ));
-                lines.push(Line::raw(format!(
-                    "local     ∂{p}/∂{c} = {}   ({})",
-                    num(s.local),
-                    s.rule
-                )));
+                lines.push(Line::raw(format!("local     ∂{p}/∂{c} = {}", num(s.local))));
+                lines.push(Line::styled(
+                    format!("          rule: {}", s.rule),
+                    Style::new().fg(Color::Cyan),
+                ));
                 lines.push(Line::raw(format!(
                     "upstream  ∂f/∂{p} = {}",
                     num(s.upstream)
