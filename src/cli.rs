@@ -229,6 +229,13 @@ pub struct RunArgs {
     /// Write each epoch's loss, test accuracy and img/s to a CSV file (MNIST lessons).
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
+    /// The backprop lesson's expression: numbers, variables, + - * /, ^ with a constant
+    /// exponent, unary minus, brackets, sigmoid tanh relu exp log (default "w*x + b").
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: Option<String>,
+    /// The backprop lesson's point: NAME=VALUE pairs separated by ',' (default "w=-2,x=5,b=3").
+    #[arg(long, value_name = "NAMES", allow_hyphen_values = true)]
+    pub at: Option<String>,
 }
 
 /// Flags of `dl-lab eval`.
@@ -363,6 +370,41 @@ pub fn parse_lr(s: &str) -> Result<f32, String> {
 }
 
 impl RunArgs {
+    /// `--expr`/`--at` belong to the backprop lesson, and the training flags
+    /// to the lessons that train.
+    fn check_worked(&self, lesson: &crate::lessons::Lesson) -> crate::Result<()> {
+        let backprop = matches!(lesson.task, crate::lessons::Task::Backprop { .. });
+        for (flag, given) in [("--expr", self.expr.is_some()), ("--at", self.at.is_some())] {
+            if given && !backprop {
+                return Err(crate::Error::Config(format!(
+                    "{flag} is for the backprop lesson (dl-lab run backprop {flag} …); lesson {} has no expression",
+                    lesson.name
+                )));
+            }
+        }
+        if lesson.is_worked() {
+            let training = [
+                ("--epochs", self.epochs.is_some()),
+                ("--lr", self.lr.is_some()),
+                ("--optimizer", self.optimizer.is_some()),
+                ("--momentum", self.momentum.is_some()),
+                ("--weight-decay", self.weight_decay.is_some()),
+                ("--batch-size", self.batch_size.is_some()),
+                ("--seed", self.seed.is_some()),
+                ("--data", self.data.is_some()),
+                ("--log-every", self.log_every.is_some()),
+            ];
+            if let Some((flag, _)) = training.iter().find(|(_, given)| *given) {
+                return Err(crate::Error::Config(format!(
+                    "{flag}: lesson {} trains nothing (it works its example out); \
+                     the training flags are for the other lessons",
+                    lesson.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The lesson's defaults with these flags applied.
     pub fn config(
         &self,
@@ -392,6 +434,9 @@ impl RunArgs {
         defaults: crate::lessons::Hyper,
     ) -> crate::Result<crate::lessons::RunConfig> {
         let mut cfg = crate::lessons::RunConfig::defaults(lesson);
+        self.check_worked(lesson)?;
+        cfg.expr = self.expr.clone();
+        cfg.at = self.at.clone();
         cfg.hyper = defaults;
         let h = &mut cfg.hyper;
         if let Some(v) = self.epochs {

@@ -17,6 +17,9 @@ use crate::{Error, Result};
 
 /// The Python script for `lesson` run with `cfg`.
 pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
+    if lesson.is_worked() {
+        return crate::lessons::worked::python_code(lesson, cfg);
+    }
     let mut s = String::new();
     let mut flags = String::new();
     let h = &cfg.hyper;

@@ -10,13 +10,15 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 9] = [
+const LESSONS: [&str; 11] = [
+    "tensor-basics",
     "gd-scalar",
     "momentum",
     "linear",
     "multivariate",
     "mlp-regression",
     "xor-perceptron",
+    "backprop",
     "xor-mlp",
     "softmax-mnist",
     "cnn-mnist",
@@ -78,7 +80,7 @@ fn last_line(text: &str) -> &str {
 // ---------------------------------------------------------------- lessons and run
 
 #[test]
-fn lessons_lists_all_eight() {
+fn lessons_lists_all_ten() {
     let out = ok(&["lessons"]);
     let names: Vec<&str> = out
         .lines()

@@ -360,9 +360,9 @@ fn a_new_run_drops_the_last_runs_model() {
 use dl_lab::tui::remember;
 
 #[test]
-fn with_nothing_remembered_the_lab_starts_on_the_list_at_gd_scalar() {
+fn with_nothing_remembered_the_lab_starts_on_the_list_at_tensor_basics() {
     let (l, list) = remember::start(None, None).expect("a course");
-    assert_eq!((l.name, list), ("gd-scalar", true));
+    assert_eq!((l.name, list), ("tensor-basics", true));
     let (l, list) = remember::start(Some("linear"), lessons::find("xor-mlp").ok()).expect("ok");
     assert_eq!((l.name, list), ("linear", false), "--lesson wins");
     let (l, list) = remember::start(None, lessons::find("xor-mlp").ok()).expect("ok");

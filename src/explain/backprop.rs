@@ -297,6 +297,20 @@ fn describe(t: &Tok) -> String {
     }
 }
 
+/// The variables `expr` names, in order of first use (empty if it does not
+/// even tokenize; [`Graph::build`] says why).
+pub fn variables_in(expr: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tokenize(expr).unwrap_or_default() {
+        if let Tok::Name(n) = t.tok {
+            if !FUNCTIONS.contains(&n.as_str()) && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 const FUNCTIONS: [&str; 5] = ["sigmoid", "tanh", "relu", "exp", "log"];
 
 struct Builder<'a> {

@@ -63,6 +63,18 @@ const POOL2: LayerSpec = LayerSpec::MaxPool2d {
 pub(super) fn all() -> Vec<Lesson> {
     vec![
         Lesson {
+            name: "tensor-basics",
+            blurb: "make tensors, slice them, add, multiply, reduce",
+            title: "Tensor basics",
+            summary: "the course's tensor code at a >>> prompt: shapes, slicing, broadcasting, matmul, mean/sum/max",
+            notes: "Enter runs the line (the course's next line is filled in after it); type your own \
+                    code too. Watch the shapes: [[1, 2]] + [[3], [4]] broadcasts to 2x2, and m1 * m2 \
+                    multiplies element by element where m1.matmul(m2) multiplies matrices.",
+            task: Task::TensorCode { code: TENSOR_BASICS.to_string() },
+            checks: Vec::new(),
+            defaults: hyper(0, 0.1, SGD, 0, 1),
+        },
+        Lesson {
             name: "gd-scalar",
             blurb: "roll downhill to the lowest point of a curve",
             title: "Gradient descent on one variable",
@@ -187,6 +199,21 @@ pub(super) fn all() -> Vec<Lesson> {
             defaults: hyper(10000, 1.0, SGD, 0, 100),
         },
         Lesson {
+            name: "backprop",
+            blurb: "the chain rule, one product at a time",
+            title: "Backpropagation, one product at a time",
+            summary: "f = w*x + b at w = -2, x = 5, b = 3: every local derivative times the gradient from above",
+            notes: "Each step multiplies a node's local derivative by the gradient arriving from above; \
+                    a value used twice adds up both products. v shows the same for the XOR MLP's \
+                    parameters, e types another expression, a its values.",
+            task: Task::Backprop {
+                expr: crate::explain::backprop::DEFAULT_EXPR.to_string(),
+                at: crate::explain::backprop::DEFAULT_AT.to_string(),
+            },
+            checks: Vec::new(),
+            defaults: hyper(0, 0.1, SGD, 0, 1),
+        },
+        Lesson {
             name: "xor-mlp",
             blurb: "two layers of neurons solve the XOR puzzle",
             title: "XOR with a two-layer MLP (it learns)",
@@ -260,3 +287,26 @@ fn xor_table() -> SmallData {
         y: vec![0.0, 1.0, 1.0, 0.0],
     }
 }
+
+/// The lines tensor-basics fills in at its prompt, one at a time: the
+/// course's tensor code (lab 1; all of it is in tests/fixtures/tensor/basics.py).
+const TENSOR_BASICS: &str = "t = torch.FloatTensor([0., 1., 2., 3., 4., 5., 6.])
+print(t.dim(), t.shape)
+print(t[0], t[1], t[-1])
+print(t[2:5], t[4:-1])
+t = torch.FloatTensor([[1., 2., 3.], [4., 5., 6.], [7., 8., 9.], [10., 11., 12.]])
+print(t.size())
+print(t[:, 1])
+m1 = torch.FloatTensor([[1, 2]])
+m2 = torch.FloatTensor([[3], [4]])
+print(m1 + m2)
+m1 = torch.FloatTensor([[1, 2], [3, 4]])
+m2 = torch.FloatTensor([[1], [2]])
+print(m1.matmul(m2))
+print(m1 * m2)
+t = torch.FloatTensor([[1, 2], [3, 4]])
+print(t.mean(dim=0))
+print(t.sum(dim=-1))
+print(t.max(dim=0))
+print(t.view(-1))
+";

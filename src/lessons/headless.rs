@@ -99,6 +99,9 @@ pub fn run_headless_with(
     files: &RunFiles,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if lesson.is_worked() {
+        return super::worked::run(lesson, cfg, out);
+    }
     if lesson.is_classifier() {
         run_classifier(lesson, cfg, device, files, out)
     } else {
@@ -134,6 +137,7 @@ pub fn title_line(lesson: &Lesson, cfg: &RunConfig, shape: Option<(usize, usize)
             format!("{data}; {model}; {} loss", loss.words())
         }
         Task::Classifier { layers, .. } => format!("{}; cross-entropy loss", layers_words(layers)),
+        Task::Backprop { .. } | Task::TensorCode { .. } => lesson.summary.to_string(),
     };
     format!("{} ({}): {what}", lesson.title, lesson.name)
 }

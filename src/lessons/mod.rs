@@ -8,6 +8,7 @@
 mod course;
 pub mod files;
 pub mod headless;
+pub mod worked;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,13 @@ impl Lesson {
     /// Whether the lesson trains on MNIST-format images.
     pub fn is_classifier(&self) -> bool {
         matches!(self.task, Task::Classifier { .. })
+    }
+
+    /// Whether the lesson works something out rather than training a model
+    /// (backprop, tensor-basics): `dl-lab run` prints it, the lab shows it
+    /// in a view of its own.
+    pub fn is_worked(&self) -> bool {
+        matches!(self.task, Task::Backprop { .. } | Task::TensorCode { .. })
     }
 
     /// The scalar objective, for the lessons that minimise one.
@@ -118,6 +126,9 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// `--json`: one JSON object per logged epoch instead of text.
     pub json: bool,
+    /// `--expr` and `--at` (the backprop lesson).
+    pub expr: Option<String>,
+    pub at: Option<String>,
 }
 
 impl RunConfig {
@@ -126,6 +137,8 @@ impl RunConfig {
             hyper: lesson.defaults.clone(),
             data: None,
             json: false,
+            expr: None,
+            at: None,
         }
     }
 }

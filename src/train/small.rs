@@ -185,6 +185,9 @@ impl SmallSession {
                     "lesson {name} trains on images, not step by step"
                 )))
             }
+            Task::Backprop { .. } | Task::TensorCode { .. } => {
+                return Err(Error::Config(format!("lesson {name} trains no model")))
+            }
         };
         let params = match &net {
             SmallNet::Scalar { x, .. } => vec![x.clone()],

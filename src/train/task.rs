@@ -31,6 +31,12 @@ pub enum Task {
         layers: Vec<LayerSpec>,
         input_shape: Vec<usize>,
     },
+    /// Backprop written out on an expression at a point (see
+    /// [`crate::explain::backprop`]); nothing is trained.
+    Backprop { expr: String, at: String },
+    /// The course's tensor code at a `>>>` prompt (`dl-lab tensor`), these
+    /// lines first; nothing is trained.
+    TensorCode { code: String },
 }
 
 /// The small lessons' data (a `--data FILE.csv` replaces it).

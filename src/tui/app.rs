@@ -99,6 +99,10 @@ pub struct App {
     pub conv: ConvPane,
     /// The small lessons' step-by-step state (None for MNIST lessons).
     pub stepper: Option<Stepper>,
+    /// The backprop lesson's view (it takes the whole screen).
+    pub backprop: Option<views::backprop::BackpropPane>,
+    /// The tensor-basics lesson's prompt (it takes the whole screen).
+    pub prompt: Option<views::prompt::PromptPane>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
     /// Where the MNIST lessons train (`--device`); the status line names it.
@@ -119,8 +123,16 @@ impl App {
     pub fn new(lesson: Lesson, data: Arc<Mnist>, ascii: bool, tx: Sender<Event>) -> App {
         let hyper = lesson.defaults.clone();
         let stepper = match lesson.task {
-            Task::Classifier { .. } => None,
+            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => None,
             _ => Stepper::new(&lesson, &hyper).ok(),
+        };
+        let backprop = match &lesson.task {
+            Task::Backprop { expr, at } => Some(views::backprop::BackpropPane::new(expr, at)),
+            _ => None,
+        };
+        let prompt = match &lesson.task {
+            Task::TensorCode { code } => Some(views::prompt::PromptPane::new(code)),
+            _ => None,
         };
         App {
             dataset: DatasetPane::new(&data),
@@ -128,6 +140,8 @@ impl App {
             loss: LossPane::default(),
             conv: ConvPane::new(&data),
             stepper,
+            backprop,
+            prompt,
             lesson,
             hyper,
             data,
@@ -208,6 +222,9 @@ impl App {
         if self.show_help {
             return self.help_key(key);
         }
+        if self.worked_key(key) {
+            return;
+        }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
         if self.focus == PaneId::Model && self.builder.is_editing() {
@@ -224,6 +241,35 @@ impl App {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// A key for a worked lesson's view (backprop, the tensor prompt), which takes its keys
+    /// before the lab's; while a line is typed every key is the view's but
+    /// Ctrl-C. True if the view used it.
+    fn worked_key(&mut self, key: KeyEvent) -> bool {
+        if let Some(p) = self.prompt.as_mut() {
+            if p.active && keymap::is_interrupt(&key) {
+                self.quit();
+                return true;
+            }
+            let used = p.handle_key(key);
+            if used {
+                self.announce_finish();
+            }
+            return used;
+        }
+        let Some(b) = self.backprop.as_mut() else {
+            return false;
+        };
+        if b.is_editing() && keymap::is_interrupt(&key) {
+            self.quit();
+            return true;
+        }
+        let used = b.handle_key(key);
+        if used {
+            self.announce_finish();
+        }
+        used
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
@@ -293,6 +339,12 @@ impl App {
     /// Whether this lesson has run to its end: every epoch of a small
     /// lesson stepped, or a classifier's training finished (not stopped).
     pub fn lesson_finished(&self) -> bool {
+        if let Some(b) = &self.backprop {
+            return b.done() && !b.xor_view;
+        }
+        if let Some(p) = &self.prompt {
+            return p.done();
+        }
         match &self.stepper {
             Some(s) => s.session.done(),
             None => self.training.state == TrainState::Finished && self.training.completed(),

@@ -103,3 +103,10 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         _ => return None,
     })
 }
+
+/// Ctrl-C: quits even while a line is being typed.
+pub fn is_interrupt(key: &KeyEvent) -> bool {
+    key.kind != KeyEventKind::Release
+        && key.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(key.code, KeyCode::Char('c'))
+}

@@ -9,12 +9,15 @@
 //! - `shade.rs`: a matrix (digit, kernel, feature map) as shaded cells
 //! - `text.rs`: display width and word wrap, shared by the panes
 
+pub mod backprop;
 pub mod conv_viz;
 pub mod dataset;
 pub mod help;
+pub mod line_edit;
 pub mod loss_chart;
 pub mod model_builder;
 pub mod plain;
+pub mod prompt;
 pub mod shade;
 pub mod stepper_view;
 mod text;
@@ -98,6 +101,11 @@ const ASCII_BORDER: border::Set = border::Set {
     horizontal_bottom: "-",
 };
 
+/// The plain ASCII border set (for boxes drawn inside a pane).
+pub(crate) fn ascii_border() -> border::Set<'static> {
+    ASCII_BORDER
+}
+
 /// Focused ASCII panes get '#' borders.
 const ASCII_BORDER_FOCUSED: border::Set = border::Set {
     top_left: "#",
@@ -148,7 +156,11 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    if app.zoomed {
+    if let Some(b) = &app.backprop {
+        backprop::render(b, app.ascii, main, buf);
+    } else if let Some(p) = &app.prompt {
+        prompt::render(p, app.ascii, main, buf);
+    } else if app.zoomed {
         render_pane(app, app.focus, main, buf, true);
     } else {
         for (pane, rect) in PaneId::ALL.iter().zip(pane_areas(area)) {
@@ -222,7 +234,11 @@ pub const ALWAYS_KEYS: &str = "? help  q quit";
 /// at the right end. The other hints give way first (whole hints, from the
 /// last), then the message is cut with `…`.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let state_keys: &[&str] = if app.stepper.is_some() {
+    let state_keys: &[&str] = if let Some(b) = &app.backprop {
+        b.status_keys()
+    } else if let Some(p) = &app.prompt {
+        p.status_keys()
+    } else if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
         match app.training.state {

@@ -65,7 +65,9 @@ impl Kind {
                     _ => Kind::Table,
                 }
             }
-            Task::Classifier { .. } => Kind::Table,
+            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => {
+                Kind::Table
+            }
         }
     }
 }
