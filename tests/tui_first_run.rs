@@ -289,6 +289,9 @@ fn a_large_overview_shows_the_accuracy_chart_beside_the_loss() {
             loss: 0.8,
             test_acc: 0.873,
             img_per_s: 20000.0,
+            train_acc: 0.91,
+            test_loss: 0.45,
+            predictions: None,
         }),
     );
     let loss_pane = |screen: &[String], w: u16, h: u16| -> String {

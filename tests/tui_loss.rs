@@ -120,6 +120,9 @@ fn scripted(app: &mut App) {
             loss: 0.8,
             test_acc: 0.873,
             img_per_s: 23000.0,
+            train_acc: 0.91,
+            test_loss: 0.45,
+            predictions: None,
         }),
     );
     train(

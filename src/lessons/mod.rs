@@ -19,7 +19,8 @@ pub use files::RunFiles;
 pub use headless::{run_headless, run_headless_on, run_headless_with};
 pub use small::{EpochRecord, SmallSession};
 
-/// Hyper-parameters; every field can be overridden from the command line.
+/// Hyper-parameters; every field but `train_subset` can be overridden from
+/// the command line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hyper {
     /// Small lessons run epochs 0..=epochs (the course's `range(nb_epochs + 1)`);
@@ -34,6 +35,9 @@ pub struct Hyper {
     pub seed: u64,
     /// Log epoch 0, every K-th epoch and the last (small lessons).
     pub log_every: usize,
+    /// MNIST lessons: train on the first N training images only (0: all of
+    /// them). Set by the lesson (overfit-mnist), not by a flag.
+    pub train_subset: usize,
 }
 
 /// What a lesson fits.

@@ -528,14 +528,18 @@ impl App {
             }
             return;
         }
-        let run = ClassifierRun::on_device(
-            &specs,
-            input_shape,
-            self.data.train.clone(),
-            self.data.test.clone(),
-            &self.hyper,
-            self.device.clone(),
-        );
+        // overfit-mnist trains on its first 500 images
+        let train = crate::lessons::files::training_images(self.data.train.clone(), &self.hyper);
+        let run = train.and_then(|train| {
+            ClassifierRun::on_device(
+                &specs,
+                input_shape,
+                train,
+                self.data.test.clone(),
+                &self.hyper,
+                self.device.clone(),
+            )
+        });
         let mut run = match run {
             Ok(r) => r,
             Err(e) => {
