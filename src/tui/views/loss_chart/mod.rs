@@ -1,5 +1,6 @@
-//! The Loss pane: training loss per step (raw and smoothed), held-out
-//! accuracy per epoch, and the run's counters (epoch, step, progress with
+//! The Loss pane: training loss per step (raw and smoothed) with the
+//! held-out loss after each epoch, training and held-out accuracy per epoch
+//! (the gap between them is overfitting), and the run's counters (epoch, step, progress with
 //! ETA, img/s, current loss, last accuracy). For the small lessons the same
 //! pane charts the cost per epoch.
 //!
@@ -69,6 +70,10 @@ pub struct LossPane {
     pub losses: LossHistory,
     /// (epoch, held-out accuracy in 0..=1).
     pub accuracy: Series,
+    /// (epoch, training accuracy in 0..=1: the running accuracy over its batches).
+    pub train_accuracy: Series,
+    /// (epoch, mean held-out cross-entropy).
+    pub test_loss: Series,
     pub last_epoch: Option<EpochSummary>,
     /// Best held-out accuracy so far and its epoch.
     pub best: Option<(usize, f32)>,
@@ -82,6 +87,8 @@ impl Default for LossPane {
             log_scale: false,
             losses: LossHistory::default(),
             accuracy: Series::new(ACC_CAPACITY),
+            train_accuracy: Series::new(ACC_CAPACITY),
+            test_loss: Series::new(ACC_CAPACITY),
             last_epoch: None,
             best: None,
             per_epoch: false,
@@ -99,6 +106,10 @@ impl LossPane {
 
     pub fn push_epoch(&mut self, s: &EpochSummary) {
         self.accuracy.push(s.epoch as f64, s.test_acc as f64);
+        self.train_accuracy.push(s.epoch as f64, s.train_acc as f64);
+        if s.test_loss.is_finite() {
+            self.test_loss.push(s.epoch as f64, s.test_loss as f64);
+        }
         if self.best.is_none_or(|(_, a)| s.test_acc > a) {
             self.best = Some((s.epoch, s.test_acc));
         }
@@ -146,13 +157,21 @@ pub fn render_pane(
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
         let dash = if v.cx.ascii { "-" } else { "─" };
-        block = block.title_bottom(Line::from(vec![
+        let held = v.pane.test_loss.points().first().is_some();
+        let mut names = vec![
             Span::styled(
-                format!(" {dash} loss per step "),
+                format!(" {dash} loss{} ", if held { "" } else { " per step" }),
                 Style::new().fg(Color::Gray),
             ),
             Span::styled(format!("{dash} smoothed "), Style::new().fg(Color::Yellow)),
-        ]));
+        ];
+        if held {
+            names.push(Span::styled(
+                format!("{dash} held-out "),
+                Style::new().fg(Color::LightRed),
+            ));
+        }
+        block = block.title_bottom(Line::from(names));
     }
     let inner = block.inner(area);
     block.render(area, buf);
