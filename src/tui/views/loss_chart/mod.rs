@@ -15,9 +15,11 @@
 //! - `counters.rs`: the counters (state, epoch, step, speed, …), flowed into
 //!   rows in the overview or listed in a column when opened; the progress bar
 //! - `charts.rs`: the loss (or cost) chart and the accuracy chart
+//! - `confusion.rs`: `c`, the held-out confusion matrix and per-class accuracy
 //! - `format.rs`: numbers, counts and durations as the pane writes them
 
 mod charts;
+mod confusion;
 mod counters;
 mod format;
 
@@ -56,6 +58,14 @@ const MIN_INNER: (u16, u16) = (16, 2);
 /// This pane's keys, for the help (`?`): (keys, what they do).
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
+    (
+        "c",
+        "MNIST: the held-out confusion matrix and per-class accuracy / the charts",
+    ),
+    (
+        "arrows, Enter",
+        "open, matrix shown: choose a cell; its digits go to the Dataset pane",
+    ),
     ("s", "start / pause / resume training"),
     (
         "+ / -",
@@ -79,6 +89,8 @@ pub struct LossPane {
     pub best: Option<(usize, f32)>,
     /// The x axis counts epochs (small lessons) rather than steps.
     pub per_epoch: bool,
+    /// `c`: the held-out confusion matrix in place of the charts.
+    pub show_confusion: bool,
 }
 
 impl Default for LossPane {
@@ -92,6 +104,7 @@ impl Default for LossPane {
             last_epoch: None,
             best: None,
             per_epoch: false,
+            show_confusion: false,
         }
     }
 }
@@ -199,6 +212,13 @@ pub fn render_pane(
         )
         .render(top, buf);
         rest = below;
+    }
+    if v.pane.show_confusion && v.cx.stepper.is_none() {
+        confusion::render(v, rest, buf);
+        if ascii {
+            asciify(inner, buf);
+        }
+        return;
     }
     if zoomed && rest.width >= SIDE_WIDTH + 24 {
         let [charts, side] =
