@@ -8,6 +8,9 @@ pub mod epoch_csv;
 pub mod history;
 pub mod messages;
 pub mod mistakes;
+pub mod settings;
+pub mod small;
+pub mod task;
 pub mod worker;
 
 pub use checkpoint::{Checkpoint, RunState};
@@ -18,6 +21,9 @@ pub use epoch_csv::EpochCsv;
 pub use history::LossHistory;
 pub use messages::{RunEvent, RunId, TrainCommand, TrainEvent};
 pub use mistakes::{Confusion, Predictions};
+pub use settings::{Hyper, OptimizerSettings};
+pub use small::{Condition, EpochRecord, SmallSession};
+pub use task::{LossKind, Objective, SmallData, SmallModel, Task};
 pub use worker::Worker;
 
 /// What the progress callback answers.
