@@ -212,7 +212,9 @@ pub struct RunArgs {
     /// CPU threads for the kernels (default: all cores).
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
-    /// One JSON object per logged epoch instead of text.
+    /// One JSON object per logged epoch instead of text (MNIST lessons: epoch, loss, test_acc,
+    /// img_per_s, train_acc: the running accuracy over the epoch's training batches, test_loss:
+    /// the mean cross-entropy on the held-out images).
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
@@ -226,7 +228,8 @@ pub struct RunArgs {
     /// fresh optimizer (MNIST lessons).
     #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
-    /// Write each epoch's loss, test accuracy and img/s to a CSV file (MNIST lessons).
+    /// Write each epoch's loss, test accuracy, img/s, training accuracy and held-out loss to a CSV
+    /// file (MNIST lessons).
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
     /// The backprop lesson's expression: numbers, variables, + - * /, ^ with a constant
@@ -250,7 +253,8 @@ pub struct EvalArgs {
     /// fetched with `dl-lab download NAME`, instead of the shipped sample.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Print {"test_acc":A,"loss":L,"n":N} instead of text.
+    /// Print {"test_acc":A,"loss":L,"n":N,"confusion":[[...]...]} instead of text (confusion:
+    /// rows are the true labels 0-9, columns the predicted classes).
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]

@@ -443,7 +443,8 @@ fn classifier(
         .as_deref()
         .map(crate::data::download::resolve_data_arg)
         .transpose()?;
-    let data = crate::lessons::files::load_mnist(lesson, resolved.as_deref())?;
+    let mut data = crate::lessons::files::load_mnist(lesson, resolved.as_deref())?;
+    data.train = crate::lessons::files::training_images(data.train, h)?;
     let dir = resolved.unwrap_or_else(Mnist::shipped_dir);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let (test_images, test_labels) = if cfg.data.is_some() {
@@ -486,8 +487,8 @@ def images(name):
     return x.reshape(-1, {shape})
 
 
-x_train = images("train-images-idx3-ubyte")
-y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long)
+x_train = images("train-images-idx3-ubyte"){subset}
+y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long){subset}
 x_test = images({test_images})
 y_test = torch.tensor(read_idx({test_labels}), dtype=torch.long)
 
@@ -502,6 +503,11 @@ batch_size = {batch}
 nb_epochs = {epochs}
 "#,
         dir = py_str(&dir.display().to_string()),
+        // the lesson's first N training images (overfit-mnist)
+        subset = match h.train_subset {
+            0 => String::new(),
+            n => format!("[:{n}]"),
+        },
         shape = shape.join(", "),
         test_images = py_str(test_images),
         test_labels = py_str(test_labels),
@@ -524,12 +530,15 @@ for epoch in range(1, nb_epochs + 1):
     model.train()
     order = torch.randperm(len(x_train))
     start = time.perf_counter()
-    loss_sum, seen = 0.0, 0
+    loss_sum, seen, right = 0.0, 0, 0
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         if drop_last and len(idx) < batch_size:
             break
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        logits = model(x_train[idx])
+        loss = F.cross_entropy(logits, y_train[idx])
+        # the running training accuracy, from this step's logits (before its update)
+        right += (logits.argmax(dim=1) == y_train[idx]).sum().item()
         if not math.isfinite(loss.item()):
             sys.exit(f"error: the loss became {{loss.item()}} in epoch {{epoch}}; lower the learning rate")
         optimizer.zero_grad()
@@ -540,13 +549,18 @@ for epoch in range(1, nb_epochs + 1):
     train_secs = max(time.perf_counter() - start, 1e-9)
     model.eval()
     with torch.no_grad():
-        test_acc = (model(x_test).argmax(dim=1) == y_test).float().mean().item()
+        test_logits = model(x_test)
+        test_acc = (test_logits.argmax(dim=1) == y_test).float().mean().item()
+        test_loss = F.cross_entropy(test_logits, y_test).item()
+    train_acc = right / max(seen, 1)
     summary = {{"epoch": epoch, "loss": f32(loss_sum / max(seen, 1)), "test_acc": f32(test_acc),
-               "img_per_s": f32(seen / train_secs)}}
+               "img_per_s": f32(seen / train_secs), "train_acc": f32(train_acc),
+               "test_loss": f32(test_loss)}}
     if {json}:
         print(dumps(summary), flush=True)
     else:
-        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} test_acc = {{test_acc:.4f}} "
+        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} train_acc = {{train_acc:.4f}} "
+              f"test_loss = {{test_loss:.6f}} test_acc = {{test_acc:.4f}} "
               f"({{seen / train_secs:.0f}} img/s)", flush=True)"#,
         json = if cfg.json { "True" } else { "False" },
     );

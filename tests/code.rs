@@ -130,7 +130,16 @@ fn json_mode_prints_the_same_fields() {
         c.contains(r#"summary = {"epoch": epoch, "loss": "#)
             && c.contains(r#""test_acc": "#)
             && c.contains(r#""img_per_s": "#)
+            && c.contains(r#""train_acc": f32(train_acc)"#)
+            && c.contains(r#""test_loss": f32(test_loss)"#)
     );
+    // overfit-mnist trains on its first 500 images in the script too
+    let (o, _, _) = dl_lab(&["code", "overfit-mnist"]);
+    assert!(
+        o.contains(r#"x_train = images("train-images-idx3-ubyte")[:500]"#),
+        "{o}"
+    );
+    assert!(o.contains("(500 training, 1,000 held-out images)"), "{o}");
 }
 
 #[test]

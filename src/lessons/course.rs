@@ -273,6 +273,22 @@ pub(super) fn all() -> Vec<Lesson> {
             },
             defaults: hyper(15, 1e-3, OptimizerKind::Adam, 100, 1),
         },
+        Lesson {
+            name: "overfit-mnist",
+            blurb: "a network memorises 500 digits and stops generalising",
+            title: "Overfitting: 500 training images, 40 epochs",
+            summary: "Linear 784-256-10 with ReLU on the first 500 training images; Adam lr 1e-3, batch 50, 40 epochs",
+            notes: "Press s to train. With only 500 images to learn from, training accuracy climbs to 100% \
+                    while held-out accuracy stalls well below it; the held-out loss falls for a few epochs, \
+                    then turns up as the network grows sure of answers it only memorised. The Loss pane \
+                    charts both pairs: the gap between the training and held-out lines is overfitting.",
+            checks: Vec::new(),
+            task: Task::Classifier {
+                layers: vec![linear(784, 256), LayerSpec::ReLU, linear(256, 10)],
+                input_shape: vec![784],
+            },
+            defaults: Hyper { train_subset: 500, ..hyper(40, 1e-3, OptimizerKind::Adam, 50, 1) },
+        },
     ]
 }
 

@@ -312,7 +312,8 @@ fn run_classifier(
     if let Some(ck) = &files.load {
         check_resume_epochs(lesson, ck, h.epochs)?;
     }
-    let data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
+    let mut data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
+    data.train = super::files::training_images(data.train, h)?;
     if !cfg.json {
         writeln!(out, "{}", title_line(lesson, cfg, None)).map_err(io)?;
         writeln!(
@@ -373,8 +374,8 @@ fn run_classifier(
             serde_json::to_string(s).unwrap_or_default()
         } else {
             format!(
-                "Epoch: {:04} loss = {:.6} test_acc = {:.4} ({:.0} img/s)",
-                s.epoch, s.loss, s.test_acc, s.img_per_s
+                "Epoch: {:04} loss = {:.6} train_acc = {:.4} test_loss = {:.6} test_acc = {:.4} ({:.0} img/s)",
+                s.epoch, s.loss, s.train_acc, s.test_loss, s.test_acc, s.img_per_s
             )
         };
         let mut after_epoch = || -> Result<()> {

@@ -30,6 +30,9 @@ pub struct Hyper {
     pub log_every: usize,
     /// How Linear and Conv2d layers draw their first weights (`--init`).
     pub init: Init,
+    /// MNIST lessons: train on the first N training images only (0: all of
+    /// them). Set by the lesson (overfit-mnist), not by a flag.
+    pub train_subset: usize,
 }
 
 impl Hyper {
@@ -43,6 +46,7 @@ impl Hyper {
             seed: 1,
             log_every,
             init: Init::default(),
+            train_subset: 0,
         }
     }
 

@@ -105,6 +105,8 @@ pub struct App {
     pub prompt: Option<views::prompt::PromptPane>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
+    /// The held-out predictions per epoch: confusion matrix and mistakes.
+    pub mistakes: super::mistakes::Mistakes,
     /// Where the MNIST lessons train (`--device`); the status line names it.
     /// The small lessons step on the CPU engine whatever it is.
     pub device: Device,
@@ -156,6 +158,7 @@ impl App {
             message: None,
             area: Rect::new(0, 0, 80, 24),
             training: TrainingRun::new(),
+            mistakes: Default::default(),
             device: Device::Cpu,
             message_seen: None,
             message_ticks: 0,
@@ -392,9 +395,84 @@ impl App {
         self.message = Some(format!("opened lesson {name}"));
     }
 
+    /// Show held-out digit `index` in the Dataset pane, and in the Conv/Pool
+    /// pane's walk and feature maps.
+    pub fn show_held_out(&mut self, index: usize) {
+        self.dataset.show_held_out(index);
+        let learned = self.conv.trained.learned().cloned();
+        self.conv.set_digit(index, &self.data, learned.as_ref());
+    }
+
+    /// `m`: the next held-out digit the model gets wrong.
+    pub fn next_mistake(&mut self) {
+        let from = match self.dataset.split {
+            views::dataset::Split::Test => self.dataset.index,
+            views::dataset::Split::Train => usize::MAX % self.data.test.len().max(1),
+        };
+        match self.mistakes.next_wrong(from, &self.data.test.labels) {
+            Some(i) => {
+                self.dataset.filter = None;
+                self.show_held_out(i);
+            }
+            None if self.mistakes.latest.is_none() => {
+                self.message = Some("m shows the model's mistakes after an epoch (s trains)".into())
+            }
+            None => self.message = Some("the model gets every held-out digit right".into()),
+        }
+    }
+
+    /// The Loss pane's confusion matrix: `c` shows it, arrows (pane
+    /// open) move the cursor, Enter browses that cell's digits in the
+    /// Dataset pane. True if the key was used.
+    fn confusion_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        if key.code == KeyCode::Char('c') {
+            self.loss.show_confusion = !self.loss.show_confusion;
+            return true;
+        }
+        if !self.loss.show_confusion {
+            return false;
+        }
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.mistakes.move_cursor(-1, 0),
+            KeyCode::Down | KeyCode::Char('j') => self.mistakes.move_cursor(1, 0),
+            KeyCode::Left | KeyCode::Char('h') => self.mistakes.move_cursor(0, -1),
+            KeyCode::Right => self.mistakes.move_cursor(0, 1),
+            KeyCode::Enter => {
+                let images = self.mistakes.cell_images(&self.data.test.labels);
+                let (label, predicted) = self.mistakes.cursor;
+                if images.is_empty() {
+                    self.message =
+                        Some(format!("no held-out {label} was predicted as {predicted}"));
+                    return true;
+                }
+                self.message = Some(format!(
+                    "Dataset pane: the {} held-out {label}s predicted as {predicted} (x: all digits)",
+                    images.len()
+                ));
+                self.dataset.set_filter(views::dataset::CellFilter {
+                    label: label as u8,
+                    predicted: predicted as u8,
+                    images,
+                });
+                let i = self.dataset.index;
+                self.show_held_out(i);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Give a key to the focused pane; true if it used it.
     fn pane_key(&mut self, key: KeyEvent) -> bool {
         match self.focus {
+            PaneId::Dataset if key.code == crossterm::event::KeyCode::Char('m') => {
+                self.next_mistake();
+                true
+            }
             PaneId::Dataset => {
                 let used = self.dataset.handle_key(key, &self.data);
                 // the Conv/Pool pane follows the held-out digit being looked at
@@ -413,7 +491,7 @@ impl App {
                 }
                 used
             }
-            PaneId::Loss => self.loss.handle_key(key),
+            PaneId::Loss => self.confusion_key(key) || self.loss.handle_key(key),
             PaneId::Conv => {
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
@@ -530,8 +608,11 @@ impl App {
             return;
         }
         self.training.reset();
+        self.mistakes.clear();
+        self.dataset.filter = None;
         self.loss = LossPane {
             log_scale: self.loss.log_scale,
+            show_confusion: self.loss.show_confusion,
             ..LossPane::default()
         };
         self.message = None;
@@ -580,14 +661,18 @@ impl App {
             }
             return;
         }
-        let run = ClassifierRun::on_device(
-            &specs,
-            input_shape,
-            self.data.train.clone(),
-            self.data.test.clone(),
-            &self.hyper,
-            self.device.clone(),
-        );
+        // overfit-mnist trains on its first 500 images
+        let train = crate::lessons::files::training_images(self.data.train.clone(), &self.hyper);
+        let run = train.and_then(|train| {
+            ClassifierRun::on_device(
+                &specs,
+                input_shape,
+                train,
+                self.data.test.clone(),
+                &self.hyper,
+                self.device.clone(),
+            )
+        });
         let mut run = match run {
             Ok(r) => r,
             Err(e) => {
@@ -605,8 +690,11 @@ impl App {
             Ok(()) => {
                 self.loss = LossPane {
                     log_scale: self.loss.log_scale,
+                    show_confusion: self.loss.show_confusion,
                     ..LossPane::default()
                 };
+                self.mistakes.clear();
+                self.dataset.filter = None;
                 // a CNN's conv1 filters are shown learning (the worker sends snapshots)
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
@@ -634,6 +722,10 @@ impl App {
             }
             TrainEvent::Epoch(s) => {
                 self.loss.push_epoch(&s);
+                if let Some(p) = &s.predictions {
+                    self.mistakes
+                        .record(Some(s.epoch), p.clone(), &self.data.test.labels);
+                }
                 if let Some(e) = self.files.record_epoch(&s) {
                     self.message = Some(e);
                 }

@@ -220,6 +220,20 @@ impl App {
             ),
         });
         self.files.loaded = Some(ck);
+        // its held-out predictions, for the confusion matrix and the mistakes
+        self.mistakes.clear();
+        self.dataset.filter = None;
+        let held_out = crate::train::evaluate_held_out(
+            &model,
+            &self.data.test,
+            &input_shape,
+            crate::train::classifier::EVAL_BATCH,
+            &crate::backend::Device::Cpu,
+        );
+        if let Ok(h) = held_out {
+            self.mistakes
+                .record(None, Arc::new(h.predictions), &self.data.test.labels);
+        }
         self.set_trained(Some(Arc::new(model)));
     }
 

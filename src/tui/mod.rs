@@ -16,6 +16,7 @@ pub mod event;
 pub mod files;
 pub mod format;
 pub mod keymap;
+pub mod mistakes;
 pub mod remember;
 pub mod stepper;
 pub mod training;

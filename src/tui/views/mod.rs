@@ -53,6 +53,8 @@ pub struct ViewContext<'a> {
     pub hyper: &'a crate::lessons::Hyper,
     /// The file the model's weights were opened from (key o), by name.
     pub weights: Option<String>,
+    /// The held-out predictions per epoch: confusion matrix, mistakes.
+    pub mistakes: &'a crate::tui::mistakes::Mistakes,
 }
 
 impl App {
@@ -68,6 +70,7 @@ impl App {
             stepper: self.stepper.as_ref(),
             hyper: &self.hyper,
             weights: self.files.loaded_name(),
+            mistakes: &self.mistakes,
         }
     }
 }

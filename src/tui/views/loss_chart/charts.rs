@@ -40,7 +40,27 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     };
     let raw = map(h.points());
     let smooth = map(h.smoothed());
+    // the held-out loss after each epoch, at the step that epoch ends on
+    let per = v.cx.run.progress.batches_per_epoch.max(1) as f64;
+    let held: Vec<(f64, f64)> = if per_epoch(v) {
+        Vec::new()
+    } else {
+        let pts: Vec<(f64, f64)> = v
+            .pane
+            .test_loss
+            .points()
+            .iter()
+            .map(|&(e, l)| (e * per, l))
+            .collect();
+        map(&pts)
+    };
     let (lo, hi) = h.y_range().unwrap_or((0.0, 1.0));
+    let (lo, hi) = v
+        .pane
+        .test_loss
+        .y_range()
+        .filter(|_| !held.is_empty())
+        .map_or((lo, hi), |(a, b)| (lo.min(a), hi.max(b)));
     let (lo, hi) = if log {
         (lo.max(floor).log10(), hi.max(floor).log10())
     } else {
@@ -55,7 +75,7 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
         what.to_string()
     };
     let x_title = if per_epoch(v) { "epoch" } else { "step" };
-    let x1 = x1.max(x0 + 1.0);
+    let x1 = held.iter().map(|p| p.0).fold(x1, f64::max).max(x0 + 1.0);
     let ascii = v.cx.ascii;
     let mut sets = vec![Dataset::default()
         .name(if h.stride() > 1 {
@@ -89,6 +109,29 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
                 .data(&smooth),
         );
     }
+    if !held.is_empty() {
+        let (line, dot) = if ascii {
+            (Marker::Custom('-'), Marker::Custom('x'))
+        } else {
+            (Marker::Braille, Marker::Dot)
+        };
+        let red = Style::new().fg(Color::LightRed);
+        sets.push(
+            Dataset::default()
+                .name("held-out loss")
+                .marker(line)
+                .graph_type(GraphType::Line)
+                .style(red)
+                .data(&held),
+        );
+        sets.push(
+            Dataset::default()
+                .marker(dot)
+                .graph_type(GraphType::Scatter)
+                .style(red)
+                .data(&held),
+        );
+    }
     let axis_style = Style::new().fg(Color::Gray);
     let chart = Chart::new(sets)
         .x_axis(
@@ -118,17 +161,19 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     chart.render(area, buf);
 }
 
-/// Held-out accuracy per epoch, in percent, on its own axis.
+/// Held-out (green) and training (cyan) accuracy per epoch, in percent, on
+/// their own axis: the gap between them is overfitting.
 pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
     // on the loss chart's x unit: epoch e (from 1) ends at step e × batches
     let per = v.cx.run.progress.batches_per_epoch.max(1) as f64;
-    let pts: Vec<(f64, f64)> = v
-        .pane
-        .accuracy
-        .points()
-        .iter()
-        .map(|&(e, a)| (e * per, a * 100.0))
-        .collect();
+    let on_steps = |s: &crate::train::history::Series| -> Vec<(f64, f64)> {
+        s.points()
+            .iter()
+            .map(|&(e, a)| (e * per, a * 100.0))
+            .collect()
+    };
+    let pts = on_steps(&v.pane.accuracy);
+    let train = on_steps(&v.pane.train_accuracy);
     if pts.is_empty() {
         notice("test accuracy: after the first epoch", area, buf);
         return;
@@ -141,7 +186,7 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
         _ => per,
     };
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
-    let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
+    let lo = pts.iter().chain(&train).map(|p| p.1).fold(100.0, f64::min);
     let lo = ((lo - 5.0) / 10.0).floor().max(0.0) * 10.0;
     let (line, dot) = if v.cx.ascii {
         (Marker::Custom('.'), Marker::Custom('o'))
@@ -149,8 +194,16 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
         (Marker::Braille, Marker::Dot)
     };
     let green = Style::new().fg(Color::Green);
+    let cyan = Style::new().fg(Color::Cyan);
     let chart = Chart::new(vec![
         Dataset::default()
+            .name("train")
+            .marker(line)
+            .graph_type(GraphType::Line)
+            .style(cyan)
+            .data(&train),
+        Dataset::default()
+            .name("held-out")
             .marker(line)
             .graph_type(GraphType::Line)
             .style(green)
@@ -175,7 +228,7 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
     )
     .y_axis(
         Axis::default()
-            .title("test acc %")
+            .title("acc %")
             .style(Style::new().fg(Color::Gray))
             .bounds([lo, 100.0])
             .labels(distinct_ticks(vec![
@@ -184,6 +237,9 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
                 "100 %".to_string(),
             ])),
     );
+    let chart = chart
+        .legend_position(Some(LegendPosition::BottomRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(2, 3)));
     chart.render(area, buf);
 }
 

@@ -1,5 +1,6 @@
-//! The Loss pane: training loss per step (raw and smoothed), held-out
-//! accuracy per epoch, and the run's counters (epoch, step, progress with
+//! The Loss pane: training loss per step (raw and smoothed) with the
+//! held-out loss after each epoch, training and held-out accuracy per epoch
+//! (the gap between them is overfitting), and the run's counters (epoch, step, progress with
 //! ETA, img/s, current loss, last accuracy). For the small lessons the same
 //! pane charts the cost per epoch.
 //!
@@ -14,9 +15,11 @@
 //! - `counters.rs`: the counters (state, epoch, step, speed, …), flowed into
 //!   rows in the overview or listed in a column when opened; the progress bar
 //! - `charts.rs`: the loss (or cost) chart and the accuracy chart
+//! - `confusion.rs`: `c`, the held-out confusion matrix and per-class accuracy
 //! - `format.rs`: numbers, counts and durations as the pane writes them
 
 mod charts;
+mod confusion;
 mod counters;
 mod format;
 
@@ -55,6 +58,14 @@ const MIN_INNER: (u16, u16) = (16, 2);
 /// This pane's keys, for the help (`?`): (keys, what they do).
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
+    (
+        "c",
+        "MNIST: the held-out confusion matrix and per-class accuracy / the charts",
+    ),
+    (
+        "arrows, Enter",
+        "open, matrix shown: choose a cell; its digits go to the Dataset pane",
+    ),
     ("s", "start / pause / resume training"),
     (
         "+ / -",
@@ -69,11 +80,17 @@ pub struct LossPane {
     pub losses: LossHistory,
     /// (epoch, held-out accuracy in 0..=1).
     pub accuracy: Series,
+    /// (epoch, training accuracy in 0..=1: the running accuracy over its batches).
+    pub train_accuracy: Series,
+    /// (epoch, mean held-out cross-entropy).
+    pub test_loss: Series,
     pub last_epoch: Option<EpochSummary>,
     /// Best held-out accuracy so far and its epoch.
     pub best: Option<(usize, f32)>,
     /// The x axis counts epochs (small lessons) rather than steps.
     pub per_epoch: bool,
+    /// `c`: the held-out confusion matrix in place of the charts.
+    pub show_confusion: bool,
 }
 
 impl Default for LossPane {
@@ -82,9 +99,12 @@ impl Default for LossPane {
             log_scale: false,
             losses: LossHistory::default(),
             accuracy: Series::new(ACC_CAPACITY),
+            train_accuracy: Series::new(ACC_CAPACITY),
+            test_loss: Series::new(ACC_CAPACITY),
             last_epoch: None,
             best: None,
             per_epoch: false,
+            show_confusion: false,
         }
     }
 }
@@ -99,6 +119,10 @@ impl LossPane {
 
     pub fn push_epoch(&mut self, s: &EpochSummary) {
         self.accuracy.push(s.epoch as f64, s.test_acc as f64);
+        self.train_accuracy.push(s.epoch as f64, s.train_acc as f64);
+        if s.test_loss.is_finite() {
+            self.test_loss.push(s.epoch as f64, s.test_loss as f64);
+        }
         if self.best.is_none_or(|(_, a)| s.test_acc > a) {
             self.best = Some((s.epoch, s.test_acc));
         }
@@ -146,13 +170,21 @@ pub fn render_pane(
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
         let dash = if v.cx.ascii { "-" } else { "─" };
-        block = block.title_bottom(Line::from(vec![
+        let held = v.pane.test_loss.points().first().is_some();
+        let mut names = vec![
             Span::styled(
-                format!(" {dash} loss per step "),
+                format!(" {dash} loss{} ", if held { "" } else { " per step" }),
                 Style::new().fg(Color::Gray),
             ),
             Span::styled(format!("{dash} smoothed "), Style::new().fg(Color::Yellow)),
-        ]));
+        ];
+        if held {
+            names.push(Span::styled(
+                format!("{dash} held-out "),
+                Style::new().fg(Color::LightRed),
+            ));
+        }
+        block = block.title_bottom(Line::from(names));
     }
     let inner = block.inner(area);
     block.render(area, buf);
@@ -180,6 +212,13 @@ pub fn render_pane(
         )
         .render(top, buf);
         rest = below;
+    }
+    if v.pane.show_confusion && v.cx.stepper.is_none() {
+        confusion::render(v, rest, buf);
+        if ascii {
+            asciify(inner, buf);
+        }
+        return;
     }
     if zoomed && rest.width >= SIDE_WIDTH + 24 {
         let [charts, side] =
