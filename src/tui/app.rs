@@ -111,6 +111,9 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// `--data`: the MNIST-format directory the lab reads (None: the
+    /// shipped sample), for the script `c` writes.
+    pub data_dir: Option<std::path::PathBuf>,
     tx: Sender<Event>,
 }
 
@@ -147,6 +150,7 @@ impl App {
             message_ticks: 0,
             finish_announced: false,
             files: Default::default(),
+            data_dir: None,
             tx,
         }
     }
@@ -164,6 +168,12 @@ impl App {
     /// The same lab with the files `--load`, `--save` and `--history` name.
     pub fn with_files(mut self, files: super::files::LabFiles) -> App {
         self.files = files;
+        self
+    }
+
+    /// The same lab reading `--data dir` (None: the shipped sample).
+    pub fn with_data_dir(mut self, dir: Option<std::path::PathBuf>) -> App {
+        self.data_dir = dir;
         self
     }
 
@@ -333,7 +343,8 @@ impl App {
         let files = super::files::LabFiles::new(f.load.clone(), f.save.clone(), f.history.clone());
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None)
-            .with_files(files);
+            .with_files(files)
+            .with_data_dir(self.data_dir.clone());
         self.area = area;
         self.focus = focus;
         self.mono = mono;
@@ -398,6 +409,7 @@ impl App {
             Intent::ToggleLogScale => self.loss.log_scale = !self.loss.log_scale,
             Intent::SaveCheckpoint => self.save_checkpoint(),
             Intent::OpenCheckpoint => self.open_checkpoint(),
+            Intent::WriteCode => self.write_code(),
         }
     }
 

@@ -35,6 +35,8 @@ pub enum Intent {
     SaveCheckpoint,
     /// o: open a checkpoint or .safetensors file (MNIST lessons).
     OpenCheckpoint,
+    /// c: write the lesson and its settings as a PyTorch script.
+    WriteCode,
 }
 
 /// Every key the status bar and help overlay list: (keys, what they do).
@@ -67,6 +69,10 @@ pub const HELP: &[(&str, &str)] = &[
         "o",
         "open a checkpoint or .safetensors file: --load PATH, else the one w writes",
     ),
+    (
+        "c",
+        "write the lesson with these settings as PyTorch code: LESSON.py (next to --save)",
+    ),
     ("?", "this help"),
     ("q", "quit (also while training)"),
 ];
@@ -95,6 +101,7 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Char('L') => Intent::Lessons,
         KeyCode::Char('w') => Intent::SaveCheckpoint,
         KeyCode::Char('o') => Intent::OpenCheckpoint,
+        KeyCode::Char('c') => Intent::WriteCode,
         KeyCode::Enter if !zoomed => Intent::Open,
         KeyCode::Left if !zoomed => Intent::FocusLeft,
         KeyCode::Right if !zoomed => Intent::FocusRight,

@@ -2,6 +2,7 @@
 //! lesson definitions as `dl-lab run`.
 //!
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
+//! - `code_file.rs`: key `c`, the lesson as a PyTorch script
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
 //! - `files.rs`: checkpoints (`w`, `o`, `--load`, `--save`) and `--history`
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
@@ -12,6 +13,7 @@
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
+pub mod code_file;
 pub mod event;
 pub mod files;
 pub mod format;
@@ -242,7 +244,8 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     let files = files::LabFiles::new(cli.load.clone(), cli.save.clone(), cli.history.clone());
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx)
         .with_device(device, note)
-        .with_files(files);
+        .with_files(files)
+        .with_data_dir(cli.data.clone());
     app.mono = no_color_requested();
     if cli.load.is_some() && !open_list {
         app.open_checkpoint();
