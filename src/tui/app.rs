@@ -111,6 +111,8 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// The rewind timeline's cursor and what the panes draw at it.
+    pub rewind: super::rewind::Rewind,
     /// `--data`: the MNIST-format directory the lab reads (None: the
     /// shipped sample), for the script `c` writes.
     pub data_dir: Option<std::path::PathBuf>,
@@ -151,6 +153,7 @@ impl App {
             finish_announced: false,
             files: Default::default(),
             data_dir: None,
+            rewind: Default::default(),
             tx,
         }
     }
@@ -372,7 +375,7 @@ impl App {
                 }
                 used
             }
-            PaneId::Loss => self.loss.handle_key(key),
+            PaneId::Loss => self.timeline_key(key) || self.loss.handle_key(key),
             PaneId::Conv => {
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
@@ -381,6 +384,10 @@ impl App {
     }
 
     pub fn apply(&mut self, intent: Intent) {
+        // a key that trains leaves a rewound view for live
+        if matches!(intent, Intent::Step | Intent::StartPause | Intent::Reset) {
+            self.go_live();
+        }
         match intent {
             Intent::Quit => self.quit(),
             Intent::ToggleHelp => {
@@ -482,18 +489,14 @@ impl App {
     fn reset(&mut self) {
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
-            self.loss = LossPane {
-                log_scale: self.loss.log_scale,
-                ..LossPane::default()
-            };
+            // the run's curve stays as a ghost
+            self.loss.restart();
             self.loss.sync_costs(s);
             return;
         }
         self.training.reset();
-        self.loss = LossPane {
-            log_scale: self.loss.log_scale,
-            ..LossPane::default()
-        };
+        self.rewind.clear();
+        self.loss.restart();
         self.message = None;
     }
 
@@ -563,10 +566,13 @@ impl App {
             .start(run, move |ev| tx.send(Event::Train(ev)).is_ok())
         {
             Ok(()) => {
-                self.loss = LossPane {
-                    log_scale: self.loss.log_scale,
-                    ..LossPane::default()
-                };
+                // the last run's curve stays as a ghost, labelled with its settings
+                self.loss.restart();
+                self.loss.label = Some(views::loss_chart::ghosts::run_label(
+                    self.hyper.lr,
+                    &self.hyper.optimizer,
+                ));
+                self.rewind.clear();
                 // a CNN's conv1 filters are shown learning (the worker sends snapshots)
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
@@ -594,6 +600,8 @@ impl App {
             }
             TrainEvent::Epoch(s) => {
                 self.loss.push_epoch(&s);
+                // the worker sends the epoch's end model right after this
+                self.rewind.pending = Some(s.epoch);
                 if let Some(e) = self.files.record_epoch(&s) {
                     self.message = Some(e);
                 }
@@ -620,7 +628,12 @@ impl App {
             // the state changed: "training started" and the like are stale
             TrainEvent::Paused => self.message = Some("training paused (s resumes)".into()),
             TrainEvent::Resumed => self.message = Some("training resumed".into()),
-            TrainEvent::Started { .. } | TrainEvent::Snapshot(_) => {}
+            TrainEvent::Snapshot(_) => {
+                if let Some(epoch) = self.rewind.pending.take() {
+                    self.record_epoch_model(epoch);
+                }
+            }
+            TrainEvent::Started { .. } => {}
         }
     }
 }

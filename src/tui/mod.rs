@@ -8,6 +8,7 @@
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
+//! - `rewind.rs`: the run's history and the Loss pane's timeline over it
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
@@ -19,6 +20,7 @@ pub mod files;
 pub mod format;
 pub mod keymap;
 pub mod remember;
+pub mod rewind;
 pub mod stepper;
 pub mod training;
 pub mod views;

@@ -175,6 +175,9 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 /// [`ViewContext`]; none sees the whole `App`.
 pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
+    if crate::tui::rewind::render_rewound(app, pane, area, buf, focused, zoomed) {
+        return;
+    }
     let cx = app.view_context();
     match pane {
         PaneId::Dataset if cx.stepper.is_some() => {

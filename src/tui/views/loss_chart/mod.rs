@@ -19,6 +19,7 @@
 mod charts;
 mod counters;
 mod format;
+pub mod ghosts;
 
 pub use format::{fmt_secs, fmt_value};
 
@@ -55,6 +56,10 @@ const MIN_INNER: (u16, u16) = (16, 2);
 /// This pane's keys, for the help (`?`): (keys, what they do).
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
+    (
+        "[ / ]",
+        "rewind: the pictures and filters at an earlier recorded epoch / later (open: also left / right; { } ten)",
+    ),
     ("s", "start / pause / resume training"),
     (
         "+ / -",
@@ -74,6 +79,13 @@ pub struct LossPane {
     pub best: Option<(usize, f32)>,
     /// The x axis counts epochs (small lessons) rather than steps.
     pub per_epoch: bool,
+    /// This run's settings ("lr 0.1 sgd"), its label once it is a ghost.
+    pub label: Option<String>,
+    /// Earlier runs' curves, newest first (see [`ghosts`]).
+    pub ghosts: Vec<ghosts::Ghost>,
+    /// The rewound epoch the other panes show: its x on the chart and
+    /// "epoch k of n (rewound)" (None: live).
+    pub rewound: Option<(f64, String)>,
 }
 
 impl Default for LossPane {
@@ -85,6 +97,9 @@ impl Default for LossPane {
             last_epoch: None,
             best: None,
             per_epoch: false,
+            label: None,
+            ghosts: Vec::new(),
+            rewound: None,
         }
     }
 }
@@ -108,6 +123,9 @@ impl LossPane {
     /// Mirror a small lesson's cost history (appending only what is new).
     pub fn sync_costs(&mut self, s: &Stepper) {
         self.per_epoch = true;
+        if !s.costs.is_empty() {
+            self.label = Some(ghosts::run_label(s.last_lr, &s.hyper().optimizer));
+        }
         if s.costs.len() < self.losses.pushed() {
             self.losses = LossHistory::default();
         }
@@ -141,8 +159,31 @@ pub fn render_pane(
     zoomed: bool,
 ) {
     let v = &View { pane, cx };
-    let mut block = pane_block("Loss", focused, v.cx.ascii);
-    if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
+    let title = match &pane.rewound {
+        Some((_, label)) => format!("Loss · {label}"),
+        None => "Loss".to_string(),
+    };
+    let mut block = pane_block(&title, focused, v.cx.ascii);
+    if !pane.ghosts.is_empty() {
+        // the runs on the chart, each in its colour: this one, then the ghosts
+        let dash = if v.cx.ascii { "-" } else { "─" };
+        let now = pane.label.as_deref().unwrap_or("this run");
+        let mut spans = vec![Span::styled(
+            format!(" {dash} {now} "),
+            Style::new().fg(if per_epoch(v) {
+                Color::Yellow
+            } else {
+                Color::Gray
+            }),
+        )];
+        for (i, g) in pane.ghosts.iter().enumerate() {
+            spans.push(Span::styled(
+                format!("{dash} {} ", g.label),
+                ghosts::ghost_style(i),
+            ));
+        }
+        block = block.title_bottom(Line::from(spans));
+    } else if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
         let dash = if v.cx.ascii { "-" } else { "─" };
