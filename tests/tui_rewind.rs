@@ -115,7 +115,11 @@ fn rewinding_with_nothing_recorded_says_so_and_the_opened_pane_takes_arrows() {
     a.focus = PaneId::Loss;
     press(&mut a, '[');
     assert!(a.rewind.is_live());
-    assert!(a.message.clone().unwrap_or_default().contains("nothing recorded"));
+    assert!(a
+        .message
+        .clone()
+        .unwrap_or_default()
+        .contains("nothing recorded"));
     keys(&mut a, "   ");
     a.zoomed = true;
     common::tui::key(&mut a, crossterm::event::KeyCode::Left);

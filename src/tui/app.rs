@@ -111,6 +111,10 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// Predict, then reveal (key Q) and `--transcript`.
+    pub quiz: super::quiz::Quiz,
+    /// Draw a digit: the Dataset pane's canvas (key d, MNIST lessons).
+    pub canvas: super::canvas::Canvas,
     /// The rewind timeline's cursor and what the panes draw at it.
     pub rewind: super::rewind::Rewind,
     /// `--data`: the MNIST-format directory the lab reads (None: the
@@ -154,6 +158,8 @@ impl App {
             files: Default::default(),
             data_dir: None,
             rewind: Default::default(),
+            canvas: Default::default(),
+            quiz: Default::default(),
             tx,
         }
     }
@@ -171,6 +177,12 @@ impl App {
     /// The same lab with the files `--load`, `--save` and `--history` name.
     pub fn with_files(mut self, files: super::files::LabFiles) -> App {
         self.files = files;
+        self
+    }
+
+    /// The same lab appending each Space step to `--transcript FILE.md`.
+    pub fn with_transcript(mut self, path: Option<std::path::PathBuf>) -> App {
+        self.quiz.transcript = path;
         self
     }
 
@@ -199,6 +211,7 @@ impl App {
         };
         self.dataset
             .refresh(&self.data, &input_shape, model.as_ref());
+        self.canvas.refresh(&input_shape, model.as_ref());
         self.conv.refresh(model.as_ref(), &self.data);
     }
 
@@ -221,6 +234,10 @@ impl App {
         if self.show_help {
             return self.help_key(key);
         }
+        // a quiz question waits for its answer (q still quits)
+        if self.quiz_key(key) {
+            return;
+        }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
         if self.focus == PaneId::Model && self.builder.is_editing() {
@@ -230,6 +247,10 @@ impl App {
             if self.builder.handle_key(key) {
                 return;
             }
+        }
+        // the canvas, when shown, takes its keys (Space, +/-, arrows) first
+        if self.canvas_key(key) {
+            return;
         }
         match keymap::intent(&key, self.zoomed) {
             Some(intent) => self.apply(intent),
@@ -347,7 +368,8 @@ impl App {
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None)
             .with_files(files)
-            .with_data_dir(self.data_dir.clone());
+            .with_data_dir(self.data_dir.clone())
+            .with_transcript(self.quiz.transcript.clone());
         self.area = area;
         self.focus = focus;
         self.mono = mono;
@@ -417,10 +439,14 @@ impl App {
             Intent::SaveCheckpoint => self.save_checkpoint(),
             Intent::OpenCheckpoint => self.open_checkpoint(),
             Intent::WriteCode => self.write_code(),
+            Intent::ToggleQuiz => self.toggle_quiz(),
         }
     }
 
     fn on_mouse(&mut self, m: MouseEvent) {
+        if self.canvas_mouse(m) {
+            return;
+        }
         if let MouseEventKind::Down(MouseButton::Left) = m.kind {
             let at = Position::new(m.column, m.row);
             if self.zoomed {
@@ -473,6 +499,18 @@ impl App {
     }
 
     fn step(&mut self) {
+        if self.quiz_before_step() {
+            return;
+        }
+        let steps = self.stepper.as_ref().map_or(0, |s| s.costs.len());
+        self.step_now();
+        if self.stepper.as_ref().is_some_and(|s| s.costs.len() > steps) {
+            self.write_transcript(None);
+        }
+    }
+
+    /// One step of the small lesson, now (the quiz has had its say).
+    pub fn step_now(&mut self) {
         match self.stepper.as_mut() {
             Some(s) => {
                 self.message = s.step_once().err();

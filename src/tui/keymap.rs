@@ -37,6 +37,8 @@ pub enum Intent {
     OpenCheckpoint,
     /// c: write the lesson and its settings as a PyTorch script.
     WriteCode,
+    /// Q: predict, then reveal (small lessons).
+    ToggleQuiz,
 }
 
 /// Every key the status bar and help overlay list: (keys, what they do).
@@ -73,6 +75,10 @@ pub const HELP: &[(&str, &str)] = &[
         "c",
         "write the lesson with these settings as PyTorch code: LESSON.py (next to --save)",
     ),
+    (
+        "Q",
+        "quiz (small lessons): predict before each Space step, 1-3 answer (--transcript FILE.md)",
+    ),
     ("?", "this help"),
     ("q", "quit (also while training)"),
 ];
@@ -102,6 +108,7 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Char('w') => Intent::SaveCheckpoint,
         KeyCode::Char('o') => Intent::OpenCheckpoint,
         KeyCode::Char('c') => Intent::WriteCode,
+        KeyCode::Char('Q') => Intent::ToggleQuiz,
         KeyCode::Enter if !zoomed => Intent::Open,
         KeyCode::Left if !zoomed => Intent::FocusLeft,
         KeyCode::Right if !zoomed => Intent::FocusRight,

@@ -118,6 +118,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("0-9", "the next image of that class"),
     ("t", "training set / held-out set"),
     (
+        "d",
+        "draw a digit for the trained model (see tui/canvas.rs)",
+    ),
+    (
         "D / F",
         "download the full MNIST / Fashion-MNIST (then reopen with --data mnist)",
     ),
