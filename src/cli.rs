@@ -192,6 +192,13 @@ pub struct RunArgs {
     /// Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw; adamw defaults to 0.01).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
+    /// Initial weights of the Linear and Conv2d layers: uniform (PyTorch's default,
+    /// U(±1/√fan_in) for weights and biases), zeros (weights and biases), xavier
+    /// (torch.nn.init.xavier_uniform_ on the weights) or kaiming
+    /// (torch.nn.init.kaiming_uniform_(nonlinearity="relu") on the weights); xavier and
+    /// kaiming keep PyTorch's default biases.
+    #[arg(long, value_name = "SCHEME", value_parser = parse_init)]
+    pub init: Option<crate::nn::init::Init>,
     /// Mini-batch size (MNIST lessons).
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
@@ -340,6 +347,11 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("must be a whole number, 0 or more; got '{s}'"))
 }
 
+/// `--init`: zeros, uniform, xavier or kaiming.
+pub fn parse_init(s: &str) -> Result<crate::nn::init::Init, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
 /// A learning rate must be a positive, finite number.
 pub fn parse_lr(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
@@ -397,17 +409,21 @@ impl RunArgs {
         if let Some(v) = self.lr {
             h.lr = v;
         }
+        // another optimizer starts from its own defaults (AdamW's weight decay)
         if let Some(v) = &self.optimizer {
-            h.optimizer = v.clone();
+            let o: crate::train::OptimizerSettings = v.parse()?;
+            if o.kind() != h.optimizer.kind() {
+                h.optimizer = o;
+            }
         }
         if let Some(v) = self.momentum {
-            h.momentum = v;
+            h.optimizer = h.optimizer.with_momentum(v)?;
         }
-        match self.weight_decay {
-            Some(v) => h.weight_decay = v,
-            // PyTorch's AdamW defaults to weight_decay 0.01
-            None if h.optimizer.eq_ignore_ascii_case("adamw") => h.weight_decay = 0.01,
-            None => {}
+        if let Some(v) = self.weight_decay {
+            h.optimizer = h.optimizer.with_weight_decay(v);
+        }
+        if let Some(v) = self.init {
+            h.init = v;
         }
         if let Some(v) = self.batch_size {
             if v == 0 {

@@ -67,8 +67,10 @@ fn resume_matches_straight(optimizer: &str, momentum: f32) {
     let tmp = TempDir::new("resume");
     let (straight, part) = (tmp.join("straight.ckpt"), tmp.join("part.ckpt"));
     let set = |h: &mut lessons::Hyper| {
-        h.optimizer = optimizer.into();
-        h.momentum = momentum;
+        h.optimizer = optimizer
+            .parse::<dl_lab::train::OptimizerSettings>()
+            .and_then(|o| o.with_momentum(momentum))
+            .expect("a known optimizer");
         h.lr = if optimizer == "sgd" { 0.05 } else { 1e-3 };
     };
     let a = run("softmax-mnist", 2, set, None, Some(&straight), None);
@@ -449,7 +451,11 @@ fn changing_momentum_on_resume_starts_a_fresh_optimizer() {
     let mut cfg = RunConfig::defaults(&lesson);
     cfg.hyper = files.defaults(&lesson);
     cfg.hyper.epochs = 2;
-    cfg.hyper.momentum = 0.9;
+    cfg.hyper.optimizer = cfg
+        .hyper
+        .optimizer
+        .with_momentum(0.9)
+        .expect("sgd has momentum");
     let mut out = Vec::new();
     lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut out).expect("run");
     let log = text(&out);

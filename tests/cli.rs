@@ -10,8 +10,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 9] = [
     "gd-scalar",
+    "momentum",
     "linear",
     "multivariate",
     "mlp-regression",

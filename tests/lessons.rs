@@ -393,7 +393,7 @@ fn every_lesson_runs_headless_with_json() {
     );
 
     let lessons = all();
-    assert_eq!(lessons.len(), 8);
+    assert_eq!(lessons.len(), 9);
     for l in &lessons {
         let mut cfg = RunConfig::defaults(l);
         cfg.json = true;

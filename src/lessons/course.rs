@@ -1,20 +1,42 @@
 //! The lessons of the introductory course, in its order, with its defaults.
 
-use super::{Hyper, Lesson, LossKind, SmallData, SmallModel, Task};
+use super::{Check, Condition, Hyper, Lesson, LossKind, Objective, SmallData, SmallModel, Task};
 use crate::nn::LayerSpec;
+use crate::optim::OptimizerKind;
+use crate::train::OptimizerSettings;
 
-fn hyper(epochs: usize, lr: f32, optimizer: &str, batch_size: usize, log_every: usize) -> Hyper {
-    Hyper {
-        epochs,
-        lr,
-        optimizer: optimizer.to_string(),
-        momentum: 0.0,
-        weight_decay: 0.0,
-        batch_size,
-        seed: 1,
-        log_every,
+fn hyper(
+    epochs: usize,
+    lr: f32,
+    optimizer: OptimizerKind,
+    batch_size: usize,
+    log_every: usize,
+) -> Hyper {
+    Hyper::sgd(epochs, lr, batch_size, log_every).with_optimizer(optimizer.into())
+}
+
+const SGD: OptimizerKind = OptimizerKind::Sgd;
+
+/// y(x) to minimise; the lessons' expressions are tested to parse.
+fn objective(expr: &str, start: f32, window: [f32; 2], minimum: Option<f32>) -> Task {
+    Task::Scalar {
+        objective: Objective::new(expr, start, window, minimum)
+            .expect("a lesson's objective parses (tests/lessons.rs builds every lesson)"),
     }
 }
+
+/// The momentum lesson's two valleys: x⁴ − 4x² + x has dy/dx = 4x³ − 8x + 1 = 0
+/// at x ≈ −1.473 (y ≈ −5.444, the global minimum), 0.126 (the bump) and 1.347
+/// (y ≈ −2.619, a local minimum).
+pub const MOMENTUM_GLOBAL_MIN: f32 = -1.472_997_6;
+pub const MOMENTUM_LOCAL_MIN: f32 = 1.346_997_4;
+
+/// "the cost stalls near ln 2": BCE of p = 0.5 everywhere, whatever the targets.
+const STALL_LN2: Condition = Condition::CostNear {
+    value: std::f32::consts::LN_2,
+    tol: 1e-3,
+    name: "ln 2",
+};
 
 fn linear(i: usize, o: usize) -> LayerSpec {
     LayerSpec::Linear {
@@ -48,8 +70,38 @@ pub(super) fn all() -> Vec<Lesson> {
             notes: "Each step computes dy/dx = 2(x-3) by backward() and moves x <- x - lr*dy/dx. \
                     x slides to 3, where y reaches its minimum 4. With lr 1.0 it jumps between 5 and 1; \
                     above 1.0 it diverges.",
-            task: Task::Scalar { start: 5.0 },
-            defaults: hyper(100, 0.1, "sgd", 0, 10),
+            checks: vec![Check {
+                when: Condition::ParamNear { param: "x", value: 3.0, tol: 1e-3 },
+                says: "x reached the minimum, where dy/dx = 0 and y = 4",
+            }],
+            task: objective("(x - 3)^2 + 4", 5.0, [-1.0, 7.0], Some(3.0)),
+            defaults: hyper(100, 0.1, SGD, 0, 10),
+        },
+        Lesson {
+            name: "momentum",
+            blurb: "momentum rolls over a bump that stops plain descent",
+            title: "Momentum and local minima",
+            summary: "minimise y = x^4 - 4x^2 + x from x = 2.5, SGD momentum 0.9, lr 0.01: \
+                      crosses into the deeper valley",
+            notes: "The curve has two valleys: a shallow one at x = 1.35 and the deepest at x = -1.47. \
+                    Plain gradient descent stops where dy/dx = 0, the shallow valley's floor. Momentum \
+                    keeps a running sum of past gradients (v <- 0.9v + dy/dx, x <- x - lr*v), so x \
+                    arrives with speed and rolls over the bump at x = 0.13 into the deeper valley. \
+                    Run dl-lab run momentum --momentum 0 to see it stick.",
+            checks: vec![
+                Check {
+                    when: Condition::ParamNear { param: "x", value: MOMENTUM_GLOBAL_MIN, tol: 1e-2 },
+                    says: "x crossed the bump into the deeper valley, the global minimum (y = -5.444)",
+                },
+                Check {
+                    when: Condition::ParamNear { param: "x", value: MOMENTUM_LOCAL_MIN, tol: 1e-2 },
+                    says: "x stopped in the shallow valley, a local minimum (y = -2.619): dy/dx = 0 \
+                           there, so plain gradient descent stays; momentum 0.9 rolls on over the bump",
+                },
+            ],
+            task: objective("x^4 - 4*x^2 + x", 2.5, [-2.2, 2.7], Some(MOMENTUM_GLOBAL_MIN)),
+            defaults: hyper(200, 0.01, SGD, 0, 20)
+                .with_optimizer(OptimizerSettings::sgd_momentum(0.9)),
         },
         Lesson {
             name: "linear",
@@ -57,12 +109,16 @@ pub(super) fn all() -> Vec<Lesson> {
             title: "Linear regression H(x) = Wx + b",
             summary: "x = y = [1,2,3], W = b = 0, MSE, SGD lr 0.01, 1000 epochs",
             notes: "The data lie on y = x, so W should approach 1 and b approach 0 as the cost falls.",
+            checks: vec![Check {
+                when: Condition::ParamNear { param: "W", value: 1.0, tol: 0.1 },
+                says: "W is near 1: the fitted line follows y = x",
+            }],
             task: Task::Regression {
                 data: SmallData::Table { x: vec![vec![1.0], vec![2.0], vec![3.0]], y: vec![1.0, 2.0, 3.0] },
                 model: SmallModel::Affine,
                 loss: LossKind::Mse,
             },
-            defaults: hyper(1000, 0.01, "sgd", 0, 100),
+            defaults: hyper(1000, 0.01, SGD, 0, 100),
         },
         Lesson {
             name: "multivariate",
@@ -71,6 +127,7 @@ pub(super) fn all() -> Vec<Lesson> {
             summary: "three quiz scores -> final score, W zeros(3,1), MSE, SGD lr 1e-5, 20 epochs",
             notes: "H(x) = xW + b with x of 3 features: a matrix multiply replaces x1*w1 + x2*w2 + x3*w3. \
                     The inputs are large (~90), so the learning rate must be tiny.",
+            checks: Vec::new(),
             task: Task::Regression {
                 data: SmallData::Table {
                     x: vec![
@@ -85,7 +142,7 @@ pub(super) fn all() -> Vec<Lesson> {
                 model: SmallModel::Affine,
                 loss: LossKind::Mse,
             },
-            defaults: hyper(20, 1e-5, "sgd", 0, 1),
+            defaults: hyper(20, 1e-5, SGD, 0, 1),
         },
         Lesson {
             name: "mlp-regression",
@@ -94,6 +151,7 @@ pub(super) fn all() -> Vec<Lesson> {
             summary: "1000 points x ~ N(0,1), Linear 1-6-10-6-1 with ReLU, MSE, SGD lr 0.01, 10000 epochs",
             notes: "A straight line cannot follow a parabola; stacked Linear layers with ReLU between them \
                     bend it piece by piece.",
+            checks: Vec::new(),
             task: Task::Regression {
                 data: SmallData::Parabola { n: 1000 },
                 model: SmallModel::Layers(vec![
@@ -107,7 +165,7 @@ pub(super) fn all() -> Vec<Lesson> {
                 ]),
                 loss: LossKind::Mse,
             },
-            defaults: hyper(10000, 0.01, "sgd", 0, 1000),
+            defaults: hyper(10000, 0.01, SGD, 0, 1000),
         },
         Lesson {
             name: "xor-perceptron",
@@ -116,12 +174,17 @@ pub(super) fn all() -> Vec<Lesson> {
             summary: "Linear(2,1) + Sigmoid, BCE, SGD lr 1, 10001 steps: the cost stalls at ln 2",
             notes: "One line cannot separate XOR's classes. The best a single perceptron can do is answer \
                     0.5 everywhere, where BCE = ln 2 = 0.693147.",
+            checks: vec![Check {
+                when: STALL_LN2,
+                says: "the model answers about 0.5 everywhere. A single perceptron draws one line, \
+                       and no line separates XOR's classes",
+            }],
             task: Task::Regression {
                 data: xor_table(),
                 model: SmallModel::Layers(vec![linear(2, 1), LayerSpec::Sigmoid]),
                 loss: LossKind::Bce,
             },
-            defaults: hyper(10000, 1.0, "sgd", 0, 100),
+            defaults: hyper(10000, 1.0, SGD, 0, 100),
         },
         Lesson {
             name: "xor-mlp",
@@ -130,12 +193,22 @@ pub(super) fn all() -> Vec<Lesson> {
             summary: "Linear(2,2)-Sigmoid-Linear(2,1)-Sigmoid, BCE, SGD lr 1, 10001 steps: learns XOR",
             notes: "A hidden layer of two units draws two lines; the output unit combines them. \
                     Backpropagation carries the error back through both layers by the chain rule.",
+            checks: vec![
+                Check {
+                    when: Condition::ClassifiesAll,
+                    says: "the hidden layer's two lines separate XOR's classes",
+                },
+                Check {
+                    when: STALL_LN2,
+                    says: "the model answers about 0.5 everywhere: the hidden units have not split the plane yet",
+                },
+            ],
             task: Task::Regression {
                 data: xor_table(),
                 model: SmallModel::Layers(vec![linear(2, 2), LayerSpec::Sigmoid, linear(2, 1), LayerSpec::Sigmoid]),
                 loss: LossKind::Bce,
             },
-            defaults: hyper(10000, 1.0, "sgd", 0, 100),
+            defaults: hyper(10000, 1.0, SGD, 0, 100),
         },
         Lesson {
             name: "softmax-mnist",
@@ -145,8 +218,9 @@ pub(super) fn all() -> Vec<Lesson> {
             notes: "Press s to train. The loss falls batch by batch and the held-out accuracy climbs after \
                     each epoch. Each of the 10 outputs scores one digit; softmax turns the scores into \
                     probabilities and cross-entropy punishes a low probability on the true digit.",
+            checks: Vec::new(),
             task: Task::Classifier { layers: vec![linear(784, 10)], input_shape: vec![784] },
-            defaults: hyper(15, 0.1, "sgd", 100, 1),
+            defaults: hyper(15, 0.1, SGD, 100, 1),
         },
         Lesson {
             name: "cnn-mnist",
@@ -156,6 +230,7 @@ pub(super) fn all() -> Vec<Lesson> {
             notes: "Press s to train and watch conv1's 32 filters in the Conv/Pool pane change from noise \
                     into edge and stroke detectors while the loss falls. Convolutions look at 3x3 neighbourhoods with shared weights; pooling halves the image twice \
                     (28 -> 14 -> 7), leaving 64 maps of 7x7 = 3136 features for the final Linear layer.",
+            checks: Vec::new(),
             task: Task::Classifier {
                 layers: vec![
                     conv(1, 32),
@@ -169,7 +244,7 @@ pub(super) fn all() -> Vec<Lesson> {
                 ],
                 input_shape: vec![1, 28, 28],
             },
-            defaults: hyper(15, 1e-3, "adam", 100, 1),
+            defaults: hyper(15, 1e-3, OptimizerKind::Adam, 100, 1),
         },
     ]
 }

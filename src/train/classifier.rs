@@ -18,7 +18,7 @@ use crate::data::loader::DataLoader;
 use crate::data::mnist::ImageSet;
 use crate::engine::{no_grad, Array};
 use crate::nn::{cross_entropy, spec::build_model, LayerSpec, Module, Sequential};
-use crate::optim::{build_optimizer, Optimizer};
+use crate::optim::Optimizer;
 use crate::{Error, Result, Tensor};
 
 /// One epoch's results, as `--json` prints them.
@@ -165,7 +165,7 @@ impl ClassifierRun {
         input_shape: &[usize],
         train: ImageSet,
         test: ImageSet,
-        hyper: &crate::lessons::Hyper,
+        hyper: &super::Hyper,
     ) -> Result<Self> {
         Self::on_device(specs, input_shape, train, test, hyper, Device::Cpu)
     }
@@ -177,7 +177,7 @@ impl ClassifierRun {
         input_shape: &[usize],
         train: ImageSet,
         test: ImageSet,
-        hyper: &crate::lessons::Hyper,
+        hyper: &super::Hyper,
         device: Device,
     ) -> Result<Self> {
         if train.is_empty() || test.is_empty() {
@@ -197,14 +197,9 @@ impl ClassifierRun {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
         let model = build_model(specs, input_shape, &mut rng)?;
+        hyper.init.apply(&model, &mut rng);
         model.to(&device)?;
-        let opt = build_optimizer(
-            &hyper.optimizer,
-            model.parameters(),
-            hyper.lr,
-            hyper.momentum,
-            hyper.weight_decay,
-        )?;
+        let opt = hyper.build_optimizer(model.parameters())?;
         let batch_size = if hyper.batch_size == 0 {
             train.labels.len().max(1)
         } else {

@@ -7,6 +7,9 @@ pub mod classifier;
 pub mod epoch_csv;
 pub mod history;
 pub mod messages;
+pub mod settings;
+pub mod small;
+pub mod task;
 pub mod worker;
 
 pub use checkpoint::{Checkpoint, RunState};
@@ -14,6 +17,9 @@ pub use classifier::{evaluate, evaluate_loss, ClassifierRun, EpochSummary, Progr
 pub use epoch_csv::EpochCsv;
 pub use history::LossHistory;
 pub use messages::{RunEvent, RunId, TrainCommand, TrainEvent};
+pub use settings::{Hyper, OptimizerSettings};
+pub use small::{Condition, EpochRecord, SmallSession};
+pub use task::{LossKind, Objective, SmallData, SmallModel, Task};
 pub use worker::Worker;
 
 /// What the progress callback answers.

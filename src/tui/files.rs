@@ -126,10 +126,10 @@ impl App {
             epoch: self.training.progress.epochs_done,
             seed: h.seed,
             data: self.data.source.clone(),
-            optimizer: h.optimizer.clone(),
+            optimizer: h.optimizer.name().to_string(),
             lr: h.lr,
-            momentum: h.momentum,
-            weight_decay: h.weight_decay,
+            momentum: h.optimizer.momentum(),
+            weight_decay: h.optimizer.weight_decay(),
             batch_size: h.batch_size,
         }
     }
@@ -246,7 +246,9 @@ impl App {
                     run.done_epochs = saved.epoch;
                     run.epochs = saved.epoch + self.hyper.epochs;
                     resuming = true;
-                    if saved.optimizer.eq_ignore_ascii_case(&self.hyper.optimizer)
+                    if saved
+                        .optimizer
+                        .eq_ignore_ascii_case(self.hyper.optimizer.name())
                         && run.opt.load_state(ck.optimizer_state.clone()).is_err()
                     {
                         note = Some("the optimizer state did not fit: a fresh one".into());

@@ -73,6 +73,8 @@ pub struct Stepper {
     pub running_away: Option<String>,
     /// Each step, by epoch, for the Loss pane's rewind timeline.
     pub history: super::rewind::Timeline<Snap>,
+    /// The lesson's findings that hold now ([`Lesson::findings`]).
+    pub findings: Vec<String>,
 }
 
 /// The current value of every parameter.
@@ -129,7 +131,7 @@ impl Stepper {
         let session = SmallSession::new(lesson, hyper, None)?;
         let before = param_arrays(&session);
         let now = slope(&session);
-        Ok(Stepper {
+        let mut stepper = Stepper {
             lesson: lesson.clone(),
             hyper: hyper.clone(),
             session,
@@ -143,7 +145,21 @@ impl Stepper {
             diverged: None,
             running_away: None,
             history: super::rewind::Timeline::new(super::rewind::SMALL_CAPACITY),
-        })
+            findings: Vec::new(),
+        };
+        stepper.update_findings();
+        Ok(stepper)
+    }
+
+    /// Decide the lesson's checks for the parameters and cost now.
+    fn update_findings(&mut self) {
+        self.findings = match &self.now {
+            Some(now) => self
+                .lesson
+                .findings(&self.session, now.cost)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
     }
 
     /// The lesson as it was after the `i`-th recorded step (see
@@ -177,6 +193,7 @@ impl Stepper {
             s.trail = past[past.len().saturating_sub(TRAIL_LEN)..].to_vec();
         }
         s.now = slope(&s.session);
+        s.update_findings();
         Ok(s)
     }
 
@@ -191,9 +208,8 @@ impl Stepper {
     /// Whether each update is exactly p ← p − lr·∂cost/∂p (SGD without
     /// momentum or weight decay), so the views may write it out that way.
     pub fn plain_sgd(&self) -> bool {
-        self.hyper.optimizer == "sgd"
-            && self.hyper.momentum == 0.0
-            && self.hyper.weight_decay == 0.0
+        self.hyper.optimizer
+            == crate::train::OptimizerSettings::new(crate::optim::OptimizerKind::Sgd)
     }
 
     pub fn lr(&self) -> f32 {
@@ -224,6 +240,7 @@ impl Stepper {
     pub fn step_once(&mut self) -> Result<(), String> {
         self.advance()?;
         self.now = slope(&self.session);
+        self.update_findings();
         self.check_runaway()
     }
 
@@ -295,7 +312,14 @@ impl Stepper {
                 .all(|w| w[1] > w[0]);
         let lowest = path.iter().copied().fold(f32::INFINITY, f32::min);
         let last = path.last().copied().unwrap_or(0.0);
-        if rising && last > RUNAWAY_FACTOR * lowest.max(f32::MIN_POSITIVE) {
+        // a cost that can go below 0 (the momentum lesson's valleys) has no
+        // "twice its lowest": there, climbing above where it started is
+        let limit = if lowest > 0.0 {
+            RUNAWAY_FACTOR * lowest
+        } else {
+            path.first().copied().unwrap_or(0.0).max(f32::MIN_POSITIVE)
+        };
+        if rising && last > limit {
             let from = path[n - RUNAWAY_RISES - 1];
             let msg = format!(
                 "diverging: the cost rose {RUNAWAY_RISES} steps in a row ({} → {}); lr {} is too large. \
@@ -336,6 +360,7 @@ impl Stepper {
             }
         }
         self.now = slope(&self.session);
+        self.update_findings();
         if stopped.is_some() {
             self.auto = false;
             return stopped;

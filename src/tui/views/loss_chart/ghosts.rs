@@ -25,11 +25,11 @@ pub struct Ghost {
 }
 
 /// "lr 0.1 sgd": what a curve is labelled with.
-pub fn run_label(lr: f32, optimizer: &str) -> String {
+pub fn run_label(lr: f32, optimizer: &impl std::fmt::Display) -> String {
     format!(
         "lr {} {}",
         crate::tui::format::lr(lr),
-        optimizer.to_ascii_lowercase()
+        optimizer.to_string().to_ascii_lowercase()
     )
 }
 
