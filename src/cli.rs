@@ -50,6 +50,9 @@ pub struct Cli {
     /// Write each finished epoch's loss, test accuracy and img/s to a CSV file.
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
+    /// Append each Space step's equations and quiz answers (key Q) to a Markdown file you keep.
+    #[arg(long, value_name = "FILE.md")]
+    pub transcript: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -122,7 +122,7 @@ fn enter_on_a_matrix_cell_browses_its_digits_in_the_dataset_pane() {
     let labels = a.data.test.labels.clone();
     let p = predictions(&labels, 2);
     a.focus = PaneId::Loss;
-    press(&mut a, 'c');
+    press(&mut a, 'C');
     assert!(a.loss.show_confusion);
     key(&mut a, KeyCode::Enter); // open the pane
     assert!(a.zoomed);
@@ -166,7 +166,7 @@ fn the_matrix_renders_with_per_class_accuracy_at_140x45_and_in_words_at_80x24() 
     let mut a = app("softmax-mnist");
     epoch(&mut a, 1);
     a.focus = PaneId::Loss;
-    press(&mut a, 'c');
+    press(&mut a, 'C');
     let labels = a.data.test.labels.clone();
     let c = Confusion::new(&labels, &predictions(&labels, 1).class);
     let small = screen(&a, 80, 24);

@@ -117,6 +117,15 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// Predict, then reveal (key Q) and `--transcript`.
+    pub quiz: super::quiz::Quiz,
+    /// Draw a digit: the Dataset pane's canvas (key d, MNIST lessons).
+    pub canvas: super::canvas::Canvas,
+    /// The rewind timeline's cursor and what the panes draw at it.
+    pub rewind: super::rewind::Rewind,
+    /// `--data`: the MNIST-format directory the lab reads (None: the
+    /// shipped sample), for the script `c` writes.
+    pub data_dir: Option<std::path::PathBuf>,
     tx: Sender<Event>,
 }
 
@@ -164,6 +173,10 @@ impl App {
             message_ticks: 0,
             finish_announced: false,
             files: Default::default(),
+            data_dir: None,
+            rewind: Default::default(),
+            canvas: Default::default(),
+            quiz: Default::default(),
             tx,
         }
     }
@@ -181,6 +194,18 @@ impl App {
     /// The same lab with the files `--load`, `--save` and `--history` name.
     pub fn with_files(mut self, files: super::files::LabFiles) -> App {
         self.files = files;
+        self
+    }
+
+    /// The same lab appending each Space step to `--transcript FILE.md`.
+    pub fn with_transcript(mut self, path: Option<std::path::PathBuf>) -> App {
+        self.quiz.transcript = path;
+        self
+    }
+
+    /// The same lab reading `--data dir` (None: the shipped sample).
+    pub fn with_data_dir(mut self, dir: Option<std::path::PathBuf>) -> App {
+        self.data_dir = dir;
         self
     }
 
@@ -203,6 +228,7 @@ impl App {
         };
         self.dataset
             .refresh(&self.data, &input_shape, model.as_ref());
+        self.canvas.refresh(&input_shape, model.as_ref());
         self.conv.refresh(model.as_ref(), &self.data);
     }
 
@@ -228,6 +254,10 @@ impl App {
         if self.worked_key(key) {
             return;
         }
+        // a quiz question waits for its answer (q still quits)
+        if self.quiz_key(key) {
+            return;
+        }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits
         if self.focus == PaneId::Model && self.builder.is_editing() {
@@ -237,6 +267,10 @@ impl App {
             if self.builder.handle_key(key) {
                 return;
             }
+        }
+        // the canvas, when shown, takes its keys (Space, +/-, arrows) first
+        if self.canvas_key(key) {
+            return;
         }
         match keymap::intent(&key, self.zoomed) {
             Some(intent) => self.apply(intent),
@@ -388,7 +422,9 @@ impl App {
         let files = super::files::LabFiles::new(f.load.clone(), f.save.clone(), f.history.clone());
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None)
-            .with_files(files);
+            .with_files(files)
+            .with_data_dir(self.data_dir.clone())
+            .with_transcript(self.quiz.transcript.clone());
         self.area = area;
         self.focus = focus;
         self.mono = mono;
@@ -421,7 +457,7 @@ impl App {
         }
     }
 
-    /// The Loss pane's confusion matrix: `c` shows it, arrows (pane
+    /// The Loss pane's confusion matrix: `C` shows it (`c` writes code), arrows (pane
     /// open) move the cursor, Enter browses that cell's digits in the
     /// Dataset pane. True if the key was used.
     fn confusion_key(&mut self, key: KeyEvent) -> bool {
@@ -429,7 +465,7 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return false;
         }
-        if key.code == KeyCode::Char('c') {
+        if key.code == KeyCode::Char('C') {
             self.loss.show_confusion = !self.loss.show_confusion;
             return true;
         }
@@ -491,7 +527,9 @@ impl App {
                 }
                 used
             }
-            PaneId::Loss => self.confusion_key(key) || self.loss.handle_key(key),
+            PaneId::Loss => {
+                self.confusion_key(key) || self.timeline_key(key) || self.loss.handle_key(key)
+            }
             PaneId::Conv => {
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
@@ -500,6 +538,10 @@ impl App {
     }
 
     pub fn apply(&mut self, intent: Intent) {
+        // a key that trains leaves a rewound view for live
+        if matches!(intent, Intent::Step | Intent::StartPause | Intent::Reset) {
+            self.go_live();
+        }
         match intent {
             Intent::Quit => self.quit(),
             Intent::ToggleHelp => {
@@ -528,10 +570,15 @@ impl App {
             Intent::ToggleLogScale => self.loss.log_scale = !self.loss.log_scale,
             Intent::SaveCheckpoint => self.save_checkpoint(),
             Intent::OpenCheckpoint => self.open_checkpoint(),
+            Intent::WriteCode => self.write_code(),
+            Intent::ToggleQuiz => self.toggle_quiz(),
         }
     }
 
     fn on_mouse(&mut self, m: MouseEvent) {
+        if self.canvas_mouse(m) {
+            return;
+        }
         if let MouseEventKind::Down(MouseButton::Left) = m.kind {
             let at = Position::new(m.column, m.row);
             if self.zoomed {
@@ -584,6 +631,18 @@ impl App {
     }
 
     fn step(&mut self) {
+        if self.quiz_before_step() {
+            return;
+        }
+        let steps = self.stepper.as_ref().map_or(0, |s| s.costs.len());
+        self.step_now();
+        if self.stepper.as_ref().is_some_and(|s| s.costs.len() > steps) {
+            self.write_transcript(None);
+        }
+    }
+
+    /// One step of the small lesson, now (the quiz has had its say).
+    pub fn step_now(&mut self) {
         match self.stepper.as_mut() {
             Some(s) => {
                 self.message = s.step_once().err();
@@ -600,21 +659,16 @@ impl App {
     fn reset(&mut self) {
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
-            self.loss = LossPane {
-                log_scale: self.loss.log_scale,
-                ..LossPane::default()
-            };
+            // the run's curve stays as a ghost
+            self.loss.restart();
             self.loss.sync_costs(s);
             return;
         }
         self.training.reset();
         self.mistakes.clear();
         self.dataset.filter = None;
-        self.loss = LossPane {
-            log_scale: self.loss.log_scale,
-            show_confusion: self.loss.show_confusion,
-            ..LossPane::default()
-        };
+        self.rewind.clear();
+        self.loss.restart();
         self.message = None;
     }
 
@@ -688,13 +742,15 @@ impl App {
             .start(run, move |ev| tx.send(Event::Train(ev)).is_ok())
         {
             Ok(()) => {
-                self.loss = LossPane {
-                    log_scale: self.loss.log_scale,
-                    show_confusion: self.loss.show_confusion,
-                    ..LossPane::default()
-                };
                 self.mistakes.clear();
                 self.dataset.filter = None;
+                // the last run's curve stays as a ghost, labelled with its settings
+                self.loss.restart();
+                self.loss.label = Some(views::loss_chart::ghosts::run_label(
+                    self.hyper.lr,
+                    &self.hyper.optimizer,
+                ));
+                self.rewind.clear();
                 // a CNN's conv1 filters are shown learning (the worker sends snapshots)
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
@@ -726,6 +782,8 @@ impl App {
                     self.mistakes
                         .record(Some(s.epoch), p.clone(), &self.data.test.labels);
                 }
+                // the worker sends the epoch's end model right after this
+                self.rewind.pending = Some(s.epoch);
                 if let Some(e) = self.files.record_epoch(&s) {
                     self.message = Some(e);
                 }
@@ -752,7 +810,12 @@ impl App {
             // the state changed: "training started" and the like are stale
             TrainEvent::Paused => self.message = Some("training paused (s resumes)".into()),
             TrainEvent::Resumed => self.message = Some("training resumed".into()),
-            TrainEvent::Started { .. } | TrainEvent::Snapshot(_) => {}
+            TrainEvent::Snapshot(_) => {
+                if let Some(epoch) = self.rewind.pending.take() {
+                    self.record_epoch_model(epoch);
+                }
+            }
+            TrainEvent::Started { .. } => {}
         }
     }
 }

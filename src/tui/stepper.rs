@@ -28,6 +28,16 @@ pub const RUNAWAY_FACTOR: f32 = 2.0;
 /// still redraws (and reads keys) every tick of `event::TICK_MS` = 100 ms.
 pub const TICK_BUDGET_MS: u64 = 60;
 
+/// What the lab records of one step, to draw it again when rewound
+/// (see `tui::rewind`): the parameters before it, the step's record
+/// (cost, gradients, parameters after) and the learning rate it used.
+#[derive(Clone, Debug)]
+pub struct Snap {
+    pub before: Vec<(String, Array)>,
+    pub record: EpochRecord,
+    pub lr: f32,
+}
+
 /// The cost and the gradients at the current parameters: what the next step uses.
 #[derive(Clone, Debug)]
 pub struct Slope {
@@ -61,6 +71,8 @@ pub struct Stepper {
     /// Set while the cost keeps rising (the learning rate is too large);
     /// stepping goes on, running by itself stops.
     pub running_away: Option<String>,
+    /// Each step, by epoch, for the Loss pane's rewind timeline.
+    pub history: super::rewind::Timeline<Snap>,
     /// The lesson's findings that hold now ([`Lesson::findings`]).
     pub findings: Vec<String>,
 }
@@ -132,6 +144,7 @@ impl Stepper {
             auto: false,
             diverged: None,
             running_away: None,
+            history: super::rewind::Timeline::new(super::rewind::SMALL_CAPACITY),
             findings: Vec::new(),
         };
         stepper.update_findings();
@@ -147,6 +160,41 @@ impl Stepper {
                 .unwrap_or_default(),
             None => Vec::new(),
         };
+    }
+
+    /// The lesson as it was after the `i`-th recorded step (see
+    /// [`Stepper::history`]): its parameters, that step's record, the costs
+    /// up to it and (gd-scalar) the trail, so the views draw it as they
+    /// drew it then. The result is for drawing; stepping it would start
+    /// from a fresh optimizer.
+    pub fn at(&self, i: usize) -> Result<Stepper, String> {
+        let (epoch, snap) = self
+            .history
+            .get(i)
+            .ok_or_else(|| format!("no recorded step {i}"))?;
+        let mut s = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        s.set_lr(snap.lr);
+        for ((_, t), (_, v)) in s.session.params().iter().zip(&snap.record.params) {
+            t.set_data(v.clone());
+        }
+        s.session.epoch = epoch + 1;
+        s.before = snap.before.clone();
+        s.last = Some(snap.record.clone());
+        s.last_lr = snap.lr;
+        s.costs = self.costs[..(epoch + 1).min(self.costs.len())].to_vec();
+        if matches!(self.lesson.task, Task::Scalar { .. }) {
+            let past: Vec<(f32, f32)> = (0..=i)
+                .filter_map(|k| {
+                    let (_, p) = self.history.get(k)?;
+                    let x = p.before.first()?.1.iter().next().copied()?;
+                    Some((x, p.record.cost))
+                })
+                .collect();
+            s.trail = past[past.len().saturating_sub(TRAIL_LEN)..].to_vec();
+        }
+        s.now = slope(&s.session);
+        s.update_findings();
+        Ok(s)
     }
 
     pub fn lesson(&self) -> &Lesson {
@@ -221,6 +269,14 @@ impl Stepper {
                         self.trail.remove(0);
                     }
                 }
+                self.history.push(
+                    r.epoch,
+                    Snap {
+                        before: before.clone(),
+                        record: r.clone(),
+                        lr,
+                    },
+                );
                 self.before = before;
                 self.costs.push(r.cost);
                 self.last = Some(r);

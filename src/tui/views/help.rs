@@ -35,6 +35,7 @@ pub fn pane_keys(app: &App) -> (String, &'static [(&'static str, &'static str)])
     }
     let keys = match app.focus {
         PaneId::Dataset | PaneId::Model if app.stepper.is_some() => stepper_view::KEYS,
+        PaneId::Dataset if app.canvas.on => crate::tui::canvas::KEYS,
         PaneId::Dataset => dataset::KEYS,
         PaneId::Model => model_builder::KEYS,
         PaneId::Loss => loss_chart::KEYS,

@@ -10,6 +10,7 @@
 //! - `text.rs`: display width and word wrap, shared by the panes
 
 pub mod backprop;
+pub mod canvas_view;
 pub mod conv_viz;
 pub mod dataset;
 pub mod help;
@@ -171,6 +172,7 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     status_bar(app, status, buf);
+    crate::tui::quiz::render_question(app, main, buf);
     if app.show_help {
         help::render(app, main, buf);
     }
@@ -190,6 +192,9 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 /// [`ViewContext`]; none sees the whole `App`.
 pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
+    if crate::tui::rewind::render_rewound(app, pane, area, buf, focused, zoomed) {
+        return;
+    }
     let cx = app.view_context();
     match pane {
         PaneId::Dataset if cx.stepper.is_some() => {
@@ -199,6 +204,9 @@ pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed
             stepper_view::render_model(&cx, area, buf, focused)
         }
         PaneId::Conv if cx.stepper.is_some() => stepper_view::render_graph(&cx, area, buf, focused),
+        PaneId::Dataset if app.canvas.on => {
+            canvas_view::render(&app.canvas, &cx, area, buf, focused)
+        }
         PaneId::Dataset => dataset::render_pane(&app.dataset, &cx, area, buf, focused, zoomed),
         PaneId::Model => model_builder::render_pane(&app.builder, &cx, area, buf, focused, zoomed),
         PaneId::Loss => loss_chart::render_pane(&app.loss, &cx, area, buf, focused, zoomed),

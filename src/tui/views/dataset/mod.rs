@@ -145,6 +145,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "browse every digit again (after choosing a confusion cell)",
     ),
     (
+        "d",
+        "draw a digit for the trained model (see tui/canvas.rs)",
+    ),
+    (
         "D / F",
         "download the full MNIST / Fashion-MNIST (then reopen with --data mnist)",
     ),

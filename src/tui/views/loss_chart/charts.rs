@@ -19,7 +19,8 @@ use crate::tui::format::distinct_ticks;
 /// Loss (or cost) per step with its smoothed line; `full` adds the legend.
 pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     let h = &v.pane.losses;
-    let Some((x0, x1)) = h.x_range() else {
+    // the live curve and the earlier runs' ghosts share the axes
+    let Some((x0, x1)) = v.pane.x_span() else {
         let what = if per_epoch(v) {
             "no cost yet: Space takes a step"
         } else {
@@ -32,7 +33,7 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
         return;
     }
     let log = v.pane.log_scale;
-    let floor = h.min_positive().unwrap_or(1e-12);
+    let floor = v.pane.min_positive_y().unwrap_or(1e-12);
     let map = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         pts.iter()
             .map(|&(x, y)| (x, if log { y.max(floor).log10() } else { y }))
@@ -54,7 +55,9 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
             .collect();
         map(&pts)
     };
-    let (lo, hi) = h.y_range().unwrap_or((0.0, 1.0));
+    let ghost_pts: Vec<Vec<(f64, f64)>> = v.pane.ghosts.iter().map(|g| map(&g.points)).collect();
+    // the live curve and the ghosts, and the held-out loss where it is drawn
+    let (lo, hi) = v.pane.y_span().unwrap_or((0.0, 1.0));
     let (lo, hi) = v
         .pane
         .test_loss
@@ -77,24 +80,47 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     let x_title = if per_epoch(v) { "epoch" } else { "step" };
     let x1 = held.iter().map(|p| p.0).fold(x1, f64::max).max(x0 + 1.0);
     let ascii = v.cx.ascii;
-    let mut sets = vec![Dataset::default()
-        .name(if h.stride() > 1 {
-            format!("{what} (mean of {})", h.stride())
-        } else {
-            format!("{what} per {x_title}")
+    // the ghosts first, so the live curve is drawn over them
+    let mut sets: Vec<Dataset> = v
+        .pane
+        .ghosts
+        .iter()
+        .zip(&ghost_pts)
+        .enumerate()
+        .map(|(i, (g, pts))| {
+            Dataset::default()
+                .name(g.label.clone())
+                .marker(if ascii {
+                    Marker::Custom(',')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(super::ghosts::ghost_style(i))
+                .data(pts)
         })
-        .marker(if ascii {
-            Marker::Custom('.')
-        } else {
-            Marker::Braille
-        })
-        .graph_type(GraphType::Line)
-        .style(Style::new().fg(if per_epoch(v) {
-            Color::Yellow
-        } else {
-            Color::Gray
-        }))
-        .data(&raw)];
+        .collect();
+    let live_name = match (&v.pane.label, v.pane.ghosts.is_empty()) {
+        (Some(label), false) => label.clone(),
+        _ if h.stride() > 1 => format!("{what} (mean of {})", h.stride()),
+        _ => format!("{what} per {x_title}"),
+    };
+    sets.push(
+        Dataset::default()
+            .name(live_name)
+            .marker(if ascii {
+                Marker::Custom('.')
+            } else {
+                Marker::Braille
+            })
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(if per_epoch(v) {
+                Color::Yellow
+            } else {
+                Color::Gray
+            }))
+            .data(&raw),
+    );
     if !per_epoch(v) {
         sets.push(
             Dataset::default()
@@ -130,6 +156,27 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
                 .graph_type(GraphType::Scatter)
                 .style(red)
                 .data(&held),
+        );
+    }
+    // the rewound epoch: a vertical line across the chart
+    let cursor: Vec<(f64, f64)> = v
+        .pane
+        .rewound
+        .iter()
+        .flat_map(|&(x, _)| [(x, lo), (x, hi)])
+        .collect();
+    if !cursor.is_empty() {
+        sets.push(
+            Dataset::default()
+                .name("rewound to")
+                .marker(if ascii {
+                    Marker::Custom('|')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::White))
+                .data(&cursor),
         );
     }
     let axis_style = Style::new().fg(Color::Gray);

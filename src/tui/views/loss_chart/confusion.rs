@@ -1,4 +1,4 @@
-//! The Loss pane's `c` view: the held-out confusion matrix (rows: the true
+//! The Loss pane's `C` view: the held-out confusion matrix (rows: the true
 //! label, columns: the predicted class) with each class's accuracy at the
 //! end of its row, and the cursor cell whose digits Enter sends to the
 //! Dataset pane. Too small for the matrix (the 80×24 overview), it says the

@@ -15,13 +15,14 @@
 //! - `counters.rs`: the counters (state, epoch, step, speed, …), flowed into
 //!   rows in the overview or listed in a column when opened; the progress bar
 //! - `charts.rs`: the loss (or cost) chart and the accuracy chart
-//! - `confusion.rs`: `c`, the held-out confusion matrix and per-class accuracy
+//! - `confusion.rs`: `C`, the held-out confusion matrix and per-class accuracy
 //! - `format.rs`: numbers, counts and durations as the pane writes them
 
 mod charts;
 mod confusion;
 mod counters;
 mod format;
+pub mod ghosts;
 
 pub use format::{fmt_secs, fmt_value};
 
@@ -59,12 +60,16 @@ const MIN_INNER: (u16, u16) = (16, 2);
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
     (
-        "c",
+        "C",
         "MNIST: the held-out confusion matrix and per-class accuracy / the charts",
     ),
     (
         "arrows, Enter",
         "open, matrix shown: choose a cell; its digits go to the Dataset pane",
+    ),
+    (
+        "[ / ]",
+        "rewind: the pictures and filters at an earlier recorded epoch / later (open: also left / right; { } ten)",
     ),
     ("s", "start / pause / resume training"),
     (
@@ -89,8 +94,15 @@ pub struct LossPane {
     pub best: Option<(usize, f32)>,
     /// The x axis counts epochs (small lessons) rather than steps.
     pub per_epoch: bool,
-    /// `c`: the held-out confusion matrix in place of the charts.
+    /// `C`: the held-out confusion matrix in place of the charts.
     pub show_confusion: bool,
+    /// This run's settings ("lr 0.1 sgd"), its label once it is a ghost.
+    pub label: Option<String>,
+    /// Earlier runs' curves, newest first (see [`ghosts`]).
+    pub ghosts: Vec<ghosts::Ghost>,
+    /// The rewound epoch the other panes show: its x on the chart and
+    /// "epoch k of n (rewound)" (None: live).
+    pub rewound: Option<(f64, String)>,
 }
 
 impl Default for LossPane {
@@ -105,6 +117,9 @@ impl Default for LossPane {
             best: None,
             per_epoch: false,
             show_confusion: false,
+            label: None,
+            ghosts: Vec::new(),
+            rewound: None,
         }
     }
 }
@@ -132,6 +147,9 @@ impl LossPane {
     /// Mirror a small lesson's cost history (appending only what is new).
     pub fn sync_costs(&mut self, s: &Stepper) {
         self.per_epoch = true;
+        if !s.costs.is_empty() {
+            self.label = Some(ghosts::run_label(s.last_lr, &s.hyper().optimizer));
+        }
         if s.costs.len() < self.losses.pushed() {
             self.losses = LossHistory::default();
         }
@@ -165,8 +183,31 @@ pub fn render_pane(
     zoomed: bool,
 ) {
     let v = &View { pane, cx };
-    let mut block = pane_block("Loss", focused, v.cx.ascii);
-    if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
+    let title = match &pane.rewound {
+        Some((_, label)) => format!("Loss · {label}"),
+        None => "Loss".to_string(),
+    };
+    let mut block = pane_block(&title, focused, v.cx.ascii);
+    if !pane.ghosts.is_empty() {
+        // the runs on the chart, each in its colour: this one, then the ghosts
+        let dash = if v.cx.ascii { "-" } else { "─" };
+        let now = pane.label.as_deref().unwrap_or("this run");
+        let mut spans = vec![Span::styled(
+            format!(" {dash} {now} "),
+            Style::new().fg(if per_epoch(v) {
+                Color::Yellow
+            } else {
+                Color::Gray
+            }),
+        )];
+        for (i, g) in pane.ghosts.iter().enumerate() {
+            spans.push(Span::styled(
+                format!("{dash} {} ", g.label),
+                ghosts::ghost_style(i),
+            ));
+        }
+        block = block.title_bottom(Line::from(spans));
+    } else if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
         let dash = if v.cx.ascii { "-" } else { "─" };
