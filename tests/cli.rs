@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 9] = [
     "gd-scalar",
     "linear",
     "multivariate",
@@ -19,6 +19,7 @@ const LESSONS: [&str; 8] = [
     "xor-mlp",
     "softmax-mnist",
     "cnn-mnist",
+    "optimizer-race",
 ];
 
 /// Run `dl-lab args…` with stdout and stderr captured (stdout is then not a terminal).
@@ -77,7 +78,7 @@ fn last_line(text: &str) -> &str {
 // ---------------------------------------------------------------- lessons and run
 
 #[test]
-fn lessons_lists_all_eight() {
+fn lessons_lists_all_nine() {
     let out = ok(&["lessons"]);
     let names: Vec<&str> = out
         .lines()

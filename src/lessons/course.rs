@@ -171,6 +171,21 @@ pub(super) fn all() -> Vec<Lesson> {
             },
             defaults: hyper(15, 1e-3, "adam", 100, 1),
         },
+        Lesson {
+            name: "optimizer-race",
+            blurb: "seven optimizers race down the same hill",
+            title: "The optimizer race",
+            summary: "SGD, momentum, Nesterov, Adam, AdamW, RMSprop, Adagrad from one point of a 2-D surface",
+            notes: "Space steps every optimizer at once, s runs them, f switches the surface (a long bowl, \
+                    Rosenbrock's curved valley). Momentum overshoots and swings back; Adam's first steps are \
+                    about lr in each coordinate whatever the slope (see its inspector). Without --lr each \
+                    optimizer has PyTorch's default; SGD's is 0.1 on the bowl, 1e-3 on Rosenbrock.",
+            task: Task::Race {
+                surface: crate::train::race::Surface::Bowl,
+                start: [-8.0, 2.0],
+            },
+            defaults: hyper(100, 0.1, "sgd", 0, 10),
+        },
     ]
 }
 

@@ -99,6 +99,9 @@ pub fn run_headless_with(
     files: &RunFiles,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if let Task::Race { .. } = lesson.task {
+        return crate::train::race::run_lesson(lesson, cfg, out);
+    }
     if lesson.is_classifier() {
         run_classifier(lesson, cfg, device, files, out)
     } else {

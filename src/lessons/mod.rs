@@ -52,6 +52,11 @@ pub enum Task {
         layers: Vec<LayerSpec>,
         input_shape: Vec<usize>,
     },
+    /// Seven optimizers race down a 2-D surface from `start` (the optimizer race).
+    Race {
+        surface: crate::train::race::Surface,
+        start: [f32; 2],
+    },
 }
 
 /// The small lessons' data (a `--data FILE.csv` replaces it).
@@ -137,6 +142,17 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// `--json`: one JSON object per logged epoch instead of text.
     pub json: bool,
+    /// The optimizer race's `--surface`, `--start` and `--lr` (None: the lesson's).
+    pub race: RaceOptions,
+}
+
+/// `dl-lab run optimizer-race`'s own flags; `--steps` is `hyper.epochs`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaceOptions {
+    pub surface: Option<crate::train::race::Surface>,
+    pub start: Option<[f32; 2]>,
+    /// `--lr` for every optimizer; None: each one's default.
+    pub lr: Option<f32>,
 }
 
 impl RunConfig {
@@ -145,6 +161,7 @@ impl RunConfig {
             hyper: lesson.defaults.clone(),
             data: None,
             json: false,
+            race: RaceOptions::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod classifier;
 pub mod epoch_csv;
 pub mod history;
 pub mod messages;
+pub mod race;
 pub mod worker;
 
 pub use checkpoint::{Checkpoint, RunState};

@@ -65,7 +65,7 @@ impl Kind {
                     _ => Kind::Table,
                 }
             }
-            Task::Classifier { .. } => Kind::Table,
+            Task::Classifier { .. } | Task::Race { .. } => Kind::Table,
         }
     }
 }
