@@ -144,10 +144,12 @@ impl SmallSession {
                     lesson.name
                 )))
             }
-            Task::Race { .. } => return Err(Error::Config(format!(
+            Task::Race { .. } => {
+                return Err(Error::Config(format!(
                 "lesson {} races seven optimizers on a formula: `dl-lab run {}` or the lab runs it",
                 lesson.name, lesson.name
-            ))),
+            )))
+            }
         };
         let params = match &net {
             SmallNet::Scalar { x } => vec![x.clone()],

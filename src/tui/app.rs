@@ -99,6 +99,8 @@ pub struct App {
     pub conv: ConvPane,
     /// The small lessons' step-by-step state (None for MNIST lessons).
     pub stepper: Option<Stepper>,
+    /// The optimizer race (None in other lessons).
+    pub race: Option<super::race::RaceLab>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
     /// Where the MNIST lessons train (`--device`); the status line names it.
@@ -123,6 +125,7 @@ impl App {
             _ => Stepper::new(&lesson, &hyper).ok(),
         };
         App {
+            race: super::race::RaceLab::of(&lesson),
             dataset: DatasetPane::new(&data),
             builder: ModelPane::new(&lesson),
             loss: LossPane::default(),
@@ -218,12 +221,32 @@ impl App {
                 return;
             }
         }
+        if self.race_key(key) {
+            return;
+        }
         match keymap::intent(&key, self.zoomed) {
             Some(intent) => self.apply(intent),
             None => {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// The race's own keys: f switches the surface; → steps in an opened pane.
+    fn race_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        let Some(r) = self.race.as_mut() else {
+            return false;
+        };
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        match key.code {
+            KeyCode::Char('f') => self.message = Some(r.switch_surface()),
+            KeyCode::Right if self.zoomed => self.message = r.step().err(),
+            _ => return false,
+        }
+        true
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
@@ -416,6 +439,9 @@ impl App {
     }
 
     fn on_tick(&mut self) {
+        if let Some(err) = self.race.as_mut().and_then(|r| r.tick()) {
+            self.message = Some(err);
+        }
         if let Some(s) = self.stepper.as_mut() {
             if let Some(err) = s.tick() {
                 self.message = Some(err);
@@ -454,6 +480,10 @@ impl App {
     }
 
     fn step(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            self.message = r.step().err();
+            return;
+        }
         match self.stepper.as_mut() {
             Some(s) => {
                 self.message = s.step_once().err();
@@ -468,6 +498,10 @@ impl App {
     }
 
     fn reset(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            self.message = r.reset().err();
+            return;
+        }
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
             self.loss = LossPane {
@@ -486,8 +520,19 @@ impl App {
     }
 
     fn change_lr(&mut self, up: bool) {
-        let lr = self.stepper.as_ref().map_or(self.hyper.lr, Stepper::lr);
+        let lr = match &self.race {
+            Some(r) => r.lr(),
+            None => self.stepper.as_ref().map_or(self.hyper.lr, Stepper::lr),
+        };
         let lr = views::lr_ladder(lr, up);
+        if let Some(r) = self.race.as_mut() {
+            r.race.set_lr(lr);
+            self.message = Some(format!(
+                "learning rate {} for every optimizer (r restarts with it)",
+                super::format::lr(lr)
+            ));
+            return;
+        }
         self.hyper.lr = lr;
         if let Some(s) = self.stepper.as_mut() {
             s.set_lr(lr);
@@ -497,6 +542,10 @@ impl App {
     }
 
     fn start_pause(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            r.auto = !r.auto;
+            return;
+        }
         if let Some(s) = self.stepper.as_mut() {
             s.auto = !s.auto;
             return;

@@ -6,6 +6,7 @@
 //! - `files.rs`: checkpoints (`w`, `o`, `--load`, `--save`) and `--history`
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
+//! - `race.rs`: the optimizer race stepped one keypress at a time
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `training.rs`: the classifier's training run (worker, state, progress, model)
@@ -16,6 +17,7 @@ pub mod event;
 pub mod files;
 pub mod format;
 pub mod keymap;
+pub mod race;
 pub mod remember;
 pub mod stepper;
 pub mod training;

@@ -28,6 +28,7 @@ const KEY_COL_MAX: usize = 16;
 /// The focused pane's (or view's) name and its keys.
 pub fn pane_keys(app: &App) -> (String, &'static [(&'static str, &'static str)]) {
     let keys = match app.focus {
+        _ if app.race.is_some() => super::race_view::KEYS,
         PaneId::Dataset | PaneId::Model if app.stepper.is_some() => stepper_view::KEYS,
         PaneId::Dataset => dataset::KEYS,
         PaneId::Model => model_builder::KEYS,

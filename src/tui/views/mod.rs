@@ -15,8 +15,10 @@ pub mod help;
 pub mod loss_chart;
 pub mod model_builder;
 pub mod plain;
+pub mod race_view;
 pub mod shade;
 pub mod stepper_view;
+pub mod surface;
 mod text;
 
 use ratatui::buffer::Buffer;
@@ -50,6 +52,8 @@ pub struct ViewContext<'a> {
     pub hyper: &'a crate::lessons::Hyper,
     /// The file the model's weights were opened from (key o), by name.
     pub weights: Option<String>,
+    /// The optimizer race (None in other lessons).
+    pub race: Option<&'a crate::tui::race::RaceLab>,
 }
 
 impl App {
@@ -65,6 +69,7 @@ impl App {
             stepper: self.stepper.as_ref(),
             hyper: &self.hyper,
             weights: self.files.loaded_name(),
+            race: self.race.as_ref(),
         }
     }
 }
@@ -176,6 +181,14 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
     let cx = app.view_context();
+    if let Some(r) = cx.race {
+        return match pane {
+            PaneId::Dataset => race_view::render_map(r, cx.ascii, cx.mono, area, buf, focused),
+            PaneId::Model => race_view::render_table(r, cx.ascii, area, buf, focused),
+            PaneId::Loss => race_view::render_losses(r, cx.ascii, area, buf, focused),
+            PaneId::Conv => race_view::render_inspector(r, cx.ascii, area, buf, focused),
+        };
+    }
     match pane {
         PaneId::Dataset if cx.stepper.is_some() => {
             stepper_view::render_data(&cx, area, buf, focused)
@@ -222,7 +235,15 @@ pub const ALWAYS_KEYS: &str = "? help  q quit";
 /// at the right end. The other hints give way first (whole hints, from the
 /// last), then the message is cut with `…`.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let state_keys: &[&str] = if app.stepper.is_some() {
+    let state_keys: &[&str] = if app.race.is_some() {
+        &[
+            "Space step",
+            "s run/pause",
+            "f surface",
+            "r reset",
+            "+/- lr",
+        ]
+    } else if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
         match app.training.state {
@@ -232,7 +253,10 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
     };
     let sep = if app.ascii { " | " } else { " · " };
-    let lr = crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr()));
+    let lr = match &app.race {
+        Some(r) => r.lr_text(),
+        None => crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr())),
+    };
     let bar = if app.ascii { " | " } else { " │ " };
     let always = format!(" {ALWAYS_KEYS} ");
     let always_w = (text::width_of(&always) as u16).min(area.width);
