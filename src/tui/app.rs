@@ -221,7 +221,7 @@ impl App {
                 return;
             }
         }
-        if self.race_key(key) {
+        if self.race_key(key) || self.stepper_key(key) {
             return;
         }
         match keymap::intent(&key, self.zoomed) {
@@ -247,6 +247,22 @@ impl App {
             _ => return false,
         }
         true
+    }
+
+    /// The small lessons' e: linear's error surface on / off.
+    fn stepper_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        let Some(s) = self.stepper.as_mut() else {
+            return false;
+        };
+        if key.kind == KeyEventKind::Release || key.code != KeyCode::Char('e') {
+            return false;
+        }
+        if views::stepper_view::cost_map::applies(s) {
+            s.show_surface = !s.show_surface;
+            return true;
+        }
+        false
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,

@@ -61,6 +61,30 @@ pub struct Stepper {
     /// Set while the cost keeps rising (the learning rate is too large);
     /// stepping goes on, running by itself stops.
     pub running_away: Option<String>,
+    /// A model of exactly two numbers (linear's W and b): their value at the
+    /// start and after every step, for the error surface (at most
+    /// [`PATH_LEN`] points; empty for bigger models).
+    pub path: Vec<[f32; 2]>,
+    /// The Dataset pane shows the error surface instead of the fit (key e).
+    pub show_surface: bool,
+    /// The CSV the session's data came from (`--data`), kept for reset.
+    csv: Option<std::path::PathBuf>,
+}
+
+/// Most points [`Stepper::path`] keeps.
+pub const PATH_LEN: usize = 20_000;
+
+/// The parameters as one point, when there are exactly two numbers.
+pub fn two_params(session: &SmallSession) -> Option<[f32; 2]> {
+    let v: Vec<f32> = session
+        .params()
+        .iter()
+        .flat_map(|(_, t)| t.to_vec())
+        .collect();
+    match v.as_slice() {
+        [a, b] => Some([*a, *b]),
+        _ => None,
+    }
 }
 
 /// The current value of every parameter.
@@ -114,13 +138,21 @@ fn lab_message(e: &Error) -> String {
 
 impl Stepper {
     pub fn new(lesson: &Lesson, hyper: &Hyper) -> crate::Result<Stepper> {
-        let session = SmallSession::new(lesson, hyper, None)?;
+        Stepper::with_csv(lesson, hyper, None)
+    }
+
+    /// As [`Stepper::new`], on the data of a CSV file (`--data`).
+    pub fn with_csv(
+        lesson: &Lesson,
+        hyper: &Hyper,
+        csv: Option<&std::path::Path>,
+    ) -> crate::Result<Stepper> {
+        let session = SmallSession::new(lesson, hyper, csv)?;
         let before = param_arrays(&session);
         let now = slope(&session);
         Ok(Stepper {
             lesson: lesson.clone(),
             hyper: hyper.clone(),
-            session,
             before,
             last: None,
             last_lr: hyper.lr,
@@ -130,6 +162,10 @@ impl Stepper {
             auto: false,
             diverged: None,
             running_away: None,
+            path: two_params(&session).into_iter().collect(),
+            show_surface: false,
+            csv: csv.map(|p| p.to_path_buf()),
+            session,
         })
     }
 
@@ -165,9 +201,11 @@ impl Stepper {
 
     /// Back to the starting parameters, keeping the learning rate.
     pub fn reset(&mut self) -> Result<(), String> {
-        let lr = self.lr();
-        *self = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        let (lr, show) = (self.lr(), self.show_surface);
+        *self = Stepper::with_csv(&self.lesson, &self.hyper, self.csv.as_deref())
+            .map_err(|e| lab_message(&e))?;
         self.set_lr(lr);
+        self.show_surface = show;
         Ok(())
     }
 
@@ -206,6 +244,11 @@ impl Stepper {
                     }
                 }
                 self.before = before;
+                if let (Some(p), false) = (two_params(&self.session), self.path.is_empty()) {
+                    if self.path.len() < PATH_LEN {
+                        self.path.push(p);
+                    }
+                }
                 self.costs.push(r.cost);
                 self.last = Some(r);
                 self.last_lr = lr;

@@ -105,6 +105,12 @@ pub fn render_map(
             Track {
                 points: &r.path,
                 glyph,
+                // without colour the trails are told apart by letter
+                trail: if ascii || mono {
+                    glyph.to_ascii_lowercase()
+                } else {
+                    '•'
+                },
                 color,
             }
         })

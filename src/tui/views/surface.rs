@@ -8,8 +8,8 @@
 //! (high) and puts a faint '·' where the band changes (the contour lines);
 //! `NO_COLOR` draws the bands with ░▒▓ (low is blank); `--ascii` draws only
 //! the contour lines, with '.'. Paths are drawn last: every visited point
-//! as a small mark ('•', or the path's letter in lower case without
-//! colour), the current point as the path's letter. Axes are labelled with
+//! with the track's trail mark, the current point with its glyph (callers
+//! pick marks that tell tracks apart without colour). Axes are labelled with
 //! numbers at both ends and in the middle.
 
 use ratatui::buffer::Buffer;
@@ -27,8 +27,10 @@ pub const Y_LABEL_W: u16 = 7;
 pub struct Track<'a> {
     /// (x, y) of every point, oldest first; the last is the current point.
     pub points: &'a [[f32; 2]],
-    /// The current point's letter (lower case marks the trail without colour).
+    /// The current point's mark.
     pub glyph: char,
+    /// The mark of every earlier point.
+    pub trail: char,
     pub color: Color,
 }
 
@@ -182,14 +184,16 @@ impl HeatMap<'_> {
             );
         }
         for t in &self.tracks {
-            let trail = if self.ascii || self.mono {
-                t.glyph.to_ascii_lowercase()
-            } else {
-                '•'
-            };
             let n = t.points.len();
             for p in t.points.iter().take(n.saturating_sub(1)) {
-                self.mark(plot, f64::from(p[0]), f64::from(p[1]), trail, t.color, buf);
+                self.mark(
+                    plot,
+                    f64::from(p[0]),
+                    f64::from(p[1]),
+                    t.trail,
+                    t.color,
+                    buf,
+                );
             }
         }
         // the current points last, so no trail hides one
