@@ -483,7 +483,7 @@ fn every_lesson_runs_headless_with_json() {
     );
 
     let lessons = all();
-    assert_eq!(lessons.len(), 10);
+    assert_eq!(lessons.len(), 13);
     for l in &lessons {
         let mut cfg = RunConfig::defaults(l);
         cfg.json = true;
@@ -494,6 +494,13 @@ fn every_lesson_runs_headless_with_json() {
         let mut out = Vec::new();
         run_headless(l, &cfg, &mut out).unwrap_or_else(|e| panic!("{}: {e}", l.name));
         let lines = json_lines(&out);
+        if let dl_lab::lessons::Task::Race { .. } = l.task {
+            // steps 0..=1, one line per optimizer each (tests/race.rs has the rest)
+            assert_eq!(lines.len(), 14, "{}", l.name);
+            assert_eq!(lines[13]["optimizer"], "adagrad");
+            assert_eq!(lines[13]["step"], 1);
+            continue;
+        }
         if l.is_classifier() {
             // epochs 1..=1
             assert_eq!(lines.len(), 1, "{}", l.name);

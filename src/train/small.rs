@@ -188,6 +188,11 @@ impl SmallSession {
             Task::Backprop { .. } | Task::TensorCode { .. } => {
                 return Err(Error::Config(format!("lesson {name} trains no model")))
             }
+            Task::Race { .. } => {
+                return Err(Error::Config(format!(
+                    "lesson {name} races seven optimizers on a formula: `dl-lab run {name}` or the lab runs it"
+                )))
+            }
         };
         let params = match &net {
             SmallNet::Scalar { x, .. } => vec![x.clone()],
