@@ -82,8 +82,7 @@ fn last_line(text: &str) -> &str {
 // ---------------------------------------------------------------- lessons and run
 
 #[test]
-const LESSONS: [&str; 13] = [
-    "tensor-basics",
+fn lessons_lists_every_lesson_in_course_order() {
     let out = ok(&["lessons"]);
     let names: Vec<&str> = out
         .lines()
