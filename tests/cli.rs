@@ -526,3 +526,15 @@ fn the_mnist_run_header_counts_images_with_separators() {
         "{header}"
     );
 }
+
+#[test]
+fn backprop_says_what_runs_and_refuses_a_point_that_is_not_finite() {
+    let out = ok(&["run", "backprop", "--expr", "x^2", "--at", "x=3"]);
+    let title = out.lines().next().expect("a title line");
+    assert!(title.contains("f = x^2 at x=3"), "{title}");
+    assert!(!title.contains("w*x"), "{title}");
+    for bad in ["w=nan,x=1,b=1", "w=inf,x=1,b=1"] {
+        fails(&["run", "backprop", "--at", bad], &["--at", "finite"]);
+        fails(&["code", "backprop", "--at", bad], &["--at", "finite"]);
+    }
+}

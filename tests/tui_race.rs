@@ -210,3 +210,15 @@ fn the_race_draws_in_ascii_and_in_tiny_areas() {
     let s = screen(&a, 100, 40);
     assert!(s.contains("switch the surface"), "{s}");
 }
+
+/// `d` (the drawing canvas) belongs to the MNIST lessons: in the race it
+/// neither opens an invisible canvas nor takes Space and +/- from the race.
+#[test]
+fn d_does_not_open_a_canvas_in_the_race() {
+    let mut a = app("optimizer-race");
+    press(&mut a, 'd');
+    assert!(!a.canvas.on);
+    press(&mut a, ' ');
+    let r = a.race.as_ref().expect("the race");
+    assert_eq!(r.race.steps, 1, "Space stepped the race");
+}

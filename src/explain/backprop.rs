@@ -130,6 +130,12 @@ pub fn parse_at(at: &str) -> Result<BTreeMap<String, f64>> {
                 value.trim()
             ))
         })?;
+        if !v.is_finite() {
+            return Err(Error::Config(format!(
+                "--at: '{}' must be a finite number (in '{part}')",
+                value.trim()
+            )));
+        }
         out.insert(name.trim().to_string(), v);
     }
     Ok(out)

@@ -140,9 +140,15 @@ pub fn title_line(lesson: &Lesson, cfg: &RunConfig, shape: Option<(usize, usize)
             format!("{data}; {model}; {} loss", loss.words())
         }
         Task::Classifier { layers, .. } => format!("{}; cross-entropy loss", layers_words(layers)),
-        Task::Backprop { .. } | Task::TensorCode { .. } | Task::Race { .. } => {
-            lesson.summary.to_string()
+        // what runs: --expr and --at when given
+        Task::Backprop { expr, at } => {
+            let (e, a) = (
+                cfg.expr.as_deref().unwrap_or(expr),
+                cfg.at.as_deref().unwrap_or(at),
+            );
+            format!("f = {e} at {a}: every local derivative times the gradient from above")
         }
+        Task::TensorCode { .. } | Task::Race { .. } => lesson.summary.to_string(),
     };
     format!("{} ({}): {what}", lesson.title, lesson.name)
 }

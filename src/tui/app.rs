@@ -501,6 +501,10 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return false;
         }
+        // the matrix is drawn for the MNIST lessons only
+        if !self.lesson.is_classifier() {
+            return false;
+        }
         if key.code == KeyCode::Char('C') {
             self.loss.show_confusion = !self.loss.show_confusion;
             return true;

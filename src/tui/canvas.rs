@@ -217,7 +217,8 @@ impl App {
     /// The canvas's keys (`d` toggles it, in the MNIST lessons' Dataset
     /// pane); true if the key was the canvas's.
     pub fn canvas_key(&mut self, key: KeyEvent) -> bool {
-        if self.focus != PaneId::Dataset || self.stepper.is_some() {
+        // only where a model reads images (not the race, backprop or the prompt)
+        if self.focus != PaneId::Dataset || !self.lesson.is_classifier() {
             return false;
         }
         if key.kind != KeyEventKind::Release && key.code == KeyCode::Char('d') {

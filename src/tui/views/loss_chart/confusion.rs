@@ -55,7 +55,7 @@ pub(super) fn render(v: &View, area: Rect, buf: &mut Buffer) {
             .collect();
         lines.push(Line::raw(format!("per class {}", parts.join(" "))));
         lines.push(Line::styled(
-            "Enter opens the matrix · c charts · m (Dataset) next mistake",
+            "Enter opens the matrix · C charts · m (Dataset) next mistake",
             dim,
         ));
         Paragraph::new(lines)
@@ -109,7 +109,7 @@ pub(super) fn render(v: &View, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::styled(
         format!(
-            "cell {cl}→{cp}: {cell_n} digit{} · arrows move · Enter browses them in the Dataset pane · c charts",
+            "cell {cl}→{cp}: {cell_n} digit{} · arrows move (pane open) · Enter browses them in the Dataset pane · C charts",
             if cell_n == 1 { "" } else { "s" }
         ),
         Style::new().fg(Color::Yellow),
