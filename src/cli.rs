@@ -189,9 +189,19 @@ pub struct RunArgs {
     /// Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw; adamw defaults to 0.01).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
-    /// Mini-batch size (MNIST lessons).
+    /// Mini-batch size. Small lessons: 0 = the full batch (their default); B rows per step,
+    /// shuffled each epoch with --seed, ceil(N/B) steps per epoch, the epoch's cost the mean of them.
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
+    /// Standardise the inputs with the training data's mean and sample std, (x - mean) / std
+    /// (small lessons with data).
+    #[arg(long)]
+    pub normalize: bool,
+    /// After training, print H(X) for the inputs X: one number, or several features
+    /// comma-separated (e.g. 73,80,75 for multivariate); with --json a last line
+    /// {"predict":[...],"output":...} (small lessons).
+    #[arg(long, value_name = "X", value_parser = parse_features, allow_hyphen_values = true)]
+    pub predict: Option<Features>,
     /// Seed for initialisation, generated data and shuffling.
     #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,
@@ -330,6 +340,26 @@ pub fn parse_count(s: &str) -> Result<usize, String> {
     })
 }
 
+/// `--predict`'s inputs, one row of features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Features(pub Vec<f32>);
+
+/// `--predict`'s inputs: numbers separated by commas ("2.5", "73,80,75").
+pub fn parse_features(s: &str) -> Result<Features, String> {
+    s.split(',')
+        .map(|part| {
+            let t = part.trim();
+            match t.parse::<f32>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ => Err(format!(
+                    "'{t}' is not a number; give one number or several comma-separated, e.g. 2.5 or 73,80,75"
+                )),
+            }
+        })
+        .collect::<Result<Vec<f32>, String>>()
+        .map(Features)
+}
+
 /// A seed: a whole number, 0 or more.
 pub fn parse_seed(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -407,17 +437,11 @@ impl RunArgs {
             None => {}
         }
         if let Some(v) = self.batch_size {
-            if v == 0 {
+            // the small lessons' 0 is their full batch
+            if v == 0 && lesson.is_classifier() {
                 return Err(crate::Error::Config(
                     "--batch-size must be at least 1".into(),
                 ));
-            }
-            if !lesson.is_classifier() {
-                return Err(crate::Error::Config(format!(
-                    "--batch-size: lesson {} trains on the full batch every epoch, as the course does; \
-                     mini-batches are for the MNIST lessons",
-                    lesson.name
-                )));
             }
             h.batch_size = v;
         }
@@ -432,6 +456,22 @@ impl RunArgs {
             }
             h.log_every = v;
         }
+        if self.normalize || self.predict.is_some() {
+            let flag = if self.normalize {
+                "--normalize"
+            } else {
+                "--predict"
+            };
+            if lesson.is_classifier() {
+                return Err(crate::Error::Config(format!(
+                    "{flag} is for the small lessons with a table of inputs (linear … xor-mlp); \
+                     lesson {} trains on images",
+                    lesson.name
+                )));
+            }
+        }
+        h.normalize = h.normalize || self.normalize;
+        cfg.predict = self.predict.clone().map(|f| f.0);
         cfg.data = self.data.clone();
         cfg.json = self.json;
         Ok(cfg)

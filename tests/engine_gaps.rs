@@ -579,6 +579,7 @@ fn xor_perceptron_on_or_data_converges_without_nan() {
         hyper: h,
         data: Some(csv.0.clone()),
         json: false,
+        predict: None,
     };
     let mut out = Vec::new();
     run_headless(&l, &cfg, &mut out).unwrap_or_else(|e| panic!("headless run: {e}"));
@@ -639,6 +640,7 @@ fn a_nan_probability_stops_a_lesson_as_diverged() {
         hyper: h,
         data: Some(csv.0.clone()),
         json: false,
+        predict: None,
     };
     let mut out = Vec::new();
     let result = run_headless(&l, &cfg, &mut out);

@@ -8,6 +8,7 @@
 mod course;
 pub mod files;
 pub mod headless;
+pub mod normalize;
 pub mod small;
 
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub struct Hyper {
     pub seed: u64,
     /// Log epoch 0, every K-th epoch and the last (small lessons).
     pub log_every: usize,
+    /// Standardise the inputs with the training data's mean and sample std
+    /// (small lessons' tables, `--normalize`; see [`normalize`]).
+    pub normalize: bool,
 }
 
 /// What a lesson fits.
@@ -61,6 +65,9 @@ pub enum SmallData {
     Table { x: Vec<Vec<f32>>, y: Vec<f32> },
     /// `n` points x ~ N(0, 1) with y = x² + 3 (drawn with the run's seed).
     Parabola { n: usize },
+    /// `n` points x ~ N(0, 1) with y = x² + 3 + noise·ε, ε ~ N(0, 1) (drawn
+    /// with the run's seed, after x).
+    NoisyParabola { n: usize, noise: f32 },
 }
 
 /// The small lessons' models.
@@ -137,6 +144,8 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// `--json`: one JSON object per logged epoch instead of text.
     pub json: bool,
+    /// `--predict X`: after training, print H(X) for these raw inputs (small lessons).
+    pub predict: Option<Vec<f32>>,
 }
 
 impl RunConfig {
@@ -145,6 +154,7 @@ impl RunConfig {
             hyper: lesson.defaults.clone(),
             data: None,
             json: false,
+            predict: None,
         }
     }
 }
