@@ -10,13 +10,15 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 10] = [
     "gd-scalar",
     "linear",
     "multivariate",
     "mlp-regression",
+    "mlp-noisy",
     "xor-perceptron",
     "xor-mlp",
+    "xor-deep",
     "softmax-mnist",
     "cnn-mnist",
 ];
@@ -77,7 +79,7 @@ fn last_line(text: &str) -> &str {
 // ---------------------------------------------------------------- lessons and run
 
 #[test]
-fn lessons_lists_all_eight() {
+fn lessons_lists_every_lesson_in_course_order() {
     let out = ok(&["lessons"]);
     let names: Vec<&str> = out
         .lines()

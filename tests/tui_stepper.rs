@@ -14,13 +14,15 @@ use dl_lab::tui::views::stepper_view;
 mod common;
 use common::tui::{app, app_with, press, screen, text, x};
 
-const SMALL_LESSONS: [&str; 6] = [
+const SMALL_LESSONS: [&str; 8] = [
     "gd-scalar",
     "linear",
     "multivariate",
     "mlp-regression",
+    "mlp-noisy",
     "xor-perceptron",
     "xor-mlp",
+    "xor-deep",
 ];
 
 fn stepper(app: &App) -> &Stepper {
