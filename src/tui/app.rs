@@ -111,6 +111,11 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// `p`'s one-line prompt for X (small lessons), as typed so far.
+    pub predict_prompt: Option<String>,
+    /// The Model pane edits a small lesson's layers (`m`) instead of
+    /// showing its parameters and update.
+    pub small_model_editing: bool,
     tx: Sender<Event>,
 }
 
@@ -146,6 +151,8 @@ impl App {
             message_seen: None,
             message_ticks: 0,
             finish_announced: false,
+            predict_prompt: None,
+            small_model_editing: false,
             files: Default::default(),
             tx,
         }
@@ -207,6 +214,10 @@ impl App {
         }
         if self.show_help {
             return self.help_key(key);
+        }
+        // N, p, A, m and the prompt p opens (see small_lab.rs)
+        if self.small_lesson_key(key) {
+            return;
         }
         // an open editor (e.g. the model builder's) sees keys first (Esc
         // cancels it); q always quits

@@ -7,6 +7,7 @@
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `remember.rs`: the last lesson, kept in the user's config directory
+//! - `small_lab.rs`: the small lessons' keys N (normalise), p (predict), A, m
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
@@ -17,6 +18,7 @@ pub mod files;
 pub mod format;
 pub mod keymap;
 pub mod remember;
+mod small_lab;
 pub mod stepper;
 pub mod training;
 pub mod views;

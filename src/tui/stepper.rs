@@ -52,6 +52,15 @@ pub struct Stepper {
     pub now: Option<Slope>,
     /// Every cost so far, in epoch order.
     pub costs: Vec<f32>,
+    /// Every optimizer step's cost so far (with mini-batches, several per
+    /// epoch: the Loss pane charts these).
+    pub step_costs: Vec<f32>,
+    /// The inputs `p` asked H(X) for (raw, as typed); the views compute H(X)
+    /// with the current parameters.
+    pub predict_x: Option<Vec<f32>>,
+    /// The Conv/Pool pane's place shows sigmoid, tanh and ReLU (`A`) instead
+    /// of the cost's graph.
+    pub show_activations: bool,
     /// (x, y) of recent gd-scalar positions, oldest first.
     pub trail: Vec<(f32, f32)>,
     /// Running by itself (s), a few epochs per tick.
@@ -126,6 +135,9 @@ impl Stepper {
             last_lr: hyper.lr,
             now,
             costs: Vec::new(),
+            step_costs: Vec::new(),
+            predict_x: None,
+            show_activations: false,
             trail: Vec::new(),
             auto: false,
             diverged: None,
@@ -163,12 +175,33 @@ impl Stepper {
         param_arrays(&self.session)
     }
 
-    /// Back to the starting parameters, keeping the learning rate.
+    /// Back to the starting parameters, keeping the learning rate (and
+    /// what the views were asked to show).
     pub fn reset(&mut self) -> Result<(), String> {
         let lr = self.lr();
+        let (predict_x, acts) = (self.predict_x.clone(), self.show_activations);
         *self = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
         self.set_lr(lr);
+        self.predict_x = predict_x;
+        self.show_activations = acts;
         Ok(())
+    }
+
+    /// Start again with another lesson value (an edited model) or other
+    /// settings (`N`); on error nothing changes.
+    pub fn restart(&mut self, lesson: &Lesson, hyper: &Hyper) -> Result<(), String> {
+        let mut next = Stepper::new(lesson, hyper).map_err(|e| lab_message(&e))?;
+        next.predict_x = self.predict_x.clone();
+        next.show_activations = self.show_activations;
+        *self = next;
+        Ok(())
+    }
+
+    /// H(X) with the current parameters for the inputs `p` asked for.
+    pub fn prediction(&self) -> Option<(Vec<f32>, f32)> {
+        let x = self.predict_x.clone()?;
+        let y = crate::lessons::headless::predict_one(&self.session, &x).ok()?;
+        Some((x, y))
     }
 
     /// Take exactly one step. `Err` is a message for the learner: either no
@@ -207,6 +240,7 @@ impl Stepper {
                 }
                 self.before = before;
                 self.costs.push(r.cost);
+                self.step_costs.extend_from_slice(&r.step_costs);
                 self.last = Some(r);
                 self.last_lr = lr;
                 Ok(())
