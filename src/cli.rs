@@ -11,7 +11,7 @@ use crate::explain::PoolMode;
 /// The `--device` help, shared by the lab, `run` and `bench`.
 const DEVICE_HELP: &str = "Where the MNIST lessons compute: cpu, opencl (the first OpenCL device), \
      opencl:N (as `dl-lab devices` numbers them) or auto (an OpenCL GPU if there is one, else the CPU). \
-     The small lessons (gd-scalar … xor-mlp) always run on the CPU";
+     The small lessons (gd-scalar … xor-deep) always run on the CPU";
 
 /// A deep-learning lab in the terminal: step through gradient descent, build
 /// models layer by layer, watch a CNN train on MNIST.
@@ -50,6 +50,9 @@ pub struct Cli {
     /// Write each finished epoch's loss, test accuracy and img/s to a CSV file.
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
+    /// Append each Space step's equations and quiz answers (key Q) to a Markdown file you keep.
+    #[arg(long, value_name = "FILE.md")]
+    pub transcript: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +192,13 @@ pub struct RunArgs {
     /// Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw; adamw defaults to 0.01).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
+    /// Initial weights of the Linear and Conv2d layers: uniform (PyTorch's default,
+    /// U(±1/√fan_in) for weights and biases), zeros (weights and biases), xavier
+    /// (torch.nn.init.xavier_uniform_ on the weights) or kaiming
+    /// (torch.nn.init.kaiming_uniform_(nonlinearity="relu") on the weights); xavier and
+    /// kaiming keep PyTorch's default biases.
+    #[arg(long, value_name = "SCHEME", value_parser = parse_init)]
+    pub init: Option<crate::nn::init::Init>,
     /// Mini-batch size. Small lessons: 0 = the full batch (their default); B rows per step,
     /// shuffled each epoch with --seed, ceil(N/B) steps per epoch, the epoch's cost the mean of them.
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
@@ -215,7 +225,9 @@ pub struct RunArgs {
     /// CPU threads for the kernels (default: all cores).
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub threads: Option<usize>,
-    /// One JSON object per logged epoch instead of text.
+    /// One JSON object per logged epoch instead of text (MNIST lessons: epoch, loss, test_acc,
+    /// img_per_s, train_acc: the running accuracy over the epoch's training batches, test_loss:
+    /// the mean cross-entropy on the held-out images).
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
@@ -229,9 +241,17 @@ pub struct RunArgs {
     /// fresh optimizer (MNIST lessons).
     #[arg(long, value_name = "PATH")]
     pub load: Option<PathBuf>,
-    /// Write each epoch's loss, test accuracy and img/s to a CSV file (MNIST lessons).
+    /// Write each epoch's loss, test accuracy, img/s, training accuracy and held-out loss to a CSV
+    /// file (MNIST lessons).
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
+    /// The backprop lesson's expression: numbers, variables, + - * /, ^ with a constant
+    /// exponent, unary minus, brackets, sigmoid tanh relu exp log (default "w*x + b").
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: Option<String>,
+    /// The backprop lesson's point: NAME=VALUE pairs separated by ',' (default "w=-2,x=5,b=3").
+    #[arg(long, value_name = "NAMES", allow_hyphen_values = true)]
+    pub at: Option<String>,
 }
 
 /// Flags of `dl-lab eval`.
@@ -246,7 +266,8 @@ pub struct EvalArgs {
     /// fetched with `dl-lab download NAME`, instead of the shipped sample.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Print {"test_acc":A,"loss":L,"n":N} instead of text.
+    /// Print {"test_acc":A,"loss":L,"n":N,"confusion":[[...]...]} instead of text (confusion:
+    /// rows are the true labels 0-9, columns the predicted classes).
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DEVICE", default_value = "auto", help = DEVICE_HELP)]
@@ -367,6 +388,11 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
         .map_err(|_| format!("must be a whole number, 0 or more; got '{s}'"))
 }
 
+/// `--init`: zeros, uniform, xavier or kaiming.
+pub fn parse_init(s: &str) -> Result<crate::nn::init::Init, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
 /// A learning rate must be a positive, finite number.
 pub fn parse_lr(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
@@ -381,6 +407,43 @@ pub fn parse_lr(s: &str) -> Result<f32, String> {
 }
 
 impl RunArgs {
+    /// `--expr`/`--at` belong to the backprop lesson, and the training flags
+    /// to the lessons that train.
+    fn check_worked(&self, lesson: &crate::lessons::Lesson) -> crate::Result<()> {
+        let backprop = matches!(lesson.task, crate::lessons::Task::Backprop { .. });
+        for (flag, given) in [("--expr", self.expr.is_some()), ("--at", self.at.is_some())] {
+            if given && !backprop {
+                return Err(crate::Error::Config(format!(
+                    "{flag} is for the backprop lesson (dl-lab run backprop {flag} …); lesson {} has no expression",
+                    lesson.name
+                )));
+            }
+        }
+        if lesson.is_worked() {
+            let training = [
+                ("--epochs", self.epochs.is_some()),
+                ("--lr", self.lr.is_some()),
+                ("--optimizer", self.optimizer.is_some()),
+                ("--momentum", self.momentum.is_some()),
+                ("--weight-decay", self.weight_decay.is_some()),
+                ("--batch-size", self.batch_size.is_some()),
+                ("--normalize", self.normalize),
+                ("--predict", self.predict.is_some()),
+                ("--seed", self.seed.is_some()),
+                ("--data", self.data.is_some()),
+                ("--log-every", self.log_every.is_some()),
+            ];
+            if let Some((flag, _)) = training.iter().find(|(_, given)| *given) {
+                return Err(crate::Error::Config(format!(
+                    "{flag}: lesson {} trains nothing (it works its example out); \
+                     the training flags are for the other lessons",
+                    lesson.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The lesson's defaults with these flags applied.
     pub fn config(
         &self,
@@ -410,6 +473,9 @@ impl RunArgs {
         defaults: crate::lessons::Hyper,
     ) -> crate::Result<crate::lessons::RunConfig> {
         let mut cfg = crate::lessons::RunConfig::defaults(lesson);
+        self.check_worked(lesson)?;
+        cfg.expr = self.expr.clone();
+        cfg.at = self.at.clone();
         cfg.hyper = defaults;
         let h = &mut cfg.hyper;
         if let Some(v) = self.epochs {
@@ -424,17 +490,21 @@ impl RunArgs {
         if let Some(v) = self.lr {
             h.lr = v;
         }
+        // another optimizer starts from its own defaults (AdamW's weight decay)
         if let Some(v) = &self.optimizer {
-            h.optimizer = v.clone();
+            let o: crate::train::OptimizerSettings = v.parse()?;
+            if o.kind() != h.optimizer.kind() {
+                h.optimizer = o;
+            }
         }
         if let Some(v) = self.momentum {
-            h.momentum = v;
+            h.optimizer = h.optimizer.with_momentum(v)?;
         }
-        match self.weight_decay {
-            Some(v) => h.weight_decay = v,
-            // PyTorch's AdamW defaults to weight_decay 0.01
-            None if h.optimizer.eq_ignore_ascii_case("adamw") => h.weight_decay = 0.01,
-            None => {}
+        if let Some(v) = self.weight_decay {
+            h.optimizer = h.optimizer.with_weight_decay(v);
+        }
+        if let Some(v) = self.init {
+            h.init = v;
         }
         if let Some(v) = self.batch_size {
             // the small lessons' 0 is their full batch
@@ -464,7 +534,7 @@ impl RunArgs {
             };
             if lesson.is_classifier() {
                 return Err(crate::Error::Config(format!(
-                    "{flag} is for the small lessons with a table of inputs (linear … xor-mlp); \
+                    "{flag} is for the small lessons with a table of inputs (linear … xor-deep); \
                      lesson {} trains on images",
                     lesson.name
                 )));

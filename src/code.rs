@@ -9,12 +9,17 @@ use std::fmt::Write as _;
 
 use crate::data::mnist::{self, Mnist};
 use crate::engine::Array;
-use crate::lessons::{headless, Lesson, LossKind, RunConfig, SmallSession, Task};
+use crate::lessons::{headless, Condition, Lesson, LossKind, RunConfig, SmallSession, Task};
+use crate::nn::init::Init;
 use crate::nn::LayerSpec;
+use crate::train::OptimizerSettings;
 use crate::{Error, Result};
 
 /// The Python script for `lesson` run with `cfg`.
 pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
+    if lesson.is_worked() {
+        return crate::lessons::worked::python_code(lesson, cfg);
+    }
     let mut s = String::new();
     let mut flags = String::new();
     let h = &cfg.hyper;
@@ -25,8 +30,23 @@ pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
     if h.lr != d.lr {
         let _ = write!(flags, " --lr {}", h.lr);
     }
-    if h.optimizer != d.optimizer {
+    if h.optimizer.kind() != d.optimizer.kind() {
         let _ = write!(flags, " --optimizer {}", h.optimizer);
+    }
+    let d_opt = OptimizerSettings::new(h.optimizer.kind());
+    let base = if h.optimizer.kind() == d.optimizer.kind() {
+        d.optimizer
+    } else {
+        d_opt
+    };
+    if h.optimizer.momentum() != base.momentum() {
+        let _ = write!(flags, " --momentum {}", h.optimizer.momentum());
+    }
+    if h.optimizer.weight_decay() != base.weight_decay() {
+        let _ = write!(flags, " --weight-decay {}", h.optimizer.weight_decay());
+    }
+    if h.init != d.init {
+        let _ = write!(flags, " --init {}", h.init);
     }
     if h.seed != d.seed {
         let _ = write!(flags, " --seed {}", h.seed);
@@ -143,26 +163,78 @@ fn py_str(text: &str) -> String {
 fn optimizer(cfg: &RunConfig, params: &str) -> Result<String> {
     let h = &cfg.hyper;
     let lr = h.lr;
-    let wd = h.weight_decay;
-    let o = h.optimizer.to_ascii_lowercase();
-    Ok(match o.as_str() {
-        "sgd" => format!(
-            "torch.optim.SGD({params}, lr={lr}, momentum={}, weight_decay={wd})",
-            h.momentum
-        ),
-        "adam" => format!("torch.optim.Adam({params}, lr={lr}, weight_decay={wd})"),
-        "adamw" => format!("torch.optim.AdamW({params}, lr={lr}, weight_decay={wd})"),
-        "rmsprop" => format!(
-            "torch.optim.RMSprop({params}, lr={lr}, momentum={}, weight_decay={wd})",
-            h.momentum
-        ),
-        "adagrad" => format!("torch.optim.Adagrad({params}, lr={lr}, weight_decay={wd})"),
-        other => {
-            return Err(Error::Config(format!(
-                "unknown optimizer '{other}'; the optimizers are sgd, adam, adamw, rmsprop, adagrad"
-            )))
+    let wd = h.optimizer.weight_decay();
+    let m = h.optimizer.momentum();
+    Ok(match h.optimizer {
+        OptimizerSettings::Sgd { nesterov, .. } => {
+            let nesterov = if nesterov { ", nesterov=True" } else { "" };
+            format!("torch.optim.SGD({params}, lr={lr}, momentum={m}, weight_decay={wd}{nesterov})")
+        }
+        OptimizerSettings::Adam { .. } => {
+            format!("torch.optim.Adam({params}, lr={lr}, weight_decay={wd})")
+        }
+        OptimizerSettings::AdamW { .. } => {
+            format!("torch.optim.AdamW({params}, lr={lr}, weight_decay={wd})")
+        }
+        OptimizerSettings::Rmsprop { .. } => {
+            format!("torch.optim.RMSprop({params}, lr={lr}, momentum={m}, weight_decay={wd})")
+        }
+        OptimizerSettings::Adagrad { .. } => {
+            format!("torch.optim.Adagrad({params}, lr={lr}, weight_decay={wd})")
         }
     })
+}
+
+/// `--init`'s `torch.nn.init` calls on every Linear and Conv2d of `model`
+/// (nothing for PyTorch's default).
+fn init_lines(init: Init) -> String {
+    match init.torch_calls("layer") {
+        None => String::new(),
+        Some(calls) => {
+            let body: Vec<String> = calls.lines().map(|l| format!("        {l}")).collect();
+            format!(
+                "# --init {init}\nfor layer in model:\n    if isinstance(layer, (nn.Linear, nn.Conv2d)):\n{}\n",
+                body.join("\n")
+            )
+        }
+    }
+}
+
+/// The lesson's findings ([`Lesson::findings`]) in Python: each printed
+/// when its condition holds, with the numbers `dl-lab run` prints. `named`
+/// is the Python list of (name, parameter); `bce` whether `p` and `correct`
+/// (the per-row predictions) exist.
+fn findings_py(lesson: &Lesson, named: &str, bce: bool) -> String {
+    let mut s = String::new();
+    for c in &lesson.checks {
+        let says = py_str(&format!(": {}", c.says));
+        match c.when {
+            Condition::CostNear { value, tol, name } => {
+                let _ = writeln!(
+                    s,
+                    "if abs(cost.item() - {value}) < {tol}:\n    \
+                     print(f\"cost {{cost.item():.6f}} ≈ {name} = {{{value}:.6f}}\" + {says})"
+                );
+            }
+            Condition::ClassifiesAll if bce => {
+                let _ = writeln!(
+                    s,
+                    "if correct == len(p):\n    print(f\"{{correct}}/{{len(p)}} rows right\" + {says})"
+                );
+            }
+            Condition::ClassifiesAll => {}
+            Condition::ParamNear { param, value, tol } => {
+                let _ = writeln!(
+                    s,
+                    "_p = dict({named}).get({name})\n\
+                     if _p is not None and _p.numel() == 1 and abs(_p.item() - {value}) < {tol}:\n    \
+                     print(f\"{param} = {{_p.item():.4f}} ≈ {{{value}:.4f}}\" + {says})",
+                    name = py_str(param)
+                );
+            }
+        }
+    }
+    s
 }
 
 /// A layer as PyTorch writes it.
@@ -206,18 +278,20 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
         h.epochs,
         h.log_every.max(1)
     );
-    let scalar = matches!(lesson.task, Task::Scalar { .. });
+    let objective = lesson.objective();
+    let scalar = objective.is_some();
     let loss = match &lesson.task {
         Task::Regression { loss, .. } => *loss,
         _ => LossKind::Mse,
     };
     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
-    if scalar {
+    if let Some(o) = objective {
         let x0 = params[0].1.to_array();
         let _ = writeln!(
             s,
-            "\n# minimise y = (x - 3)^2 + 4 from x = {}\nx = torch.tensor({}, requires_grad=True)\n\
+            "\n# minimise y = {} from x = {}\nx = torch.tensor({}, requires_grad=True)\n\
              optimizer = {}\n",
+            o.expr(),
             py_array(&x0),
             py_array(&x0),
             optimizer(cfg, "[x]")?
@@ -269,6 +343,7 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
                 .map(|l| format!("    {},", torch_layer(l)))
                 .collect();
             let _ = writeln!(s, "model = nn.Sequential(\n{}\n)", layers.join("\n"));
+            s.push_str(&init_lines(h.init));
             let _ = writeln!(
                 s,
                 "# dl-lab's initial weights (seed {}), so both runs start from the same point",
@@ -294,12 +369,10 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
     } else {
         "list(model.named_parameters())".to_string()
     };
-    let cost = if scalar {
-        "(x - 3) ** 2 + 4"
-    } else if loss == LossKind::Bce {
-        "F.binary_cross_entropy(model(x_train), y_train)"
-    } else {
-        "torch.mean((model(x_train) - y_train) ** 2)"
+    let cost = match objective {
+        Some(o) => o.python(),
+        None if loss == LossKind::Bce => "F.binary_cross_entropy(model(x_train), y_train)".into(),
+        None => "torch.mean((model(x_train) - y_train) ** 2)".into(),
     };
     let batched = !scalar && session.steps_per_epoch() > 1;
     if batched {
@@ -316,7 +389,11 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
         );
     }
     // the header lines `dl-lab run` prints
-    let title = headless::title_line(lesson);
+    let shape = (!scalar).then(|| {
+        let (x, _) = session.data();
+        (x.shape()[0], x.shape()[1])
+    });
+    let title = headless::title_line(lesson, cfg, shape);
     let settings = headless::small_settings_line(h);
     if !cfg.json {
         let _ = writeln!(s, "print({})\nprint({})", py_str(&title), py_str(&settings));
@@ -346,7 +423,7 @@ for epoch in range(nb_epochs + 1):
             print(f"Epoch {{epoch:4d}}/{{nb_epochs}} {{p}}{{' ' if p else ''}}Cost: {{cost.item():.6f}}")"#,
         json = if cfg.json { "True" } else { "False" },
         body = if batched {
-            batched_body(cost)
+            batched_body(&cost)
         } else {
             format!(
                 "    cost = {cost}\n    if not math.isfinite(cost.item()):\n        sys.exit(f\"error: the cost \
@@ -356,10 +433,11 @@ for epoch in range(nb_epochs + 1):
         },
     );
     let _ = total;
-    if loss == LossKind::Bce && !cfg.json {
+    let bce = !scalar && loss == LossKind::Bce;
+    if bce && !cfg.json {
         s.push_str(
             r#"
-# what the run showed: each row's prediction, and the ln 2 stall
+# what the run showed: each row's prediction
 x_rows = x_raw if "x_raw" in globals() else x_train
 with torch.no_grad():
     p = model(x_train).flatten().tolist()
@@ -370,11 +448,14 @@ for row, pi, yi in zip(x_rows.tolist(), p, y_train.flatten().tolist()):
     xs = ", ".join(f"{v:g}" for v in row)
     print(f"x = [{xs}] -> p = {pi:.4f} -> {cls} (target {yi:g})")
 print(f"accuracy: {correct}/{len(p)}")
-ln2 = math.log(2)
-if abs(cost.item() - ln2) < 1e-3:
-    print(f"The cost stalled at {cost.item():.6f}, ln 2 = {ln2:.6f}: the model answers about 0.5 everywhere. "
-          "A single perceptron draws one line, and no line separates XOR's classes.")
 "#,
+        );
+    }
+    let findings = findings_py(lesson, &named, bce);
+    if !cfg.json && !findings.is_empty() {
+        let _ = write!(
+            s,
+            "\n# what the lesson says when it holds for this run\n{findings}"
         );
     }
     predict_py(s, cfg, !scalar);
@@ -444,7 +525,8 @@ fn classifier(
         .as_deref()
         .map(crate::data::download::resolve_data_arg)
         .transpose()?;
-    let data = crate::lessons::files::load_mnist(lesson, resolved.as_deref())?;
+    let mut data = crate::lessons::files::load_mnist(lesson, resolved.as_deref())?;
+    data.train = crate::lessons::files::training_images(data.train, h)?;
     let dir = resolved.unwrap_or_else(Mnist::shipped_dir);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let (test_images, test_labels) = if cfg.data.is_some() {
@@ -458,7 +540,7 @@ fn classifier(
         .map(|l| format!("    {},", torch_layer(l)))
         .collect();
     let header = headless::classifier_settings_line(&data, h, "cpu");
-    let title = headless::title_line(lesson);
+    let title = headless::title_line(lesson, cfg, None);
     let _ = writeln!(
         s,
         r#"import gzip
@@ -487,8 +569,8 @@ def images(name):
     return x.reshape(-1, {shape})
 
 
-x_train = images("train-images-idx3-ubyte")
-y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long)
+x_train = images("train-images-idx3-ubyte"){subset}
+y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long){subset}
 x_test = images({test_images})
 y_test = torch.tensor(read_idx({test_labels}), dtype=torch.long)
 
@@ -498,16 +580,22 @@ torch.manual_seed({seed})
 model = nn.Sequential(
 {layers}
 )
-optimizer = {opt}
+{init}optimizer = {opt}
 batch_size = {batch}
 nb_epochs = {epochs}
 "#,
         dir = py_str(&dir.display().to_string()),
+        // the lesson's first N training images (overfit-mnist)
+        subset = match h.train_subset {
+            0 => String::new(),
+            n => format!("[:{n}]"),
+        },
         shape = shape.join(", "),
         test_images = py_str(test_images),
         test_labels = py_str(test_labels),
         seed = h.seed,
         layers = layer_lines.join("\n"),
+        init = init_lines(h.init),
         opt = optimizer(cfg, "model.parameters()")?,
         batch = h.batch_size,
         epochs = h.epochs,
@@ -524,12 +612,15 @@ for epoch in range(1, nb_epochs + 1):
     model.train()
     order = torch.randperm(len(x_train))
     start = time.perf_counter()
-    loss_sum, seen = 0.0, 0
+    loss_sum, seen, right = 0.0, 0, 0
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         if drop_last and len(idx) < batch_size:
             break
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        logits = model(x_train[idx])
+        loss = F.cross_entropy(logits, y_train[idx])
+        # the running training accuracy, from this step's logits (before its update)
+        right += (logits.argmax(dim=1) == y_train[idx]).sum().item()
         if not math.isfinite(loss.item()):
             sys.exit(f"error: the loss became {{loss.item()}} in epoch {{epoch}}; lower the learning rate")
         optimizer.zero_grad()
@@ -540,13 +631,18 @@ for epoch in range(1, nb_epochs + 1):
     train_secs = max(time.perf_counter() - start, 1e-9)
     model.eval()
     with torch.no_grad():
-        test_acc = (model(x_test).argmax(dim=1) == y_test).float().mean().item()
+        test_logits = model(x_test)
+        test_acc = (test_logits.argmax(dim=1) == y_test).float().mean().item()
+        test_loss = F.cross_entropy(test_logits, y_test).item()
+    train_acc = right / max(seen, 1)
     summary = {{"epoch": epoch, "loss": f32(loss_sum / max(seen, 1)), "test_acc": f32(test_acc),
-               "img_per_s": f32(seen / train_secs)}}
+               "img_per_s": f32(seen / train_secs), "train_acc": f32(train_acc),
+               "test_loss": f32(test_loss)}}
     if {json}:
         print(dumps(summary), flush=True)
     else:
-        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} test_acc = {{test_acc:.4f}} "
+        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} train_acc = {{train_acc:.4f}} "
+              f"test_loss = {{test_loss:.6f}} test_acc = {{test_acc:.4f}} "
               f"({{seen / train_secs:.0f}} img/s)", flush=True)"#,
         json = if cfg.json { "True" } else { "False" },
     );

@@ -159,3 +159,175 @@ fn bad_expressions_say_what_is_wrong() {
         .to_string()
         .contains("'two' is not a number"));
 }
+
+/// `dl-lab ARGS…`: (stdout, stderr, success).
+fn dl_lab(args: &[&str]) -> (String, String, bool) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(args)
+        .output()
+        .expect("start dl-lab");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.success(),
+    )
+}
+
+#[test]
+fn run_backprop_json_prints_each_step_then_the_engines_gradients() {
+    let (expr, at) = ("sigmoid(w*x + b) * w", "w=0.7,x=-1.5,b=0.2");
+    let (out, err, ok) = dl_lab(&["run", "backprop", "--expr", expr, "--at", at, "--json"]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let g = graph(expr, at);
+    let (steps, _) = g.backward();
+    assert_eq!(lines.len(), steps.len() + 1);
+    for (line, s) in lines.iter().zip(&steps) {
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, ["node", "op", "value", "local", "upstream", "grad"]);
+        assert_eq!(line["node"], s.node.as_str());
+        // serde_json reads the last digit back within an ulp
+        assert!((line["grad"].as_f64().unwrap() - s.grad).abs() < 1e-12);
+        assert!(
+            (line["local"].as_f64().unwrap() * line["upstream"].as_f64().unwrap()
+                - s.local * s.upstream)
+                .abs()
+                < 1e-12
+        );
+    }
+    let last = lines.last().unwrap();
+    let (f, eg) = engine(&g);
+    assert!((last["value"].as_f64().unwrap() - f as f64).abs() < 1e-5);
+    for (name, e) in eg {
+        let ours = last["grads"][name.as_str()].as_f64().unwrap();
+        assert!((ours - e as f64).abs() < 1e-4, "∂f/∂{name}: {ours} vs {e}");
+    }
+}
+
+#[test]
+fn run_backprop_text_writes_the_course_example_and_refuses_bad_input() {
+    let (out, err, ok) = dl_lab(&["run", "backprop"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("∂f/∂(w) += 5 × 1 = 5"), "{out}");
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains("f = -7;  ∂f/∂w = 5, ∂f/∂x = -2, ∂f/∂b = 1"),
+        "{out}"
+    );
+    let (_, err, ok) = dl_lab(&["run", "backprop", "--expr", "x*y", "--at", "x=1"]);
+    assert!(!ok && err.contains("y has no value"), "{err}");
+    let (_, err, ok) = dl_lab(&["run", "linear", "--expr", "x"]);
+    assert!(
+        !ok && err.contains("--expr is for the backprop lesson"),
+        "{err}"
+    );
+    let (_, err, ok) = dl_lab(&["run", "backprop", "--epochs", "3"]);
+    assert!(
+        !ok && err.contains("lesson backprop trains nothing"),
+        "{err}"
+    );
+}
+
+/// `dl-lab code backprop` run by PyTorch prints `dl-lab run`'s last line
+/// (skipped with a note where python3 with torch is missing).
+#[test]
+fn the_backprop_script_gets_the_same_gradients_from_torch() {
+    let has_torch = std::process::Command::new("python3")
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_torch {
+        eprintln!("note: python3 with torch not found; the PyTorch run of `dl-lab code backprop` is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec![],
+        vec!["--json"],
+        vec![
+            "--expr",
+            "-(w*x)^3 / (2 - sigmoid(x)) + relu(w) - w^-2",
+            "--at",
+            "w=1.1,x=0.4",
+            "--json",
+        ],
+    ] {
+        let (script, err, ok) = dl_lab(&[&["code", "backprop"], &args[..]].concat());
+        assert!(ok, "{err}");
+        let path = dir.path().join("backprop.py");
+        std::fs::write(&path, &script).unwrap();
+        let o = std::process::Command::new("python3")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let torch = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let (run, _, _) = dl_lab(&[&["run", "backprop"], &args[..]].concat());
+        let ours = run.lines().last().unwrap();
+        if args.contains(&"--json") {
+            let (a, b): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(&torch).unwrap(),
+                serde_json::from_str(ours).unwrap(),
+            );
+            assert!((a["value"].as_f64().unwrap() - b["value"].as_f64().unwrap()).abs() < 1e-12);
+            for (k, v) in b["grads"].as_object().unwrap() {
+                let t = a["grads"][k].as_f64().unwrap();
+                assert!(
+                    (t - v.as_f64().unwrap()).abs() < 1e-9,
+                    "{k}: torch {t} vs {v}"
+                );
+            }
+        } else {
+            assert_eq!(torch, ours);
+        }
+    }
+}
+
+#[test]
+fn the_xor_mlp_gradients_written_out_equal_the_engine_backward() {
+    use dl_lab::explain::backprop_mlp::{backward, forward, lesson_params, XOR_ROWS};
+    let lesson = dl_lab::lessons::find("xor-mlp").unwrap();
+    let session = dl_lab::lessons::SmallSession::new(&lesson, &lesson.defaults, None).unwrap();
+    let m = lesson_params().unwrap();
+    for (x, y) in XOR_ROWS {
+        let f = forward(&m, x, y);
+        let steps = backward(&m, &f);
+        let params = session.params();
+        params.iter().for_each(|(_, t)| t.zero_grad());
+        let input = Tensor::new(
+            ArrayD::from_shape_vec(IxDyn(&[1, 2]), vec![x[0] as f32, x[1] as f32]).unwrap(),
+        );
+        let target = Tensor::new(ArrayD::from_elem(IxDyn(&[1, 1]), y as f32));
+        let p = session.predict(&input).unwrap();
+        let loss = dl_lab::nn::loss::bce_loss(&p, &target).unwrap();
+        assert!((loss.item() as f64 - f.loss).abs() < 1e-5, "{x:?}: loss");
+        assert!((p.item() as f64 - f.p).abs() < 1e-6);
+        loss.backward().unwrap();
+        let mut checked = 0;
+        for s in steps.iter() {
+            let Some((name, i)) = s.param else { continue };
+            let t = &params.iter().find(|(n, _)| n == name).unwrap().1;
+            let g = t.grad().unwrap().iter().copied().nth(i).unwrap() as f64;
+            assert!(
+                (g - s.value).abs() < 1e-5,
+                "row {x:?}: ∂L/∂{} = {} written out vs engine {g}",
+                s.of,
+                s.value
+            );
+            // each line is its two factors' product
+            assert_eq!(s.value, s.a * s.b);
+            checked += 1;
+        }
+        assert_eq!(checked, 9, "W1 (4), b1 (2), W2 (2), b2 (1)");
+    }
+}

@@ -67,8 +67,10 @@ fn resume_matches_straight(optimizer: &str, momentum: f32) {
     let tmp = TempDir::new("resume");
     let (straight, part) = (tmp.join("straight.ckpt"), tmp.join("part.ckpt"));
     let set = |h: &mut lessons::Hyper| {
-        h.optimizer = optimizer.into();
-        h.momentum = momentum;
+        h.optimizer = optimizer
+            .parse::<dl_lab::train::OptimizerSettings>()
+            .and_then(|o| o.with_momentum(momentum))
+            .expect("a known optimizer");
         h.lr = if optimizer == "sgd" { 0.05 } else { 1e-3 };
     };
     let a = run("softmax-mnist", 2, set, None, Some(&straight), None);
@@ -125,7 +127,7 @@ fn history_has_one_row_per_epoch() {
     let lines = run("softmax-mnist", 2, |_| {}, None, None, Some(&csv));
     let body = std::fs::read_to_string(&csv).expect("read");
     let rows: Vec<&str> = body.lines().collect();
-    assert_eq!(rows[0], "epoch,loss,test_acc,img_per_s");
+    assert_eq!(rows[0], "epoch,loss,test_acc,img_per_s,train_acc,test_loss");
     assert_eq!(rows.len(), 3, "{body}");
     for (row, line) in rows[1..].iter().zip(&lines) {
         let f: Vec<&str> = row.split(',').collect();
@@ -135,6 +137,16 @@ fn history_has_one_row_per_epoch() {
         assert_eq!(loss as f32, line["loss"].as_f64().expect("loss") as f32);
         assert_eq!(acc as f32, line["test_acc"].as_f64().expect("acc") as f32);
         assert!(f[3].parse::<f64>().expect("img/s") > 0.0);
+        let train_acc: f64 = f[4].parse().expect("train_acc");
+        let test_loss: f64 = f[5].parse().expect("test_loss");
+        assert_eq!(
+            train_acc as f32,
+            line["train_acc"].as_f64().expect("train_acc") as f32
+        );
+        assert_eq!(
+            test_loss as f32,
+            line["test_loss"].as_f64().expect("test_loss") as f32
+        );
     }
     // a resumed run appends its epochs to the history
     let ckpt = tmp.join("h.ckpt");
@@ -449,7 +461,11 @@ fn changing_momentum_on_resume_starts_a_fresh_optimizer() {
     let mut cfg = RunConfig::defaults(&lesson);
     cfg.hyper = files.defaults(&lesson);
     cfg.hyper.epochs = 2;
-    cfg.hyper.momentum = 0.9;
+    cfg.hyper.optimizer = cfg
+        .hyper
+        .optimizer
+        .with_momentum(0.9)
+        .expect("sgd has momentum");
     let mut out = Vec::new();
     lessons::run_headless_with(&lesson, &cfg, &Device::Cpu, &files, &mut out).expect("run");
     let log = text(&out);
@@ -667,9 +683,22 @@ fn export_then_import_round_trips_bit_for_bit() {
     let (x, y) = (eval(&ckpt), eval(&st));
     assert_eq!(x, y);
     let keys: Vec<&String> = x.as_object().expect("object").keys().collect();
-    assert_eq!(keys, ["test_acc", "loss", "n"]);
+    assert_eq!(keys, ["test_acc", "loss", "n", "confusion"]);
     assert_eq!(x["n"], 1000);
     let acc = x["test_acc"].as_f64().expect("acc");
+    // the confusion matrix: 10 rows of 10 counts, summing to n, its
+    // diagonal to the accuracy, each row to that label's images
+    let m: Vec<Vec<u64>> = serde_json::from_value(x["confusion"].clone()).expect("10x10");
+    assert_eq!(m.len(), 10);
+    assert!(m.iter().all(|r| r.len() == 10));
+    assert_eq!(m.iter().flatten().sum::<u64>(), 1000);
+    let diag: u64 = (0..10).map(|i| m[i][i]).sum();
+    assert!((diag as f64 / 1000.0 - acc).abs() < 1e-6, "{diag} vs {acc}");
+    let data = dl_lab::data::mnist::Mnist::shipped().expect("shipped");
+    let counts = data.test.class_counts();
+    for (label, row) in m.iter().enumerate() {
+        assert_eq!(row.iter().sum::<u64>() as usize, counts[label]);
+    }
     assert!(acc > 0.7 && acc <= 1.0, "{x}");
 }
 
@@ -836,4 +865,35 @@ mod fuzz {
             }
         }
     }
+}
+
+#[test]
+fn a_history_from_before_train_acc_is_carried_on_under_the_new_header() {
+    use dl_lab::train::{EpochCsv, EpochSummary};
+    let tmp = TempDir::new("old-history");
+    let csv = tmp.join("old.csv");
+    std::fs::write(
+        &csv,
+        "epoch,loss,test_acc,img_per_s\n1,0.5,0.8,100.0\n2,0.4,0.85,100.0\n",
+    )
+    .expect("write");
+    // resumed after epoch 1: epoch 2's row (an abandoned run) goes, epoch 1's stays
+    let mut h = EpochCsv::open_after(&csv, Some(1)).expect("open");
+    h.push(&EpochSummary {
+        epoch: 2,
+        loss: 0.375,
+        test_acc: 0.875,
+        img_per_s: 200.0,
+        train_acc: 0.9,
+        test_loss: 0.25,
+        predictions: None,
+    })
+    .expect("push");
+    drop(h);
+    assert_eq!(
+        std::fs::read_to_string(&csv).expect("read"),
+        "epoch,loss,test_acc,img_per_s,train_acc,test_loss\n\
+         1,0.5,0.8,100.0,,\n\
+         2,0.375,0.875,200.0,0.9,0.25\n"
+    );
 }

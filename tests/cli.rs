@@ -10,17 +10,21 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 10] = [
+const LESSONS: [&str; 14] = [
+    "tensor-basics",
     "gd-scalar",
+    "momentum",
     "linear",
     "multivariate",
     "mlp-regression",
     "mlp-noisy",
     "xor-perceptron",
+    "backprop",
     "xor-mlp",
     "xor-deep",
     "softmax-mnist",
     "cnn-mnist",
+    "overfit-mnist",
 ];
 
 /// Run `dl-lab args…` with stdout and stderr captured (stdout is then not a terminal).
@@ -165,7 +169,14 @@ fn run_softmax_mnist_one_epoch_json() {
     let o = v.as_object().expect("object");
     assert_eq!(
         o.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["epoch", "loss", "test_acc", "img_per_s"]
+        [
+            "epoch",
+            "loss",
+            "test_acc",
+            "img_per_s",
+            "train_acc",
+            "test_loss"
+        ]
     );
     assert_eq!(o["epoch"], 1);
     let loss = o["loss"].as_f64().expect("loss");
@@ -175,6 +186,10 @@ fn run_softmax_mnist_one_epoch_json() {
     // one epoch of softmax regression already beats chance by far
     assert!(acc > 0.5, "{acc}");
     assert!(o["img_per_s"].as_f64().expect("img_per_s") > 0.0);
+    let train_acc = o["train_acc"].as_f64().expect("train_acc");
+    assert!(train_acc > 0.5 && train_acc <= 1.0, "{train_acc}");
+    let test_loss = o["test_loss"].as_f64().expect("test_loss");
+    assert!(test_loss.is_finite() && test_loss > 0.0, "{test_loss}");
 }
 
 // ---------------------------------------------------------------- errors

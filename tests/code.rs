@@ -130,5 +130,79 @@ fn json_mode_prints_the_same_fields() {
         c.contains(r#"summary = {"epoch": epoch, "loss": "#)
             && c.contains(r#""test_acc": "#)
             && c.contains(r#""img_per_s": "#)
+            && c.contains(r#""train_acc": f32(train_acc)"#)
+            && c.contains(r#""test_loss": f32(test_loss)"#)
+    );
+    // overfit-mnist trains on its first 500 images in the script too
+    let (o, _, _) = dl_lab(&["code", "overfit-mnist"]);
+    assert!(
+        o.contains(r#"x_train = images("train-images-idx3-ubyte")[:500]"#),
+        "{o}"
+    );
+    assert!(o.contains("(500 training, 1,000 held-out images)"), "{o}");
+}
+
+#[test]
+fn init_writes_the_matching_torch_nn_init_call() {
+    let (s, err, ok) = dl_lab(&["code", "cnn-mnist", "--init", "xavier"]);
+    assert!(ok, "{err}");
+    assert!(
+        s.contains("Written by `dl-lab code cnn-mnist --init xavier`"),
+        "{s}"
+    );
+    assert!(
+        s.contains(
+            "for layer in model:\n    if isinstance(layer, (nn.Linear, nn.Conv2d)):\n        \
+             torch.nn.init.xavier_uniform_(layer.weight)\n"
+        ),
+        "{s}"
+    );
+    let (s, _, _) = dl_lab(&["code", "xor-mlp", "--init", "kaiming"]);
+    assert!(
+        s.contains("torch.nn.init.kaiming_uniform_(layer.weight, nonlinearity=\"relu\")"),
+        "{s}"
+    );
+    let (s, _, _) = dl_lab(&["code", "xor-mlp", "--init", "zeros"]);
+    assert!(
+        s.contains("torch.nn.init.zeros_(layer.weight)")
+            && s.contains("torch.nn.init.zeros_(layer.bias)"),
+        "{s}"
+    );
+    // PyTorch's default: no call
+    let (s, _, _) = dl_lab(&["code", "xor-mlp"]);
+    assert!(!s.contains("torch.nn.init"), "{s}");
+    match parses_as_python(&dl_lab(&["code", "cnn-mnist", "--init", "kaiming"]).0) {
+        Some(ok) => assert!(ok, "the --init script is not valid Python"),
+        None => eprintln!("note: python3 not found, the syntax check is skipped"),
+    }
+}
+
+#[test]
+fn the_scalar_scripts_minimise_the_lessons_own_objective() {
+    let (s, _, ok) = dl_lab(&["code", "momentum"]);
+    assert!(ok);
+    assert!(
+        s.contains("# minimise y = x^4 - 4*x^2 + x from x = 2.5"),
+        "{s}"
+    );
+    assert!(s.contains("cost = x ** 4 - 4 * x ** 2 + x"), "{s}");
+    assert!(
+        s.contains("torch.optim.SGD([x], lr=0.01, momentum=0.9, weight_decay=0)"),
+        "{s}"
+    );
+    // the findings, printed when they hold, with dl-lab run's numbers
+    assert!(s.contains("abs(_p.item() - -1.4729975) < 0.01"), "{s}");
+    let (s, _, _) = dl_lab(&["code", "momentum", "--momentum", "0"]);
+    assert!(
+        s.contains("Written by `dl-lab code momentum --momentum 0`"),
+        "{s}"
+    );
+    assert!(s.contains("momentum=0,"), "{s}");
+    let (s, _, _) = dl_lab(&["code", "gd-scalar"]);
+    assert!(s.contains("cost = (x - 3) ** 2 + 4"), "{s}");
+    let (s, _, _) = dl_lab(&["code", "xor-perceptron"]);
+    assert!(
+        s.contains("if abs(cost.item() - 0.6931472) < 0.001:"),
+        "{s}"
     );
 }

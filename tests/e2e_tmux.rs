@@ -184,7 +184,7 @@ fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
     for want in ["1. gd-scalar", "10. cnn-mnist", "What to watch in gd-scalar"] {
         assert!(list.contains(want), "{want:?} missing:\n{list}");
     }
-    t.keys(&["Down", "Enter"]); // 2. linear
+    t.keys(&["Down", "Down", "Enter"]); // 3. linear
     t.wait_for("opened lesson linear", 5);
     t.keys(&["q"]);
     assert_eq!(t.exit_status(10), 0);

@@ -774,6 +774,84 @@ fn conv2d_bias_relu_equals_the_three_ops() {
 }
 
 #[test]
+fn linear_equals_matmul_add_and_relu() {
+    // small (one thread), large enough to split rows or columns across
+    // threads, one input feature, and no features at all (k = 0)
+    for (i, (n, k, o)) in [
+        (5, 3, 4),
+        (300, 64, 70),
+        (40, 64, 700),
+        (1000, 1, 6),
+        (7, 0, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 500 + 10 * i as u64;
+        let (x, w, b) = (
+            Tensor::param(random(seed, &[n, k])),
+            Tensor::param(random(seed + 1, &[o, k])),
+            Tensor::param(random(seed + 2, &[o])),
+        );
+        for relu in [false, true] {
+            let fused = x.linear(&w, &b, relu).expect("linear");
+            assert_eq!(fused.op_name(), if relu { "linear_relu" } else { "linear" });
+            let z = x
+                .matmul(&w.t().expect("t"))
+                .and_then(|z| z.add(&b))
+                .expect("x·Wᵀ + b");
+            let plain = if relu { z.relu() } else { z };
+            // the same sums in the same order: equal to the bit
+            assert_eq!(fused.shape(), vec![n, o]);
+            assert_eq!(
+                fused.to_vec(),
+                plain.to_vec(),
+                "case {i} relu={relu}: values"
+            );
+            let ct = Tensor::new(random(seed + 3, &[n, o]));
+            let grads = |y: &Tensor| {
+                for t in [&x, &w, &b] {
+                    t.zero_grad();
+                }
+                y.mul(&ct).expect("mul").sum().backward().expect("backward");
+                [&x, &w, &b].map(|t| {
+                    t.grad()
+                        .map(|g| g.iter().copied().collect::<Vec<f32>>())
+                        .unwrap_or_default()
+                })
+            };
+            let (gf, gp) = (grads(&fused), grads(&plain));
+            for (what, (f, p)) in ["dx", "dw", "db"].iter().zip(gf.iter().zip(&gp)) {
+                assert_eq!(f.len(), p.len(), "case {i} {what}");
+                let scale = p.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                for (a, b) in f.iter().zip(p) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * scale,
+                        "case {i} relu={relu} {what}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn linear_refuses_mismatched_shapes() {
+    let x = Tensor::new(random(70, &[2, 3]));
+    let w = Tensor::param(random(71, &[4, 5]));
+    let b = Tensor::param(random(72, &[4]));
+    let e = err_text(x.linear(&w, &b, false));
+    assert!(
+        e.contains("linear") && e.contains("3 features") && e.contains("expects 5"),
+        "{e}"
+    );
+    let w = Tensor::param(random(73, &[4, 3]));
+    let b = Tensor::param(random(74, &[1, 4]));
+    let e = err_text(x.linear(&w, &b, false));
+    assert!(e.contains("linear") && e.contains("(4,)"), "{e}");
+}
+
+#[test]
 fn conv2d_bias_relu_refuses_a_bias_of_the_wrong_shape() {
     let x = Tensor::new(random(60, &[1, 2, 4, 4]));
     let w = Tensor::param(random(61, &[3, 2, 3, 3]));

@@ -580,6 +580,8 @@ fn xor_perceptron_on_or_data_converges_without_nan() {
         data: Some(csv.0.clone()),
         json: false,
         predict: None,
+        expr: None,
+        at: None,
     };
     let mut out = Vec::new();
     run_headless(&l, &cfg, &mut out).unwrap_or_else(|e| panic!("headless run: {e}"));
@@ -641,6 +643,8 @@ fn a_nan_probability_stops_a_lesson_as_diverged() {
         data: Some(csv.0.clone()),
         json: false,
         predict: None,
+        expr: None,
+        at: None,
     };
     let mut out = Vec::new();
     let result = run_headless(&l, &cfg, &mut out);

@@ -669,6 +669,39 @@ fn conv2d_bias_relu_gradcheck() {
     }
 }
 
+#[test]
+fn linear_gradcheck() {
+    // x·Wᵀ + b, and with ReLU after it (inputs drawn clear of ReLU's kink)
+    let margin = 4.0 * OPTS.eps as f32;
+    for relu in [false, true] {
+        let inputs = (300u64..1300)
+            .map(|k| {
+                [
+                    uniform(k * 10, &[5, 3], -1.0, 1.0),
+                    uniform(k * 10 + 1, &[4, 3], -1.0, 1.0),
+                    uniform(k * 10 + 2, &[4], -1.0, 1.0),
+                ]
+            })
+            .find(|[x, w, b]| {
+                let z = dl_lab::no_grad(|| {
+                    Tensor::new(x.clone()).linear(
+                        &Tensor::new(w.clone()),
+                        &Tensor::new(b.clone()),
+                        false,
+                    )
+                })
+                .expect("linear runs");
+                z.to_vec().iter().all(|v| v.abs() > margin)
+            })
+            .expect("some seed keeps clear of ReLU's kink");
+        check(
+            &format!("linear relu={relu}"),
+            |t| t[0].linear(&t[1], &t[2], relu),
+            &inputs,
+        );
+    }
+}
+
 // ---------------------------------------------------------------- pooling
 
 fn check_pools(seed: u64, shape: [usize; 4], k: usize, stride: usize) {

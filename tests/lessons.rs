@@ -14,7 +14,7 @@ use dl_lab::data::mnist::{ImageSet, Mnist};
 use dl_lab::lessons::{
     all, find, run_headless, EpochRecord, Lesson, RunConfig, SmallSession, Task,
 };
-use dl_lab::train::{ClassifierRun, Control, EpochSummary};
+use dl_lab::train::{evaluate, evaluate_loss, ClassifierRun, Control, EpochSummary};
 use dl_lab::{Error, Tensor};
 use serde_json::Value;
 
@@ -309,6 +309,96 @@ fn softmax_mnist_shipped_reaches_85_percent() {
 }
 
 #[test]
+fn epoch_reports_train_accuracy_and_held_out_loss_as_the_engine_computes_them() {
+    let data = Mnist::shipped().expect("shipped MNIST");
+    let (train, test) = (
+        data.train.subset(0..400).expect("subset"),
+        data.test.subset(0..300).expect("subset"),
+    );
+    let (l, layers, input_shape) = classifier_parts("softmax-mnist");
+    let mut h = l.defaults.clone();
+    h.epochs = 1;
+    // lr 0: the model never moves, so the running accuracy over the epoch's
+    // batches (400 images, batch 100, none dropped) is the model's accuracy
+    // on the training set, which the engine's evaluation computes directly
+    let mut run =
+        ClassifierRun::new(&layers, &input_shape, train.clone(), test.clone(), &h).expect("run");
+    run.opt.set_lr(0.0);
+    let s = run.train(|_, _, _| Control::Continue).expect("training");
+    let e = &s[0];
+    let cpu = &dl_lab::backend::Device::Cpu;
+    let train_acc = evaluate(&run.model, &train, &input_shape, 100, cpu).expect("evaluate");
+    assert_eq!(e.train_acc, train_acc);
+    let (acc, loss) = evaluate_loss(&run.model, &test, &input_shape, 100, cpu).expect("evaluate");
+    assert_eq!(e.test_acc, acc);
+    assert!(
+        (e.test_loss - loss).abs() < 1e-6,
+        "{} vs {loss}",
+        e.test_loss
+    );
+    // the predictions: one per held-out image, agreeing with the accuracy
+    let preds = e.predictions.as_ref().expect("predictions");
+    assert_eq!(preds.len(), test.len());
+    let right = preds
+        .class
+        .iter()
+        .zip(&test.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    assert_eq!(right as f32 / test.len() as f32, acc);
+    assert!(preds.prob.iter().all(|&p| (0.1..=1.0).contains(&p)));
+
+    // with learning, the training accuracy climbs from epoch to epoch
+    h.epochs = 3;
+    let mut run = ClassifierRun::new(&layers, &input_shape, train, test, &h).expect("run");
+    let s = run.train(|_, _, _| Control::Continue).expect("training");
+    assert!(s[2].train_acc > s[0].train_acc, "{s:?}");
+    assert!(s.iter().all(|e| (0.0..=1.0).contains(&e.train_acc)));
+}
+
+#[test]
+fn overfit_mnist_opens_a_gap_between_training_and_held_out() {
+    let l = lesson("overfit-mnist");
+    assert_eq!(l.defaults.train_subset, 500);
+    let mut cfg = RunConfig::defaults(&l);
+    cfg.json = true;
+    let mut out = Vec::new();
+    run_headless(&l, &cfg, &mut out).expect("overfit-mnist runs");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), l.defaults.epochs);
+    let f = |o: &Value, k: &str| o[k].as_f64().unwrap_or_else(|| panic!("{k}"));
+    let last = lines.last().expect("epochs");
+    let (train_acc, test_acc) = (f(last, "train_acc"), f(last, "test_acc"));
+    // memorised: every training image right, the held-out ones far from it
+    assert!(train_acc >= 0.99, "train_acc {train_acc}");
+    assert!(train_acc - test_acc > 0.08, "gap {train_acc} - {test_acc}");
+    // the held-out loss went down, then up again
+    let losses: Vec<f64> = lines.iter().map(|o| f(o, "test_loss")).collect();
+    let (best_epoch, best) =
+        losses
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, f64::INFINITY),
+                |a, (i, v)| if v < a.1 { (i, v) } else { a },
+            );
+    assert!(
+        best_epoch + 5 < losses.len(),
+        "lowest at epoch {}",
+        best_epoch + 1
+    );
+    assert!(best < losses[0], "{losses:?}");
+    let end = *losses.last().expect("last");
+    assert!(
+        end > best * 1.08,
+        "held-out loss {best} at its lowest, {end} at the end"
+    );
+    // the training loss kept falling all the while
+    assert!(f(last, "loss") < 0.05);
+}
+
+#[test]
 fn cnn_mnist_shared_t10k_reaches_85_percent() {
     let Some(dir) = shared_dir("datasets/mnist") else {
         return;
@@ -393,7 +483,7 @@ fn every_lesson_runs_headless_with_json() {
     );
 
     let lessons = all();
-    assert_eq!(lessons.len(), 8);
+    assert_eq!(lessons.len(), 10);
     for l in &lessons {
         let mut cfg = RunConfig::defaults(l);
         cfg.json = true;
@@ -411,7 +501,14 @@ fn every_lesson_runs_headless_with_json() {
             let keys: Vec<&str> = o.keys().map(String::as_str).collect();
             assert_eq!(
                 keys,
-                ["epoch", "loss", "test_acc", "img_per_s"],
+                [
+                    "epoch",
+                    "loss",
+                    "test_acc",
+                    "img_per_s",
+                    "train_acc",
+                    "test_loss"
+                ],
                 "{}",
                 l.name
             );

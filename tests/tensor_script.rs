@@ -274,3 +274,29 @@ fn the_command_runs_code_a_file_or_standard_input() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/t.py"));
 }
+
+#[test]
+fn the_tensor_basics_lesson_runs_its_lines_as_a_session() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(["run", "tensor-basics"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(">>> print(m1 + m2)\ntensor([[4., 5.],\n        [5., 6.]])\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(">>> print(t.mean(dim=0))\ntensor([2., 3.])\n"),
+        "{out}"
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dl-lab"))
+        .args(["run", "tensor-basics", "--json"])
+        .output()
+        .unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap()).unwrap();
+    assert_eq!(first["code"], "print(t.dim(), t.shape)");
+    assert_eq!(first["output"], "1 torch.Size([7])\n");
+}

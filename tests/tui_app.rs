@@ -247,7 +247,7 @@ fn the_lesson_list_switches_lessons() {
     press(&mut a, 'L');
     assert_eq!(
         a.lesson_picker,
-        Some(7),
+        Some(8),
         "the list opens on the current lesson"
     );
     let shown = screen(&a, 100, 30);
@@ -256,6 +256,7 @@ fn the_lesson_list_switches_lessons() {
         "{shown}"
     );
     key(&mut a, KeyCode::Down); // wraps to the first lesson
+    key(&mut a, KeyCode::Down); // momentum
     key(&mut a, KeyCode::Down); // linear
     key(&mut a, KeyCode::Enter);
     assert_eq!(a.lesson.name, "linear");
@@ -359,9 +360,9 @@ fn a_new_run_drops_the_last_runs_model() {
 use dl_lab::tui::remember;
 
 #[test]
-fn with_nothing_remembered_the_lab_starts_on_the_list_at_gd_scalar() {
+fn with_nothing_remembered_the_lab_starts_on_the_list_at_tensor_basics() {
     let (l, list) = remember::start(None, None).expect("a course");
-    assert_eq!((l.name, list), ("gd-scalar", true));
+    assert_eq!((l.name, list), ("tensor-basics", true));
     let (l, list) = remember::start(Some("linear"), lessons::find("xor-mlp").ok()).expect("ok");
     assert_eq!((l.name, list), ("linear", false), "--lesson wins");
     let (l, list) = remember::start(None, lessons::find("xor-mlp").ok()).expect("ok");
@@ -421,7 +422,7 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
         assert!(!l.notes.is_empty(), "{}: what to watch", l.name);
     }
     // the selected lesson's note, MNIST ones included
-    for _ in 0..7 {
+    for _ in 0..8 {
         key(&mut a, KeyCode::Down);
     }
     let s = screen(&a, 80, 24);
@@ -433,13 +434,14 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
     a.open_lesson_list();
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.lesson.name, "linear");
+    assert_eq!(a.lesson.name, "momentum");
     assert!(a.lesson_picker.is_none());
 }
 
 #[test]
 fn a_finished_lesson_suggests_the_next_one() {
-    assert_eq!(lessons::next("gd-scalar").map(|l| l.name), Some("linear"));
+    assert_eq!(lessons::next("gd-scalar").map(|l| l.name), Some("momentum"));
+    assert_eq!(lessons::next("momentum").map(|l| l.name), Some("linear"));
     assert_eq!(
         lessons::next("xor-mlp").map(|l| l.name),
         Some("softmax-mnist")
@@ -456,14 +458,14 @@ fn a_finished_lesson_suggests_the_next_one() {
     }
     assert!(a.lesson_finished());
     let msg = a.message.clone().unwrap_or_default();
-    assert!(msg.contains("next lesson: linear"), "{msg}");
+    assert!(msg.contains("next lesson: momentum"), "{msg}");
     // L opens the list on the next lesson, marked as next
     press(&mut a, 'L');
     assert_eq!(a.lesson_picker, Some(1));
     let s = screen(&a, 80, 24);
     assert!(s.contains("← next"), "{s}");
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.lesson.name, "linear");
+    assert_eq!(a.lesson.name, "momentum");
 
     // an MNIST run that trains to the end (not one that was stopped)
     let mut a = app("softmax-mnist");

@@ -141,7 +141,7 @@ fn titles_write_their_maths_in_ascii() {
     render_to(&app, area, &mut buf);
     let s = rows(&buf);
     // not "(x-3)2": the square reads as one
-    assert!(s.contains("y = (x-3)^2 + 4"), "{s}");
+    assert!(s.contains("y = (x - 3)^2 + 4"), "{s}");
 }
 
 #[test]

@@ -267,7 +267,10 @@ fn the_small_lessons_have_no_checkpoints() {
 fn rows(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).expect("history written");
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("epoch,loss,test_acc,img_per_s"));
+    assert_eq!(
+        lines.next(),
+        Some("epoch,loss,test_acc,img_per_s,train_acc,test_loss")
+    );
     lines
         .map(|l| l.split(',').map(str::to_string).collect())
         .collect()

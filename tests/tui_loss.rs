@@ -120,6 +120,9 @@ fn scripted(app: &mut App) {
             loss: 0.8,
             test_acc: 0.873,
             img_per_s: 23000.0,
+            train_acc: 0.91,
+            test_loss: 0.45,
+            predictions: None,
         }),
     );
     train(
@@ -186,10 +189,36 @@ fn opened_pane_shows_accuracy_chart_and_every_counter() {
         "held-out images",
         "1,000",
         "time left (ETA)",
-        "test acc %",
+        "acc %",
         "smoothed (EMA)",
         "linear (l)",
+        // overfitting's pair: training against held-out
+        "train accuracy",
+        "91.0 %",
+        "held-out loss",
+        "0.4500",
     ] {
+        assert!(pane.contains(want), "missing {want:?} in\n{pane}");
+    }
+}
+
+#[test]
+fn training_and_held_out_series_are_kept_per_epoch_and_named_on_the_charts() {
+    let (mut app, _rx) = lab("overfit-mnist");
+    scripted(&mut app);
+    assert_eq!(app.loss.train_accuracy.points(), [(1.0, 0.91f32 as f64)]);
+    assert_eq!(app.loss.test_loss.points(), [(1.0, 0.45f32 as f64)]);
+    assert_eq!(app.loss.accuracy.points(), [(1.0, 0.873f32 as f64)]);
+    // the overview names the held-out loss line in its bottom border, at 80x24
+    let (pane, _) = draw(&app, 80, 24);
+    assert!(pane.contains("held-out"), "{pane}");
+    // a large overview draws the accuracy chart too, with both lines named
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let (pane, _) = draw(&app, 140, 45);
+    for want in ["train", "held-out", "held-out loss", "acc %"] {
         assert!(pane.contains(want), "missing {want:?} in\n{pane}");
     }
 }
@@ -219,10 +248,7 @@ fn a_nan_loss_shows_the_message_and_keeps_the_counters() {
             && joined.contains("press - to lower the learning rate"),
         "{pane}"
     );
-    assert!(
-        pane.contains("failed") && pane.contains("test acc %"),
-        "{pane}"
-    );
+    assert!(pane.contains("failed") && pane.contains("acc %"), "{pane}");
 }
 
 #[test]
@@ -562,8 +588,10 @@ fn overview_names_raw_and_smoothed_loss_and_both_charts_count_steps() {
     scripted(&mut app);
     for (w, h) in [(80, 24), (140, 45)] {
         let (pane, _) = draw(&app, w, h);
-        assert!(pane.contains("─ loss per step"), "{pane}");
+        // after an epoch, the held-out loss is the third line
+        assert!(pane.contains("─ loss ─"), "{pane}");
         assert!(pane.contains("─ smoothed"), "{pane}");
+        assert!(pane.contains("─ held-out"), "{pane}");
     }
     app.update(Event::Key(KeyEvent::new(
         KeyCode::Enter,

@@ -14,8 +14,9 @@ use dl_lab::tui::views::stepper_view;
 mod common;
 use common::tui::{app, app_with, press, screen, text, x};
 
-const SMALL_LESSONS: [&str; 8] = [
+const SMALL_LESSONS: [&str; 9] = [
     "gd-scalar",
+    "momentum",
     "linear",
     "multivariate",
     "mlp-regression",
@@ -60,8 +61,8 @@ fn gd_scalar_writes_the_first_update_out_before_and_after_space() {
     let s = screen(&a, 80, 24);
     for want in [
         "x = 5.000",
-        "y = (x−3)² + 4 = 8.000",
-        "dy/dx = 2(x−3) = 4.000",
+        "y = (x - 3)^2 + 4 = 8.000",
+        "dy/dx = 4.000 (by backward())",
         "5.000 − 0.1·4.000 = 4.600",
     ] {
         assert!(s.contains(want), "before Space, no '{want}':\n{s}");
@@ -414,8 +415,10 @@ fn the_fourth_pane_is_the_graph_with_values_and_gradients() {
         let a = app(lesson);
         let s = screen(&a, 140, 45);
         assert!(s.contains("Graph: values & gradients"), "{lesson}:\n{s}");
+        // a Linear layer is one op (linear, linear_relu); H(x) = xW + b a matmul
         assert!(
-            s.contains("matmul(") && s.contains("← cost"),
+            (s.contains("matmul(") || s.contains("linear(") || s.contains("linear_relu("))
+                && s.contains("← cost"),
             "{lesson}:\n{s}"
         );
         assert!(s.contains("∂cost/∂"), "{lesson}:\n{s}");
@@ -469,4 +472,59 @@ fn one_learning_rate_notation_on_one_screen() {
     let s = screen(&a, 140, 45);
     assert!(s.contains("lr 3e-4"), "{s}");
     assert!(!s.contains("0.0003"), "{s}");
+}
+
+#[test]
+fn momentum_draws_its_objective_and_crosses_into_the_deeper_valley() {
+    let mut a = app("momentum");
+    let chart = text(&data_pane(&a, 80, 24));
+    // the curve, the axes and the minimum come from the lesson: window [-2.2, 2.7]
+    for want in ["Dataset: y = x^4 - 4*x^2 + x", "◆ minimum", "-2.2", "2.7"] {
+        assert!(chart.contains(want), "no '{want}':\n{chart}");
+    }
+    assert!(!chart.contains("(x−3)"), "{chart}");
+    let s = model_pane(&a, 80, 20);
+    for want in [
+        "x = 2.500",
+        "next (Space): one sgd (momentum 0.9) step",
+        "v ← 0.9·v + dy/dx, x ← x − lr·v",
+    ] {
+        assert!(s.contains(want), "no '{want}':\n{s}");
+    }
+    // dy/dx = 4x³ − 8x + 1 = 43.5 at x = 2.5, by backward()
+    assert!(s.contains("dy/dx = 43.500"), "{s}");
+    if let Some(st) = a.stepper.as_mut() {
+        for _ in 0..=200 {
+            st.step_once().expect("momentum steps without trouble");
+        }
+    }
+    assert!((x(&a) + 1.473).abs() < 1e-2, "x = {}", x(&a));
+    let s = model_pane(&a, 140, 30);
+    assert!(s.contains("crossed the bump into the deeper valley"), "{s}");
+    let s = screen(&a, 80, 24);
+    assert!(s.contains("done"), "{s}");
+}
+
+#[test]
+fn gd_scalar_says_when_x_reaches_the_minimum() {
+    let mut a = app("gd-scalar");
+    let chart = text(&data_pane(&a, 80, 24));
+    assert!(chart.contains("Dataset: y = (x - 3)^2 + 4"), "{chart}");
+    assert!(chart.contains("◆ minimum"), "{chart}");
+    let s = model_pane(&a, 80, 20);
+    assert!(
+        s.contains("x−3 ← (1−2·lr)(x−3): (x−3) × 0.800 per step: converges to 3"),
+        "{s}"
+    );
+    assert!(!s.contains("reached the minimum"), "{s}");
+    if let Some(st) = a.stepper.as_mut() {
+        for _ in 0..60 {
+            st.step_once().expect("gd-scalar steps");
+        }
+    }
+    let s = model_pane(&a, 100, 20);
+    assert!(
+        s.contains("x reached the minimum, where dy/dx = 0 and y = 4"),
+        "{s}"
+    );
 }

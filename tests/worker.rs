@@ -423,7 +423,7 @@ fn diverging_run() -> ClassifierRun {
     let data = Mnist::shipped().expect("shipped sample");
     let mut hyper = lesson.defaults.clone();
     hyper.lr = 1e3;
-    hyper.optimizer = "sgd".into();
+    hyper.optimizer = "sgd".parse().expect("sgd is an optimizer");
     hyper.batch_size = 50;
     hyper.epochs = 50;
     let specs = [

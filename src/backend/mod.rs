@@ -181,6 +181,20 @@ pub trait BackendStorage: Sized {
     // ---- linear algebra ----
     /// op(self) · op(rhs) for 2-D values, op = transpose when the flag says so.
     fn matmul(&self, rhs: &Self, transpose_self: bool, transpose_rhs: bool) -> Result<Self>;
+    /// A Linear layer: self (N, I) · wᵀ (w is (O, I)) + b (O,) on every
+    /// row, then ReLU if `relu`. By default a product, a broadcast add and a
+    /// ReLU; a backend may start the product's output at the bias instead.
+    fn linear(&self, w: &Self, b: &Self, relu: bool) -> Result<Self> {
+        let z = self.matmul(w, false, true)?;
+        let shape = z.shape().to_vec();
+        let b = b.try_clone()?.reshape(&[1, shape[1]])?;
+        let y = z.binary(&b, BinaryOp::Add, &shape)?;
+        if relu {
+            y.unary(UnaryOp::Relu)
+        } else {
+            Ok(y)
+        }
+    }
     /// x (N, C, H, W) ⋆ w (O, C, kh, kw) → (N, O, H', W'), no bias.
     fn conv2d(&self, w: &Self, geom: &ConvGeometry) -> Result<Self>;
     /// relu(x ⋆ w + b), b (O,) per output channel. By default the three
@@ -461,6 +475,22 @@ impl Storage {
             |a, b| Ok(Storage::Cpu(a.matmul(b, ta, tb)?)),
             |a, b| Ok(Storage::OpenCl(a.matmul(b, ta, tb)?))
         )
+    }
+
+    pub fn linear(&self, w: &Storage, b: &Storage, relu: bool) -> Result<Storage> {
+        match (self, w, b) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(b)) => {
+                Ok(Storage::Cpu(x.linear(w, b, relu)?))
+            }
+            (Storage::OpenCl(x), Storage::OpenCl(w), Storage::OpenCl(b)) => {
+                Ok(Storage::OpenCl(x.linear(w, b, relu)?))
+            }
+            (x, w, b) => Err(Error::DeviceMismatch {
+                op: "linear",
+                lhs: x.device().name(),
+                rhs: if w.device() == x.device() { b } else { w }.device().name(),
+            }),
+        }
     }
 
     pub fn conv2d(&self, w: &Storage, geom: &ConvGeometry) -> Result<Storage> {

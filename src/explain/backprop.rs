@@ -36,6 +36,26 @@ pub enum NodeOp {
 }
 
 impl NodeOp {
+    /// The op's value from its inputs' (`x(i)`: the i-th input); a
+    /// variable has none here (NaN): its value comes from outside.
+    pub fn apply(&self, x: impl Fn(usize) -> f64) -> f64 {
+        match self {
+            NodeOp::Var(_) => f64::NAN,
+            NodeOp::Const(c) => *c,
+            NodeOp::Add => x(0) + x(1),
+            NodeOp::Sub => x(0) - x(1),
+            NodeOp::Mul => x(0) * x(1),
+            NodeOp::Div => x(0) / x(1),
+            NodeOp::Pow(e) => x(0).powf(*e),
+            NodeOp::Neg => -x(0),
+            NodeOp::Sigmoid => 1.0 / (1.0 + (-x(0)).exp()),
+            NodeOp::Tanh => x(0).tanh(),
+            NodeOp::Relu => x(0).max(0.0),
+            NodeOp::Exp => x(0).exp(),
+            NodeOp::Log => x(0).ln(),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             NodeOp::Var(_) => "input",
@@ -140,6 +160,20 @@ impl Graph {
             return Err(bad("the expression is empty".into()));
         }
         Ok(b.graph)
+    }
+
+    /// f with every variable given by `var` (the graph's values stay as
+    /// built): what a lesson's objective draws and checks, at any point.
+    pub fn eval_at(&self, var: impl Fn(&str) -> f64) -> f64 {
+        let mut v: Vec<f64> = Vec::with_capacity(self.nodes.len());
+        for n in &self.nodes {
+            let value = match &n.op {
+                NodeOp::Var(name) => var(name),
+                op => op.apply(|i| v[n.inputs[i]]),
+            };
+            v.push(value);
+        }
+        v.last().copied().unwrap_or(f64::NAN)
     }
 
     pub fn output(&self) -> &Node {
@@ -263,6 +297,20 @@ fn describe(t: &Tok) -> String {
     }
 }
 
+/// The variables `expr` names, in order of first use (empty if it does not
+/// even tokenize; [`Graph::build`] says why).
+pub fn variables_in(expr: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tokenize(expr).unwrap_or_default() {
+        if let Tok::Name(n) = t.tok {
+            if !FUNCTIONS.contains(&n.as_str()) && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 const FUNCTIONS: [&str; 5] = ["sigmoid", "tanh", "relu", "exp", "log"];
 
 struct Builder<'a> {
@@ -289,23 +337,11 @@ impl Builder<'_> {
     }
 
     fn push(&mut self, op: NodeOp, inputs: Vec<usize>, label: String) -> B<usize> {
-        let x = |i: usize| self.graph.nodes[inputs[i]].value;
         let value = match &op {
             NodeOp::Var(name) => *self.at.get(name).ok_or_else(|| {
                 format!("{name} has no value; give it one with --at, e.g. --at \"{name}=1\"")
             })?,
-            NodeOp::Const(c) => *c,
-            NodeOp::Add => x(0) + x(1),
-            NodeOp::Sub => x(0) - x(1),
-            NodeOp::Mul => x(0) * x(1),
-            NodeOp::Div => x(0) / x(1),
-            NodeOp::Pow(e) => x(0).powf(*e),
-            NodeOp::Neg => -x(0),
-            NodeOp::Sigmoid => 1.0 / (1.0 + (-x(0)).exp()),
-            NodeOp::Tanh => x(0).tanh(),
-            NodeOp::Relu => x(0).max(0.0),
-            NodeOp::Exp => x(0).exp(),
-            NodeOp::Log => x(0).ln(),
+            op => op.apply(|i| self.graph.nodes[inputs[i]].value),
         };
         // a variable used twice is one node: its gradients add up
         if let NodeOp::Var(name) = &op {

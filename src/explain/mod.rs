@@ -11,6 +11,7 @@
 //! [`explain_conv`], [`explain_pool`] and [`conv_size_explanation`].
 
 pub mod backprop;
+pub mod backprop_mlp;
 mod conv;
 mod pool;
 mod size;

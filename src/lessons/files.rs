@@ -13,7 +13,7 @@ use super::{Hyper, Lesson, Task};
 use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::nn::{spec::build_model, LayerSpec, Module, Sequential};
-use crate::train::{classifier::EVAL_BATCH, evaluate_loss, Checkpoint};
+use crate::train::{classifier::EVAL_BATCH, evaluate_held_out, Checkpoint, Confusion};
 use crate::{Error, Result};
 
 /// `dl-lab run`'s files. `load` is already read and checked against the lesson.
@@ -154,6 +154,19 @@ pub fn load_mnist(lesson: &Lesson, data: Option<&Path>) -> Result<Mnist> {
     }
 }
 
+/// The training images a run uses: the first `h.train_subset` of `train`
+/// (all of them when it is 0 or at least their number).
+pub fn training_images(
+    train: crate::data::mnist::ImageSet,
+    h: &Hyper,
+) -> Result<crate::data::mnist::ImageSet> {
+    match h.train_subset {
+        0 => Ok(train),
+        n if n >= train.len() => Ok(train),
+        n => train.subset(0..n),
+    }
+}
+
 /// The lesson's model with the weights of `path` (a checkpoint or a
 /// `.safetensors` file), on `device`.
 pub fn load_model(lesson: &Lesson, path: &Path, device: &Device) -> Result<Sequential> {
@@ -167,13 +180,16 @@ pub fn load_model(lesson: &Lesson, path: &Path, device: &Device) -> Result<Seque
 }
 
 /// What `dl-lab eval` measures.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EvalResult {
     pub test_acc: f32,
     /// Mean cross-entropy over the held-out images.
     pub loss: f32,
     /// How many held-out images were scored.
     pub n: usize,
+    /// `confusion[label][predicted]`: how many held-out images of each
+    /// label got each prediction.
+    pub confusion: Confusion,
 }
 
 /// `dl-lab eval LESSON --load PATH`: score the weights on the held-out set.
@@ -186,20 +202,27 @@ pub fn eval(
     let model = load_model(lesson, path, device)?;
     let mnist = load_mnist(lesson, data)?;
     let (_, input_shape) = classifier_model(lesson, "eval")?;
-    let (test_acc, loss) = evaluate_loss(&model, &mnist.test, input_shape, EVAL_BATCH, device)?;
+    let held_out = evaluate_held_out(&model, &mnist.test, input_shape, EVAL_BATCH, device)?;
     Ok(EvalResult {
-        test_acc,
-        loss,
+        test_acc: held_out.acc,
+        loss: held_out.loss,
         n: mnist.test.labels.len(),
+        confusion: Confusion::new(&mnist.test.labels, &held_out.predictions.class),
     })
 }
 
-/// `dl-lab eval`'s output: `{"test_acc":A,"loss":L,"n":N}` or a line of text.
+/// `dl-lab eval`'s output: `{"test_acc":A,"loss":L,"n":N,"confusion":[[…]…]}`
+/// (rows: true label 0…9, columns: predicted class) or a line of text.
 pub fn write_eval(r: &EvalResult, json: bool, out: &mut dyn Write) -> Result<()> {
     let line = if json {
         use super::headless::f32_json;
-        serde_json::json!({"test_acc": f32_json(r.test_acc), "loss": f32_json(r.loss), "n": r.n})
-            .to_string()
+        serde_json::json!({
+            "test_acc": f32_json(r.test_acc),
+            "loss": f32_json(r.loss),
+            "n": r.n,
+            "confusion": r.confusion.rows(),
+        })
+        .to_string()
     } else {
         format!(
             "test_acc = {:.4} loss = {:.6} on {} held-out images",

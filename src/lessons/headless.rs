@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Map, Value};
 
-use super::{Lesson, LossKind, RunConfig, RunFiles, SmallSession, Task};
+use super::{Lesson, LossKind, RunConfig, RunFiles, SmallData, SmallModel, SmallSession, Task};
 use crate::backend::Device;
 use crate::data::mnist::Mnist;
 use crate::engine::Array;
@@ -99,6 +99,9 @@ pub fn run_headless_with(
     files: &RunFiles,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if lesson.is_worked() {
+        return super::worked::run(lesson, cfg, out);
+    }
     if lesson.is_classifier() {
         run_classifier(lesson, cfg, device, files, out)
     } else {
@@ -106,21 +109,92 @@ pub fn run_headless_with(
     }
 }
 
-/// The lesson's first line: title, name and what it runs.
-fn write_title(lesson: &Lesson, out: &mut dyn Write) -> Result<()> {
-    writeln!(out, "{}", title_line(lesson)).map_err(io)
+/// The lesson's first line: `Title (name): what runs`, built from the
+/// lesson's task, the data that runs (`cfg.data`'s CSV: `shape` is its
+/// (rows, input columns)) and the settings, so a flag never leaves it
+/// saying something else. `dl-lab lessons` prints the fixed `summary`.
+pub fn title_line(lesson: &Lesson, cfg: &RunConfig, shape: Option<(usize, usize)>) -> String {
+    let what = match &lesson.task {
+        Task::Scalar { objective } => format!(
+            "minimise y = {} from x = {} by autograd",
+            objective.expr(),
+            objective.start
+        ),
+        Task::Regression { data, model, loss } => {
+            let data = match (&cfg.data, shape) {
+                (Some(path), Some((rows, cols))) => {
+                    format!("{}: {}", path.display(), rows_words(rows, cols))
+                }
+                _ => data_words(data),
+            };
+            let model = match model {
+                SmallModel::Affine => {
+                    let f = shape.map_or(1, |(_, c)| c);
+                    format!("H(x) = xW + b, W zeros({f},1), b = 0")
+                }
+                SmallModel::Layers(specs) => layers_words(specs),
+            };
+            format!("{data}; {model}; {} loss", loss.words())
+        }
+        Task::Classifier { layers, .. } => format!("{}; cross-entropy loss", layers_words(layers)),
+        Task::Backprop { .. } | Task::TensorCode { .. } => lesson.summary.to_string(),
+    };
+    format!("{} ({}): {what}", lesson.title, lesson.name)
 }
 
-/// The lesson's first line: `Title (name): summary`.
-pub fn title_line(lesson: &Lesson) -> String {
-    format!("{} ({}): {}", lesson.title, lesson.name, lesson.summary)
+fn rows_words(rows: usize, cols: usize) -> String {
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{rows} row{} of {cols} input{} and a target",
+        s(rows),
+        s(cols)
+    )
+}
+
+/// A small table inline when it is short (x = [1, 2, 3], y = [1, 2, 3]),
+/// else its size.
+fn data_words(data: &SmallData) -> String {
+    let n = |v: f32| format!("{v}");
+    match data {
+        SmallData::Table { x, y } => {
+            let cols = x.first().map_or(0, Vec::len);
+            if x.len() * (cols + 1) > 12 {
+                return rows_words(x.len(), cols);
+            }
+            let rows: Vec<String> = x
+                .iter()
+                .map(|r| match r.as_slice() {
+                    [v] => n(*v),
+                    r => format!(
+                        "[{}]",
+                        r.iter().map(|v| n(*v)).collect::<Vec<_>>().join(", ")
+                    ),
+                })
+                .collect();
+            let ys: Vec<String> = y.iter().map(|v| n(*v)).collect();
+            format!("x = [{}], y = [{}]", rows.join(", "), ys.join(", "))
+        }
+        SmallData::Parabola { n } => format!("{n} points x ~ N(0,1), y = x^2 + 3"),
+        SmallData::NoisyParabola { n, noise } => {
+            format!("{n} points x ~ N(0,1), y = x^2 + 3 + {noise}*noise")
+        }
+    }
+}
+
+/// "Linear(2, 2) - Sigmoid - Linear(2, 1) - Sigmoid"
+fn layers_words(specs: &[crate::nn::LayerSpec]) -> String {
+    let labels: Vec<String> = specs.iter().map(|l| l.label()).collect();
+    labels.join(" - ")
 }
 
 /// A small lesson's settings line.
 pub fn small_settings_line(h: &super::Hyper) -> String {
     let mut line = format!(
-        "optimizer {}, lr {}, epochs 0..={}",
-        h.optimizer, h.lr, h.epochs
+        "optimizer {}, lr {}, epochs 0..={}{}",
+        h.optimizer.describe(),
+        h.lr,
+        h.epochs,
+        init_words(h)
     );
     if h.batch_size > 0 {
         line.push_str(&format!(
@@ -174,17 +248,27 @@ pub fn predict_text(x: &[f32], output: f32) -> String {
     format!("H([{}]) = {output:.4}", xs.join(", "))
 }
 
+/// ", init xavier" when `--init` chose another than PyTorch's default.
+fn init_words(h: &super::Hyper) -> String {
+    if h.init == crate::nn::init::Init::default() {
+        String::new()
+    } else {
+        format!(", init {}", h.init)
+    }
+}
+
 /// An MNIST lesson's data and settings line.
 pub fn classifier_settings_line(data: &Mnist, h: &super::Hyper, device: &str) -> String {
     format!(
-        "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}, device {}",
+        "data: {} ({} training, {} held-out images); optimizer {}, lr {}, batch {}, epochs {}{}, device {}",
         data.source,
         crate::tui::format::count(data.train.labels.len()),
         crate::tui::format::count(data.test.labels.len()),
-        h.optimizer,
+        h.optimizer.describe(),
         h.lr,
         h.batch_size,
         h.epochs,
+        init_words(h),
         device
     )
 }
@@ -196,7 +280,9 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
         check_predict(lesson, &session, x)?;
     }
     if !cfg.json {
-        write_title(lesson, out)?;
+        let (x, _) = session.data();
+        let shape = (x.ndim() == 2).then(|| (x.shape()[0], x.shape()[1]));
+        writeln!(out, "{}", title_line(lesson, cfg, shape)).map_err(io)?;
         writeln!(out, "{}", small_settings_line(h)).map_err(io)?;
     }
     let every = h.log_every.max(1);
@@ -243,44 +329,38 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
     Ok(())
 }
 
-/// What the run showed, in words: the XOR predictions, the ln 2 stall.
+/// What the run showed: a classifier's prediction for each row, then the
+/// lesson's findings that hold for this run ([`Lesson::findings`]).
 fn small_summary(
     lesson: &Lesson,
     session: &SmallSession,
     cost: f32,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let Task::Regression {
+    if let Task::Regression {
         loss: LossKind::Bce,
         ..
     } = lesson.task
-    else {
-        return Ok(());
-    };
-    let (x, y) = session.data();
-    let p = crate::no_grad(|| session.predict(&crate::Tensor::new(x.clone())))?.to_array();
-    let features = x.shape()[1];
-    let mut correct = 0;
-    for (i, (&pi, &yi)) in p.iter().zip(y.iter()).enumerate() {
-        let class = if pi > 0.5 { 1.0 } else { 0.0 };
-        correct += usize::from(class == yi);
-        let xi: Vec<String> = (0..features).map(|j| format!("{}", x[[i, j]])).collect();
-        writeln!(
-            out,
-            "x = [{}] -> p = {pi:.4} -> {class} (target {yi})",
-            xi.join(", ")
-        )
-        .map_err(io)?;
+    {
+        let (x, y) = session.data();
+        let p = session.predictions()?;
+        let features = x.shape()[1];
+        let mut correct = 0;
+        for (i, (&pi, &yi)) in p.iter().zip(y.iter()).enumerate() {
+            let class = if pi > 0.5 { 1.0 } else { 0.0 };
+            correct += usize::from(class == yi);
+            let xi: Vec<String> = (0..features).map(|j| format!("{}", x[[i, j]])).collect();
+            writeln!(
+                out,
+                "x = [{}] -> p = {pi:.4} -> {class} (target {yi})",
+                xi.join(", ")
+            )
+            .map_err(io)?;
+        }
+        writeln!(out, "accuracy: {correct}/{}", p.len()).map_err(io)?;
     }
-    writeln!(out, "accuracy: {correct}/{}", p.len()).map_err(io)?;
-    let ln2 = std::f32::consts::LN_2;
-    if (cost - ln2).abs() < 1e-3 {
-        writeln!(
-            out,
-            "The cost stalled at {cost:.6}, ln 2 = {ln2:.6}: the model answers about 0.5 everywhere. \
-             A single perceptron draws one line, and no line separates XOR's classes."
-        )
-        .map_err(io)?;
+    for line in lesson.findings(session, cost)? {
+        writeln!(out, "{line}").map_err(io)?;
     }
     Ok(())
 }
@@ -298,9 +378,10 @@ fn run_classifier(
     if let Some(ck) = &files.load {
         check_resume_epochs(lesson, ck, h.epochs)?;
     }
-    let data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
+    let mut data = super::files::load_mnist(lesson, cfg.data.as_deref())?;
+    data.train = super::files::training_images(data.train, h)?;
     if !cfg.json {
-        write_title(lesson, out)?;
+        writeln!(out, "{}", title_line(lesson, cfg, None)).map_err(io)?;
         writeln!(
             out,
             "{}",
@@ -341,10 +422,10 @@ fn run_classifier(
         epoch,
         seed: h.seed,
         data: source.clone(),
-        optimizer: h.optimizer.clone(),
+        optimizer: h.optimizer.name().to_string(),
         lr,
-        momentum: h.momentum,
-        weight_decay: h.weight_decay,
+        momentum: h.optimizer.momentum(),
+        weight_decay: h.optimizer.weight_decay(),
         batch_size: h.batch_size,
     };
     let mut failed = None;
@@ -359,8 +440,8 @@ fn run_classifier(
             serde_json::to_string(s).unwrap_or_default()
         } else {
             format!(
-                "Epoch: {:04} loss = {:.6} test_acc = {:.4} ({:.0} img/s)",
-                s.epoch, s.loss, s.test_acc, s.img_per_s
+                "Epoch: {:04} loss = {:.6} train_acc = {:.4} test_loss = {:.6} test_acc = {:.4} ({:.0} img/s)",
+                s.epoch, s.loss, s.train_acc, s.test_loss, s.test_acc, s.img_per_s
             )
         };
         let mut after_epoch = || -> Result<()> {
@@ -432,16 +513,17 @@ fn resume(
         saved.epoch + 1,
         h.epochs
     )];
-    if saved.optimizer.eq_ignore_ascii_case(&h.optimizer) {
+    let (momentum, weight_decay) = (h.optimizer.momentum(), h.optimizer.weight_decay());
+    if saved.optimizer.eq_ignore_ascii_case(h.optimizer.name()) {
         // a failed load leaves the optimizer fresh
         match run.opt.load_state(ck.optimizer_state.clone()) {
             Ok(()) => {}
             // e.g. --momentum 0.9 after a run without: SGD now keeps a buffer it did not
-            Err(_) if saved.momentum != h.momentum || saved.weight_decay != h.weight_decay => {
+            Err(_) if saved.momentum != momentum || saved.weight_decay != weight_decay => {
                 notes.push(format!(
                     "note: {path} was trained with momentum {}, weight decay {}; its {} state \
                      does not fit momentum {}, weight decay {}, so the optimizer starts fresh",
-                    saved.momentum, saved.weight_decay, h.optimizer, h.momentum, h.weight_decay
+                    saved.momentum, saved.weight_decay, h.optimizer, momentum, weight_decay
                 ));
             }
             Err(e) => {

@@ -8,81 +8,25 @@
 mod course;
 pub mod files;
 pub mod headless;
-pub mod normalize;
-pub mod small;
+pub mod worked;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::nn::LayerSpec;
 use crate::{Error, Result};
 
+pub use crate::train::normalize;
+pub use crate::train::settings::Hyper;
+pub use crate::train::small::{Condition, EpochRecord, SmallSession};
+pub use crate::train::task::{LossKind, Objective, SmallData, SmallModel, Task};
 pub use files::RunFiles;
 pub use headless::{run_headless, run_headless_on, run_headless_with};
-pub use small::{EpochRecord, SmallSession};
 
-/// Hyper-parameters; every field can be overridden from the command line.
+/// What a run may show, in the lesson's words: `says` is printed (headless)
+/// and shown (in the lab) when `when` holds for the run that happened.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Hyper {
-    /// Small lessons run epochs 0..=epochs (the course's `range(nb_epochs + 1)`);
-    /// MNIST lessons run epochs 1..=epochs.
-    pub epochs: usize,
-    pub lr: f32,
-    pub optimizer: String,
-    pub momentum: f32,
-    pub weight_decay: f32,
-    /// Mini-batch size; 0 means full batch.
-    pub batch_size: usize,
-    pub seed: u64,
-    /// Log epoch 0, every K-th epoch and the last (small lessons).
-    pub log_every: usize,
-    /// Standardise the inputs with the training data's mean and sample std
-    /// (small lessons' tables, `--normalize`; see [`normalize`]).
-    pub normalize: bool,
-}
-
-/// What a lesson fits.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Task {
-    /// Minimise y = (x - 3)² + 4 over one variable x, from `start`.
-    Scalar { start: f32 },
-    /// Full-batch regression or binary classification on a small table.
-    Regression {
-        data: SmallData,
-        model: SmallModel,
-        loss: LossKind,
-    },
-    /// Digit classification on MNIST-format images.
-    Classifier {
-        layers: Vec<LayerSpec>,
-        input_shape: Vec<usize>,
-    },
-}
-
-/// The small lessons' data (a `--data FILE.csv` replaces it).
-#[derive(Clone, Debug, PartialEq)]
-pub enum SmallData {
-    /// Fixed rows of inputs and their targets.
-    Table { x: Vec<Vec<f32>>, y: Vec<f32> },
-    /// `n` points x ~ N(0, 1) with y = x² + 3 (drawn with the run's seed).
-    Parabola { n: usize },
-    /// `n` points x ~ N(0, 1) with y = x² + 3 + noise·ε, ε ~ N(0, 1) (drawn
-    /// with the run's seed, after x).
-    NoisyParabola { n: usize, noise: f32 },
-}
-
-/// The small lessons' models.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SmallModel {
-    /// H(x) = xW + b with W (features, 1) and b (1) starting at zero.
-    Affine,
-    /// A stack of layers with PyTorch's initialisation.
-    Layers(Vec<LayerSpec>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum LossKind {
-    Mse,
-    Bce,
+pub struct Check {
+    pub when: Condition,
+    pub says: &'static str,
 }
 
 /// One lesson of the course.
@@ -93,10 +37,14 @@ pub struct Lesson {
     /// What the lesson is about in plain words, for the lab's lesson list
     /// (at most 54 characters, so the list fits 80 columns).
     pub blurb: &'static str,
-    /// One line for `dl-lab lessons`.
+    /// One line for `dl-lab lessons` (a run's title line is built from
+    /// what it runs instead: [`headless::title_line`]).
     pub summary: &'static str,
     /// What to watch for, shown before a run and in the lab.
     pub notes: &'static str,
+    /// What a run may end with, in the lesson's words; the first is the
+    /// lesson's success check (its headless test asserts it).
+    pub checks: Vec<Check>,
     pub task: Task,
     pub defaults: Hyper,
 }
@@ -105,6 +53,41 @@ impl Lesson {
     /// Whether the lesson trains on MNIST-format images.
     pub fn is_classifier(&self) -> bool {
         matches!(self.task, Task::Classifier { .. })
+    }
+
+    /// Whether the lesson works something out rather than training a model
+    /// (backprop, tensor-basics): `dl-lab run` prints it, the lab shows it
+    /// in a view of its own.
+    pub fn is_worked(&self) -> bool {
+        matches!(self.task, Task::Backprop { .. } | Task::TensorCode { .. })
+    }
+
+    /// The scalar objective, for the lessons that minimise one.
+    pub fn objective(&self) -> Option<&Objective> {
+        match &self.task {
+            Task::Scalar { objective } => Some(objective),
+            _ => None,
+        }
+    }
+
+    /// What the run in `session` showed, `cost` being its last cost: the
+    /// numbers and words of each check that holds. The one function
+    /// `dl-lab run` and the lab both use.
+    pub fn findings(&self, session: &SmallSession, cost: f32) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for c in &self.checks {
+            if let Some(numbers) = session.holds(&c.when, cost)? {
+                out.push(format!("{numbers}: {}", c.says));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SmallSession {
+    /// Set up `lesson` (not a classifier) with `hyper`; `csv` replaces its data.
+    pub fn new(lesson: &Lesson, hyper: &Hyper, csv: Option<&Path>) -> Result<SmallSession> {
+        SmallSession::start(lesson.name, &lesson.task, hyper, csv)
     }
 }
 
@@ -146,6 +129,9 @@ pub struct RunConfig {
     pub json: bool,
     /// `--predict X`: after training, print H(X) for these raw inputs (small lessons).
     pub predict: Option<Vec<f32>>,
+    /// `--expr` and `--at` (the backprop lesson).
+    pub expr: Option<String>,
+    pub at: Option<String>,
 }
 
 impl RunConfig {
@@ -155,6 +141,8 @@ impl RunConfig {
             data: None,
             json: false,
             predict: None,
+            expr: None,
+            at: None,
         }
     }
 }

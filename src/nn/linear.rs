@@ -36,7 +36,12 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.add(&self.bias)
+        x.linear(&self.weight, &self.bias, false)
+    }
+
+    /// relu(x·Wᵀ + b) in one op (the same values).
+    fn forward_relu(&self, x: &Tensor) -> Option<Result<Tensor>> {
+        Some(x.linear(&self.weight, &self.bias, true))
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {

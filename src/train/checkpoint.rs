@@ -73,11 +73,13 @@ pub struct RunState {
 impl RunState {
     /// The run's settings (optimizer, lr, momentum, weight decay, batch
     /// size, seed) in place of `h`'s, as a resumed run takes them.
-    pub fn settings_into(&self, h: &mut crate::lessons::Hyper) {
-        h.optimizer = self.optimizer.clone();
+    pub fn settings_into(&self, h: &mut super::Hyper) {
+        // the name was checked when the file was read
+        if let Ok(o) = self.optimizer.parse::<super::OptimizerSettings>() {
+            let o = o.with_weight_decay(self.weight_decay);
+            h.optimizer = o.with_momentum(self.momentum).unwrap_or(o);
+        }
         h.lr = self.lr;
-        h.momentum = self.momentum;
-        h.weight_decay = self.weight_decay;
         h.batch_size = self.batch_size;
         h.seed = self.seed;
     }
@@ -379,6 +381,9 @@ fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             .ok_or_else(|| bad(path, format!("{name}: shape {shape:?} overflows")))?;
         sizes.push(n);
         needed = needed.saturating_add(n);
+    }
+    if let Err(e) = header.run.optimizer.parse::<crate::optim::OptimizerKind>() {
+        return Err(bad(path, e.to_string()));
     }
     if header.optimizer_state.len() != header.weights.len() && !header.optimizer_state.is_empty() {
         return Err(bad(

@@ -1,6 +1,11 @@
 //! Mini-batch training of an image classifier (softmax regression, the CNN):
 //! for each batch: logits = model(x); loss = cross_entropy; zero_grad;
-//! backward; step. After each epoch: accuracy on the held-out images.
+//! backward; step. After each epoch: accuracy and mean loss on the held-out
+//! images, and every held-out image's predicted class (for the lab's
+//! confusion matrix). The training accuracy is the running accuracy over the
+//! epoch's batches, read from the logits the training step computed anyway
+//! (as PyTorch notebooks report it): the model changes while the epoch runs,
+//! so it trails a no-grad pass after the epoch a little.
 //!
 //! Devices: the model is moved to the run's device once, when the run is
 //! built (before the optimizer sees its parameters). Each batch is cut on the
@@ -8,17 +13,19 @@
 //! `Vec<usize>`. Only the loss (`item()`), the predicted classes and the
 //! parameter snapshots the lab draws come back to the host.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ndarray::{Array2, IxDyn};
 
+use super::mistakes::Predictions;
 use super::Control;
 use crate::backend::Device;
 use crate::data::loader::DataLoader;
 use crate::data::mnist::ImageSet;
 use crate::engine::{no_grad, Array};
 use crate::nn::{cross_entropy, spec::build_model, LayerSpec, Module, Sequential};
-use crate::optim::{build_optimizer, Optimizer};
+use crate::optim::Optimizer;
 use crate::{Error, Result, Tensor};
 
 /// One epoch's results, as `--json` prints them.
@@ -32,6 +39,15 @@ pub struct EpochSummary {
     /// Training images per second: training only, not evaluation nor the
     /// time the progress callback took (a lab paused, a report sent).
     pub img_per_s: f32,
+    /// Running accuracy over the epoch's training batches (each batch
+    /// scored by the logits its own step computed, before its update).
+    pub train_acc: f32,
+    /// Mean cross-entropy on the held-out images after the epoch.
+    pub test_loss: f32,
+    /// Every held-out image's predicted class and its probability after the
+    /// epoch (not in the JSON line; the lab's confusion matrix uses it).
+    #[serde(skip)]
+    pub predictions: Option<Arc<Predictions>>,
 }
 
 /// What the loop reports as it goes.
@@ -158,6 +174,61 @@ pub fn evaluate_loss(
     Ok((correct as f32 / n as f32, (loss_sum / n as f64) as f32))
 }
 
+/// The model on `set` after an epoch: accuracy, mean cross-entropy, and
+/// each image's predicted class with its probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldOut {
+    pub acc: f32,
+    pub loss: f32,
+    pub predictions: Predictions,
+}
+
+/// As [`evaluate_loss`], also bringing each batch's softmax to the host (10
+/// numbers an image) for the predictions. Classes are the argmax of the
+/// probabilities, which is the argmax of the logits.
+pub fn evaluate_held_out(
+    model: &Sequential,
+    set: &ImageSet,
+    input_shape: &[usize],
+    batch_size: usize,
+    device: &Device,
+) -> Result<HeldOut> {
+    let mut out = HeldOut {
+        acc: 0.0,
+        loss: 0.0,
+        predictions: Predictions::default(),
+    };
+    if set.labels.is_empty() {
+        return Ok(out);
+    }
+    let loader = DataLoader::from_set(set, batch_size.max(1))?;
+    let (mut correct, mut loss_sum) = (0usize, 0.0f64);
+    no_grad(|| -> Result<()> {
+        for (images, labels) in loader.epoch(0) {
+            let logits = model.forward(&batch_input(images, input_shape, device)?)?;
+            loss_sum +=
+                f64::from(cross_entropy(&logits, &labels)?.try_item()?) * labels.len() as f64;
+            let classes = logits.shape().get(1).copied().unwrap_or(1);
+            let probs = logits.softmax(1)?.storage().to_host()?;
+            let probs: Vec<f32> = probs.iter().copied().collect();
+            let batch = Predictions::from_probs(&probs, classes);
+            correct += batch
+                .class
+                .iter()
+                .zip(&labels)
+                .filter(|(&p, &l)| usize::from(p) == l)
+                .count();
+            out.predictions.class.extend(batch.class);
+            out.predictions.prob.extend(batch.prob);
+        }
+        Ok(())
+    })?;
+    let n = set.labels.len();
+    out.acc = correct as f32 / n as f32;
+    out.loss = (loss_sum / n as f64) as f32;
+    Ok(out)
+}
+
 impl ClassifierRun {
     /// Build the model from `specs` (seeded) and the optimizer by name, on the CPU.
     pub fn new(
@@ -165,7 +236,7 @@ impl ClassifierRun {
         input_shape: &[usize],
         train: ImageSet,
         test: ImageSet,
-        hyper: &crate::lessons::Hyper,
+        hyper: &super::Hyper,
     ) -> Result<Self> {
         Self::on_device(specs, input_shape, train, test, hyper, Device::Cpu)
     }
@@ -177,7 +248,7 @@ impl ClassifierRun {
         input_shape: &[usize],
         train: ImageSet,
         test: ImageSet,
-        hyper: &crate::lessons::Hyper,
+        hyper: &super::Hyper,
         device: Device,
     ) -> Result<Self> {
         if train.is_empty() || test.is_empty() {
@@ -197,14 +268,9 @@ impl ClassifierRun {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
         let model = build_model(specs, input_shape, &mut rng)?;
+        hyper.init.apply(&model, &mut rng);
         model.to(&device)?;
-        let opt = build_optimizer(
-            &hyper.optimizer,
-            model.parameters(),
-            hyper.lr,
-            hyper.momentum,
-            hyper.weight_decay,
-        )?;
+        let opt = hyper.build_optimizer(model.parameters())?;
         let batch_size = if hyper.batch_size == 0 {
             train.labels.len().max(1)
         } else {
@@ -266,12 +332,13 @@ impl ClassifierRun {
             let start = Instant::now();
             outside.set(Duration::ZERO);
             let busy = || start.elapsed().saturating_sub(outside.get()).as_secs_f32();
-            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            let (mut loss_sum, mut seen, mut right) = (0.0f64, 0usize, 0usize);
             for (b, (images, labels)) in loader.epoch(epoch as u64 - 1).enumerate() {
                 step += 1;
                 let n = labels.len();
                 let x = self.input(images)?;
-                let loss = cross_entropy(&self.model.forward(&x)?, &labels)?;
+                let logits = self.model.forward(&x)?;
+                let loss = cross_entropy(&logits, &labels)?;
                 let value = loss.try_item()?;
                 if !value.is_finite() {
                     let lr = self.opt.lr();
@@ -292,6 +359,13 @@ impl ClassifierRun {
                         }
                     }
                 }
+                // scored before the update, from the logits this step computed
+                right += logits
+                    .argmax(1)?
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(p, l)| p == l)
+                    .count();
                 self.step(&loss)?;
                 loss_sum += value as f64 * n as f64;
                 seen += n;
@@ -309,7 +383,7 @@ impl ClassifierRun {
                 }
             }
             let train_secs = busy().max(1e-9);
-            let test_acc = evaluate(
+            let held_out = evaluate_held_out(
                 &self.model,
                 &self.test,
                 &self.input_shape,
@@ -319,8 +393,11 @@ impl ClassifierRun {
             let summary = EpochSummary {
                 epoch,
                 loss: (loss_sum / seen.max(1) as f64) as f32,
-                test_acc,
+                test_acc: held_out.acc,
                 img_per_s: seen as f32 / train_secs,
+                train_acc: right as f32 / seen.max(1) as f32,
+                test_loss: held_out.loss,
+                predictions: Some(Arc::new(held_out.predictions)),
             };
             summaries.push(summary.clone());
             if on(&Progress::Epoch(summary), self.opt.as_mut(), &self.model) == Control::Stop {

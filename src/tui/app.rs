@@ -99,8 +99,14 @@ pub struct App {
     pub conv: ConvPane,
     /// The small lessons' step-by-step state (None for MNIST lessons).
     pub stepper: Option<Stepper>,
+    /// The backprop lesson's view (it takes the whole screen).
+    pub backprop: Option<views::backprop::BackpropPane>,
+    /// The tensor-basics lesson's prompt (it takes the whole screen).
+    pub prompt: Option<views::prompt::PromptPane>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
+    /// The held-out predictions per epoch: confusion matrix and mistakes.
+    pub mistakes: super::mistakes::Mistakes,
     /// Where the MNIST lessons train (`--device`); the status line names it.
     /// The small lessons step on the CPU engine whatever it is.
     pub device: Device,
@@ -116,6 +122,15 @@ pub struct App {
     /// The Model pane edits a small lesson's layers (`m`) instead of
     /// showing its parameters and update.
     pub small_model_editing: bool,
+    /// Predict, then reveal (key Q) and `--transcript`.
+    pub quiz: super::quiz::Quiz,
+    /// Draw a digit: the Dataset pane's canvas (key d, MNIST lessons).
+    pub canvas: super::canvas::Canvas,
+    /// The rewind timeline's cursor and what the panes draw at it.
+    pub rewind: super::rewind::Rewind,
+    /// `--data`: the MNIST-format directory the lab reads (None: the
+    /// shipped sample), for the script `c` writes.
+    pub data_dir: Option<std::path::PathBuf>,
     tx: Sender<Event>,
 }
 
@@ -124,8 +139,16 @@ impl App {
     pub fn new(lesson: Lesson, data: Arc<Mnist>, ascii: bool, tx: Sender<Event>) -> App {
         let hyper = lesson.defaults.clone();
         let stepper = match lesson.task {
-            Task::Classifier { .. } => None,
+            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => None,
             _ => Stepper::new(&lesson, &hyper).ok(),
+        };
+        let backprop = match &lesson.task {
+            Task::Backprop { expr, at } => Some(views::backprop::BackpropPane::new(expr, at)),
+            _ => None,
+        };
+        let prompt = match &lesson.task {
+            Task::TensorCode { code } => Some(views::prompt::PromptPane::new(code)),
+            _ => None,
         };
         App {
             dataset: DatasetPane::new(&data),
@@ -133,6 +156,8 @@ impl App {
             loss: LossPane::default(),
             conv: ConvPane::new(&data),
             stepper,
+            backprop,
+            prompt,
             lesson,
             hyper,
             data,
@@ -147,6 +172,7 @@ impl App {
             message: None,
             area: Rect::new(0, 0, 80, 24),
             training: TrainingRun::new(),
+            mistakes: Default::default(),
             device: Device::Cpu,
             message_seen: None,
             message_ticks: 0,
@@ -154,6 +180,10 @@ impl App {
             predict_prompt: None,
             small_model_editing: false,
             files: Default::default(),
+            data_dir: None,
+            rewind: Default::default(),
+            canvas: Default::default(),
+            quiz: Default::default(),
             tx,
         }
     }
@@ -171,6 +201,18 @@ impl App {
     /// The same lab with the files `--load`, `--save` and `--history` name.
     pub fn with_files(mut self, files: super::files::LabFiles) -> App {
         self.files = files;
+        self
+    }
+
+    /// The same lab appending each Space step to `--transcript FILE.md`.
+    pub fn with_transcript(mut self, path: Option<std::path::PathBuf>) -> App {
+        self.quiz.transcript = path;
+        self
+    }
+
+    /// The same lab reading `--data dir` (None: the shipped sample).
+    pub fn with_data_dir(mut self, dir: Option<std::path::PathBuf>) -> App {
+        self.data_dir = dir;
         self
     }
 
@@ -193,6 +235,7 @@ impl App {
         };
         self.dataset
             .refresh(&self.data, &input_shape, model.as_ref());
+        self.canvas.refresh(&input_shape, model.as_ref());
         self.conv.refresh(model.as_ref(), &self.data);
     }
 
@@ -215,7 +258,14 @@ impl App {
         if self.show_help {
             return self.help_key(key);
         }
-        // N, p, A, m and the prompt p opens (see small_lab.rs)
+        if self.worked_key(key) {
+            return;
+        }
+        // a quiz question waits for its answer (q still quits)
+        if self.quiz_key(key) {
+            return;
+        }
+        // N, b, p, A, m and the prompt p opens (see small_lab.rs)
         if self.small_lesson_key(key) {
             return;
         }
@@ -229,12 +279,45 @@ impl App {
                 return;
             }
         }
+        // the canvas, when shown, takes its keys (Space, +/-, arrows) first
+        if self.canvas_key(key) {
+            return;
+        }
         match keymap::intent(&key, self.zoomed) {
             Some(intent) => self.apply(intent),
             None => {
                 self.pane_key(key);
             }
         }
+    }
+
+    /// A key for a worked lesson's view (backprop, the tensor prompt), which takes its keys
+    /// before the lab's; while a line is typed every key is the view's but
+    /// Ctrl-C. True if the view used it.
+    fn worked_key(&mut self, key: KeyEvent) -> bool {
+        if let Some(p) = self.prompt.as_mut() {
+            if p.active && keymap::is_interrupt(&key) {
+                self.quit();
+                return true;
+            }
+            let used = p.handle_key(key);
+            if used {
+                self.announce_finish();
+            }
+            return used;
+        }
+        let Some(b) = self.backprop.as_mut() else {
+            return false;
+        };
+        if b.is_editing() && keymap::is_interrupt(&key) {
+            self.quit();
+            return true;
+        }
+        let used = b.handle_key(key);
+        if used {
+            self.announce_finish();
+        }
+        used
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
@@ -304,6 +387,12 @@ impl App {
     /// Whether this lesson has run to its end: every epoch of a small
     /// lesson stepped, or a classifier's training finished (not stopped).
     pub fn lesson_finished(&self) -> bool {
+        if let Some(b) = &self.backprop {
+            return b.done() && !b.xor_view;
+        }
+        if let Some(p) = &self.prompt {
+            return p.done();
+        }
         match &self.stepper {
             Some(s) => s.session.done(),
             None => self.training.state == TrainState::Finished && self.training.completed(),
@@ -344,16 +433,93 @@ impl App {
         let files = super::files::LabFiles::new(f.load.clone(), f.save.clone(), f.history.clone());
         *self = App::new(lesson, self.data.clone(), self.ascii, self.tx.clone())
             .with_device(self.device.clone(), None)
-            .with_files(files);
+            .with_files(files)
+            .with_data_dir(self.data_dir.clone())
+            .with_transcript(self.quiz.transcript.clone());
         self.area = area;
         self.focus = focus;
         self.mono = mono;
         self.message = Some(format!("opened lesson {name}"));
     }
 
+    /// Show held-out digit `index` in the Dataset pane, and in the Conv/Pool
+    /// pane's walk and feature maps.
+    pub fn show_held_out(&mut self, index: usize) {
+        self.dataset.show_held_out(index);
+        let learned = self.conv.trained.learned().cloned();
+        self.conv.set_digit(index, &self.data, learned.as_ref());
+    }
+
+    /// `m`: the next held-out digit the model gets wrong.
+    pub fn next_mistake(&mut self) {
+        let from = match self.dataset.split {
+            views::dataset::Split::Test => self.dataset.index,
+            views::dataset::Split::Train => usize::MAX % self.data.test.len().max(1),
+        };
+        match self.mistakes.next_wrong(from, &self.data.test.labels) {
+            Some(i) => {
+                self.dataset.filter = None;
+                self.show_held_out(i);
+            }
+            None if self.mistakes.latest.is_none() => {
+                self.message = Some("m shows the model's mistakes after an epoch (s trains)".into())
+            }
+            None => self.message = Some("the model gets every held-out digit right".into()),
+        }
+    }
+
+    /// The Loss pane's confusion matrix: `C` shows it (`c` writes code), arrows (pane
+    /// open) move the cursor, Enter browses that cell's digits in the
+    /// Dataset pane. True if the key was used.
+    fn confusion_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        if key.code == KeyCode::Char('C') {
+            self.loss.show_confusion = !self.loss.show_confusion;
+            return true;
+        }
+        if !self.loss.show_confusion {
+            return false;
+        }
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.mistakes.move_cursor(-1, 0),
+            KeyCode::Down | KeyCode::Char('j') => self.mistakes.move_cursor(1, 0),
+            KeyCode::Left | KeyCode::Char('h') => self.mistakes.move_cursor(0, -1),
+            KeyCode::Right => self.mistakes.move_cursor(0, 1),
+            KeyCode::Enter => {
+                let images = self.mistakes.cell_images(&self.data.test.labels);
+                let (label, predicted) = self.mistakes.cursor;
+                if images.is_empty() {
+                    self.message =
+                        Some(format!("no held-out {label} was predicted as {predicted}"));
+                    return true;
+                }
+                self.message = Some(format!(
+                    "Dataset pane: the {} held-out {label}s predicted as {predicted} (x: all digits)",
+                    images.len()
+                ));
+                self.dataset.set_filter(views::dataset::CellFilter {
+                    label: label as u8,
+                    predicted: predicted as u8,
+                    images,
+                });
+                let i = self.dataset.index;
+                self.show_held_out(i);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Give a key to the focused pane; true if it used it.
     fn pane_key(&mut self, key: KeyEvent) -> bool {
         match self.focus {
+            PaneId::Dataset if key.code == crossterm::event::KeyCode::Char('m') => {
+                self.next_mistake();
+                true
+            }
             PaneId::Dataset => {
                 let used = self.dataset.handle_key(key, &self.data);
                 // the Conv/Pool pane follows the held-out digit being looked at
@@ -372,7 +538,9 @@ impl App {
                 }
                 used
             }
-            PaneId::Loss => self.loss.handle_key(key),
+            PaneId::Loss => {
+                self.confusion_key(key) || self.timeline_key(key) || self.loss.handle_key(key)
+            }
             PaneId::Conv => {
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
@@ -381,6 +549,10 @@ impl App {
     }
 
     pub fn apply(&mut self, intent: Intent) {
+        // a key that trains leaves a rewound view for live
+        if matches!(intent, Intent::Step | Intent::StartPause | Intent::Reset) {
+            self.go_live();
+        }
         match intent {
             Intent::Quit => self.quit(),
             Intent::ToggleHelp => {
@@ -409,10 +581,15 @@ impl App {
             Intent::ToggleLogScale => self.loss.log_scale = !self.loss.log_scale,
             Intent::SaveCheckpoint => self.save_checkpoint(),
             Intent::OpenCheckpoint => self.open_checkpoint(),
+            Intent::WriteCode => self.write_code(),
+            Intent::ToggleQuiz => self.toggle_quiz(),
         }
     }
 
     fn on_mouse(&mut self, m: MouseEvent) {
+        if self.canvas_mouse(m) {
+            return;
+        }
         if let MouseEventKind::Down(MouseButton::Left) = m.kind {
             let at = Position::new(m.column, m.row);
             if self.zoomed {
@@ -465,6 +642,18 @@ impl App {
     }
 
     fn step(&mut self) {
+        if self.quiz_before_step() {
+            return;
+        }
+        let steps = self.stepper.as_ref().map_or(0, |s| s.costs.len());
+        self.step_now();
+        if self.stepper.as_ref().is_some_and(|s| s.costs.len() > steps) {
+            self.write_transcript(None);
+        }
+    }
+
+    /// One step of the small lesson, now (the quiz has had its say).
+    pub fn step_now(&mut self) {
         match self.stepper.as_mut() {
             Some(s) => {
                 self.message = s.step_once().err();
@@ -481,18 +670,16 @@ impl App {
     fn reset(&mut self) {
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
-            self.loss = LossPane {
-                log_scale: self.loss.log_scale,
-                ..LossPane::default()
-            };
+            // the run's curve stays as a ghost
+            self.loss.restart();
             self.loss.sync_costs(s);
             return;
         }
         self.training.reset();
-        self.loss = LossPane {
-            log_scale: self.loss.log_scale,
-            ..LossPane::default()
-        };
+        self.mistakes.clear();
+        self.dataset.filter = None;
+        self.rewind.clear();
+        self.loss.restart();
         self.message = None;
     }
 
@@ -539,14 +726,18 @@ impl App {
             }
             return;
         }
-        let run = ClassifierRun::on_device(
-            &specs,
-            input_shape,
-            self.data.train.clone(),
-            self.data.test.clone(),
-            &self.hyper,
-            self.device.clone(),
-        );
+        // overfit-mnist trains on its first 500 images
+        let train = crate::lessons::files::training_images(self.data.train.clone(), &self.hyper);
+        let run = train.and_then(|train| {
+            ClassifierRun::on_device(
+                &specs,
+                input_shape,
+                train,
+                self.data.test.clone(),
+                &self.hyper,
+                self.device.clone(),
+            )
+        });
         let mut run = match run {
             Ok(r) => r,
             Err(e) => {
@@ -562,10 +753,15 @@ impl App {
             .start(run, move |ev| tx.send(Event::Train(ev)).is_ok())
         {
             Ok(()) => {
-                self.loss = LossPane {
-                    log_scale: self.loss.log_scale,
-                    ..LossPane::default()
-                };
+                self.mistakes.clear();
+                self.dataset.filter = None;
+                // the last run's curve stays as a ghost, labelled with its settings
+                self.loss.restart();
+                self.loss.label = Some(views::loss_chart::ghosts::run_label(
+                    self.hyper.lr,
+                    &self.hyper.optimizer,
+                ));
+                self.rewind.clear();
                 // a CNN's conv1 filters are shown learning (the worker sends snapshots)
                 if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
                     self.conv.show_filters = true;
@@ -593,6 +789,12 @@ impl App {
             }
             TrainEvent::Epoch(s) => {
                 self.loss.push_epoch(&s);
+                if let Some(p) = &s.predictions {
+                    self.mistakes
+                        .record(Some(s.epoch), p.clone(), &self.data.test.labels);
+                }
+                // the worker sends the epoch's end model right after this
+                self.rewind.pending = Some(s.epoch);
                 if let Some(e) = self.files.record_epoch(&s) {
                     self.message = Some(e);
                 }
@@ -619,7 +821,12 @@ impl App {
             // the state changed: "training started" and the like are stale
             TrainEvent::Paused => self.message = Some("training paused (s resumes)".into()),
             TrainEvent::Resumed => self.message = Some("training resumed".into()),
-            TrainEvent::Started { .. } | TrainEvent::Snapshot(_) => {}
+            TrainEvent::Snapshot(_) => {
+                if let Some(epoch) = self.rewind.pending.take() {
+                    self.record_epoch_model(epoch);
+                }
+            }
+            TrainEvent::Started { .. } => {}
         }
     }
 }

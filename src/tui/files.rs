@@ -126,10 +126,10 @@ impl App {
             epoch: self.training.progress.epochs_done,
             seed: h.seed,
             data: self.data.source.clone(),
-            optimizer: h.optimizer.clone(),
+            optimizer: h.optimizer.name().to_string(),
             lr: h.lr,
-            momentum: h.momentum,
-            weight_decay: h.weight_decay,
+            momentum: h.optimizer.momentum(),
+            weight_decay: h.optimizer.weight_decay(),
             batch_size: h.batch_size,
         }
     }
@@ -220,6 +220,20 @@ impl App {
             ),
         });
         self.files.loaded = Some(ck);
+        // its held-out predictions, for the confusion matrix and the mistakes
+        self.mistakes.clear();
+        self.dataset.filter = None;
+        let held_out = crate::train::evaluate_held_out(
+            &model,
+            &self.data.test,
+            &input_shape,
+            crate::train::classifier::EVAL_BATCH,
+            &crate::backend::Device::Cpu,
+        );
+        if let Ok(h) = held_out {
+            self.mistakes
+                .record(None, Arc::new(h.predictions), &self.data.test.labels);
+        }
         self.set_trained(Some(Arc::new(model)));
     }
 
@@ -246,7 +260,9 @@ impl App {
                     run.done_epochs = saved.epoch;
                     run.epochs = saved.epoch + self.hyper.epochs;
                     resuming = true;
-                    if saved.optimizer.eq_ignore_ascii_case(&self.hyper.optimizer)
+                    if saved
+                        .optimizer
+                        .eq_ignore_ascii_case(self.hyper.optimizer.name())
                         && run.opt.load_state(ck.optimizer_state.clone()).is_err()
                     {
                         note = Some("the optimizer state did not fit: a fresh one".into());

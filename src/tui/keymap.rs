@@ -35,6 +35,10 @@ pub enum Intent {
     SaveCheckpoint,
     /// o: open a checkpoint or .safetensors file (MNIST lessons).
     OpenCheckpoint,
+    /// c: write the lesson and its settings as a PyTorch script.
+    WriteCode,
+    /// Q: predict, then reveal (small lessons).
+    ToggleQuiz,
 }
 
 /// Every key the status bar and help overlay list: (keys, what they do).
@@ -67,6 +71,14 @@ pub const HELP: &[(&str, &str)] = &[
         "o",
         "open a checkpoint or .safetensors file: --load PATH, else the one w writes",
     ),
+    (
+        "c",
+        "write the lesson with these settings as PyTorch code: LESSON.py (next to --save)",
+    ),
+    (
+        "Q",
+        "quiz (small lessons): predict before each Space step, 1-3 answer (--transcript FILE.md)",
+    ),
     ("?", "this help"),
     ("q", "quit (also while training)"),
 ];
@@ -95,6 +107,8 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Char('L') => Intent::Lessons,
         KeyCode::Char('w') => Intent::SaveCheckpoint,
         KeyCode::Char('o') => Intent::OpenCheckpoint,
+        KeyCode::Char('c') => Intent::WriteCode,
+        KeyCode::Char('Q') => Intent::ToggleQuiz,
         KeyCode::Enter if !zoomed => Intent::Open,
         KeyCode::Left if !zoomed => Intent::FocusLeft,
         KeyCode::Right if !zoomed => Intent::FocusRight,
@@ -102,4 +116,11 @@ pub fn intent(key: &KeyEvent, zoomed: bool) -> Option<Intent> {
         KeyCode::Down if !zoomed => Intent::FocusDown,
         _ => return None,
     })
+}
+
+/// Ctrl-C: quits even while a line is being typed.
+pub fn is_interrupt(key: &KeyEvent) -> bool {
+    key.kind != KeyEventKind::Release
+        && key.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(key.code, KeyCode::Char('c'))
 }

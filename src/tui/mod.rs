@@ -2,22 +2,31 @@
 //! lesson definitions as `dl-lab run`.
 //!
 //! - `app.rs`: state and `App::update(event)` (no terminal, testable)
+//! - `canvas.rs`: draw a digit for the trained model (Dataset pane, key d)
+//! - `code_file.rs`: key `c`, the lesson as a PyTorch script
 //! - `event.rs`: the one event stream (input, ticks, the training worker)
 //! - `files.rs`: checkpoints (`w`, `o`, `--load`, `--save`) and `--history`
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
+//! - `quiz.rs`: predict, then reveal (key Q) and `--transcript FILE.md`
 //! - `remember.rs`: the last lesson, kept in the user's config directory
+//! - `rewind.rs`: the run's history and the Loss pane's timeline over it
 //! - `small_lab.rs`: the small lessons' keys N (normalise), p (predict), A, m
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
 
 pub mod app;
+pub mod canvas;
+pub mod code_file;
 pub mod event;
 pub mod files;
 pub mod format;
 pub mod keymap;
+pub mod mistakes;
+pub mod quiz;
 pub mod remember;
+pub mod rewind;
 mod small_lab;
 pub mod stepper;
 pub mod training;
@@ -124,6 +133,8 @@ pub struct LabOptions {
     pub save: Option<std::path::PathBuf>,
     /// A CSV row per finished epoch.
     pub history: Option<std::path::PathBuf>,
+    /// Each Space step's equations and quiz answers, appended as Markdown.
+    pub transcript: Option<std::path::PathBuf>,
 }
 
 impl From<&crate::cli::Cli> for LabOptions {
@@ -136,6 +147,7 @@ impl From<&crate::cli::Cli> for LabOptions {
             load: cli.load.clone(),
             save: cli.save.clone(),
             history: cli.history.clone(),
+            transcript: cli.transcript.clone(),
         }
     }
 }
@@ -244,7 +256,9 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     let files = files::LabFiles::new(cli.load.clone(), cli.save.clone(), cli.history.clone());
     let mut app = App::new(lesson, Arc::new(data), cli.ascii, tx)
         .with_device(device, note)
-        .with_files(files);
+        .with_files(files)
+        .with_data_dir(cli.data.clone())
+        .with_transcript(cli.transcript.clone());
     app.mono = no_color_requested();
     if cli.load.is_some() && !open_list {
         app.open_checkpoint();

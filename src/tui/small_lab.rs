@@ -50,10 +50,12 @@ impl App {
         let mut h = s.hyper().clone();
         h.normalize = !h.normalize;
         let lesson = s.lesson().clone();
+        self.rewind.go_live();
+        self.loss.rewound = None;
         match s.restart(&lesson, &h) {
             Ok(()) => {
                 self.hyper.normalize = h.normalize;
-                self.loss.reset_costs();
+                self.loss.reset_costs(s);
                 self.loss.sync_costs(s);
                 self.message = Some(if h.normalize {
                     "inputs standardised, (x − mean) / std: lesson restarted (N undoes)".into()
@@ -86,10 +88,12 @@ impl App {
             _ => 0,
         };
         let lesson = s.lesson().clone();
+        self.rewind.go_live();
+        self.loss.rewound = None;
         match s.restart(&lesson, &h) {
             Ok(()) => {
                 self.hyper.batch_size = h.batch_size;
-                self.loss.reset_costs();
+                self.loss.reset_costs(s);
                 self.loss.sync_costs(s);
                 self.message = Some(match h.batch_size {
                     0 => "full batch again: lesson restarted (b: mini-batches)".into(),
@@ -233,9 +237,11 @@ impl App {
             *model = SmallModel::Layers(specs);
         }
         let h = s.hyper().clone();
+        self.rewind.go_live();
+        self.loss.rewound = None;
         match s.restart(&lesson, &h) {
             Ok(()) => {
-                self.loss.reset_costs();
+                self.loss.reset_costs(s);
                 self.loss.sync_costs(s);
                 self.message = Some("lesson restarted with the edited model".into());
             }

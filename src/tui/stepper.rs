@@ -28,6 +28,16 @@ pub const RUNAWAY_FACTOR: f32 = 2.0;
 /// still redraws (and reads keys) every tick of `event::TICK_MS` = 100 ms.
 pub const TICK_BUDGET_MS: u64 = 60;
 
+/// What the lab records of one step, to draw it again when rewound
+/// (see `tui::rewind`): the parameters before it, the step's record
+/// (cost, gradients, parameters after) and the learning rate it used.
+#[derive(Clone, Debug)]
+pub struct Snap {
+    pub before: Vec<(String, Array)>,
+    pub record: EpochRecord,
+    pub lr: f32,
+}
+
 /// The cost and the gradients at the current parameters: what the next step uses.
 #[derive(Clone, Debug)]
 pub struct Slope {
@@ -70,6 +80,10 @@ pub struct Stepper {
     /// Set while the cost keeps rising (the learning rate is too large);
     /// stepping goes on, running by itself stops.
     pub running_away: Option<String>,
+    /// Each step, by epoch, for the Loss pane's rewind timeline.
+    pub history: super::rewind::Timeline<Snap>,
+    /// The lesson's findings that hold now ([`Lesson::findings`]).
+    pub findings: Vec<String>,
 }
 
 /// The current value of every parameter.
@@ -126,7 +140,7 @@ impl Stepper {
         let session = SmallSession::new(lesson, hyper, None)?;
         let before = param_arrays(&session);
         let now = slope(&session);
-        Ok(Stepper {
+        let mut stepper = Stepper {
             lesson: lesson.clone(),
             hyper: hyper.clone(),
             session,
@@ -142,7 +156,62 @@ impl Stepper {
             auto: false,
             diverged: None,
             running_away: None,
-        })
+            history: super::rewind::Timeline::new(super::rewind::SMALL_CAPACITY),
+            findings: Vec::new(),
+        };
+        stepper.update_findings();
+        Ok(stepper)
+    }
+
+    /// Decide the lesson's checks for the parameters and cost now.
+    fn update_findings(&mut self) {
+        self.findings = match &self.now {
+            Some(now) => self
+                .lesson
+                .findings(&self.session, now.cost)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+    }
+
+    /// The lesson as it was after the `i`-th recorded step (see
+    /// [`Stepper::history`]): its parameters, that step's record, the costs
+    /// up to it and (gd-scalar) the trail, so the views draw it as they
+    /// drew it then. The result is for drawing; stepping it would start
+    /// from a fresh optimizer.
+    pub fn at(&self, i: usize) -> Result<Stepper, String> {
+        let (epoch, snap) = self
+            .history
+            .get(i)
+            .ok_or_else(|| format!("no recorded step {i}"))?;
+        let mut s = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        s.set_lr(snap.lr);
+        for ((_, t), (_, v)) in s.session.params().iter().zip(&snap.record.params) {
+            t.set_data(v.clone());
+        }
+        s.session.epoch = epoch + 1;
+        s.before = snap.before.clone();
+        s.last = Some(snap.record.clone());
+        s.last_lr = snap.lr;
+        s.costs = self.costs[..(epoch + 1).min(self.costs.len())].to_vec();
+        let steps = (epoch + 1) * s.session.steps_per_epoch();
+        s.step_costs = self.step_costs[..steps.min(self.step_costs.len())].to_vec();
+        s.session.steps = steps;
+        s.predict_x = self.predict_x.clone();
+        s.show_activations = self.show_activations;
+        if matches!(self.lesson.task, Task::Scalar { .. }) {
+            let past: Vec<(f32, f32)> = (0..=i)
+                .filter_map(|k| {
+                    let (_, p) = self.history.get(k)?;
+                    let x = p.before.first()?.1.iter().next().copied()?;
+                    Some((x, p.record.cost))
+                })
+                .collect();
+            s.trail = past[past.len().saturating_sub(TRAIL_LEN)..].to_vec();
+        }
+        s.now = slope(&s.session);
+        s.update_findings();
+        Ok(s)
     }
 
     pub fn lesson(&self) -> &Lesson {
@@ -156,9 +225,8 @@ impl Stepper {
     /// Whether each update is exactly p ← p − lr·∂cost/∂p (SGD without
     /// momentum or weight decay), so the views may write it out that way.
     pub fn plain_sgd(&self) -> bool {
-        self.hyper.optimizer == "sgd"
-            && self.hyper.momentum == 0.0
-            && self.hyper.weight_decay == 0.0
+        self.hyper.optimizer
+            == crate::train::OptimizerSettings::new(crate::optim::OptimizerKind::Sgd)
     }
 
     pub fn lr(&self) -> f32 {
@@ -210,6 +278,7 @@ impl Stepper {
     pub fn step_once(&mut self) -> Result<(), String> {
         self.advance()?;
         self.now = slope(&self.session);
+        self.update_findings();
         self.check_runaway()
     }
 
@@ -238,6 +307,14 @@ impl Stepper {
                         self.trail.remove(0);
                     }
                 }
+                self.history.push(
+                    r.epoch,
+                    Snap {
+                        before: before.clone(),
+                        record: r.clone(),
+                        lr,
+                    },
+                );
                 self.before = before;
                 self.costs.push(r.cost);
                 self.step_costs.extend_from_slice(&r.step_costs);
@@ -274,7 +351,14 @@ impl Stepper {
                 .all(|w| w[1] > w[0]);
         let lowest = path.iter().copied().fold(f32::INFINITY, f32::min);
         let last = path.last().copied().unwrap_or(0.0);
-        if rising && last > RUNAWAY_FACTOR * lowest.max(f32::MIN_POSITIVE) {
+        // a cost that can go below 0 (the momentum lesson's valleys) has no
+        // "twice its lowest": there, climbing above where it started is
+        let limit = if lowest > 0.0 {
+            RUNAWAY_FACTOR * lowest
+        } else {
+            path.first().copied().unwrap_or(0.0).max(f32::MIN_POSITIVE)
+        };
+        if rising && last > limit {
             let from = path[n - RUNAWAY_RISES - 1];
             let msg = format!(
                 "diverging: the cost rose {RUNAWAY_RISES} steps in a row ({} → {}); lr {} is too large. \
@@ -315,6 +399,7 @@ impl Stepper {
             }
         }
         self.now = slope(&self.session);
+        self.update_findings();
         if stopped.is_some() {
             self.auto = false;
             return stopped;

@@ -13,10 +13,16 @@
 //! CNN where the CPU has AVX-512. It and the AVX2+FMA kernel used before sum
 //! each element's products in the same order, with fused multiply-adds, so
 //! the switch changes no result.
+//!
+//! The product is asked of `matrixmultiply::sgemm` directly rather than
+//! through ndarray, so that C need not be zeroed first (with β = 0 sgemm
+//! never reads it) and so that a Linear layer's bias can be C's starting
+//! value (β = 1): `x·Wᵀ + b` in one pass over C instead of a product and a
+//! broadcast add. Each element is still the same dot product over the same k
+//! blocks, so neither changes a value.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::parallel::prelude::*;
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 
 /// Below this many multiply-adds (m·k·n) one thread is faster than splitting:
 /// about 0.1 ms of work against a few µs to wake the other threads.
@@ -28,36 +34,323 @@ const PAR_MIN_SPLIT: usize = 32;
 
 /// (m, k) @ (k, n) → (m, n), row-major. Views may be transposed (any strides).
 pub fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    product(a, b, None)
+}
+
+/// (m, k) @ (k, n) + bias, `bias` (n,) added to every row: a Linear layer's
+/// x·Wᵀ + b with C starting at the bias (the same values as the product
+/// followed by a broadcast add).
+pub fn matmul_bias(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: &[f32]) -> Array2<f32> {
+    assert_eq!(bias.len(), b.ncols(), "one bias per output column");
+    product(a, b, Some(bias))
+}
+
+fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>) -> Array2<f32> {
     let ((m, k), n) = (a.dim(), b.ncols());
-    // Always a row-major result (`a.dot(&b)` returns a column-major one
-    // when both inputs are, and every later op would pay to reorder it).
-    // The layout of C does not change its values: each element is the
-    // same dot product over the same k blocks.
-    let mut c = Array2::<f32>::zeros((m, n));
+    assert_eq!(k, b.nrows(), "inner dimensions agree");
+    let len = m * n;
     let threads = rayon::current_num_threads();
     // Inside a rayon task (a conv's per-image product) the caller already
     // keeps the threads busy.
     let nested = rayon::current_thread_index().is_some();
     let large =
         m.saturating_mul(k).saturating_mul(n) >= PAR_MIN_MACS && m.max(n) >= 2 * PAR_MIN_SPLIT;
-    if nested || threads < 2 || !large {
-        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
-        return c;
+    let one_thread = nested || threads < 2 || !large;
+    let (sa, sb) = (a.strides(), b.strides());
+    let (a_ptr, b_ptr) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    // Always a row-major result (`a.dot(&b)` returns a column-major one
+    // when both inputs are, and every later op would pay to reorder it).
+    if one_thread && len > 0 && k > 0 && n <= small::MAX_N && k <= small::MAX_K {
+        let mut c: Vec<f32> = Vec::with_capacity(len);
+        // SAFETY: a and b are live views with these strides; C has room for
+        // m·n values, all of which `small::product` writes when it says so.
+        let done = unsafe {
+            small::product(
+                m,
+                k,
+                n,
+                (a_ptr, sa),
+                (b_ptr, sb),
+                bias,
+                c.as_mut_ptr() as usize,
+            )
+        };
+        if done {
+            unsafe { c.set_len(len) };
+            return Array2::from_shape_vec((m, n), c).expect("m·n values");
+        }
     }
-    // Split the longer side of C across the threads; as above, the values
-    // do not depend on the split or the number of threads.
-    if m >= n {
+    // Past matrixmultiply's k-block (256) C would take the bias before the
+    // second block's sums, not after all of them: there the bias is added
+    // after the product, as a separate add would.
+    let (bias, bias_after) = match bias {
+        Some(bias) if k > small::MAX_K => (None, Some(bias)),
+        bias => (bias, None),
+    };
+    let mut c: Vec<f32> = match bias {
+        Some(bias) => {
+            let mut c = Vec::with_capacity(len);
+            (0..m).for_each(|_| c.extend_from_slice(bias));
+            c
+        }
+        None if k == 0 => vec![0.0; len],
+        // filled by sgemm below, which with β = 0 never reads C
+        None => Vec::with_capacity(len),
+    };
+    if len == 0 || k == 0 {
+        return Array2::from_shape_vec((m, n), c).expect("m·n values");
+    }
+    let beta = if bias.is_some() { 1.0 } else { 0.0 };
+    let c_ptr = c.as_mut_ptr() as usize;
+    // rows r0..r1 and columns c0..c1 of C
+    let block = |(r0, r1): (usize, usize), (c0, c1): (usize, usize)| {
+        // SAFETY: a and b are live views whose strides are given with them;
+        // the block offsets stay inside them (r1 ≤ m, c1 ≤ n). C has room for
+        // m·n values, row stride n, and blocks given to different threads
+        // are disjoint. With β = 0 sgemm only writes C ("if β is zero, then
+        // C does not need to be initialized", matrixmultiply's docs).
+        unsafe {
+            let a = (a_ptr as *const f32).offset(r0 as isize * sa[0]);
+            let b = (b_ptr as *const f32).offset(c0 as isize * sb[1]);
+            let c = (c_ptr as *mut f32).add(r0 * n + c0);
+            matrixmultiply::sgemm(
+                r1 - r0,
+                k,
+                c1 - c0,
+                1.0,
+                a,
+                sa[0],
+                sa[1],
+                b,
+                sb[0],
+                sb[1],
+                beta,
+                c,
+                n as isize,
+                1,
+            );
+        }
+    };
+    if one_thread {
+        block((0, m), (0, n));
+    } else if m >= n {
+        // Split the longer side of C across the threads; as above, the
+        // values do not depend on the split or the number of threads.
         let rows = m.div_ceil(threads).max(PAR_MIN_SPLIT);
-        c.axis_chunks_iter_mut(Axis(0), rows)
+        (0..m.div_ceil(rows))
             .into_par_iter()
-            .zip(a.axis_chunks_iter(Axis(0), rows))
-            .for_each(|(mut c, a)| general_mat_mul(1.0, &a, &b, 0.0, &mut c));
+            .for_each(|i| block((i * rows, ((i + 1) * rows).min(m)), (0, n)));
     } else {
         let cols = n.div_ceil(threads).max(PAR_MIN_SPLIT);
-        c.axis_chunks_iter_mut(Axis(1), cols)
+        (0..n.div_ceil(cols))
             .into_par_iter()
-            .zip(b.axis_chunks_iter(Axis(1), cols))
-            .for_each(|(mut c, b)| general_mat_mul(1.0, &a, &b, 0.0, &mut c));
+            .for_each(|j| block((0, m), (j * cols, ((j + 1) * cols).min(n))));
     }
-    c
+    // SAFETY: every one of the m·n elements was written by exactly one block
+    // above (or C was filled with the bias, already len long).
+    unsafe { c.set_len(len) };
+    if let Some(bias) = bias_after {
+        for row in c.chunks_exact_mut(n) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    }
+    Array2::from_shape_vec((m, n), c).expect("m·n values")
+}
+
+/// Products with few output columns and a short inner dimension, as the
+/// small lessons' MLPs make (1000 × 6 · 6 × 10): matrixmultiply would pack
+/// all of A into panels first, which costs as much as the product. Here
+/// each row of C is computed straight from A's row and B (copied once into
+/// a small contiguous block).
+///
+/// The arithmetic is matrixmultiply's: every element is one fused
+/// multiply-add chain over k in order, starting at 0, then added to the bias
+/// (or to 0), so the values are the same to the bit. Only with k up to
+/// matrixmultiply's k-block (256), where it too makes a single chain.
+mod small {
+    pub(super) const MAX_N: usize = 16;
+    pub(super) const MAX_K: usize = 256;
+
+    /// C (m, n), row-major at `c`, = A·B (+ bias). Returns false, writing
+    /// nothing, where the CPU lacks FMA or AVX2.
+    ///
+    /// # Safety
+    /// `a` and `b` point at live (m, k) and (k, n) matrices with the strides
+    /// given; `c` has room for m·n values; n ≤ MAX_N, k ≤ MAX_K.
+    pub(super) unsafe fn product(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: (usize, &[isize]),
+        b: (usize, &[isize]),
+        bias: Option<&[f32]>,
+        c: usize,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+        {
+            let (ap, sa) = (a.0 as *const f32, (a.1[0], a.1[1]));
+            let bp = b.0 as *const f32;
+            // B padded with zero columns to a whole vector of 8 or 16
+            let width = if n <= 8 { 8 } else { 16 };
+            let mut bb = vec![0.0f32; k * width];
+            for p in 0..k {
+                for j in 0..n {
+                    bb[p * width + j] = *bp.offset(p as isize * b.1[0] + j as isize * b.1[1]);
+                }
+            }
+            let mut bias_row = [0.0f32; MAX_N];
+            if let Some(bias) = bias {
+                bias_row[..n].copy_from_slice(bias);
+            }
+            let c = c as *mut f32;
+            match width {
+                8 => rows::<1>(m, k, n, ap, sa, &bb, &bias_row, c),
+                _ => rows::<2>(m, k, n, ap, sa, &bb, &bias_row, c),
+            }
+            return true;
+        }
+        let _ = (m, k, n, a, b, bias, c);
+        false
+    }
+
+    /// Every row of C: V vectors of 8 lanes (8 or 16 columns) in
+    /// registers, the first `n` of them kept. A row's whole vectors are
+    /// stored where they fit in C (lanes past `n` land on the next row,
+    /// which is written after), the last rows lane by lane.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows<const V: usize>(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        (ra, ca): (isize, isize),
+        b: &[f32],
+        bias: &[f32; MAX_N],
+        c: *mut f32,
+    ) {
+        use std::arch::x86_64::*;
+        let w = 8 * V;
+        debug_assert!(b.len() >= k * w && n <= w);
+        let mut bv = [_mm256_setzero_ps(); V];
+        for (v, bv) in bv.iter_mut().enumerate() {
+            *bv = _mm256_loadu_ps(bias.as_ptr().add(8 * v));
+        }
+        let bp = b.as_ptr();
+        for i in 0..m {
+            let row = a.offset(i as isize * ra);
+            let mut acc = [_mm256_setzero_ps(); V];
+            for p in 0..k {
+                let x = _mm256_set1_ps(*row.offset(p as isize * ca));
+                for (v, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp.add(p * w + 8 * v)), *acc);
+                }
+            }
+            let out = c.add(i * n);
+            if i * n + w <= m * n {
+                for v in 0..V {
+                    _mm256_storeu_ps(out.add(8 * v), _mm256_add_ps(acc[v], bv[v]));
+                }
+            } else {
+                let mut lanes = [0.0f32; MAX_N];
+                for v in 0..V {
+                    _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * v), _mm256_add_ps(acc[v], bv[v]));
+                }
+                std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::linalg::general_mat_mul;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn random(rng: &mut StdRng, r: usize, c: usize) -> Array2<f32> {
+        Array2::from_shape_fn((r, c), |_| rng.random_range(-1.0f32..1.0))
+    }
+
+    /// ndarray's product (matrixmultiply through ndarray, C zeroed first),
+    /// plus the bias added afterwards: the reference every path must equal.
+    fn reference(
+        a: ArrayView2<'_, f32>,
+        b: ArrayView2<'_, f32>,
+        bias: Option<&[f32]>,
+    ) -> Array2<f32> {
+        let mut c = Array2::<f32>::zeros((a.nrows(), b.ncols()));
+        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        if let Some(bias) = bias {
+            for mut row in c.rows_mut() {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_path_equals_matrixmultiply_to_the_bit() {
+        let mut rng = StdRng::seed_from_u64(7);
+        // the small kernel (n ≤ 16, k ≤ 256, 8- and 16-lane rows, rows whose
+        // vectors spill into the next row and the last rows that cannot),
+        // matrixmultiply alone (k or n past the small limits), and the
+        // threaded split by rows and by columns
+        let shapes = [
+            (1, 1, 1),
+            (3, 1, 6),
+            (1000, 6, 10),
+            (1000, 10, 6),
+            (1000, 6, 1),
+            (5, 3, 2),
+            (17, 256, 16),
+            (9, 7, 9),
+            (4, 257, 5),
+            (33, 20, 17),
+            (600, 64, 40),
+            (40, 64, 700),
+        ];
+        for (m, k, n) in shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = if ta {
+                    random(&mut rng, k, m)
+                } else {
+                    random(&mut rng, m, k)
+                };
+                let b = if tb {
+                    random(&mut rng, n, k)
+                } else {
+                    random(&mut rng, k, n)
+                };
+                let av = if ta { a.t() } else { a.view() };
+                let bv = if tb { b.t() } else { b.view() };
+                let bias: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+                assert_eq!(
+                    matmul(av, bv),
+                    reference(av, bv, None),
+                    "{m}x{k}x{n} ta={ta} tb={tb}"
+                );
+                assert_eq!(
+                    matmul_bias(av, bv, &bias),
+                    reference(av, bv, Some(&bias)),
+                    "{m}x{k}x{n} ta={ta} tb={tb} with bias"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_products() {
+        let a = Array2::<f32>::zeros((3, 0));
+        let b = Array2::<f32>::zeros((0, 2));
+        assert_eq!(matmul(a.view(), b.view()), Array2::<f32>::zeros((3, 2)));
+        let c = matmul_bias(a.view(), b.view(), &[1.5, -2.0]);
+        assert_eq!(c, ndarray::arr2(&[[1.5, -2.0], [1.5, -2.0], [1.5, -2.0]]));
+        let a = Array2::<f32>::zeros((0, 4));
+        let b = Array2::<f32>::ones((4, 3));
+        assert_eq!(matmul(a.view(), b.view()).dim(), (0, 3));
+    }
 }

@@ -144,6 +144,18 @@ impl BackendStorage for Array {
         Ok(matmul::matmul(a, b).into_dyn())
     }
 
+    fn linear(&self, w: &Self, b: &Self, relu: bool) -> Result<Self> {
+        let (x, w) = (as_2d(self)?, as_2d(w)?);
+        let b = b.as_standard_layout();
+        let bias = b.as_slice().expect("standard layout is contiguous");
+        let mut y = matmul::matmul_bias(x, w.reversed_axes(), bias);
+        if relu {
+            // as UnaryOp::Relu: negatives to 0, a NaN kept
+            y.mapv_inplace(|v| if v < 0.0 { 0.0 } else { v });
+        }
+        Ok(y.into_dyn())
+    }
+
     fn conv2d(&self, w: &Self, geom: &ConvGeometry) -> Result<Self> {
         Ok(conv::conv2d(self, w, geom, winograd::Epilogue::default()))
     }

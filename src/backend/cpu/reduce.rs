@@ -72,6 +72,19 @@ fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
         acc.par_chunks_mut(PIECE)
             .enumerate()
             .for_each(|(i, a)| add_rows(i * PIECE, a));
+    } else if len > 0 && len <= 16 {
+        // a Linear bias's (N, F) → (F,) with few features: rows of a length
+        // known when compiled, so each row's adds are unrolled (the same sums
+        // in the same order as the loop below)
+        macro_rules! fixed {
+            ($($l:literal)*) => {
+                match len {
+                    $($l => sum_rows_fixed::<$l>(src, &mut acc),)*
+                    _ => unreachable!("len is 1..=16"),
+                }
+            };
+        }
+        fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
     } else if len > 0 {
         // whole rows, e.g. a Linear bias's (N, F) → (F,): F independent sums
         for row in src.chunks_exact(len) {
@@ -79,6 +92,18 @@ fn sum_leading(g: &ndarray::ArrayRef<f32, IxDyn>) -> Array {
         }
     }
     Array::from_shape_vec(IxDyn(rest), acc).expect("one sum per remaining element")
+}
+
+/// acc[j] += row[j] for every row of `src` (rows of `L` values), in row order.
+fn sum_rows_fixed<const L: usize>(src: &[f32], acc: &mut [f32]) {
+    let mut a = [0.0f32; L];
+    for row in src.chunks_exact(L) {
+        let row: &[f32; L] = row.try_into().expect("chunks of L");
+        for j in 0..L {
+            a[j] += row[j];
+        }
+    }
+    acc.copy_from_slice(&a);
 }
 
 /// Split a shape around `axis` into (outer, len, inner) so that element

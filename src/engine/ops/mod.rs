@@ -30,6 +30,14 @@ pub enum Op {
     Bce(Tensor, Tensor),
     // matmul.rs
     MatMul(Tensor, Tensor),
+    /// A Linear layer, x·Wᵀ + b, and ReLU after it when `relu`; backward
+    /// reads ReLU's mask from the output.
+    Linear {
+        input: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        relu: bool,
+    },
     // reduce.rs
     Sum {
         input: Tensor,
@@ -106,6 +114,8 @@ impl Op {
             },
             Op::Bce(..) => "binary_cross_entropy",
             Op::MatMul(..) => "matmul",
+            Op::Linear { relu: false, .. } => "linear",
+            Op::Linear { relu: true, .. } => "linear_relu",
             Op::Sum { .. } => "sum",
             Op::Max { .. } | Op::MaxAll { .. } => "max",
             Op::LogSoftmax { .. } => "log_softmax",
@@ -144,6 +154,12 @@ impl Op {
                 weight,
                 bias,
                 ..
+            }
+            | Op::Linear {
+                input,
+                weight,
+                bias,
+                ..
             } => vec![input, weight, bias],
             Op::Unary(x, _)
             | Op::Reshape(x)
@@ -174,6 +190,12 @@ impl Op {
                 f(b);
             }
             Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                ..
+            }
+            | Op::Linear {
                 input,
                 weight,
                 bias,
@@ -218,6 +240,12 @@ impl Op {
             Op::Unary(x, f) => ew::unary_backward(grad_out, x, *f, out, store),
             Op::Bce(p, y) => ew::bce_backward(grad_out, p, y, store),
             Op::MatMul(a, b) => matmul::matmul_backward(&grad_out, a, b, store),
+            Op::Linear {
+                input,
+                weight,
+                bias,
+                relu,
+            } => matmul::linear_backward(grad_out, out, (input, weight, bias), *relu, store),
             Op::Sum {
                 input,
                 axes,

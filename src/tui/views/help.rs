@@ -27,8 +27,15 @@ const KEY_COL_MAX: usize = 16;
 
 /// The focused pane's (or view's) name and its keys.
 pub fn pane_keys(app: &App) -> (String, &'static [(&'static str, &'static str)]) {
+    if app.backprop.is_some() {
+        return ("Backprop view".into(), super::backprop::KEYS);
+    }
+    if app.prompt.is_some() {
+        return ("Tensor prompt".into(), super::prompt::KEYS);
+    }
     let keys = match app.focus {
         PaneId::Dataset | PaneId::Model if app.stepper.is_some() => stepper_view::KEYS,
+        PaneId::Dataset if app.canvas.on => crate::tui::canvas::KEYS,
         PaneId::Dataset => dataset::KEYS,
         PaneId::Model => model_builder::KEYS,
         PaneId::Loss => loss_chart::KEYS,

@@ -9,12 +9,16 @@
 //! - `shade.rs`: a matrix (digit, kernel, feature map) as shaded cells
 //! - `text.rs`: display width and word wrap, shared by the panes
 
+pub mod backprop;
+pub mod canvas_view;
 pub mod conv_viz;
 pub mod dataset;
 pub mod help;
+pub mod line_edit;
 pub mod loss_chart;
 pub mod model_builder;
 pub mod plain;
+pub mod prompt;
 pub mod shade;
 pub mod stepper_view;
 mod text;
@@ -50,6 +54,8 @@ pub struct ViewContext<'a> {
     pub hyper: &'a crate::lessons::Hyper,
     /// The file the model's weights were opened from (key o), by name.
     pub weights: Option<String>,
+    /// The held-out predictions per epoch: confusion matrix, mistakes.
+    pub mistakes: &'a crate::tui::mistakes::Mistakes,
 }
 
 impl App {
@@ -65,6 +71,7 @@ impl App {
             stepper: self.stepper.as_ref(),
             hyper: &self.hyper,
             weights: self.files.loaded_name(),
+            mistakes: &self.mistakes,
         }
     }
 }
@@ -97,6 +104,11 @@ const ASCII_BORDER: border::Set = border::Set {
     horizontal_top: "-",
     horizontal_bottom: "-",
 };
+
+/// The plain ASCII border set (for boxes drawn inside a pane).
+pub(crate) fn ascii_border() -> border::Set<'static> {
+    ASCII_BORDER
+}
 
 /// Focused ASCII panes get '#' borders.
 const ASCII_BORDER_FOCUSED: border::Set = border::Set {
@@ -148,7 +160,11 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    if app.zoomed {
+    if let Some(b) = &app.backprop {
+        backprop::render(b, app.ascii, main, buf);
+    } else if let Some(p) = &app.prompt {
+        prompt::render(p, app.ascii, main, buf);
+    } else if app.zoomed {
         render_pane(app, app.focus, main, buf, true);
     } else {
         for (pane, rect) in PaneId::ALL.iter().zip(pane_areas(area)) {
@@ -156,6 +172,7 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     status_bar(app, status, buf);
+    crate::tui::quiz::render_question(app, main, buf);
     if app.show_help {
         help::render(app, main, buf);
     }
@@ -175,6 +192,9 @@ pub fn render_to(app: &App, area: Rect, buf: &mut Buffer) {
 /// [`ViewContext`]; none sees the whole `App`.
 pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed: bool) {
     let focused = app.focus == pane;
+    if crate::tui::rewind::render_rewound(app, pane, area, buf, focused, zoomed) {
+        return;
+    }
     let cx = app.view_context();
     match pane {
         PaneId::Dataset if cx.stepper.is_some() => {
@@ -187,6 +207,9 @@ pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed
             stepper_view::render_model(&cx, area, buf, focused)
         }
         PaneId::Conv if cx.stepper.is_some() => stepper_view::render_graph(&cx, area, buf, focused),
+        PaneId::Dataset if app.canvas.on => {
+            canvas_view::render(&app.canvas, &cx, area, buf, focused)
+        }
         PaneId::Dataset => dataset::render_pane(&app.dataset, &cx, area, buf, focused, zoomed),
         PaneId::Model => model_builder::render_pane(&app.builder, &cx, area, buf, focused, zoomed),
         PaneId::Loss => loss_chart::render_pane(&app.loss, &cx, area, buf, focused, zoomed),
@@ -225,7 +248,11 @@ pub const ALWAYS_KEYS: &str = "? help  q quit";
 /// at the right end. The other hints give way first (whole hints, from the
 /// last), then the message is cut with `…`.
 fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let state_keys: &[&str] = if app.stepper.is_some() {
+    let state_keys: &[&str] = if let Some(b) = &app.backprop {
+        b.status_keys()
+    } else if let Some(p) = &app.prompt {
+        p.status_keys()
+    } else if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
         match app.training.state {

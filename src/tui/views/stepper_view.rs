@@ -64,7 +64,7 @@ pub const WRITE_OUT_MAX: usize = 12;
 /// What a small lesson's picture is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// gd-scalar: y = (x−3)² + 4 and the point x.
+    /// A scalar objective (gd-scalar, momentum): its curve and the point x.
     Scalar,
     /// One input: the points and the model's curve.
     Curve,
@@ -86,7 +86,9 @@ impl Kind {
                     _ => Kind::Table,
                 }
             }
-            Task::Classifier { .. } => Kind::Table,
+            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => {
+                Kind::Table
+            }
         }
     }
 }
@@ -289,6 +291,12 @@ fn header(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     }
     let mut lines = vec![Line::from(first)];
     lines.extend(cost_text(s, usize::from(width)).map(Line::raw));
+    // the lesson's findings: all along for an objective (x at a minimum),
+    // at the end for the others (their panes show the fit as it goes)
+    if e.done() || s.lesson().objective().is_some() {
+        let green = Style::new().fg(Color::Green);
+        lines.extend(s.findings.iter().map(|f| Line::styled(f.clone(), green)));
+    }
     lines
 }
 

@@ -104,6 +104,25 @@ pub struct DatasetPane {
     /// Computed in `App::update` when the model or the image changes
     /// ([`DatasetPane::refresh`]); drawing only reads it.
     prediction: Option<Cached>,
+    /// Browsing only the held-out digits of one confusion cell (chosen
+    /// with Enter in the Loss pane's matrix); `x` browses all again.
+    pub filter: Option<CellFilter>,
+}
+
+/// The held-out digits of one confusion-matrix cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellFilter {
+    pub label: u8,
+    pub predicted: u8,
+    /// Their indices in the held-out set, in order.
+    pub images: Vec<usize>,
+}
+
+impl CellFilter {
+    /// The shown image's place in the cell (0-based), if it is one of them.
+    pub fn position(&self, index: usize) -> Option<usize> {
+        self.images.iter().position(|&i| i == index)
+    }
 }
 
 /// This pane's keys, for the help (`?`): (keys, what they do). Arrows
@@ -117,6 +136,18 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Home / End", "first / last image"),
     ("0-9", "the next image of that class"),
     ("t", "training set / held-out set"),
+    (
+        "m",
+        "after an epoch: the next held-out digit the model gets wrong",
+    ),
+    (
+        "x",
+        "browse every digit again (after choosing a confusion cell)",
+    ),
+    (
+        "d",
+        "draw a digit for the trained model (see tui/canvas.rs)",
+    ),
     (
         "D / F",
         "download the full MNIST / Fashion-MNIST (then reopen with --data mnist)",
@@ -145,7 +176,24 @@ impl DatasetPane {
             self.fetch = None;
         }
         let len = self.set(data).len();
+        let by = match key.code {
+            KeyCode::PageDown | KeyCode::Right => Some(1),
+            KeyCode::PageUp | KeyCode::Left => Some(-1),
+            KeyCode::Down => Some(BIG_STEP as isize),
+            KeyCode::Up => Some(-(BIG_STEP as isize)),
+            _ => None,
+        };
+        if let (Some(by), Some(f)) = (by, &self.filter) {
+            if self.split == Split::Test && !f.images.is_empty() {
+                // within the chosen cell's digits
+                let n = f.images.len();
+                let at = f.position(self.index).unwrap_or(0) as isize;
+                self.index = f.images[(at + by).rem_euclid(n as isize) as usize];
+                return true;
+            }
+        }
         match key.code {
+            KeyCode::Char('x') if self.filter.is_some() => self.filter = None,
             KeyCode::PageDown | KeyCode::Right => self.step(1, len),
             KeyCode::PageUp | KeyCode::Left => self.step(-1, len),
             KeyCode::Down => self.step(BIG_STEP as isize, len),
@@ -153,6 +201,7 @@ impl DatasetPane {
             KeyCode::Home => self.index = 0,
             KeyCode::End => self.index = len.saturating_sub(1),
             KeyCode::Char('t') => {
+                self.filter = None;
                 self.split = self.split.other();
                 std::mem::swap(&mut self.index, &mut self.other_index);
                 self.index = self.index.min(self.set(data).len().saturating_sub(1));
@@ -167,6 +216,23 @@ impl DatasetPane {
             _ => return false,
         }
         true
+    }
+
+    /// Show held-out image `index` (a jump from the mistakes).
+    pub fn show_held_out(&mut self, index: usize) {
+        if self.split != Split::Test {
+            std::mem::swap(&mut self.index, &mut self.other_index);
+            self.split = Split::Test;
+        }
+        self.index = index;
+    }
+
+    /// Browse only `filter`'s digits, from its first.
+    pub fn set_filter(&mut self, filter: CellFilter) {
+        if let Some(&first) = filter.images.first() {
+            self.show_held_out(first);
+        }
+        self.filter = Some(filter);
     }
 
     /// Move by `by` images, wrapping around at either end.

@@ -136,6 +136,40 @@ fn prediction_lines(
     lines
 }
 
+/// The chosen confusion cell ("4→9: 2 of 12") and how this digit's
+/// prediction changed over the epochs ("1: 3 41% → 2: 8 77%").
+fn mistake_lines(pane: &DatasetPane, cx: &ViewContext, roomy: bool) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(f) = &pane.filter {
+        let at = f
+            .position(pane.index)
+            .map_or("-".into(), |i| (i + 1).to_string());
+        lines.push(Line::styled(
+            format!(
+                "cell {}→{}: {at} of {} · x all",
+                f.label,
+                f.predicted,
+                f.images.len()
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    let history = cx.mistakes.digit_history(pane.index);
+    if history.len() >= 2 {
+        let keep = if roomy { 6 } else { 2 };
+        let parts: Vec<String> = history[history.len().saturating_sub(keep)..]
+            .iter()
+            .map(|(e, c, p)| format!("{e}: {c} {:.0}%", p * 100.0))
+            .collect();
+        let more = if history.len() > keep { "… " } else { "" };
+        lines.push(Line::styled(
+            format!("by epoch: {more}{}", parts.join(" → ")),
+            dim(),
+        ));
+    }
+    lines
+}
+
 fn texts(
     pane: &DatasetPane,
     cx: &ViewContext,
@@ -194,6 +228,9 @@ fn texts(
         side.push(Line::raw(""));
     }
     side.extend(prediction_lines(pane, cx, set, roomy, fashion));
+    if pane.split == Split::Test {
+        side.extend(mistake_lines(pane, cx, roomy));
+    }
 
     let other = pane.split.other();
     let mut footer = Vec::new();
@@ -255,12 +292,12 @@ fn keys_line(zoomed: bool, roomy: bool, ascii: bool, other: Split) -> Option<Str
         };
         Some(format!(
             "keys: {arrows} · PgUp/PgDn ±1 · Home/End first/last · 0-9 next image of that class · \
-             t show the {} set · Esc back",
+             m next mistake · t show the {} set · Esc back",
             other.name()
         ))
     } else if roomy {
         Some(format!(
-            "keys: PgDn/PgUp ±1 image · Home/End first/last · 0-9 next image of that class · t show the {} set",
+            "keys: PgDn/PgUp ±1 image · Home/End first/last · 0-9 next image of that class · m next mistake · t show the {} set",
             other.name()
         ))
     } else {

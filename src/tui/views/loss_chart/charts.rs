@@ -19,7 +19,8 @@ use crate::tui::format::distinct_ticks;
 /// Loss (or cost) per step with its smoothed line; `full` adds the legend.
 pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     let h = &v.pane.losses;
-    let Some((x0, x1)) = h.x_range() else {
+    // the live curve and the earlier runs' ghosts share the axes
+    let Some((x0, x1)) = v.pane.x_span() else {
         let what = if per_epoch(v) {
             "no cost yet: Space takes a step"
         } else {
@@ -32,7 +33,7 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
         return;
     }
     let log = v.pane.log_scale;
-    let floor = h.min_positive().unwrap_or(1e-12);
+    let floor = v.pane.min_positive_y().unwrap_or(1e-12);
     let map = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
         pts.iter()
             .map(|&(x, y)| (x, if log { y.max(floor).log10() } else { y }))
@@ -40,7 +41,29 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     };
     let raw = map(h.points());
     let smooth = map(h.smoothed());
-    let (lo, hi) = h.y_range().unwrap_or((0.0, 1.0));
+    // the held-out loss after each epoch, at the step that epoch ends on
+    let per = v.cx.run.progress.batches_per_epoch.max(1) as f64;
+    let held: Vec<(f64, f64)> = if per_epoch(v) {
+        Vec::new()
+    } else {
+        let pts: Vec<(f64, f64)> = v
+            .pane
+            .test_loss
+            .points()
+            .iter()
+            .map(|&(e, l)| (e * per, l))
+            .collect();
+        map(&pts)
+    };
+    let ghost_pts: Vec<Vec<(f64, f64)>> = v.pane.ghosts.iter().map(|g| map(&g.points)).collect();
+    // the live curve and the ghosts, and the held-out loss where it is drawn
+    let (lo, hi) = v.pane.y_span().unwrap_or((0.0, 1.0));
+    let (lo, hi) = v
+        .pane
+        .test_loss
+        .y_range()
+        .filter(|_| !held.is_empty())
+        .map_or((lo, hi), |(a, b)| (lo.min(a), hi.max(b)));
     let (lo, hi) = if log {
         (lo.max(floor).log10(), hi.max(floor).log10())
     } else {
@@ -55,26 +78,49 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
         what.to_string()
     };
     let x_title = if per_epoch(v) { "epoch" } else { "step" };
-    let x1 = x1.max(x0 + 1.0);
+    let x1 = held.iter().map(|p| p.0).fold(x1, f64::max).max(x0 + 1.0);
     let ascii = v.cx.ascii;
-    let mut sets = vec![Dataset::default()
-        .name(if h.stride() > 1 {
-            format!("{what} (mean of {})", h.stride())
-        } else {
-            format!("{what} per {x_title}")
+    // the ghosts first, so the live curve is drawn over them
+    let mut sets: Vec<Dataset> = v
+        .pane
+        .ghosts
+        .iter()
+        .zip(&ghost_pts)
+        .enumerate()
+        .map(|(i, (g, pts))| {
+            Dataset::default()
+                .name(g.label.clone())
+                .marker(if ascii {
+                    Marker::Custom(',')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(super::ghosts::ghost_style(i))
+                .data(pts)
         })
-        .marker(if ascii {
-            Marker::Custom('.')
-        } else {
-            Marker::Braille
-        })
-        .graph_type(GraphType::Line)
-        .style(Style::new().fg(if per_epoch(v) {
-            Color::Yellow
-        } else {
-            Color::Gray
-        }))
-        .data(&raw)];
+        .collect();
+    let live_name = match (&v.pane.label, v.pane.ghosts.is_empty()) {
+        (Some(label), false) => label.clone(),
+        _ if h.stride() > 1 => format!("{what} (mean of {})", h.stride()),
+        _ => format!("{what} per {x_title}"),
+    };
+    sets.push(
+        Dataset::default()
+            .name(live_name)
+            .marker(if ascii {
+                Marker::Custom('.')
+            } else {
+                Marker::Braille
+            })
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(if per_epoch(v) {
+                Color::Yellow
+            } else {
+                Color::Gray
+            }))
+            .data(&raw),
+    );
     if !per_epoch(v) {
         sets.push(
             Dataset::default()
@@ -87,6 +133,50 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(Color::Yellow))
                 .data(&smooth),
+        );
+    }
+    if !held.is_empty() {
+        let (line, dot) = if ascii {
+            (Marker::Custom('-'), Marker::Custom('x'))
+        } else {
+            (Marker::Braille, Marker::Dot)
+        };
+        let red = Style::new().fg(Color::LightRed);
+        sets.push(
+            Dataset::default()
+                .name("held-out loss")
+                .marker(line)
+                .graph_type(GraphType::Line)
+                .style(red)
+                .data(&held),
+        );
+        sets.push(
+            Dataset::default()
+                .marker(dot)
+                .graph_type(GraphType::Scatter)
+                .style(red)
+                .data(&held),
+        );
+    }
+    // the rewound epoch: a vertical line across the chart
+    let cursor: Vec<(f64, f64)> = v
+        .pane
+        .rewound
+        .iter()
+        .flat_map(|&(x, _)| [(x, lo), (x, hi)])
+        .collect();
+    if !cursor.is_empty() {
+        sets.push(
+            Dataset::default()
+                .name("rewound to")
+                .marker(if ascii {
+                    Marker::Custom('|')
+                } else {
+                    Marker::Braille
+                })
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::White))
+                .data(&cursor),
         );
     }
     let axis_style = Style::new().fg(Color::Gray);
@@ -118,17 +208,19 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
     chart.render(area, buf);
 }
 
-/// Held-out accuracy per epoch, in percent, on its own axis.
+/// Held-out (green) and training (cyan) accuracy per epoch, in percent, on
+/// their own axis: the gap between them is overfitting.
 pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
     // on the loss chart's x unit: epoch e (from 1) ends at step e × batches
     let per = v.cx.run.progress.batches_per_epoch.max(1) as f64;
-    let pts: Vec<(f64, f64)> = v
-        .pane
-        .accuracy
-        .points()
-        .iter()
-        .map(|&(e, a)| (e * per, a * 100.0))
-        .collect();
+    let on_steps = |s: &crate::train::history::Series| -> Vec<(f64, f64)> {
+        s.points()
+            .iter()
+            .map(|&(e, a)| (e * per, a * 100.0))
+            .collect()
+    };
+    let pts = on_steps(&v.pane.accuracy);
+    let train = on_steps(&v.pane.train_accuracy);
     if pts.is_empty() {
         notice("test accuracy: after the first epoch", area, buf);
         return;
@@ -141,7 +233,7 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
         _ => per,
     };
     let x1 = pts.iter().map(|p| p.0).fold(planned, f64::max);
-    let lo = pts.iter().map(|p| p.1).fold(100.0, f64::min);
+    let lo = pts.iter().chain(&train).map(|p| p.1).fold(100.0, f64::min);
     let lo = ((lo - 5.0) / 10.0).floor().max(0.0) * 10.0;
     let (line, dot) = if v.cx.ascii {
         (Marker::Custom('.'), Marker::Custom('o'))
@@ -149,8 +241,16 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
         (Marker::Braille, Marker::Dot)
     };
     let green = Style::new().fg(Color::Green);
+    let cyan = Style::new().fg(Color::Cyan);
     let chart = Chart::new(vec![
         Dataset::default()
+            .name("train")
+            .marker(line)
+            .graph_type(GraphType::Line)
+            .style(cyan)
+            .data(&train),
+        Dataset::default()
+            .name("held-out")
             .marker(line)
             .graph_type(GraphType::Line)
             .style(green)
@@ -175,7 +275,7 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
     )
     .y_axis(
         Axis::default()
-            .title("test acc %")
+            .title("acc %")
             .style(Style::new().fg(Color::Gray))
             .bounds([lo, 100.0])
             .labels(distinct_ticks(vec![
@@ -184,6 +284,9 @@ pub(super) fn acc_chart(v: &View, area: Rect, buf: &mut Buffer) {
                 "100 %".to_string(),
             ])),
     );
+    let chart = chart
+        .legend_position(Some(LegendPosition::BottomRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(2, 3)));
     chart.render(area, buf);
 }
 

@@ -188,6 +188,18 @@ fn side_fields(v: &View) -> Vec<Field> {
                 "speed, last epoch",
                 format!("{} img/s", fmt::rate(e.img_per_s)),
             ));
+            // the pair to compare: a training accuracy far above the
+            // held-out one is overfitting
+            all.push(field(
+                String::new(),
+                "train accuracy",
+                format!("{:.1} %", e.train_acc * 100.0),
+            ));
+            all.push(field(
+                String::new(),
+                "held-out loss",
+                fmt_value(e.test_loss as f64),
+            ));
         }
         if let Some((e, a)) = v.pane.best {
             all.push(field(

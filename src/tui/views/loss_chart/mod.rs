@@ -1,5 +1,6 @@
-//! The Loss pane: training loss per step (raw and smoothed), held-out
-//! accuracy per epoch, and the run's counters (epoch, step, progress with
+//! The Loss pane: training loss per step (raw and smoothed) with the
+//! held-out loss after each epoch, training and held-out accuracy per epoch
+//! (the gap between them is overfitting), and the run's counters (epoch, step, progress with
 //! ETA, img/s, current loss, last accuracy). For the small lessons the same
 //! pane charts the cost per epoch.
 //!
@@ -14,11 +15,14 @@
 //! - `counters.rs`: the counters (state, epoch, step, speed, …), flowed into
 //!   rows in the overview or listed in a column when opened; the progress bar
 //! - `charts.rs`: the loss (or cost) chart and the accuracy chart
+//! - `confusion.rs`: `C`, the held-out confusion matrix and per-class accuracy
 //! - `format.rs`: numbers, counts and durations as the pane writes them
 
 mod charts;
+mod confusion;
 mod counters;
 mod format;
+pub mod ghosts;
 
 pub use format::{fmt_secs, fmt_value};
 
@@ -55,6 +59,18 @@ const MIN_INNER: (u16, u16) = (16, 2);
 /// This pane's keys, for the help (`?`): (keys, what they do).
 pub const KEYS: &[(&str, &str)] = &[
     ("l", "loss axis: linear / log scale"),
+    (
+        "C",
+        "MNIST: the held-out confusion matrix and per-class accuracy / the charts",
+    ),
+    (
+        "arrows, Enter",
+        "open, matrix shown: choose a cell; its digits go to the Dataset pane",
+    ),
+    (
+        "[ / ]",
+        "rewind: the pictures and filters at an earlier recorded epoch / later (open: also left / right; { } ten)",
+    ),
     ("s", "start / pause / resume training"),
     (
         "+ / -",
@@ -69,11 +85,24 @@ pub struct LossPane {
     pub losses: LossHistory,
     /// (epoch, held-out accuracy in 0..=1).
     pub accuracy: Series,
+    /// (epoch, training accuracy in 0..=1: the running accuracy over its batches).
+    pub train_accuracy: Series,
+    /// (epoch, mean held-out cross-entropy).
+    pub test_loss: Series,
     pub last_epoch: Option<EpochSummary>,
     /// Best held-out accuracy so far and its epoch.
     pub best: Option<(usize, f32)>,
     /// The x axis counts epochs (small lessons) rather than steps.
     pub per_epoch: bool,
+    /// `C`: the held-out confusion matrix in place of the charts.
+    pub show_confusion: bool,
+    /// This run's settings ("lr 0.1 sgd"), its label once it is a ghost.
+    pub label: Option<String>,
+    /// Earlier runs' curves, newest first (see [`ghosts`]).
+    pub ghosts: Vec<ghosts::Ghost>,
+    /// The rewound epoch the other panes show: its x on the chart and
+    /// "epoch k of n (rewound)" (None: live).
+    pub rewound: Option<(f64, String)>,
 }
 
 impl Default for LossPane {
@@ -82,9 +111,15 @@ impl Default for LossPane {
             log_scale: false,
             losses: LossHistory::default(),
             accuracy: Series::new(ACC_CAPACITY),
+            train_accuracy: Series::new(ACC_CAPACITY),
+            test_loss: Series::new(ACC_CAPACITY),
             last_epoch: None,
             best: None,
             per_epoch: false,
+            show_confusion: false,
+            label: None,
+            ghosts: Vec::new(),
+            rewound: None,
         }
     }
 }
@@ -99,15 +134,27 @@ impl LossPane {
 
     pub fn push_epoch(&mut self, s: &EpochSummary) {
         self.accuracy.push(s.epoch as f64, s.test_acc as f64);
+        self.train_accuracy.push(s.epoch as f64, s.train_acc as f64);
+        if s.test_loss.is_finite() {
+            self.test_loss.push(s.epoch as f64, s.test_loss as f64);
+        }
         if self.best.is_none_or(|(_, a)| s.test_acc > a) {
             self.best = Some((s.epoch, s.test_acc));
         }
         self.last_epoch = Some(s.clone());
     }
 
-    /// Forget the small lesson's costs (it restarted with another model or settings).
-    pub fn reset_costs(&mut self) {
-        self.losses = LossHistory::default();
+    /// A fresh chart for the small lesson `s`, restarted with another model
+    /// or settings: the last run's curve stays as a ghost, unless the x axis
+    /// changed between epochs and mini-batch steps (then no ghosts: they
+    /// would be drawn against the wrong axis).
+    pub fn reset_costs(&mut self, s: &Stepper) {
+        let per_epoch = s.session.steps_per_epoch() == 1;
+        let same_axis = per_epoch == self.per_epoch;
+        self.restart();
+        if !same_axis {
+            self.ghosts.clear();
+        }
     }
 
     /// Mirror a small lesson's cost history (appending only what is new).
@@ -120,6 +167,9 @@ impl LossPane {
         } else {
             &s.step_costs
         };
+        if !s.costs.is_empty() {
+            self.label = Some(ghosts::run_label(s.last_lr, &s.hyper().optimizer));
+        }
         if costs.len() < self.losses.pushed() {
             self.losses = LossHistory::default();
         }
@@ -153,18 +203,49 @@ pub fn render_pane(
     zoomed: bool,
 ) {
     let v = &View { pane, cx };
-    let mut block = pane_block("Loss", focused, v.cx.ascii);
-    if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
+    let title = match &pane.rewound {
+        Some((_, label)) => format!("Loss · {label}"),
+        None => "Loss".to_string(),
+    };
+    let mut block = pane_block(&title, focused, v.cx.ascii);
+    if !pane.ghosts.is_empty() {
+        // the runs on the chart, each in its colour: this one, then the ghosts
+        let dash = if v.cx.ascii { "-" } else { "─" };
+        let now = pane.label.as_deref().unwrap_or("this run");
+        let mut spans = vec![Span::styled(
+            format!(" {dash} {now} "),
+            Style::new().fg(if per_epoch(v) {
+                Color::Yellow
+            } else {
+                Color::Gray
+            }),
+        )];
+        for (i, g) in pane.ghosts.iter().enumerate() {
+            spans.push(Span::styled(
+                format!("{dash} {} ", g.label),
+                ghosts::ghost_style(i),
+            ));
+        }
+        block = block.title_bottom(Line::from(spans));
+    } else if !zoomed && !per_epoch(v) && v.pane.losses.x_range().is_some() {
         // the overview's chart has no room for ratatui's legend box: name
         // its two lines in the bottom border, each in its own colour
         let dash = if v.cx.ascii { "-" } else { "─" };
-        block = block.title_bottom(Line::from(vec![
+        let held = v.pane.test_loss.points().first().is_some();
+        let mut names = vec![
             Span::styled(
-                format!(" {dash} loss per step "),
+                format!(" {dash} loss{} ", if held { "" } else { " per step" }),
                 Style::new().fg(Color::Gray),
             ),
             Span::styled(format!("{dash} smoothed "), Style::new().fg(Color::Yellow)),
-        ]));
+        ];
+        if held {
+            names.push(Span::styled(
+                format!("{dash} held-out "),
+                Style::new().fg(Color::LightRed),
+            ));
+        }
+        block = block.title_bottom(Line::from(names));
     }
     let inner = block.inner(area);
     block.render(area, buf);
@@ -192,6 +273,13 @@ pub fn render_pane(
         )
         .render(top, buf);
         rest = below;
+    }
+    if v.pane.show_confusion && v.cx.stepper.is_none() {
+        confusion::render(v, rest, buf);
+        if ascii {
+            asciify(inner, buf);
+        }
+        return;
     }
     if zoomed && rest.width >= SIDE_WIDTH + 24 {
         let [charts, side] =

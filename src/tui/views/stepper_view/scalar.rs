@@ -1,9 +1,12 @@
-//! gd-scalar: the chart of y = (x−3)² + 4 with the current point, its
-//! tangent (slope dy/dx) and a trail of past points, and the step written out
+//! A scalar objective (gd-scalar, momentum): the chart of the lesson's
+//! y(x) over its window with the current point, its tangent (slope dy/dx), a
+//! trail of past points and the known minimum, and the step written out
 //! (x ← x − lr·dy/dx = 5.000 − 0.1·4.000 = 4.600).
 //!
-//! With plain SGD, x − 3 ← (1 − 2·lr)(x − 3): the factor 1 − 2·lr says
-//! whether x converges (|k| < 1), bounces 5 ↔ 1 for ever (lr 1) or diverges.
+//! Near a minimum m with curvature c = y″(m), plain SGD does
+//! x − m ← (1 − c·lr)(x − m): the factor says whether x converges (|k| < 1),
+//! bounces for ever (gd-scalar's lr 1: 5 ↔ 1) or diverges. For a parabola
+//! that holds everywhere, not only near m.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,14 +16,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
 use super::{header, lr_text, num, trouble, update_numbers};
+use crate::lessons::Objective;
 use crate::tui::stepper::Stepper;
 use crate::tui::views::pane_block;
 
-/// The x window shown while the point stays inside it.
-pub const X_WINDOW: [f64; 2] = [-1.0, 7.0];
-
-fn f(x: f64) -> f64 {
-    (x - 3.0).powi(2) + 4.0
+/// The lesson's objective (every lesson drawn here has one).
+fn objective(s: &Stepper) -> Option<&Objective> {
+    s.lesson().objective()
 }
 
 /// The current x (NaN if the session has none).
@@ -61,14 +63,14 @@ pub(super) fn ticked_axis(title: &'static str, [lo, hi]: [f64; 2]) -> Axis<'stat
         ]))
 }
 
-/// [`X_WINDOW`], grown (with a margin) to hold every point given.
-fn window(xs: impl Iterator<Item = f64>) -> [f64; 2] {
-    let [mut lo, mut hi] = X_WINDOW;
+/// The objective's window, grown (with a margin) to hold every point given.
+fn window(start: [f64; 2], xs: impl Iterator<Item = f64>) -> [f64; 2] {
+    let [mut lo, mut hi] = start;
     for x in xs.filter(|x| x.is_finite()) {
         lo = lo.min(x);
         hi = hi.max(x);
     }
-    if [lo, hi] != X_WINDOW {
+    if [lo, hi] != start {
         let pad = 0.08 * (hi - lo);
         lo -= pad;
         hi += pad;
@@ -77,15 +79,43 @@ fn window(xs: impl Iterator<Item = f64>) -> [f64; 2] {
 }
 
 pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
+    let Some(o) = objective(s) else {
+        return ratatui::widgets::Paragraph::new("no objective")
+            .block(pane_block("Dataset", focused, ascii))
+            .render(area, buf);
+    };
+    let f = |x: f64| o.eval(x);
     let x = f64::from(current_x(s));
     let g = f64::from(current_grad(s));
-    let [lo, hi] = window(s.trail.iter().map(|&(tx, _)| f64::from(tx)).chain([x]));
-    let top = f(lo).max(f(hi)) * 1.05;
+    let [lo, hi] = window(
+        o.window.map(f64::from),
+        s.trail.iter().map(|&(tx, _)| f64::from(tx)).chain([x]),
+    );
     let n = (usize::from(area.width) * 2).clamp(16, 400);
     let curve: Vec<(f64, f64)> = (0..=n)
         .map(|i| lo + (hi - lo) * i as f64 / n as f64)
         .map(|x| (x, f(x)))
+        .filter(|(_, y)| y.is_finite())
         .collect();
+    // y from the curve's lowest point (or 0, whichever is lower) to 5% over its highest
+    let (ymin, ymax) = curve
+        .iter()
+        .fold((0.0f64, f64::NEG_INFINITY), |(a, b), &(_, y)| {
+            (a.min(y), b.max(y))
+        });
+    let ymax = if ymax.is_finite() { ymax } else { 1.0 };
+    let bottom = if ymin < 0.0 {
+        ymin - 0.05 * (ymax - ymin)
+    } else {
+        0.0
+    };
+    let top = ymax + 0.05 * (ymax - bottom).max(f64::MIN_POSITIVE);
+    let minimum: Vec<(f64, f64)> = o
+        .minimum
+        .map(f64::from)
+        .filter(|m| (lo..=hi).contains(m))
+        .map(|m| vec![(m, f(m))])
+        .unwrap_or_default();
     let half = 0.12 * (hi - lo);
     let tangent: Vec<(f64, f64)> = if x.is_finite() && g.is_finite() {
         vec![(x - half, f(x) - g * half), (x + half, f(x) + g * half)]
@@ -112,14 +142,14 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     } else {
         (Marker::Braille, Marker::Braille, Marker::Dot, Marker::Block)
     };
-    let title = "Dataset: y = (x−3)² + 4";
+    let title = format!("Dataset: y = {}", o.expr());
     // the legend, under the chart in each mark's own colour
-    let (now_mark, past_mark, slope_mark) = if ascii {
-        ("@", "o", "+")
+    let (now_mark, past_mark, slope_mark, min_mark) = if ascii {
+        ("@", "o", "+", "*")
     } else {
-        ("█", "•", "╱")
+        ("█", "•", "╱", "◆")
     };
-    let legend = Line::from(vec![
+    let mut legend = vec![
         Span::styled(format!(" {now_mark} x now"), Style::new().fg(Color::Yellow)),
         Span::styled(
             format!(" {past_mark} past x"),
@@ -129,7 +159,17 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             format!(" {slope_mark} tangent (dy/dx) "),
             Style::new().fg(Color::Magenta),
         ),
-    ]);
+    ];
+    // the minimum's mark when the legend has room for it
+    let min_span = Span::styled(
+        format!("{min_mark} minimum "),
+        Style::new().fg(Color::Green),
+    );
+    let width: usize = legend.iter().map(Span::width).sum();
+    if !minimum.is_empty() && width + min_span.width() + 2 <= usize::from(area.width) {
+        legend.push(min_span);
+    }
+    let legend = Line::from(legend);
     let datasets = vec![
         Dataset::default()
             .data(&curve)
@@ -142,6 +182,10 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .marker(slope)
             .style(Style::new().fg(Color::Magenta)),
         Dataset::default()
+            .data(&minimum)
+            .marker(Marker::Custom(if ascii { '*' } else { '◆' }))
+            .style(Style::new().fg(Color::Green)),
+        Dataset::default()
             .data(&trail)
             .marker(past)
             .style(Style::new().fg(Color::DarkGray)),
@@ -151,38 +195,45 @@ pub(super) fn render_chart(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
     ];
     Chart::new(datasets)
-        .block(pane_block(title, focused, ascii).title_bottom(legend))
+        .block(pane_block(&title, focused, ascii).title_bottom(legend))
         .legend_position(None)
         .x_axis(ticked_axis("x", [lo, hi]))
-        .y_axis(ticked_axis("y", [0.0, top]))
+        .y_axis(ticked_axis("y", [bottom, top]))
         .render(area, buf);
 }
 
-/// What x does under this lr: x − lr·2(x−3) − 3 = (1 − 2·lr)(x − 3), so
-/// x − 3 is multiplied by k = 1 − 2·lr each step.
-fn verdict(lr: f32, width: u16) -> String {
-    let k = 1.0 - 2.0 * lr;
+/// What x does under this lr near the minimum `m` of curvature `c`:
+/// x − m ← (1 − c·lr)(x − m), so x − m is multiplied by k = 1 − c·lr each
+/// step (gd-scalar: c = 2, k = 1 − 2·lr).
+fn verdict(lr: f32, m: f32, c: f32, width: u16) -> String {
+    let k = 1.0 - c * lr;
     let what = if k.abs() < 1e-6 {
-        "lands on 3 at once"
+        format!("lands on {} at once", short(m))
     } else if (k.abs() - 1.0).abs() < 1e-6 {
         if k < 0.0 {
-            "bounces for ever"
+            "bounces for ever".to_string()
         } else {
-            "x never moves"
+            "x never moves".to_string()
         }
     } else if k.abs() > 1.0 {
-        "diverges"
+        "diverges".to_string()
     } else if k < 0.0 {
-        "converges, zig-zag"
+        "converges, zig-zag".to_string()
     } else {
-        "converges to 3"
+        format!("converges to {}", short(m))
     };
-    let short = format!("(x−3) × {} per step: {what}", num(k));
+    let d = format!("x−{}", short(m));
+    let short_text = format!("({d}) × {} per step: {what}", num(k));
     if width >= 60 {
-        format!("x−3 ← (1−2·lr)(x−3): {short}")
+        format!("{d} ← (1−{}·lr)({d}): {short_text}", short(c))
     } else {
-        short
+        short_text
     }
+}
+
+/// 3, −1.473: a number without trailing zeros (for formulas).
+fn short(v: f32) -> String {
+    crate::explain::backprop::num(f64::from((v * 1000.0).round() / 1000.0))
 }
 
 /// The update written out: before the first step, what Space will do.
@@ -193,15 +244,34 @@ pub(super) fn model_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
     let mut lines = header(s, width);
     lines.extend(trouble(s));
+    let Some(o) = objective(s) else {
+        return lines;
+    };
     lines.push(Line::raw(format!("x = {}", num(x))));
     lines.push(Line::raw(format!(
-        "y = (x−3)² + 4 = {}",
-        num((x - 3.0).powi(2) + 4.0)
+        "y = {} = {}",
+        o.expr(),
+        num(o.eval(f64::from(x)) as f32)
     )));
-    lines.push(Line::raw(format!("dy/dx = 2(x−3) = {}", num(g))));
+    lines.push(Line::raw(format!("dy/dx = {} (by backward())", num(g))));
     let next = update_numbers(x, lr, g);
     let full = format!("next (Space): x ← x − lr·dy/dx = {next}");
-    if full.chars().count() <= usize::from(width) {
+    if !s.plain_sgd() {
+        // momentum: x ← x − lr·v with v ← μ·v + dy/dx, v summing past slopes
+        lines.push(Line::raw(format!(
+            "next (Space): one {} step",
+            s.hyper().optimizer.describe()
+        )));
+        if s.hyper().optimizer.momentum() != 0.0 {
+            lines.push(Line::styled(
+                format!(
+                    "v ← {}·v + dy/dx, x ← x − lr·v",
+                    s.hyper().optimizer.momentum()
+                ),
+                dim,
+            ));
+        }
+    } else if full.chars().count() <= usize::from(width) {
         lines.push(Line::raw(full));
     } else {
         lines.push(Line::raw("next (Space): x ← x − lr·dy/dx"));
@@ -221,26 +291,36 @@ pub(super) fn model_lines(s: &Stepper, width: u16) -> Vec<Line<'static>> {
             .first()
             .and_then(|(_, a)| a.iter().next().copied())
             .unwrap_or(f32::NAN);
-        lines.push(Line::styled(
-            format!(
-                "last: {} − {}·{} = {} (y was {})",
-                num(b),
-                lr_text(s.last_lr),
-                super::paren(gl),
-                num(after),
-                num(r.cost)
-            ),
-            dim,
-        ));
+        if s.plain_sgd() {
+            lines.push(Line::styled(
+                format!(
+                    "last: {} − {}·{} = {} (y was {})",
+                    num(b),
+                    lr_text(s.last_lr),
+                    super::paren(gl),
+                    num(after),
+                    num(r.cost)
+                ),
+                dim,
+            ));
+        } else {
+            lines.push(Line::styled(
+                format!(
+                    "last: {} → {} by {} (y was {})",
+                    num(b),
+                    num(after),
+                    s.hyper().optimizer.describe(),
+                    num(r.cost)
+                ),
+                dim,
+            ));
+        }
     }
-    if s.plain_sgd() {
-        lines.push(Line::styled(verdict(lr, width), dim));
-    }
-    if (x - 3.0).abs() < 5e-4 {
-        lines.push(Line::styled(
-            "at the minimum: x = 3, y = 4, dy/dx = 0",
-            Style::new().fg(Color::Green),
-        ));
+    if let Some(m) = o.minimum {
+        if s.plain_sgd() {
+            let c = o.curvature(f64::from(m)) as f32;
+            lines.push(Line::styled(verdict(lr, m, c, width), dim));
+        }
     }
     lines
 }

@@ -231,7 +231,7 @@ pub(super) fn model_lines(s: &Stepper, width: u16, height: u16) -> Vec<Line<'sta
         vec![Line::styled(
             format!(
                 "next: one {} step (not plain θ − lr·∂cost/∂θ)",
-                s.hyper().optimizer
+                s.hyper().optimizer.describe()
             ),
             dim,
         )]

@@ -9,6 +9,11 @@
 //! batch keeps what is left, and the epoch's cost is the mean of its steps'
 //! costs. With `normalize` the inputs are standardised (see
 //! [`super::normalize`]); [`SmallSession::predict`] takes raw inputs.
+//!
+//! [`Condition`]s are facts a run may end with (the cost stalled near
+//! ln 2, every row classified, x at the minimum); a lesson pairs them with
+//! its words, and [`SmallSession::holds`] decides them for the run that
+//! actually happened.
 
 use std::path::Path;
 
@@ -20,17 +25,38 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::normalize::Standardizer;
-use super::{Hyper, Lesson, LossKind, SmallData, SmallModel, Task};
+use super::settings::Hyper;
+use super::task::{LossKind, Objective, SmallData, SmallModel, Task};
 use crate::engine::Array;
-use crate::nn::{bce_loss, mse_loss, spec::build_model, Module, Sequential};
-use crate::optim::{build_optimizer, Optimizer};
+use crate::nn::{bce_loss, init::Init, mse_loss, spec::build_model, Module, Sequential};
+use crate::optim::Optimizer;
 use crate::{Error, Result, Tensor};
+
+/// A fact a small run may end with; a lesson says what it means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Condition {
+    /// The cost is within `tol` of `value`, called `name` ("ln 2").
+    CostNear {
+        value: f32,
+        tol: f32,
+        name: &'static str,
+    },
+    /// Every row's prediction is on its target's side of 0.5.
+    ClassifiesAll,
+    /// The one-valued parameter `param` is within `tol` of `value`.
+    ParamNear {
+        param: &'static str,
+        value: f32,
+        tol: f32,
+    },
+}
 
 /// The trainable part of a small lesson.
 enum SmallNet {
-    /// gd-scalar: the single variable x.
+    /// A scalar objective: the single variable x.
     Scalar {
         x: Tensor,
+        objective: Objective,
     },
     /// H(x) = xW + b
     Affine {
@@ -112,16 +138,16 @@ fn load_data(
 }
 
 impl SmallSession {
-    /// Set up `lesson` (not a classifier) with `hyper`; `csv` replaces its data.
-    pub fn new(lesson: &Lesson, hyper: &Hyper, csv: Option<&Path>) -> Result<Self> {
+    /// Set up lesson `name`'s `task` (not a classifier) with `hyper`; `csv`
+    /// replaces its data.
+    pub fn start(name: &str, task: &Task, hyper: &Hyper, csv: Option<&Path>) -> Result<Self> {
         let mut rng = StdRng::seed_from_u64(hyper.seed);
         let mut norm = None;
-        let (net, x, y, loss) = match &lesson.task {
-            Task::Scalar { start } => {
+        let (net, x, y, loss) = match task {
+            Task::Scalar { objective } => {
                 if csv.is_some() {
                     return Err(Error::Config(format!(
-                        "--data: lesson {} takes no data",
-                        lesson.name
+                        "--data: lesson {name} takes no data"
                     )));
                 }
                 for (flag, given) in [
@@ -130,14 +156,22 @@ impl SmallSession {
                 ] {
                     if given {
                         return Err(Error::Config(format!(
-                            "{flag}: lesson {} has no data, only the variable x",
-                            lesson.name
+                            "{flag}: lesson {name} has no data, only the variable x"
                         )));
                     }
                 }
-                let x = Tensor::param(Array::from_elem(IxDyn(&[]), *start));
+                if hyper.init != Init::default() {
+                    return Err(Error::Config(format!(
+                        "--init: lesson {name} has no layers to initialise (x starts at {})",
+                        objective.start
+                    )));
+                }
+                let x = Tensor::param(Array::from_elem(IxDyn(&[]), objective.start));
                 (
-                    SmallNet::Scalar { x },
+                    SmallNet::Scalar {
+                        x,
+                        objective: objective.clone(),
+                    },
                     Tensor::zeros(&[0]),
                     Tensor::zeros(&[0]),
                     LossKind::Mse,
@@ -150,6 +184,13 @@ impl SmallSession {
                     norm = Some(Standardizer::fit(&xs));
                 }
                 let net = match model {
+                    SmallModel::Affine if !matches!(hyper.init, Init::Uniform | Init::Zeros) => {
+                        return Err(Error::Config(format!(
+                            "--init {}: lesson {name} starts W and b at zero, as the course does \
+                             (--init is for the lessons with layers)",
+                            hyper.init
+                        )))
+                    }
                     SmallModel::Affine => SmallNet::Affine {
                         w: Tensor::param(Array::zeros(IxDyn(&[features, 1]))),
                         b: Tensor::param(Array::zeros(IxDyn(&[1]))),
@@ -163,14 +204,14 @@ impl SmallSession {
                                 )),
                                 None => e,
                             })?;
+                        hyper.init.apply(&built, &mut rng);
                         SmallNet::Net(built)
                     }
                 };
                 if *loss == LossKind::Bce {
                     if let Some(bad) = ys.iter().find(|&&v| !(0.0..=1.0).contains(&v)) {
                         return Err(Error::Config(format!(
-                            "lesson {} needs targets between 0 and 1 (binary classes), found {bad}",
-                            lesson.name
+                            "lesson {name} needs targets between 0 and 1 (binary classes), found {bad}"
                         )));
                     }
                 }
@@ -183,23 +224,19 @@ impl SmallSession {
             }
             Task::Classifier { .. } => {
                 return Err(Error::Config(format!(
-                    "lesson {} trains on images, not step by step",
-                    lesson.name
+                    "lesson {name} trains on images, not step by step"
                 )))
+            }
+            Task::Backprop { .. } | Task::TensorCode { .. } => {
+                return Err(Error::Config(format!("lesson {name} trains no model")))
             }
         };
         let params = match &net {
-            SmallNet::Scalar { x } => vec![x.clone()],
+            SmallNet::Scalar { x, .. } => vec![x.clone()],
             SmallNet::Affine { w, b } => vec![w.clone(), b.clone()],
             SmallNet::Net(seq) => seq.parameters(),
         };
-        let opt = build_optimizer(
-            &hyper.optimizer,
-            params,
-            hyper.lr,
-            hyper.momentum,
-            hyper.weight_decay,
-        )?;
+        let opt = hyper.build_optimizer(params)?;
         let raw_x = x.to_array();
         let x = match &norm {
             Some(n) => Tensor::new(n.apply(&to_2d(&raw_x)?).into_dyn()),
@@ -222,7 +259,8 @@ impl SmallSession {
     }
 
     /// The model's output for raw inputs `x` (N, F), standardised first as
-    /// the training inputs were (`--normalize`); for gd-scalar, y at the current x.
+    /// the training inputs were (`--normalize`); for a scalar objective, y
+    /// at the current x.
     pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
         match &self.norm {
             Some(n) if !matches!(self.net, SmallNet::Scalar { .. }) => {
@@ -236,7 +274,7 @@ impl SmallSession {
     /// The model on inputs already standardised (when the session is).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match &self.net {
-            SmallNet::Scalar { x } => Ok(x.add_scalar(-3.0).pow(2.0).add_scalar(4.0)),
+            SmallNet::Scalar { x, objective } => objective.tensor(x),
             SmallNet::Affine { w, b } => x.matmul(w)?.add(b),
             SmallNet::Net(seq) => seq.forward(x),
         }
@@ -285,7 +323,7 @@ impl SmallSession {
     /// Named parameters (W and b, x, or PyTorch's "0.weight" names).
     pub fn params(&self) -> Vec<(String, Tensor)> {
         match &self.net {
-            SmallNet::Scalar { x } => vec![("x".into(), x.clone())],
+            SmallNet::Scalar { x, .. } => vec![("x".into(), x.clone())],
             SmallNet::Affine { w, b } => vec![("W".into(), w.clone()), ("b".into(), b.clone())],
             SmallNet::Net(seq) => seq.named_parameters(),
         }
@@ -378,6 +416,46 @@ impl SmallSession {
         self.steps += 1;
         costs.push(value);
         Ok(grads)
+    }
+}
+
+impl SmallSession {
+    /// Every row's prediction (no graph), for the rows trained on.
+    pub fn predictions(&self) -> Result<Array> {
+        Ok(crate::no_grad(|| self.forward(&self.x))?.to_array())
+    }
+
+    /// Whether `c` holds for this run as it stands, `cost` being its last
+    /// cost, and the numbers that say so ("cost 0.693147 ≈ ln 2 = 0.693147",
+    /// "4/4 rows right", "x = 3.0000 ≈ 3.0000"); None when it does not hold.
+    pub fn holds(&self, c: &Condition, cost: f32) -> Result<Option<String>> {
+        Ok(match *c {
+            Condition::CostNear { value, tol, name } => ((cost - value).abs() < tol)
+                .then(|| format!("cost {cost:.6} ≈ {name} = {value:.6}")),
+            Condition::ClassifiesAll => {
+                if matches!(self.net, SmallNet::Scalar { .. }) || self.loss != LossKind::Bce {
+                    return Ok(None);
+                }
+                let p = self.predictions()?;
+                let y = self.y.to_array();
+                let n = y.len();
+                let right = p
+                    .iter()
+                    .zip(y.iter())
+                    .filter(|(&pi, &yi)| (pi > 0.5) == (yi > 0.5))
+                    .count();
+                (n > 0 && right == n).then(|| format!("{right}/{n} rows right"))
+            }
+            Condition::ParamNear { param, value, tol } => {
+                let v = self
+                    .params()
+                    .into_iter()
+                    .find(|(n, t)| n == param && t.numel() == 1)
+                    .map(|(_, t)| t.to_vec()[0]);
+                v.filter(|v| (v - value).abs() < tol)
+                    .map(|v| format!("{param} = {v:.4} ≈ {value:.4}"))
+            }
+        })
     }
 }
 
