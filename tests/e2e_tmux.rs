@@ -173,7 +173,7 @@ fn gd_scalar_steps_and_quits_cleanly() {
 }
 
 /// The first start (nothing remembered) opens on the lesson list at 80×24;
-/// Enter opens gd-scalar, and the next start goes straight back to it.
+/// Enter opens tensor-basics, and the next start goes straight back to it.
 #[test]
 fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
     if !tmux_available() {
@@ -181,10 +181,15 @@ fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
     }
     let t = Tmux::start("first", "", 80, 24);
     let list = t.wait_for("start here", 10);
-    for want in ["1. gd-scalar", "10. cnn-mnist", "What to watch in gd-scalar"] {
+    for want in [
+        "1. tensor-basics",
+        "2. gd-scalar",
+        "13. cnn-mnist",
+        "What to watch in tensor-basics",
+    ] {
         assert!(list.contains(want), "{want:?} missing:\n{list}");
     }
-    t.keys(&["Down", "Down", "Enter"]); // 3. linear
+    t.keys(&["Down", "Down", "Down", "Enter"]); // 4. linear
     t.wait_for("opened lesson linear", 5);
     t.keys(&["q"]);
     assert_eq!(t.exit_status(10), 0);

@@ -247,7 +247,7 @@ fn the_lesson_list_switches_lessons() {
     press(&mut a, 'L');
     assert_eq!(
         a.lesson_picker,
-        Some(8),
+        Some(12),
         "the list opens on the current lesson"
     );
     let shown = screen(&a, 100, 30);
@@ -255,7 +255,9 @@ fn the_lesson_list_switches_lessons() {
         shown.contains("Lessons") && shown.contains("xor-perceptron"),
         "{shown}"
     );
-    key(&mut a, KeyCode::Down); // wraps to the first lesson
+    key(&mut a, KeyCode::Down); // overfit-mnist
+    key(&mut a, KeyCode::Down); // wraps to the first lesson, tensor-basics
+    key(&mut a, KeyCode::Down); // gd-scalar
     key(&mut a, KeyCode::Down); // momentum
     key(&mut a, KeyCode::Down); // linear
     key(&mut a, KeyCode::Enter);
@@ -402,7 +404,7 @@ fn the_last_lesson_is_remembered_and_a_bad_file_is_ignored() {
 fn the_list_is_numbered_plain_and_fits_80_columns() {
     let mut a = app("gd-scalar");
     a.open_lesson_list();
-    assert_eq!(a.lesson_picker, Some(0));
+    assert_eq!(a.lesson_picker, Some(1), "the list opens on gd-scalar");
     for (w, h) in [(80, 24), (140, 45)] {
         let s = screen(&a, w, h);
         for (i, l) in lessons::all().iter().enumerate() {
@@ -410,7 +412,9 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
             assert!(s.contains(&row), "{w}x{h}: {row:?} missing\n{s}");
         }
         assert!(
-            s.contains("1. gd-scalar") && s.contains("← start here"),
+            s.contains("1. tensor-basics")
+                && s.contains("2. gd-scalar")
+                && s.contains("← start here"),
             "{s}"
         );
         assert!(s.contains("What to watch in gd-scalar"), "{s}");
@@ -422,7 +426,7 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
         assert!(!l.notes.is_empty(), "{}: what to watch", l.name);
     }
     // the selected lesson's note, MNIST ones included
-    for _ in 0..8 {
+    for _ in 0..11 {
         key(&mut a, KeyCode::Down);
     }
     let s = screen(&a, 80, 24);
@@ -442,11 +446,16 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
 fn a_finished_lesson_suggests_the_next_one() {
     assert_eq!(lessons::next("gd-scalar").map(|l| l.name), Some("momentum"));
     assert_eq!(lessons::next("momentum").map(|l| l.name), Some("linear"));
+    assert_eq!(lessons::next("xor-mlp").map(|l| l.name), Some("xor-deep"));
     assert_eq!(
-        lessons::next("xor-mlp").map(|l| l.name),
+        lessons::next("xor-deep").map(|l| l.name),
         Some("softmax-mnist")
     );
-    assert!(lessons::next("cnn-mnist").is_none());
+    assert_eq!(
+        lessons::next("cnn-mnist").map(|l| l.name),
+        Some("overfit-mnist")
+    );
+    assert!(lessons::next("overfit-mnist").is_none());
 
     let mut a = app("gd-scalar");
     assert!(!a.lesson_finished());
@@ -461,7 +470,7 @@ fn a_finished_lesson_suggests_the_next_one() {
     assert!(msg.contains("next lesson: momentum"), "{msg}");
     // L opens the list on the next lesson, marked as next
     press(&mut a, 'L');
-    assert_eq!(a.lesson_picker, Some(1));
+    assert_eq!(a.lesson_picker, Some(2));
     let s = screen(&a, 80, 24);
     assert!(s.contains("← next"), "{s}");
     key(&mut a, KeyCode::Enter);
@@ -483,7 +492,7 @@ fn a_finished_lesson_suggests_the_next_one() {
     assert!(a.lesson_finished());
     let msg = a.message.clone().unwrap_or_default();
     assert!(msg.contains("next lesson: cnn-mnist"), "{msg}");
-    let mut a = app("cnn-mnist");
+    let mut a = app("overfit-mnist");
     common::tui::train(
         &mut a,
         dl_lab::train::TrainEvent::Finished { stopped: false },
