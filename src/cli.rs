@@ -252,6 +252,18 @@ pub struct RunArgs {
     /// The backprop lesson's point: NAME=VALUE pairs separated by ',' (default "w=-2,x=5,b=3").
     #[arg(long, value_name = "NAMES", allow_hyphen_values = true)]
     pub at: Option<String>,
+    /// optimizer-race: the surface, bowl (x²/20 + y², the default) or rosenbrock
+    /// ((1 − x)² + 100(y − x²)²).
+    #[arg(long, value_name = "bowl|rosenbrock")]
+    pub surface: Option<crate::train::race::Surface>,
+    /// optimizer-race: where every optimizer starts (default -8,2 on the bowl, -1.2,1 on rosenbrock).
+    #[arg(long, value_name = "X,Y", value_parser = crate::train::race::parse_start, allow_hyphen_values = true)]
+    pub start: Option<[f32; 2]>,
+    /// optimizer-race: number of steps (default 100). Without --lr each optimizer has PyTorch's
+    /// default lr (adam, adamw 1e-3; rmsprop, adagrad 1e-2) and sgd, momentum, nesterov
+    /// (momentum 0.9) take 0.1 on the bowl, 1e-3 on rosenbrock; --lr sets every one.
+    #[arg(long, value_parser = parse_count, allow_negative_numbers = true, value_name = "N")]
+    pub steps: Option<usize>,
 }
 
 /// Flags of `dl-lab eval`.
@@ -544,6 +556,65 @@ impl RunArgs {
         cfg.predict = self.predict.clone().map(|f| f.0);
         cfg.data = self.data.clone();
         cfg.json = self.json;
+        self.race_into(lesson, &mut cfg)?;
         Ok(cfg)
+    }
+
+    /// `--surface`, `--start`, `--steps` (the optimizer race's, refused
+    /// elsewhere), and the flags the race has no use for (refused there).
+    fn race_into(
+        &self,
+        lesson: &crate::lessons::Lesson,
+        cfg: &mut crate::lessons::RunConfig,
+    ) -> crate::Result<()> {
+        let race = matches!(lesson.task, crate::lessons::Task::Race { .. });
+        let refuse = |flag: &str, why: &str| {
+            Err(crate::Error::Config(format!(
+                "{flag}: lesson {} {why}",
+                lesson.name
+            )))
+        };
+        if !race {
+            for (flag, given) in [
+                ("--surface", self.surface.is_some()),
+                ("--start", self.start.is_some()),
+                ("--steps", self.steps.is_some()),
+            ] {
+                if given {
+                    return refuse(
+                        flag,
+                        "is not the optimizer race (dl-lab run optimizer-race takes it)",
+                    );
+                }
+            }
+            return Ok(());
+        }
+        for (flag, given) in [
+            ("--epochs", self.epochs.is_some()),
+            ("--optimizer", self.optimizer.is_some()),
+            ("--momentum", self.momentum.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--data", self.data.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--normalize", self.normalize),
+            ("--predict", self.predict.is_some()),
+        ] {
+            if given {
+                return refuse(
+                    flag,
+                    "races seven optimizers with their own settings on a formula; it takes \
+                     --surface, --start X,Y, --steps N, --lr and --json",
+                );
+            }
+        }
+        if let Some(n) = self.steps {
+            cfg.hyper.epochs = n;
+        }
+        cfg.race = crate::lessons::RaceOptions {
+            surface: self.surface,
+            start: self.start,
+            lr: self.lr,
+        };
+        Ok(())
     }
 }

@@ -20,6 +20,9 @@ pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
     if lesson.is_worked() {
         return crate::lessons::worked::python_code(lesson, cfg);
     }
+    if let Task::Race { .. } = lesson.task {
+        return crate::train::race::python_code(lesson, cfg);
+    }
     let mut s = String::new();
     let mut flags = String::new();
     let h = &cfg.hyper;

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 14] = [
+const LESSONS: [&str; 15] = [
     "tensor-basics",
     "gd-scalar",
     "momentum",
@@ -25,6 +25,7 @@ const LESSONS: [&str; 14] = [
     "softmax-mnist",
     "cnn-mnist",
     "overfit-mnist",
+    "optimizer-race",
 ];
 
 /// Run `dl-lab args…` with stdout and stderr captured (stdout is then not a terminal).

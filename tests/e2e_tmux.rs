@@ -173,7 +173,7 @@ fn gd_scalar_steps_and_quits_cleanly() {
 }
 
 /// The first start (nothing remembered) opens on the lesson list at 80×24;
-/// Enter opens tensor-basics, and the next start goes straight back to it.
+/// Down ×3 and Enter open linear, and the next start goes straight back to it.
 #[test]
 fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
     if !tmux_available() {

@@ -582,6 +582,7 @@ fn xor_perceptron_on_or_data_converges_without_nan() {
         predict: None,
         expr: None,
         at: None,
+        race: Default::default(),
     };
     let mut out = Vec::new();
     run_headless(&l, &cfg, &mut out).unwrap_or_else(|e| panic!("headless run: {e}"));
@@ -645,6 +646,7 @@ fn a_nan_probability_stops_a_lesson_as_diverged() {
         predict: None,
         expr: None,
         at: None,
+        race: Default::default(),
     };
     let mut out = Vec::new();
     let result = run_headless(&l, &cfg, &mut out);

@@ -86,11 +86,7 @@ fn momentum_crosses_the_bump_and_plain_sgd_stops_in_the_local_minimum() {
 #[test]
 fn the_momentum_lesson_is_listed_after_gd_scalar_and_its_notes_say_how_to_stick() {
     let names: Vec<&str> = lessons::all().iter().map(|l| l.name).collect();
-    let i = names
-        .iter()
-        .position(|&n| n == "gd-scalar")
-        .expect("gd-scalar");
-    assert_eq!(names.get(i + 1), Some(&"momentum"), "{names:?}");
+    assert_eq!(&names[1..3], ["gd-scalar", "momentum"]);
     assert!(lesson("momentum").notes.contains("--momentum 0"));
 }
 

@@ -256,6 +256,7 @@ fn the_lesson_list_switches_lessons() {
         "{shown}"
     );
     key(&mut a, KeyCode::Down); // overfit-mnist
+    key(&mut a, KeyCode::Down); // optimizer-race
     key(&mut a, KeyCode::Down); // wraps to the first lesson, tensor-basics
     key(&mut a, KeyCode::Down); // gd-scalar
     key(&mut a, KeyCode::Down); // momentum
@@ -455,7 +456,11 @@ fn a_finished_lesson_suggests_the_next_one() {
         lessons::next("cnn-mnist").map(|l| l.name),
         Some("overfit-mnist")
     );
-    assert!(lessons::next("overfit-mnist").is_none());
+    assert_eq!(
+        lessons::next("overfit-mnist").map(|l| l.name),
+        Some("optimizer-race")
+    );
+    assert!(lessons::next("optimizer-race").is_none());
 
     let mut a = app("gd-scalar");
     assert!(!a.lesson_finished());
@@ -492,13 +497,13 @@ fn a_finished_lesson_suggests_the_next_one() {
     assert!(a.lesson_finished());
     let msg = a.message.clone().unwrap_or_default();
     assert!(msg.contains("next lesson: cnn-mnist"), "{msg}");
-    let mut a = app("overfit-mnist");
+    let mut a = app("cnn-mnist");
     common::tui::train(
         &mut a,
         dl_lab::train::TrainEvent::Finished { stopped: false },
     );
     let msg = a.message.clone().unwrap_or_default();
-    assert!(msg.contains("the last lesson of the course"), "{msg}");
+    assert!(msg.contains("next lesson: overfit-mnist"), "{msg}");
 }
 
 /// Snapshots during training replace the model the Conv/Pool pane reads.

@@ -151,6 +151,9 @@ fn epoch(e: usize) -> TrainEvent {
         loss: 1.0 / e as f32,
         test_acc: 0.5,
         img_per_s: 1000.0,
+        train_acc: 0.5,
+        test_loss: 1.0,
+        predictions: None,
     })
 }
 

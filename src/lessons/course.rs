@@ -345,6 +345,22 @@ pub(super) fn all() -> Vec<Lesson> {
             },
             defaults: Hyper { train_subset: 500, ..hyper(40, 1e-3, OptimizerKind::Adam, 50, 1) },
         },
+        Lesson {
+            name: "optimizer-race",
+            blurb: "seven optimizers race down the same hill",
+            title: "The optimizer race",
+            summary: "SGD, momentum, Nesterov, Adam, AdamW, RMSprop, Adagrad from one point of a 2-D surface",
+            notes: "Space steps every optimizer at once, s runs them, f switches the surface (a long bowl, \
+                    Rosenbrock's curved valley). Momentum overshoots and swings back; Adam's first steps are \
+                    about lr in each coordinate whatever the slope (see its inspector). Without --lr each \
+                    optimizer has PyTorch's default; SGD's is 0.1 on the bowl, 1e-3 on Rosenbrock.",
+            task: Task::Race {
+                surface: crate::train::race::Surface::Bowl,
+                start: [-8.0, 2.0],
+            },
+            checks: Vec::new(),
+            defaults: hyper(100, 0.1, SGD, 0, 10),
+        },
     ]
 }
 

@@ -102,6 +102,9 @@ pub fn run_headless_with(
     if lesson.is_worked() {
         return super::worked::run(lesson, cfg, out);
     }
+    if let Task::Race { .. } = lesson.task {
+        return crate::train::race::run_lesson(lesson, cfg, out);
+    }
     if lesson.is_classifier() {
         run_classifier(lesson, cfg, device, files, out)
     } else {
@@ -137,7 +140,9 @@ pub fn title_line(lesson: &Lesson, cfg: &RunConfig, shape: Option<(usize, usize)
             format!("{data}; {model}; {} loss", loss.words())
         }
         Task::Classifier { layers, .. } => format!("{}; cross-entropy loss", layers_words(layers)),
-        Task::Backprop { .. } | Task::TensorCode { .. } => lesson.summary.to_string(),
+        Task::Backprop { .. } | Task::TensorCode { .. } | Task::Race { .. } => {
+            lesson.summary.to_string()
+        }
     };
     format!("{} ({}): {what}", lesson.title, lesson.name)
 }

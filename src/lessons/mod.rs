@@ -132,6 +132,17 @@ pub struct RunConfig {
     /// `--expr` and `--at` (the backprop lesson).
     pub expr: Option<String>,
     pub at: Option<String>,
+    /// The optimizer race's `--surface`, `--start` and `--lr` (None: the lesson's).
+    pub race: RaceOptions,
+}
+
+/// `dl-lab run optimizer-race`'s own flags; `--steps` is `hyper.epochs`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RaceOptions {
+    pub surface: Option<crate::train::race::Surface>,
+    pub start: Option<[f32; 2]>,
+    /// `--lr` for every optimizer; None: each one's default.
+    pub lr: Option<f32>,
 }
 
 impl RunConfig {
@@ -143,6 +154,7 @@ impl RunConfig {
             predict: None,
             expr: None,
             at: None,
+            race: RaceOptions::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod history;
 pub mod messages;
 pub mod mistakes;
 pub mod normalize;
+pub mod race;
 pub mod settings;
 pub mod small;
 pub mod task;

@@ -230,6 +230,11 @@ impl SmallSession {
             Task::Backprop { .. } | Task::TensorCode { .. } => {
                 return Err(Error::Config(format!("lesson {name} trains no model")))
             }
+            Task::Race { .. } => {
+                return Err(Error::Config(format!(
+                    "lesson {name} races seven optimizers on a formula: `dl-lab run {name}` or the lab runs it"
+                )))
+            }
         };
         let params = match &net {
             SmallNet::Scalar { x, .. } => vec![x.clone()],
@@ -332,6 +337,12 @@ impl SmallSession {
     /// The training inputs (N, F) as given (not standardised) and targets (N, 1).
     pub fn data(&self) -> (Array, Array) {
         (self.raw_x.clone(), self.y.to_array())
+    }
+
+    /// The inputs (N, F) the model trains on: standardised with
+    /// `--normalize`, else as given.
+    pub fn model_inputs(&self) -> Array {
+        self.x.to_array()
     }
 
     pub fn lr(&self) -> f32 {

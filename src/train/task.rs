@@ -37,6 +37,11 @@ pub enum Task {
     /// The course's tensor code at a `>>>` prompt (`dl-lab tensor`), these
     /// lines first; nothing is trained.
     TensorCode { code: String },
+    /// Seven optimizers race down a 2-D surface from `start` (the optimizer race).
+    Race {
+        surface: crate::train::race::Surface,
+        start: [f32; 2],
+    },
 }
 
 /// The small lessons' data (a `--data FILE.csv` replaces it).

@@ -103,6 +103,8 @@ pub struct App {
     pub backprop: Option<views::backprop::BackpropPane>,
     /// The tensor-basics lesson's prompt (it takes the whole screen).
     pub prompt: Option<views::prompt::PromptPane>,
+    /// The optimizer race (None in other lessons).
+    pub race: Option<super::race::RaceLab>,
     /// The classifier's training run: worker, state, progress, trained model.
     pub training: TrainingRun,
     /// The held-out predictions per epoch: confusion matrix and mistakes.
@@ -151,6 +153,7 @@ impl App {
             _ => None,
         };
         App {
+            race: super::race::RaceLab::of(&lesson),
             dataset: DatasetPane::new(&data),
             builder: ModelPane::new(&lesson),
             loss: LossPane::default(),
@@ -280,7 +283,7 @@ impl App {
             }
         }
         // the canvas, when shown, takes its keys (Space, +/-, arrows) first
-        if self.canvas_key(key) {
+        if self.canvas_key(key) || self.race_key(key) || self.stepper_key(key) {
             return;
         }
         match keymap::intent(&key, self.zoomed) {
@@ -318,6 +321,39 @@ impl App {
             self.announce_finish();
         }
         used
+    }
+
+    /// The race's own keys: f switches the surface; → steps in an opened pane.
+    fn race_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        let Some(r) = self.race.as_mut() else {
+            return false;
+        };
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        match key.code {
+            KeyCode::Char('f') => self.message = Some(r.switch_surface()),
+            KeyCode::Right if self.zoomed => self.message = r.step().err(),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The small lessons' e: linear's error surface on / off.
+    fn stepper_key(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind};
+        let Some(s) = self.stepper.as_mut() else {
+            return false;
+        };
+        if key.kind == KeyEventKind::Release || key.code != KeyCode::Char('e') {
+            return false;
+        }
+        if views::stepper_view::cost_map::applies(s) {
+            s.show_surface = !s.show_surface;
+            return true;
+        }
+        false
     }
 
     /// Keys while the help is open: arrows and PgUp/PgDn scroll it, q quits,
@@ -604,6 +640,9 @@ impl App {
     }
 
     fn on_tick(&mut self) {
+        if let Some(err) = self.race.as_mut().and_then(|r| r.tick()) {
+            self.message = Some(err);
+        }
         if let Some(s) = self.stepper.as_mut() {
             if let Some(err) = s.tick() {
                 self.message = Some(err);
@@ -642,6 +681,10 @@ impl App {
     }
 
     fn step(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            self.message = r.step().err();
+            return;
+        }
         if self.quiz_before_step() {
             return;
         }
@@ -668,6 +711,10 @@ impl App {
     }
 
     fn reset(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            self.message = r.reset().err();
+            return;
+        }
         if let Some(s) = self.stepper.as_mut() {
             self.message = s.reset().err();
             // the run's curve stays as a ghost
@@ -684,8 +731,19 @@ impl App {
     }
 
     fn change_lr(&mut self, up: bool) {
-        let lr = self.stepper.as_ref().map_or(self.hyper.lr, Stepper::lr);
+        let lr = match &self.race {
+            Some(r) => r.lr(),
+            None => self.stepper.as_ref().map_or(self.hyper.lr, Stepper::lr),
+        };
         let lr = views::lr_ladder(lr, up);
+        if let Some(r) = self.race.as_mut() {
+            r.race.set_lr(lr);
+            self.message = Some(format!(
+                "learning rate {} for every optimizer (r restarts with it)",
+                super::format::lr(lr)
+            ));
+            return;
+        }
         self.hyper.lr = lr;
         if let Some(s) = self.stepper.as_mut() {
             s.set_lr(lr);
@@ -695,6 +753,10 @@ impl App {
     }
 
     fn start_pause(&mut self) {
+        if let Some(r) = self.race.as_mut() {
+            r.auto = !r.auto;
+            return;
+        }
         if let Some(s) = self.stepper.as_mut() {
             s.auto = !s.auto;
             return;

@@ -9,6 +9,7 @@
 //! - `format.rs`: numbers written one way (counts, rates, learning rates, costs)
 //! - `keymap.rs`: keys → intents
 //! - `quiz.rs`: predict, then reveal (key Q) and `--transcript FILE.md`
+//! - `race.rs`: the optimizer race stepped one keypress at a time
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `rewind.rs`: the run's history and the Loss pane's timeline over it
 //! - `small_lab.rs`: the small lessons' keys N (normalise), p (predict), A, m
@@ -25,6 +26,7 @@ pub mod format;
 pub mod keymap;
 pub mod mistakes;
 pub mod quiz;
+pub mod race;
 pub mod remember;
 pub mod rewind;
 mod small_lab;

@@ -84,6 +84,30 @@ pub struct Stepper {
     pub history: super::rewind::Timeline<Snap>,
     /// The lesson's findings that hold now ([`Lesson::findings`]).
     pub findings: Vec<String>,
+    /// A model of exactly two numbers (linear's W and b): their value at the
+    /// start and after every step, for the error surface (at most
+    /// [`PATH_LEN`] points; empty for bigger models).
+    pub path: Vec<[f32; 2]>,
+    /// The Dataset pane shows the error surface instead of the fit (key e).
+    pub show_surface: bool,
+    /// The CSV the session's data came from (`--data`), kept for reset.
+    csv: Option<std::path::PathBuf>,
+}
+
+/// Most points [`Stepper::path`] keeps.
+pub const PATH_LEN: usize = 20_000;
+
+/// The parameters as one point, when there are exactly two numbers.
+pub fn two_params(session: &SmallSession) -> Option<[f32; 2]> {
+    let v: Vec<f32> = session
+        .params()
+        .iter()
+        .flat_map(|(_, t)| t.to_vec())
+        .collect();
+    match v.as_slice() {
+        [a, b] => Some([*a, *b]),
+        _ => None,
+    }
 }
 
 /// The current value of every parameter.
@@ -137,13 +161,21 @@ fn lab_message(e: &Error) -> String {
 
 impl Stepper {
     pub fn new(lesson: &Lesson, hyper: &Hyper) -> crate::Result<Stepper> {
-        let session = SmallSession::new(lesson, hyper, None)?;
+        Stepper::with_csv(lesson, hyper, None)
+    }
+
+    /// As [`Stepper::new`], on the data of a CSV file (`--data`).
+    pub fn with_csv(
+        lesson: &Lesson,
+        hyper: &Hyper,
+        csv: Option<&std::path::Path>,
+    ) -> crate::Result<Stepper> {
+        let session = SmallSession::new(lesson, hyper, csv)?;
         let before = param_arrays(&session);
         let now = slope(&session);
         let mut stepper = Stepper {
             lesson: lesson.clone(),
             hyper: hyper.clone(),
-            session,
             before,
             last: None,
             last_lr: hyper.lr,
@@ -158,6 +190,10 @@ impl Stepper {
             running_away: None,
             history: super::rewind::Timeline::new(super::rewind::SMALL_CAPACITY),
             findings: Vec::new(),
+            path: two_params(&session).into_iter().collect(),
+            show_surface: false,
+            csv: csv.map(|p| p.to_path_buf()),
+            session,
         };
         stepper.update_findings();
         Ok(stepper)
@@ -184,7 +220,8 @@ impl Stepper {
             .history
             .get(i)
             .ok_or_else(|| format!("no recorded step {i}"))?;
-        let mut s = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        let mut s = Stepper::with_csv(&self.lesson, &self.hyper, self.csv.as_deref())
+            .map_err(|e| lab_message(&e))?;
         s.set_lr(snap.lr);
         for ((_, t), (_, v)) in s.session.params().iter().zip(&snap.record.params) {
             t.set_data(v.clone());
@@ -246,10 +283,12 @@ impl Stepper {
     /// Back to the starting parameters, keeping the learning rate (and
     /// what the views were asked to show).
     pub fn reset(&mut self) -> Result<(), String> {
-        let lr = self.lr();
+        let (lr, show) = (self.lr(), self.show_surface);
         let (predict_x, acts) = (self.predict_x.clone(), self.show_activations);
-        *self = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        *self = Stepper::with_csv(&self.lesson, &self.hyper, self.csv.as_deref())
+            .map_err(|e| lab_message(&e))?;
         self.set_lr(lr);
+        self.show_surface = show;
         self.predict_x = predict_x;
         self.show_activations = acts;
         Ok(())
@@ -258,9 +297,11 @@ impl Stepper {
     /// Start again with another lesson value (an edited model) or other
     /// settings (`N`); on error nothing changes.
     pub fn restart(&mut self, lesson: &Lesson, hyper: &Hyper) -> Result<(), String> {
-        let mut next = Stepper::new(lesson, hyper).map_err(|e| lab_message(&e))?;
+        let mut next =
+            Stepper::with_csv(lesson, hyper, self.csv.as_deref()).map_err(|e| lab_message(&e))?;
         next.predict_x = self.predict_x.clone();
         next.show_activations = self.show_activations;
+        next.show_surface = self.show_surface;
         *self = next;
         Ok(())
     }
@@ -316,6 +357,11 @@ impl Stepper {
                     },
                 );
                 self.before = before;
+                if let (Some(p), false) = (two_params(&self.session), self.path.is_empty()) {
+                    if self.path.len() < PATH_LEN {
+                        self.path.push(p);
+                    }
+                }
                 self.costs.push(r.cost);
                 self.step_costs.extend_from_slice(&r.step_costs);
                 self.last = Some(r);

@@ -34,6 +34,7 @@ pub fn pane_keys(app: &App) -> (String, &'static [(&'static str, &'static str)])
         return ("Tensor prompt".into(), super::prompt::KEYS);
     }
     let keys = match app.focus {
+        _ if app.race.is_some() => super::race_view::KEYS,
         PaneId::Dataset | PaneId::Model if app.stepper.is_some() => stepper_view::KEYS,
         PaneId::Dataset if app.canvas.on => crate::tui::canvas::KEYS,
         PaneId::Dataset => dataset::KEYS,

@@ -19,8 +19,10 @@ pub mod loss_chart;
 pub mod model_builder;
 pub mod plain;
 pub mod prompt;
+pub mod race_view;
 pub mod shade;
 pub mod stepper_view;
+pub mod surface;
 mod text;
 
 use ratatui::buffer::Buffer;
@@ -56,6 +58,8 @@ pub struct ViewContext<'a> {
     pub weights: Option<String>,
     /// The held-out predictions per epoch: confusion matrix, mistakes.
     pub mistakes: &'a crate::tui::mistakes::Mistakes,
+    /// The optimizer race (None in other lessons).
+    pub race: Option<&'a crate::tui::race::RaceLab>,
 }
 
 impl App {
@@ -72,6 +76,7 @@ impl App {
             hyper: &self.hyper,
             weights: self.files.loaded_name(),
             mistakes: &self.mistakes,
+            race: self.race.as_ref(),
         }
     }
 }
@@ -196,6 +201,14 @@ pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed
         return;
     }
     let cx = app.view_context();
+    if let Some(r) = cx.race {
+        return match pane {
+            PaneId::Dataset => race_view::render_map(r, cx.ascii, cx.mono, area, buf, focused),
+            PaneId::Model => race_view::render_table(r, cx.ascii, area, buf, focused),
+            PaneId::Loss => race_view::render_losses(r, cx.ascii, area, buf, focused),
+            PaneId::Conv => race_view::render_inspector(r, cx.ascii, area, buf, focused),
+        };
+    }
     match pane {
         PaneId::Dataset if cx.stepper.is_some() => {
             stepper_view::render_data(&cx, area, buf, focused)
@@ -252,6 +265,14 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         b.status_keys()
     } else if let Some(p) = &app.prompt {
         p.status_keys()
+    } else if app.race.is_some() {
+        &[
+            "Space step",
+            "s run/pause",
+            "f surface",
+            "r reset",
+            "+/- lr",
+        ]
     } else if app.stepper.is_some() {
         &["Space step", "s run/pause", "r reset", "+/- lr"]
     } else {
@@ -262,7 +283,10 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
     };
     let sep = if app.ascii { " | " } else { " · " };
-    let lr = crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr()));
+    let lr = match &app.race {
+        Some(r) => r.lr_text(),
+        None => crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr())),
+    };
     let bar = if app.ascii { " | " } else { " │ " };
     let always = format!(" {ALWAYS_KEYS} ");
     let always_w = (text::width_of(&always) as u16).min(area.width);

@@ -12,6 +12,7 @@
 //! SGD's θ ← θ − lr·∂cost/∂θ, which is what the small lessons run.
 
 pub mod activations;
+pub mod cost_map;
 mod fit;
 pub mod graph;
 mod plane;
@@ -55,7 +56,12 @@ pub const KEYS: &[(&str, &str)] = &[
         "m",
         "in the Model pane: edit the layers (a/i add, e edit, d delete); the lesson restarts",
     ),
+    ("e", "linear: the fit / the error surface cost(W, b) with the path (side by side when wide); XOR: edit the weights"),
 ];
+
+/// From this width the Dataset pane shows linear's fit and its error
+/// surface side by side (else key e switches between them).
+pub const SIDE_BY_SIDE: u16 = 100;
 
 /// Models with at most this many numbers get every update written out;
 /// bigger ones get one line per tensor.
@@ -86,9 +92,10 @@ impl Kind {
                     _ => Kind::Table,
                 }
             }
-            Task::Classifier { .. } | Task::Backprop { .. } | Task::TensorCode { .. } => {
-                Kind::Table
-            }
+            Task::Classifier { .. }
+            | Task::Backprop { .. }
+            | Task::TensorCode { .. }
+            | Task::Race { .. } => Kind::Table,
         }
     }
 }
@@ -102,6 +109,16 @@ pub fn render_data(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool
     };
     match Kind::of(s) {
         Kind::Scalar => scalar::render_chart(s, cx.ascii, area, buf, focused),
+        Kind::Curve if cost_map::applies(s) && area.width >= SIDE_BY_SIDE => {
+            let [a, b] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(area);
+            fit::render_curve(s, cx.ascii, a, buf, focused);
+            cost_map::render(s, cx.ascii, cx.mono, b, buf, focused);
+        }
+        Kind::Curve if cost_map::applies(s) && s.show_surface => {
+            cost_map::render(s, cx.ascii, cx.mono, area, buf, focused)
+        }
         Kind::Curve => fit::render_curve(s, cx.ascii, area, buf, focused),
         Kind::Table => fit::render_table(s, cx.ascii, area, buf, focused),
         Kind::Plane => plane::render(s, cx.ascii, area, buf, focused),

@@ -124,6 +124,13 @@ pub(super) fn render_curve(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
         .filter(|&(x, y)| (xlo..=xhi).contains(&x) && (ylo..=yhi).contains(&y))
         .into_iter()
         .collect();
+    let hint = " (e: error surface)";
+    if super::cost_map::applies(s)
+        && area.width < super::SIDE_BY_SIDE
+        && title.chars().count() + hint.len() + 4 <= usize::from(area.width)
+    {
+        title.push_str(hint);
+    }
     let datasets = vec![
         Dataset::default()
             .data(&shown)
