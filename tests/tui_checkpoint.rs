@@ -339,3 +339,62 @@ fn training_saves_from_the_worker_writes_history_and_goes_on_from_a_checkpoint()
     assert_eq!((all[0][0].as_str(), all[1][0].as_str()), ("1", "2"));
     assert_eq!(all[0], first[0], "the first run's row stays");
 }
+
+/// Issue 11: `S` in the Dataset pane writes softmax and cross-entropy out
+/// for the digit on screen, each number the engine's own op.
+#[test]
+fn softmax_and_cross_entropy_are_written_out_for_the_digit_on_screen() {
+    let path = fixture("softmax-mnist.safetensors");
+    let (mut app, _rx) = lab("softmax-mnist", files(Some(path), None, None));
+    press(&mut app, 'o');
+    press(&mut app, 'S');
+    assert!(app.dataset.written, "S turns the written-out view on");
+    let w = app
+        .dataset
+        .written_out()
+        .expect("computed for the shown digit")
+        .clone()
+        .expect("no error");
+    // independently: the model's logits for the shown image, then the engine's ops
+    let data = Mnist::shipped().expect("shipped");
+    let set = &data.test;
+    let (index, label) = (
+        app.dataset.index,
+        usize::from(set.labels[app.dataset.index]),
+    );
+    let pixels: Vec<f32> = set
+        .images
+        .row(index)
+        .iter()
+        .map(|&p| f32::from(p) / 255.0)
+        .collect();
+    let model = trained(&app);
+    let (logits, loss, probs) = dl_lab::no_grad(|| {
+        let x = dl_lab::engine::Tensor::from_vec(&[1, 784], pixels.clone())?;
+        let z = model.forward(&x)?;
+        let loss = dl_lab::nn::cross_entropy(&z, &[label])?.item();
+        Ok::<_, dl_lab::Error>((z.to_vec(), loss, z.softmax(1)?.to_vec()))
+    })
+    .expect("forward");
+    assert_eq!(w.label, label);
+    assert_eq!(w.logits, logits);
+    assert_eq!(w.softmax, probs);
+    assert!((w.loss - loss).abs() <= 1e-6, "{} vs {loss}", w.loss);
+    assert!(
+        (w.loss + w.log_softmax[label]).abs() <= 1e-5,
+        "loss = -log p[label]"
+    );
+    let sum: f32 = w.softmax.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+    for (e, z) in w.exp.iter().zip(&w.logits) {
+        assert!((e - z.exp()).abs() <= 1e-5 * e.abs().max(1.0));
+    }
+    let s = screen(&app, 140, 45);
+    let want = format!("loss = −log p[{label}] = {:.4}", w.loss);
+    assert!(s.contains(&want), "{want:?} missing\n{s}");
+    assert!(s.contains("← label") && s.contains("softmax p"), "{s}");
+    // S again: back to the top-3
+    press(&mut app, 'S');
+    let s = screen(&app, 140, 45);
+    assert!(!s.contains("softmax p") && s.contains("top-3"), "{s}");
+}

@@ -89,6 +89,38 @@ struct Cached {
     /// Held (not just its address), so a later model cannot reuse the address.
     model: Arc<Sequential>,
     probs: Result<Vec<f32>, String>,
+    /// The model's ten logits and what softmax and cross-entropy make of
+    /// them (`S` writes them out).
+    written: Result<WrittenOut, String>,
+}
+
+/// Softmax and cross-entropy for one image, step by step, each computed
+/// by the engine's own op: logits z → exp(z) → softmax p = exp(z)/Σexp(z)
+/// → log p → the label's entry, −log p[label] = the loss.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WrittenOut {
+    pub logits: Vec<f32>,
+    pub exp: Vec<f32>,
+    pub softmax: Vec<f32>,
+    pub log_softmax: Vec<f32>,
+    pub label: usize,
+    /// `nn::cross_entropy` of the logits against the label.
+    pub loss: f32,
+}
+
+/// Work softmax and cross-entropy out for `logits` (one image) and `label`.
+pub fn written_out(logits: &[f32], label: usize) -> crate::Result<WrittenOut> {
+    crate::no_grad(|| {
+        let z = Tensor::from_vec(&[1, logits.len()], logits.to_vec())?;
+        Ok(WrittenOut {
+            logits: logits.to_vec(),
+            exp: z.exp().to_vec(),
+            softmax: z.softmax(1)?.to_vec(),
+            log_softmax: z.log_softmax(1)?.to_vec(),
+            label,
+            loss: crate::nn::cross_entropy(&z, &[label])?.item(),
+        })
+    })
 }
 
 /// The Dataset pane's own state.
@@ -107,6 +139,8 @@ pub struct DatasetPane {
     /// Browsing only the held-out digits of one confusion cell (chosen
     /// with Enter in the Loss pane's matrix); `x` browses all again.
     pub filter: Option<CellFilter>,
+    /// `S`: softmax and cross-entropy written out in place of the top-3.
+    pub written: bool,
 }
 
 /// The held-out digits of one confusion-matrix cell.
@@ -143,6 +177,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "x",
         "browse every digit again (after choosing a confusion cell)",
+    ),
+    (
+        "S",
+        "softmax and cross-entropy written out: logits, exp, softmax, log, one-hot, the loss",
     ),
     (
         "d",
@@ -194,6 +232,7 @@ impl DatasetPane {
         }
         match key.code {
             KeyCode::Char('x') if self.filter.is_some() => self.filter = None,
+            KeyCode::Char('S') => self.written = !self.written,
             KeyCode::PageDown | KeyCode::Right => self.step(1, len),
             KeyCode::PageUp | KeyCode::Left => self.step(-1, len),
             KeyCode::Down => self.step(BIG_STEP as isize, len),
@@ -276,18 +315,27 @@ impl DatasetPane {
             return;
         }
         let set = self.set(data);
-        let probs = match set.images.outer_iter().nth(self.index) {
+        let logits = match set.images.outer_iter().nth(self.index) {
             Some(row) => {
                 let pixels: Vec<f32> = row.iter().map(|&p| scale(p)).collect();
-                predict(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"))
+                logits(model, input_shape, &pixels).map_err(|e| format!("cannot predict: {e}"))
             }
             None => Err("no image to predict".into()),
+        };
+        let label = set.labels.get(self.index).map_or(0, |&l| usize::from(l));
+        let written = logits.clone().and_then(|z| {
+            written_out(&z, label).map_err(|e| format!("cannot work out softmax: {e}"))
+        });
+        let probs = match &written {
+            Ok(w) => Ok(w.softmax.clone()),
+            Err(e) => Err(e.clone()),
         };
         self.prediction = Some(Cached {
             split: self.split,
             index: self.index,
             model: model.clone(),
             probs,
+            written,
         });
     }
 
@@ -300,6 +348,29 @@ impl DatasetPane {
             .filter(|c| c.split == self.split && c.index == self.index)
             .map(|c| &c.probs)
     }
+
+    /// Softmax and cross-entropy written out for the shown image (see
+    /// [`refresh`](Self::refresh)).
+    pub fn written_out(&self) -> Option<&Result<WrittenOut, String>> {
+        self.prediction
+            .as_ref()
+            .filter(|c| c.split == self.split && c.index == self.index)
+            .map(|c| &c.written)
+    }
+}
+
+/// The logits of `model` for one image (`input_shape` as in [`predict`]).
+pub fn logits(
+    model: &Sequential,
+    input_shape: &[usize],
+    pixels: &[f32],
+) -> crate::Result<Vec<f32>> {
+    let mut shape = vec![1];
+    shape.extend_from_slice(input_shape);
+    crate::no_grad(|| {
+        let x = Tensor::from_vec(&shape, pixels.to_vec())?;
+        Ok(model.forward(&x)?.to_vec())
+    })
 }
 
 /// Class probabilities of `model` for one image: softmax of its logits.

@@ -60,6 +60,71 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
+/// `S`: softmax and cross-entropy written out for the digit on screen, the
+/// loss first (it is what the rows add up to), then one row per class:
+/// logit z, exp(z), softmax p, log p and the one-hot target.
+fn written_lines(w: &Result<super::WrittenOut, String>, ascii: bool) -> Vec<Line<'static>> {
+    let w = match w {
+        Ok(w) => w,
+        Err(e) => return vec![Line::styled(e.clone(), Style::new().fg(Color::Red))],
+    };
+    let (minus, sum) = if ascii { ("-", "sum") } else { ("−", "Σ") };
+    let total: f32 = w.exp.iter().sum();
+    let mut lines = vec![
+        Line::styled(
+            format!("loss = {minus}log p[{}] = {:.4}", w.label, w.loss),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Line::styled(
+            format!("p = exp(z) / {sum}exp(z), {sum}exp(z) = {}", sig(total)),
+            dim(),
+        ),
+        Line::styled(" c   logit z   exp(z)  softmax p    log p  y", dim()),
+    ];
+    for c in 0..w.logits.len() {
+        let y = usize::from(c == w.label);
+        let style = if y == 1 {
+            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        lines.push(Line::styled(
+            format!(
+                "{c:>2} {:>9.3} {:>8} {:>10.4} {:>8.3}  {y}{}",
+                w.logits[c],
+                sig(w.exp[c]),
+                w.softmax[c],
+                w.log_softmax[c],
+                if y == 1 {
+                    if ascii {
+                        " <- label"
+                    } else {
+                        " ← label"
+                    }
+                } else {
+                    ""
+                }
+            ),
+            style,
+        ));
+    }
+    lines
+}
+
+/// A number in 4 significant digits, in at most 8 characters.
+fn sig(v: f32) -> String {
+    if v != 0.0 && !(1e-3..1e5).contains(&v.abs()) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+            .chars()
+            .take(8)
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
 /// The prediction lines: "predicted: 7 ✓" and the top-3, as `wide` allows.
 fn prediction_lines(
     pane: &DatasetPane,
@@ -69,6 +134,11 @@ fn prediction_lines(
     fashion: bool,
 ) -> Vec<Line<'static>> {
     // computed in `App::update` (see `DatasetPane::refresh`)
+    if pane.written {
+        if let Some(w) = pane.written_out() {
+            return written_lines(w, cx.ascii);
+        }
+    }
     let Some(probs) = pane.prediction() else {
         return vec![Line::styled("train a model (s) to see predictions", dim())];
     };
