@@ -11,7 +11,7 @@ use crate::explain::PoolMode;
 /// The `--device` help, shared by the lab, `run` and `bench`.
 const DEVICE_HELP: &str = "Where the MNIST lessons compute: cpu, opencl (the first OpenCL device), \
      opencl:N (as `dl-lab devices` numbers them) or auto (an OpenCL GPU if there is one, else the CPU). \
-     The small lessons (gd-scalar … xor-mlp) always run on the CPU";
+     The small lessons (gd-scalar … xor-deep) always run on the CPU";
 
 /// A deep-learning lab in the terminal: step through gradient descent, build
 /// models layer by layer, watch a CNN train on MNIST.
@@ -199,9 +199,19 @@ pub struct RunArgs {
     /// kaiming keep PyTorch's default biases.
     #[arg(long, value_name = "SCHEME", value_parser = parse_init)]
     pub init: Option<crate::nn::init::Init>,
-    /// Mini-batch size (MNIST lessons).
+    /// Mini-batch size. Small lessons: 0 = the full batch (their default); B rows per step,
+    /// shuffled each epoch with --seed, ceil(N/B) steps per epoch, the epoch's cost the mean of them.
     #[arg(long, value_parser = parse_count, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
+    /// Standardise the inputs with the training data's mean and sample std, (x - mean) / std
+    /// (small lessons with data).
+    #[arg(long)]
+    pub normalize: bool,
+    /// After training, print H(X) for the inputs X: one number, or several features
+    /// comma-separated (e.g. 73,80,75 for multivariate); with --json a last line
+    /// {"predict":[...],"output":...} (small lessons).
+    #[arg(long, value_name = "X", value_parser = parse_features, allow_hyphen_values = true)]
+    pub predict: Option<Features>,
     /// Seed for initialisation, generated data and shuffling.
     #[arg(long, value_parser = parse_seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,
@@ -363,6 +373,26 @@ pub fn parse_count(s: &str) -> Result<usize, String> {
     })
 }
 
+/// `--predict`'s inputs, one row of features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Features(pub Vec<f32>);
+
+/// `--predict`'s inputs: numbers separated by commas ("2.5", "73,80,75").
+pub fn parse_features(s: &str) -> Result<Features, String> {
+    s.split(',')
+        .map(|part| {
+            let t = part.trim();
+            match t.parse::<f32>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ => Err(format!(
+                    "'{t}' is not a number; give one number or several comma-separated, e.g. 2.5 or 73,80,75"
+                )),
+            }
+        })
+        .collect::<Result<Vec<f32>, String>>()
+        .map(Features)
+}
+
 /// A seed: a whole number, 0 or more.
 pub fn parse_seed(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -409,6 +439,8 @@ impl RunArgs {
                 ("--momentum", self.momentum.is_some()),
                 ("--weight-decay", self.weight_decay.is_some()),
                 ("--batch-size", self.batch_size.is_some()),
+                ("--normalize", self.normalize),
+                ("--predict", self.predict.is_some()),
                 ("--seed", self.seed.is_some()),
                 ("--data", self.data.is_some()),
                 ("--log-every", self.log_every.is_some()),
@@ -487,17 +519,11 @@ impl RunArgs {
             h.init = v;
         }
         if let Some(v) = self.batch_size {
-            if v == 0 {
+            // the small lessons' 0 is their full batch
+            if v == 0 && lesson.is_classifier() {
                 return Err(crate::Error::Config(
                     "--batch-size must be at least 1".into(),
                 ));
-            }
-            if !lesson.is_classifier() {
-                return Err(crate::Error::Config(format!(
-                    "--batch-size: lesson {} trains on the full batch every epoch, as the course does; \
-                     mini-batches are for the MNIST lessons",
-                    lesson.name
-                )));
             }
             h.batch_size = v;
         }
@@ -512,6 +538,22 @@ impl RunArgs {
             }
             h.log_every = v;
         }
+        if self.normalize || self.predict.is_some() {
+            let flag = if self.normalize {
+                "--normalize"
+            } else {
+                "--predict"
+            };
+            if lesson.is_classifier() {
+                return Err(crate::Error::Config(format!(
+                    "{flag} is for the small lessons with a table of inputs (linear … xor-deep); \
+                     lesson {} trains on images",
+                    lesson.name
+                )));
+            }
+        }
+        h.normalize = h.normalize || self.normalize;
+        cfg.predict = self.predict.clone().map(|f| f.0);
         cfg.data = self.data.clone();
         cfg.json = self.json;
         self.race_into(lesson, &mut cfg)?;
@@ -553,6 +595,9 @@ impl RunArgs {
             ("--momentum", self.momentum.is_some()),
             ("--weight-decay", self.weight_decay.is_some()),
             ("--data", self.data.is_some()),
+            ("--batch-size", self.batch_size.is_some()),
+            ("--normalize", self.normalize),
+            ("--predict", self.predict.is_some()),
         ] {
             if given {
                 return refuse(

@@ -54,8 +54,18 @@ pub fn python_script(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
     if h.seed != d.seed {
         let _ = write!(flags, " --seed {}", h.seed);
     }
+    if h.batch_size != d.batch_size {
+        let _ = write!(flags, " --batch-size {}", h.batch_size);
+    }
+    if h.normalize {
+        flags.push_str(" --normalize");
+    }
     if let Some(p) = &cfg.data {
         let _ = write!(flags, " --data {}", p.display());
+    }
+    if let Some(x) = &cfg.predict {
+        let xs: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+        let _ = write!(flags, " --predict {}", xs.join(","));
     }
     if cfg.json {
         flags.push_str(" --json");
@@ -300,6 +310,9 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
             py_array(&x),
             py_array(&y)
         );
+        if h.normalize {
+            s.push_str(NORMALIZE_PY);
+        }
         let affine = matches!(
             lesson.task,
             Task::Regression {
@@ -364,6 +377,20 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
         None if loss == LossKind::Bce => "F.binary_cross_entropy(model(x_train), y_train)".into(),
         None => "torch.mean((model(x_train) - y_train) ** 2)".into(),
     };
+    let batched = !scalar && session.steps_per_epoch() > 1;
+    if batched {
+        let _ = writeln!(
+            s,
+            "# --batch-size {b}: each epoch takes the rows in a new shuffled order, {b} at a time\n\
+             # (ceil(N/{b}) steps; the logged cost is the mean of the epoch's step costs). dl-lab\n\
+             # shuffles with its own random generator (Rust's StdRng seeded with the seed and the\n\
+             # epoch), which torch.randperm cannot reproduce: the order differs, so the log's\n\
+             # figures are close to dl-lab's, not equal.\n\
+             batch_size = {b}\nshuffle = torch.Generator().manual_seed({seed})\n",
+            b = h.batch_size,
+            seed = h.seed
+        );
+    }
     // the header lines `dl-lab run` prints
     let shape = (!scalar).then(|| {
         let (x, _) = session.data();
@@ -389,12 +416,7 @@ def params_text(named):
 
 
 for epoch in range(nb_epochs + 1):
-    cost = {cost}
-    if not math.isfinite(cost.item()):
-        sys.exit(f"error: the cost became {{cost.item()}} at epoch {{epoch}}; lower the learning rate")
-    optimizer.zero_grad()
-    cost.backward()
-    optimizer.step()
+{body}
     if epoch == 0 or epoch % log_every == 0 or epoch == nb_epochs:
         named = {named}
         if {json}:
@@ -403,6 +425,15 @@ for epoch in range(nb_epochs + 1):
             p = params_text(named)
             print(f"Epoch {{epoch:4d}}/{{nb_epochs}} {{p}}{{' ' if p else ''}}Cost: {{cost.item():.6f}}")"#,
         json = if cfg.json { "True" } else { "False" },
+        body = if batched {
+            batched_body(&cost)
+        } else {
+            format!(
+                "    cost = {cost}\n    if not math.isfinite(cost.item()):\n        sys.exit(f\"error: the cost \
+                 became {{cost.item()}} at epoch {{epoch}}; lower the learning rate\")\n    optimizer.zero_grad()\n    \
+                 cost.backward()\n    optimizer.step()"
+            )
+        },
     );
     let _ = total;
     let bce = !scalar && loss == LossKind::Bce;
@@ -410,10 +441,11 @@ for epoch in range(nb_epochs + 1):
         s.push_str(
             r#"
 # what the run showed: each row's prediction
+x_rows = x_raw if "x_raw" in globals() else x_train
 with torch.no_grad():
     p = model(x_train).flatten().tolist()
 correct = 0
-for row, pi, yi in zip(x_train.tolist(), p, y_train.flatten().tolist()):
+for row, pi, yi in zip(x_rows.tolist(), p, y_train.flatten().tolist()):
     cls = 1 if pi > 0.5 else 0
     correct += cls == yi
     xs = ", ".join(f"{v:g}" for v in row)
@@ -429,7 +461,57 @@ print(f"accuracy: {correct}/{len(p)}")
             "\n# what the lesson says when it holds for this run\n{findings}"
         );
     }
+    predict_py(s, cfg, !scalar);
     Ok(())
+}
+
+/// `--normalize`'s lines, after the data (dl-lab's mean and std are computed in f64).
+const NORMALIZE_PY: &str =
+    "# --normalize: standardise each input column with the training data's mean and\n\
+# sample standard deviation (N - 1, torch.std's default); a column without spread keeps std 1\n\
+x_raw = x_train\n\
+x_mean = x_train.mean(dim=0)\n\
+x_std = x_train.std(dim=0)\n\
+x_std[~(x_std > 0)] = 1.0\n\
+x_train = (x_train - x_mean) / x_std\n\n";
+
+/// One epoch of shuffled mini-batches; `cost` is the full-batch cost expression.
+fn batched_body(cost: &str) -> String {
+    let cost = cost.replace("x_train", "xb").replace("y_train", "yb");
+    format!(
+        "    costs = []\n    order = torch.randperm(len(x_train), generator=shuffle)\n    \
+         for k, start in enumerate(range(0, len(x_train), batch_size)):\n        \
+         rows = order[start:start + batch_size]\n        xb, yb = x_train[rows], y_train[rows]\n        \
+         step_cost = {cost}\n        if not math.isfinite(step_cost.item()):\n            \
+         sys.exit(f\"error: the cost became {{step_cost.item()}} at epoch {{epoch}}, step {{k + 1}}; lower the learning rate\")\n        \
+         optimizer.zero_grad()\n        step_cost.backward()\n        optimizer.step()\n        \
+         costs.append(step_cost.item())\n    cost = torch.tensor(sum(costs) / len(costs))"
+    )
+}
+
+/// The `--predict` lines: H(X) of the trained model, as `dl-lab run` prints it.
+fn predict_py(s: &mut String, cfg: &RunConfig, affine_or_net: bool) {
+    let Some(x) = &cfg.predict else { return };
+    if !affine_or_net {
+        return;
+    }
+    let row = py_array(
+        &ndarray::Array::from_shape_vec(ndarray::IxDyn(&[1, x.len()]), x.clone())
+            .expect("one row of inputs"),
+    );
+    let text = headless::predict_text(x, 0.0);
+    let prefix = text.split(" = ").next().unwrap_or("H");
+    let xs: Vec<String> = x.iter().map(|v| format!("f32({v})")).collect();
+    let _ = writeln!(
+        s,
+        "\n# --predict: H(X) of the trained model\nx_pred = torch.tensor({row})\n\
+         if \"x_mean\" in globals():\n    x_pred = (x_pred - x_mean) / x_std\n\
+         with torch.no_grad():\n    output = model(x_pred).item()\n\
+         if {json}:\n    print(dumps({{\"predict\": [{xs}], \"output\": f32(output)}}))\n\
+         else:\n    print(f\"{prefix} = {{output:.4f}}\")",
+        json = if cfg.json { "True" } else { "False" },
+        xs = xs.join(", "),
+    );
 }
 
 fn classifier(

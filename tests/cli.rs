@@ -10,16 +10,18 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const LESSONS: [&str; 13] = [
+const LESSONS: [&str; 15] = [
     "tensor-basics",
     "gd-scalar",
     "momentum",
     "linear",
     "multivariate",
     "mlp-regression",
+    "mlp-noisy",
     "xor-perceptron",
     "backprop",
     "xor-mlp",
+    "xor-deep",
     "softmax-mnist",
     "cnn-mnist",
     "overfit-mnist",
@@ -442,8 +444,24 @@ fn the_lab_refuses_a_csv_file_for_data() {
 #[test]
 fn flags_that_do_not_apply_are_refused() {
     fails(
-        &["run", "linear", "--batch-size", "2"],
-        &["--batch-size", "full batch"],
+        &["run", "gd-scalar", "--batch-size", "2"],
+        &["--batch-size", "no data"],
+    );
+    fails(
+        &["run", "gd-scalar", "--normalize"],
+        &["--normalize", "no data"],
+    );
+    fails(
+        &["run", "softmax-mnist", "--normalize"],
+        &["--normalize", "small lessons"],
+    );
+    fails(
+        &["run", "cnn-mnist", "--predict", "1"],
+        &["--predict", "small lessons"],
+    );
+    fails(
+        &["run", "multivariate", "--predict", "73,x"],
+        &["--predict", "'x' is not a number"],
     );
     fails(
         &["run", "softmax-mnist", "--epochs", "0"],

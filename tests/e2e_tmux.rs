@@ -184,7 +184,7 @@ fn first_start_shows_the_lesson_list_and_the_next_start_remembers() {
     for want in [
         "1. tensor-basics",
         "2. gd-scalar",
-        "11. cnn-mnist",
+        "13. cnn-mnist",
         "What to watch in tensor-basics",
     ] {
         assert!(list.contains(want), "{want:?} missing:\n{list}");

@@ -483,7 +483,7 @@ fn every_lesson_runs_headless_with_json() {
     );
 
     let lessons = all();
-    assert_eq!(lessons.len(), 13);
+    assert_eq!(lessons.len(), 15);
     for l in &lessons {
         // the lessons that train nothing print their own lines (tests/backprop.rs,
         // tests/tensor_script.rs, tests/race.rs)

@@ -247,7 +247,7 @@ fn the_lesson_list_switches_lessons() {
     press(&mut a, 'L');
     assert_eq!(
         a.lesson_picker,
-        Some(10),
+        Some(12),
         "the list opens on the current lesson"
     );
     let shown = screen(&a, 100, 30);
@@ -405,7 +405,7 @@ fn the_last_lesson_is_remembered_and_a_bad_file_is_ignored() {
 fn the_list_is_numbered_plain_and_fits_80_columns() {
     let mut a = app("gd-scalar");
     a.open_lesson_list();
-    assert_eq!(a.lesson_picker, Some(1));
+    assert_eq!(a.lesson_picker, Some(1), "the list opens on gd-scalar");
     for (w, h) in [(80, 24), (140, 45)] {
         let s = screen(&a, w, h);
         for (i, l) in lessons::all().iter().enumerate() {
@@ -413,7 +413,9 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
             assert!(s.contains(&row), "{w}x{h}: {row:?} missing\n{s}");
         }
         assert!(
-            s.contains("1. tensor-basics") && s.contains("← start here"),
+            s.contains("1. tensor-basics")
+                && s.contains("2. gd-scalar")
+                && s.contains("← start here"),
             "{s}"
         );
         assert!(s.contains("What to watch in gd-scalar"), "{s}");
@@ -425,7 +427,7 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
         assert!(!l.notes.is_empty(), "{}: what to watch", l.name);
     }
     // the selected lesson's note, MNIST ones included
-    for _ in 0..9 {
+    for _ in 0..11 {
         key(&mut a, KeyCode::Down);
     }
     let s = screen(&a, 80, 24);
@@ -445,8 +447,9 @@ fn the_list_is_numbered_plain_and_fits_80_columns() {
 fn a_finished_lesson_suggests_the_next_one() {
     assert_eq!(lessons::next("gd-scalar").map(|l| l.name), Some("momentum"));
     assert_eq!(lessons::next("momentum").map(|l| l.name), Some("linear"));
+    assert_eq!(lessons::next("xor-mlp").map(|l| l.name), Some("xor-deep"));
     assert_eq!(
-        lessons::next("xor-mlp").map(|l| l.name),
+        lessons::next("xor-deep").map(|l| l.name),
         Some("softmax-mnist")
     );
     assert_eq!(

@@ -14,14 +14,16 @@ use dl_lab::tui::views::stepper_view;
 mod common;
 use common::tui::{app, app_with, press, screen, text, x};
 
-const SMALL_LESSONS: [&str; 7] = [
+const SMALL_LESSONS: [&str; 9] = [
     "gd-scalar",
     "momentum",
     "linear",
     "multivariate",
     "mlp-regression",
+    "mlp-noisy",
     "xor-perceptron",
     "xor-mlp",
+    "xor-deep",
 ];
 
 fn stepper(app: &App) -> &Stepper {

@@ -180,6 +180,29 @@ pub(super) fn all() -> Vec<Lesson> {
             defaults: hyper(10000, 0.01, SGD, 0, 1000),
         },
         Lesson {
+            name: "mlp-noisy",
+            blurb: "a deeper network fits a parabola through noise",
+            title: "An MLP 1-10-30-10-1 fits a noisy y = x^2 + 3",
+            summary: "200 points y = x^2 + 3 + 0.3*noise, Linear 1-10-30-10-1 with ReLU, MSE, SGD lr 0.01, 3000 epochs",
+            notes: "The targets scatter around the parabola (noise with std 0.3), so the cost cannot reach 0: \
+                    it levels off near the noise's variance, 0.09. The curve follows the parabola, not each point.",
+            checks: Vec::new(),
+            task: Task::Regression {
+                data: SmallData::NoisyParabola { n: 200, noise: 0.3 },
+                model: SmallModel::Layers(vec![
+                    linear(1, 10),
+                    LayerSpec::ReLU,
+                    linear(10, 30),
+                    LayerSpec::ReLU,
+                    linear(30, 10),
+                    LayerSpec::ReLU,
+                    linear(10, 1),
+                ]),
+                loss: LossKind::Mse,
+            },
+            defaults: hyper(3000, 0.01, SGD, 0, 300),
+        },
+        Lesson {
             name: "xor-perceptron",
             blurb: "one neuron tries the XOR puzzle, and cannot solve it",
             title: "XOR with a single perceptron (it fails)",
@@ -233,6 +256,39 @@ pub(super) fn all() -> Vec<Lesson> {
             task: Task::Regression {
                 data: xor_table(),
                 model: SmallModel::Layers(vec![linear(2, 2), LayerSpec::Sigmoid, linear(2, 1), LayerSpec::Sigmoid]),
+                loss: LossKind::Bce,
+            },
+            defaults: hyper(10000, 1.0, SGD, 0, 100),
+        },
+        Lesson {
+            name: "xor-deep",
+            blurb: "four layers of neurons solve the XOR puzzle",
+            title: "XOR with a deep MLP 2-10-10-10-1",
+            summary: "Linear 2-10-10-10-1 with Sigmoid between, BCE, SGD lr 1, 10001 steps: learns XOR",
+            notes: "The course's deeper XOR network: three hidden layers of 10 sigmoid units. The cost sits near \
+                    ln 2 for a while (the gradient has to pass through three sigmoids) and then drops.",
+            checks: vec![
+                Check {
+                    when: Condition::ClassifiesAll,
+                    says: "the three hidden layers separate XOR's classes",
+                },
+                Check {
+                    when: STALL_LN2,
+                    says: "the model answers about 0.5 everywhere: the gradient has not got through the three sigmoids yet",
+                },
+            ],
+            task: Task::Regression {
+                data: xor_table(),
+                model: SmallModel::Layers(vec![
+                    linear(2, 10),
+                    LayerSpec::Sigmoid,
+                    linear(10, 10),
+                    LayerSpec::Sigmoid,
+                    linear(10, 10),
+                    LayerSpec::Sigmoid,
+                    linear(10, 1),
+                    LayerSpec::Sigmoid,
+                ]),
                 loss: LossKind::Bce,
             },
             defaults: hyper(10000, 1.0, SGD, 0, 100),

@@ -186,6 +186,9 @@ fn data_words(data: &SmallData) -> String {
             format!("x = [{}], y = [{}]", rows.join(", "), ys.join(", "))
         }
         SmallData::Parabola { n } => format!("{n} points x ~ N(0,1), y = x^2 + 3"),
+        SmallData::NoisyParabola { n, noise } => {
+            format!("{n} points x ~ N(0,1), y = x^2 + 3 + {noise}*noise")
+        }
     }
 }
 
@@ -197,13 +200,63 @@ fn layers_words(specs: &[crate::nn::LayerSpec]) -> String {
 
 /// A small lesson's settings line.
 pub fn small_settings_line(h: &super::Hyper) -> String {
-    format!(
+    let mut line = format!(
         "optimizer {}, lr {}, epochs 0..={}{}",
         h.optimizer.describe(),
         h.lr,
         h.epochs,
         init_words(h)
-    )
+    );
+    if h.batch_size > 0 {
+        line.push_str(&format!(
+            ", batch {} (rows shuffled each epoch; Cost is the mean of the epoch's steps)",
+            h.batch_size
+        ));
+    }
+    if h.normalize {
+        line.push_str(", inputs standardised (x - mean) / std");
+    }
+    line
+}
+
+/// Check `--predict`'s inputs against the session's features, before training.
+pub fn check_predict(lesson: &Lesson, session: &SmallSession, x: &[f32]) -> Result<()> {
+    let want = session.features();
+    if want == 0 {
+        return Err(Error::Config(format!(
+            "--predict: lesson {} has no inputs to predict from (it minimises a function of x)",
+            lesson.name
+        )));
+    }
+    if x.len() != want {
+        let example = match want {
+            1 => "e.g. --predict 2.5".to_string(),
+            n => format!(
+                "comma-separated, e.g. --predict {}",
+                (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            ),
+        };
+        return Err(Error::Config(format!(
+            "--predict: lesson {} takes {want} input{} per row, got {} ({example})",
+            lesson.name,
+            if want == 1 { "" } else { "s" },
+            x.len()
+        )));
+    }
+    Ok(())
+}
+
+/// H(x) of the trained session for one row of raw inputs.
+pub fn predict_one(session: &SmallSession, x: &[f32]) -> Result<f32> {
+    let t = crate::Tensor::from_vec(&[1, x.len()], x.to_vec())?;
+    let y = crate::no_grad(|| session.predict(&t))?;
+    Ok(y.to_vec().first().copied().unwrap_or(f32::NAN))
+}
+
+/// `H([73, 80, 75]) = 152.2983`: inputs as the shortest decimals, the output to 4 decimals.
+pub fn predict_text(x: &[f32], output: f32) -> String {
+    let xs: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+    format!("H([{}]) = {output:.4}", xs.join(", "))
 }
 
 /// ", init xavier" when `--init` chose another than PyTorch's default.
@@ -234,6 +287,9 @@ pub fn classifier_settings_line(data: &Mnist, h: &super::Hyper, device: &str) ->
 fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()> {
     let h = &cfg.hyper;
     let mut session = SmallSession::new(lesson, h, cfg.data.as_deref())?;
+    if let Some(x) = &cfg.predict {
+        check_predict(lesson, &session, x)?;
+    }
     if !cfg.json {
         let (x, _) = session.data();
         let shape = (x.ndim() == 2).then(|| (x.shape()[0], x.shape()[1]));
@@ -270,6 +326,16 @@ fn run_small(lesson: &Lesson, cfg: &RunConfig, out: &mut dyn Write) -> Result<()
         if let Some(r) = last {
             small_summary(lesson, &session, r.cost, out)?;
         }
+    }
+    if let Some(x) = &cfg.predict {
+        let y = predict_one(&session, x)?;
+        let line = if cfg.json {
+            let xs: Vec<Value> = x.iter().map(|&v| f32_json(v)).collect();
+            json!({ "predict": xs, "output": f32_json(y) }).to_string()
+        } else {
+            predict_text(x, y)
+        };
+        writeln!(out, "{line}").map_err(io)?;
     }
     Ok(())
 }

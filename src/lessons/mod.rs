@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+pub use crate::train::normalize;
 pub use crate::train::settings::Hyper;
 pub use crate::train::small::{Condition, EpochRecord, SmallSession};
 pub use crate::train::task::{LossKind, Objective, SmallData, SmallModel, Task};
@@ -126,6 +127,8 @@ pub struct RunConfig {
     pub data: Option<PathBuf>,
     /// `--json`: one JSON object per logged epoch instead of text.
     pub json: bool,
+    /// `--predict X`: after training, print H(X) for these raw inputs (small lessons).
+    pub predict: Option<Vec<f32>>,
     /// `--expr` and `--at` (the backprop lesson).
     pub expr: Option<String>,
     pub at: Option<String>,
@@ -148,6 +151,7 @@ impl RunConfig {
             hyper: lesson.defaults.clone(),
             data: None,
             json: false,
+            predict: None,
             expr: None,
             at: None,
             race: RaceOptions::default(),

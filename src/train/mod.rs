@@ -8,6 +8,7 @@ pub mod epoch_csv;
 pub mod history;
 pub mod messages;
 pub mod mistakes;
+pub mod normalize;
 pub mod race;
 pub mod settings;
 pub mod small;

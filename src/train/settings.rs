@@ -33,6 +33,9 @@ pub struct Hyper {
     /// MNIST lessons: train on the first N training images only (0: all of
     /// them). Set by the lesson (overfit-mnist), not by a flag.
     pub train_subset: usize,
+    /// Standardise the inputs with the training data's mean and sample std
+    /// (small lessons' tables, `--normalize`; see [`super::normalize`]).
+    pub normalize: bool,
 }
 
 impl Hyper {
@@ -47,6 +50,7 @@ impl Hyper {
             log_every,
             init: Init::default(),
             train_subset: 0,
+            normalize: false,
         }
     }
 

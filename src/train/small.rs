@@ -3,6 +3,13 @@
 //! cost = loss(model(x), y); zero_grad; backward; step.
 //! The lab steps it one keypress at a time; `dl-lab run` loops it.
 //!
+//! With `batch_size` B (0 < B < N rows) an epoch is ceil(N/B) such steps on
+//! mini-batches: the rows are shuffled each epoch by a `StdRng` seeded with
+//! `seed ^ epoch·0x9E3779B97F4A7C15` (as `DataLoader::order`), the last
+//! batch keeps what is left, and the epoch's cost is the mean of its steps'
+//! costs. With `normalize` the inputs are standardised (see
+//! [`super::normalize`]); [`SmallSession::predict`] takes raw inputs.
+//!
 //! [`Condition`]s are facts a run may end with (the cost stalled near
 //! ln 2, every row classified, x at the minimum); a lesson pairs them with
 //! its words, and [`SmallSession::holds`] decides them for the run that
@@ -14,8 +21,10 @@ use ndarray::{Array2, IxDyn};
 use ndarray_rand::rand_distr::StandardNormal;
 use ndarray_rand::RandomExt;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::normalize::Standardizer;
 use super::settings::Hyper;
 use super::task::{LossKind, Objective, SmallData, SmallModel, Task};
 use crate::engine::Array;
@@ -65,14 +74,27 @@ pub struct EpochRecord {
     pub cost: f32,
     pub params: Vec<(String, Array)>,
     pub grads: Vec<(String, Array)>,
+    /// Each optimizer step's cost, in order (one for a full-batch epoch);
+    /// `cost` is their mean.
+    pub step_costs: Vec<f32>,
 }
 
 /// A small lesson in progress.
 pub struct SmallSession {
     net: SmallNet,
-    /// Inputs (N, F) and targets (N, 1); empty for gd-scalar.
+    /// Inputs (N, F), standardised with `--normalize`, and targets (N, 1);
+    /// empty for gd-scalar.
     x: Tensor,
     y: Tensor,
+    /// The inputs as given (what `data()` returns and the views plot).
+    raw_x: Array,
+    /// The mean and std the inputs were standardised with (`--normalize`).
+    pub norm: Option<Standardizer>,
+    /// Rows per optimizer step; 0 (or N and more) = the full batch.
+    batch_size: usize,
+    seed: u64,
+    /// Optimizer steps taken so far (ceil(N/B) per mini-batch epoch).
+    pub steps: usize,
     loss: LossKind,
     opt: Box<dyn Optimizer>,
     /// The next epoch to run (0 first).
@@ -106,6 +128,12 @@ fn load_data(
             let y = x.mapv(|v| v * v + 3.0);
             Ok((x, y))
         }
+        SmallData::NoisyParabola { n, noise } => {
+            let x = Array2::<f32>::random_using((*n, 1), StandardNormal, rng);
+            let eps = Array2::<f32>::random_using((*n, 1), StandardNormal, rng);
+            let y = x.mapv(|v| v * v + 3.0) + eps.mapv(|e| noise * e);
+            Ok((x, y))
+        }
     }
 }
 
@@ -114,12 +142,23 @@ impl SmallSession {
     /// replaces its data.
     pub fn start(name: &str, task: &Task, hyper: &Hyper, csv: Option<&Path>) -> Result<Self> {
         let mut rng = StdRng::seed_from_u64(hyper.seed);
+        let mut norm = None;
         let (net, x, y, loss) = match task {
             Task::Scalar { objective } => {
                 if csv.is_some() {
                     return Err(Error::Config(format!(
                         "--data: lesson {name} takes no data"
                     )));
+                }
+                for (flag, given) in [
+                    ("--normalize", hyper.normalize),
+                    ("--batch-size", hyper.batch_size > 0),
+                ] {
+                    if given {
+                        return Err(Error::Config(format!(
+                            "{flag}: lesson {name} has no data, only the variable x"
+                        )));
+                    }
                 }
                 if hyper.init != Init::default() {
                     return Err(Error::Config(format!(
@@ -141,6 +180,9 @@ impl SmallSession {
             Task::Regression { data, model, loss } => {
                 let (xs, ys) = load_data(data, csv, &mut rng)?;
                 let features = xs.ncols();
+                if hyper.normalize {
+                    norm = Some(Standardizer::fit(&xs));
+                }
                 let net = match model {
                     SmallModel::Affine if !matches!(hyper.init, Init::Uniform | Init::Zeros) => {
                         return Err(Error::Config(format!(
@@ -200,10 +242,20 @@ impl SmallSession {
             SmallNet::Net(seq) => seq.parameters(),
         };
         let opt = hyper.build_optimizer(params)?;
+        let raw_x = x.to_array();
+        let x = match &norm {
+            Some(n) => Tensor::new(n.apply(&to_2d(&raw_x)?).into_dyn()),
+            None => x,
+        };
         Ok(SmallSession {
             net,
             x,
             y,
+            raw_x,
+            norm,
+            batch_size: hyper.batch_size,
+            seed: hyper.seed,
+            steps: 0,
             loss,
             opt,
             epoch: 0,
@@ -211,9 +263,21 @@ impl SmallSession {
         })
     }
 
-    /// The model's output for inputs `x` (N, F); for a scalar objective, y
+    /// The model's output for raw inputs `x` (N, F), standardised first as
+    /// the training inputs were (`--normalize`); for a scalar objective, y
     /// at the current x.
     pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.norm {
+            Some(n) if !matches!(self.net, SmallNet::Scalar { .. }) => {
+                let z = n.apply(&to_2d(&x.to_array())?);
+                self.forward(&Tensor::new(z.into_dyn()))
+            }
+            _ => self.forward(x),
+        }
+    }
+
+    /// The model on inputs already standardised (when the session is).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match &self.net {
             SmallNet::Scalar { x, objective } => objective.tensor(x),
             SmallNet::Affine { w, b } => x.matmul(w)?.add(b),
@@ -221,14 +285,44 @@ impl SmallSession {
         }
     }
 
-    /// The cost of the current parameters (builds the graph).
+    /// The cost of the current parameters on all the data (builds the graph).
     pub fn cost(&self) -> Result<Tensor> {
-        let pred = self.predict(&self.x)?;
+        self.cost_on(&self.x, &self.y)
+    }
+
+    fn cost_on(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let pred = self.forward(x)?;
         match (&self.net, self.loss) {
             (SmallNet::Scalar { .. }, _) => Ok(pred),
-            (_, LossKind::Mse) => mse_loss(&pred, &self.y),
-            (_, LossKind::Bce) => bce_loss(&pred, &self.y),
+            (_, LossKind::Mse) => mse_loss(&pred, y),
+            (_, LossKind::Bce) => bce_loss(&pred, y),
         }
+    }
+
+    /// How many input features the model takes (0 for gd-scalar).
+    pub fn features(&self) -> usize {
+        match self.net {
+            SmallNet::Scalar { .. } => 0,
+            _ => self.raw_x.shape().get(1).copied().unwrap_or(0),
+        }
+    }
+
+    /// Optimizer steps per epoch: ceil(N/B) with mini-batches, else 1.
+    pub fn steps_per_epoch(&self) -> usize {
+        let n = self.raw_x.shape().first().copied().unwrap_or(0);
+        match self.batch_size {
+            b if b > 0 && b < n && !matches!(self.net, SmallNet::Scalar { .. }) => n.div_ceil(b),
+            _ => 1,
+        }
+    }
+
+    /// The row order of `epoch`'s mini-batches (see the module docs).
+    pub fn epoch_order(&self, epoch: usize) -> Vec<usize> {
+        let n = self.raw_x.shape().first().copied().unwrap_or(0);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(SHUFFLE_MIX));
+        order.shuffle(&mut rng);
+        order
     }
 
     /// Named parameters (W and b, x, or PyTorch's "0.weight" names).
@@ -240,9 +334,15 @@ impl SmallSession {
         }
     }
 
-    /// The training inputs (N, F) and targets (N, 1).
+    /// The training inputs (N, F) as given (not standardised) and targets (N, 1).
     pub fn data(&self) -> (Array, Array) {
-        (self.x.to_array(), self.y.to_array())
+        (self.raw_x.clone(), self.y.to_array())
+    }
+
+    /// The inputs (N, F) the model trains on: standardised with
+    /// `--normalize`, else as given.
+    pub fn model_inputs(&self) -> Array {
+        self.x.to_array()
     }
 
     pub fn lr(&self) -> f32 {
@@ -258,17 +358,60 @@ impl SmallSession {
         self.epoch > self.epochs
     }
 
-    /// Run one epoch. A cost that is NaN or infinite is an error that says
-    /// at which epoch it diverged (and nothing is updated).
+    /// Run one epoch: one step on the full batch, or ceil(N/B) steps on
+    /// shuffled mini-batches. A cost that is NaN or infinite is an error that
+    /// says at which epoch (and step) it diverged, and that step updates nothing.
     pub fn step(&mut self) -> Result<EpochRecord> {
-        let cost = self.cost()?;
+        let per_epoch = self.steps_per_epoch();
+        let mut step_costs = Vec::with_capacity(per_epoch);
+        let mut grads = Vec::new();
+        if per_epoch == 1 {
+            let (x, y) = (self.x.clone(), self.y.clone());
+            grads = self.one_step(&x, &y, None, &mut step_costs)?;
+        } else {
+            let order = self.epoch_order(self.epoch);
+            let xs = self.x.to_array();
+            let ys = self.y.to_array();
+            for (k, rows) in order.chunks(self.batch_size).enumerate() {
+                let bx = Tensor::new(xs.select(ndarray::Axis(0), rows));
+                let by = Tensor::new(ys.select(ndarray::Axis(0), rows));
+                grads = self.one_step(&bx, &by, Some((k, per_epoch)), &mut step_costs)?;
+            }
+        }
+        let cost = step_costs.iter().sum::<f32>() / step_costs.len().max(1) as f32;
+        let params = self
+            .params()
+            .into_iter()
+            .map(|(n, t)| (n, t.to_array()))
+            .collect();
+        let record = EpochRecord {
+            epoch: self.epoch,
+            cost,
+            params,
+            grads,
+            step_costs,
+        };
+        self.epoch += 1;
+        Ok(record)
+    }
+
+    /// One optimizer step on (x, y); `batch` is (index, count) within a
+    /// mini-batch epoch. Returns the gradients it used.
+    fn one_step(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        batch: Option<(usize, usize)>,
+        costs: &mut Vec<f32>,
+    ) -> Result<Vec<(String, Array)>> {
+        let cost = self.cost_on(x, y)?;
         let value = cost.item();
         if !value.is_finite() {
-            return Err(Error::diverged(
-                format!("epoch {}", self.epoch),
-                value,
-                self.opt.lr(),
-            ));
+            let at = match batch {
+                Some((k, n)) => format!("epoch {}, step {}/{n}", self.epoch, k + 1),
+                None => format!("epoch {}", self.epoch),
+            };
+            return Err(Error::diverged(at, value, self.opt.lr()));
         }
         self.opt.zero_grad();
         cost.backward()?;
@@ -281,26 +424,16 @@ impl SmallSession {
             })
             .collect();
         self.opt.step()?;
-        let params = self
-            .params()
-            .into_iter()
-            .map(|(n, t)| (n, t.to_array()))
-            .collect();
-        let record = EpochRecord {
-            epoch: self.epoch,
-            cost: value,
-            params,
-            grads,
-        };
-        self.epoch += 1;
-        Ok(record)
+        self.steps += 1;
+        costs.push(value);
+        Ok(grads)
     }
 }
 
 impl SmallSession {
     /// Every row's prediction (no graph), for the rows trained on.
     pub fn predictions(&self) -> Result<Array> {
-        Ok(crate::no_grad(|| self.predict(&self.x))?.to_array())
+        Ok(crate::no_grad(|| self.forward(&self.x))?.to_array())
     }
 
     /// Whether `c` holds for this run as it stands, `cost` being its last
@@ -335,4 +468,19 @@ impl SmallSession {
             }
         })
     }
+}
+
+/// Mixes the epoch into the shuffle seed (the same constant as the MNIST loader's).
+const SHUFFLE_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// An (N, F) view of a 2-D array.
+fn to_2d(a: &Array) -> Result<Array2<f32>> {
+    a.clone()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|_| {
+            Error::Config(format!(
+                "inputs must be (rows, features), got {:?}",
+                a.shape()
+            ))
+        })
 }

@@ -51,6 +51,9 @@ pub enum SmallData {
     Table { x: Vec<Vec<f32>>, y: Vec<f32> },
     /// `n` points x ~ N(0, 1) with y = x² + 3 (drawn with the run's seed).
     Parabola { n: usize },
+    /// `n` points x ~ N(0, 1) with y = x² + 3 + noise·ε, ε ~ N(0, 1) (drawn
+    /// with the run's seed, after x).
+    NoisyParabola { n: usize, noise: f32 },
 }
 
 /// The small lessons' models.

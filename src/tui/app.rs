@@ -119,6 +119,11 @@ pub struct App {
     pub files: super::files::LabFiles,
     /// The "next lesson" note was shown for this finish.
     finish_announced: bool,
+    /// `p`'s one-line prompt for X (small lessons), as typed so far.
+    pub predict_prompt: Option<String>,
+    /// The Model pane edits a small lesson's layers (`m`) instead of
+    /// showing its parameters and update.
+    pub small_model_editing: bool,
     /// Predict, then reveal (key Q) and `--transcript`.
     pub quiz: super::quiz::Quiz,
     /// Draw a digit: the Dataset pane's canvas (key d, MNIST lessons).
@@ -175,6 +180,8 @@ impl App {
             message_seen: None,
             message_ticks: 0,
             finish_announced: false,
+            predict_prompt: None,
+            small_model_editing: false,
             files: Default::default(),
             data_dir: None,
             rewind: Default::default(),
@@ -259,6 +266,10 @@ impl App {
         }
         // a quiz question waits for its answer (q still quits)
         if self.quiz_key(key) {
+            return;
+        }
+        // N, b, p, A, m and the prompt p opens (see small_lab.rs)
+        if self.small_lesson_key(key) {
             return;
         }
         // an open editor (e.g. the model builder's) sees keys first (Esc

@@ -1,7 +1,7 @@
 //! Key `c`: the lesson as a PyTorch script, written with the lab's current
 //! settings (the learning rate and optimizer as changed here, the epochs,
-//! the seed, the `--data` directory, and for the MNIST lessons the model
-//! as the Model pane has it), by the same [`crate::code::python_script`]
+//! the seed, the `--data` directory, the model as the Model pane has it,
+//! and for the small lessons `N`, `b` and `p`'s X), by the same [`crate::code::python_script`]
 //! that `dl-lab code` prints.
 //!
 //! The file is `LESSON.py` in the current directory, or next to `--save`
@@ -20,14 +20,19 @@ const MAX_TRIES: usize = 99;
 
 impl App {
     /// The lesson and run settings the script is written for: the lab's
-    /// hyper-parameters (the small lesson's learning rate as stepped), the
-    /// MNIST lessons' `--data` directory and edited model.
+    /// hyper-parameters (the small lesson's learning rate as stepped, its
+    /// edited layers, `N`, `b` and `p`'s X), the MNIST lessons' `--data`
+    /// directory and edited model.
     pub fn code_settings(&self) -> (Lesson, RunConfig) {
         let mut lesson = self.lesson.clone();
         let mut hyper = self.hyper.clone();
+        let mut predict = None;
         if let Some(s) = &self.stepper {
+            // the small lesson as stepped: its edited layers (m), N and b
+            lesson = s.lesson().clone();
             hyper = s.hyper().clone();
             hyper.lr = s.lr();
+            predict = s.predict_x.clone();
         }
         let mut data = None;
         if let Task::Classifier { layers, .. } = &mut lesson.task {
@@ -37,6 +42,7 @@ impl App {
         let cfg = RunConfig {
             hyper,
             data,
+            predict,
             ..RunConfig::defaults(&lesson)
         };
         (lesson, cfg)

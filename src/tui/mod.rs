@@ -12,6 +12,7 @@
 //! - `race.rs`: the optimizer race stepped one keypress at a time
 //! - `remember.rs`: the last lesson, kept in the user's config directory
 //! - `rewind.rs`: the run's history and the Loss pane's timeline over it
+//! - `small_lab.rs`: the small lessons' keys N (normalise), p (predict), A, m
 //! - `stepper.rs`: the small lessons stepped one keypress at a time
 //! - `training.rs`: the classifier's training run (worker, state, progress, model)
 //! - `views/`: one module per pane, plus layout, status bar and help
@@ -28,6 +29,7 @@ pub mod quiz;
 pub mod race;
 pub mod remember;
 pub mod rewind;
+mod small_lab;
 pub mod stepper;
 pub mod training;
 pub mod views;

@@ -80,13 +80,16 @@ pub fn ask(s: &Stepper, n: usize) -> Option<Question> {
     } else {
         format!("∂cost/∂{param}")
     };
+    // with mini-batches a step's update follows a batch's gradient, not the
+    // full cost's shown here: ask whether the cost rises instead
+    let batched = s.session.steps_per_epoch() > 1;
     let (kind, text, choices) = match n % 3 {
         0 => (
             Kind::GradientSign,
             format!("{param} = {}: what sign has {d}?", num(value)),
             vec!["positive".into(), "negative".into(), "zero".into()],
         ),
-        1 => {
+        1 if !batched => {
             // the right one and two slips: the wrong sign, lr forgotten
             let mut c = vec![
                 num(value - lr * grad),
@@ -161,7 +164,7 @@ impl App {
     /// `Q`: the quiz on or off (small lessons).
     pub fn toggle_quiz(&mut self) {
         if self.stepper.is_none() {
-            self.message = Some("the quiz is for the small lessons (gd-scalar … xor-mlp)".into());
+            self.message = Some("the quiz is for the small lessons (gd-scalar … xor-deep)".into());
             return;
         }
         self.quiz.on = !self.quiz.on;

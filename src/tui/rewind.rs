@@ -205,7 +205,14 @@ impl App {
                         return;
                     }
                 }
-                self.loss.rewound = Some((epoch as f64, String::new()));
+                // with mini-batches the chart counts steps: the epoch's last
+                let per = s.session.steps_per_epoch();
+                let x = if per > 1 {
+                    (epoch + 1) * per - 1
+                } else {
+                    epoch
+                };
+                self.loss.rewound = Some((x as f64, String::new()));
                 format!("epoch {epoch} of {} (rewound)", s.session.epochs)
             }
             None => {

@@ -62,6 +62,15 @@ pub struct Stepper {
     pub now: Option<Slope>,
     /// Every cost so far, in epoch order.
     pub costs: Vec<f32>,
+    /// Every optimizer step's cost so far (with mini-batches, several per
+    /// epoch: the Loss pane charts these).
+    pub step_costs: Vec<f32>,
+    /// The inputs `p` asked H(X) for (raw, as typed); the views compute H(X)
+    /// with the current parameters.
+    pub predict_x: Option<Vec<f32>>,
+    /// The Conv/Pool pane's place shows sigmoid, tanh and ReLU (`A`) instead
+    /// of the cost's graph.
+    pub show_activations: bool,
     /// (x, y) of recent gd-scalar positions, oldest first.
     pub trail: Vec<(f32, f32)>,
     /// Running by itself (s), a few epochs per tick.
@@ -172,6 +181,9 @@ impl Stepper {
             last_lr: hyper.lr,
             now,
             costs: Vec::new(),
+            step_costs: Vec::new(),
+            predict_x: None,
+            show_activations: false,
             trail: Vec::new(),
             auto: false,
             diverged: None,
@@ -208,7 +220,8 @@ impl Stepper {
             .history
             .get(i)
             .ok_or_else(|| format!("no recorded step {i}"))?;
-        let mut s = Stepper::new(&self.lesson, &self.hyper).map_err(|e| lab_message(&e))?;
+        let mut s = Stepper::with_csv(&self.lesson, &self.hyper, self.csv.as_deref())
+            .map_err(|e| lab_message(&e))?;
         s.set_lr(snap.lr);
         for ((_, t), (_, v)) in s.session.params().iter().zip(&snap.record.params) {
             t.set_data(v.clone());
@@ -218,6 +231,11 @@ impl Stepper {
         s.last = Some(snap.record.clone());
         s.last_lr = snap.lr;
         s.costs = self.costs[..(epoch + 1).min(self.costs.len())].to_vec();
+        let steps = (epoch + 1) * s.session.steps_per_epoch();
+        s.step_costs = self.step_costs[..steps.min(self.step_costs.len())].to_vec();
+        s.session.steps = steps;
+        s.predict_x = self.predict_x.clone();
+        s.show_activations = self.show_activations;
         if matches!(self.lesson.task, Task::Scalar { .. }) {
             let past: Vec<(f32, f32)> = (0..=i)
                 .filter_map(|k| {
@@ -262,14 +280,37 @@ impl Stepper {
         param_arrays(&self.session)
     }
 
-    /// Back to the starting parameters, keeping the learning rate.
+    /// Back to the starting parameters, keeping the learning rate (and
+    /// what the views were asked to show).
     pub fn reset(&mut self) -> Result<(), String> {
         let (lr, show) = (self.lr(), self.show_surface);
+        let (predict_x, acts) = (self.predict_x.clone(), self.show_activations);
         *self = Stepper::with_csv(&self.lesson, &self.hyper, self.csv.as_deref())
             .map_err(|e| lab_message(&e))?;
         self.set_lr(lr);
         self.show_surface = show;
+        self.predict_x = predict_x;
+        self.show_activations = acts;
         Ok(())
+    }
+
+    /// Start again with another lesson value (an edited model) or other
+    /// settings (`N`); on error nothing changes.
+    pub fn restart(&mut self, lesson: &Lesson, hyper: &Hyper) -> Result<(), String> {
+        let mut next =
+            Stepper::with_csv(lesson, hyper, self.csv.as_deref()).map_err(|e| lab_message(&e))?;
+        next.predict_x = self.predict_x.clone();
+        next.show_activations = self.show_activations;
+        next.show_surface = self.show_surface;
+        *self = next;
+        Ok(())
+    }
+
+    /// H(X) with the current parameters for the inputs `p` asked for.
+    pub fn prediction(&self) -> Option<(Vec<f32>, f32)> {
+        let x = self.predict_x.clone()?;
+        let y = crate::lessons::headless::predict_one(&self.session, &x).ok()?;
+        Some((x, y))
     }
 
     /// Take exactly one step. `Err` is a message for the learner: either no
@@ -322,6 +363,7 @@ impl Stepper {
                     }
                 }
                 self.costs.push(r.cost);
+                self.step_costs.extend_from_slice(&r.step_costs);
                 self.last = Some(r);
                 self.last_lr = lr;
                 Ok(())

@@ -213,6 +213,9 @@ pub fn render_pane(app: &App, pane: PaneId, area: Rect, buf: &mut Buffer, zoomed
         PaneId::Dataset if cx.stepper.is_some() => {
             stepper_view::render_data(&cx, area, buf, focused)
         }
+        PaneId::Model if cx.stepper.is_some() && app.small_model_editing => {
+            model_builder::render_pane(&app.builder, &cx, area, buf, focused, zoomed)
+        }
         PaneId::Model if cx.stepper.is_some() => {
             stepper_view::render_model(&cx, area, buf, focused)
         }
@@ -299,6 +302,20 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Span::raw(format!(" {}{bar}lr {lr}{bar}", device_label(app))),
     ];
     let room = usize::from(left.width).saturating_sub(spans.iter().map(Span::width).sum());
+    if let Some(typed) = &app.predict_prompt {
+        let n = app.stepper.as_ref().map_or(0, |s| s.session.features());
+        let what = if n == 1 { "x" } else { "x1,x2,…" };
+        spans.push(Span::styled(
+            cut(
+                &format!("predict H(X), X ({what}) = {typed}_  Enter · Esc"),
+                room,
+                app.ascii,
+            ),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ));
+        Paragraph::new(Line::from(spans)).render(left, buf);
+        return status_end(always, always_w, left, area, buf);
+    }
     match &app.message {
         Some(m) => spans.push(Span::styled(
             cut(m, room, app.ascii),
@@ -324,6 +341,11 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     Paragraph::new(Line::from(spans)).render(left, buf);
+    status_end(always, always_w, left, area, buf);
+}
+
+/// `? help  q quit` at the status line's right end.
+fn status_end(always: String, always_w: u16, left: Rect, area: Rect, buf: &mut Buffer) {
     let right = Rect {
         x: left.right(),
         width: always_w,

@@ -11,6 +11,7 @@
 //! the Conv/Pool pane's place (`graph.rs`). The update is written out as plain
 //! SGD's θ ← θ − lr·∂cost/∂θ, which is what the small lessons run.
 
+pub mod activations;
 pub mod cost_map;
 mod fit;
 pub mod graph;
@@ -35,6 +36,26 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "run / pause the steps"),
     ("r", "reset the parameters to their start"),
     ("+ / -", "raise / lower the learning rate"),
+    (
+        "N",
+        "standardise the inputs, (x − mean) / std, and restart (again: raw inputs)",
+    ),
+    (
+        "b",
+        "mini-batches: full, 1, 2, 4, … rows a step, shuffled each epoch; restarts",
+    ),
+    (
+        "p",
+        "predict: type X (x, or x1,x2,… comma-separated), Enter shows H(X)",
+    ),
+    (
+        "A",
+        "sigmoid, tanh and ReLU with their derivatives (in the graph's place)",
+    ),
+    (
+        "m",
+        "in the Model pane: edit the layers (a/i add, e edit, d delete); the lesson restarts",
+    ),
     ("e", "linear: the fit / the error surface cost(W, b) with the path (side by side when wide); XOR: edit the weights"),
 ];
 
@@ -102,13 +123,30 @@ pub fn render_data(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool
         Kind::Table => fit::render_table(s, cx.ascii, area, buf, focused),
         Kind::Plane => plane::render(s, cx.ascii, area, buf, focused),
     }
+    // H(X) for the inputs `p` asked for, on the bottom border
+    if let Some((x, y)) = s.prediction() {
+        let area = area.intersection(*buf.area());
+        if area.height >= 3 && area.width > 6 {
+            let text = format!(" {} ", crate::lessons::headless::predict_text(&x, y));
+            let style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
+            buf.set_stringn(
+                area.x + 2,
+                area.bottom() - 1,
+                text,
+                usize::from(area.width - 4),
+                style,
+            );
+        }
+    }
 }
 
 /// The Conv/Pool pane's place: the cost's computational graph, with values
 /// and gradients.
 pub fn render_graph(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
-    if let Some(s) = cx.stepper {
-        graph::render(s, cx.ascii, area, buf, focused);
+    match cx.stepper {
+        Some(s) if s.show_activations => activations::render(cx.ascii, area, buf, focused),
+        Some(s) => graph::render(s, cx.ascii, area, buf, focused),
+        None => {}
     }
 }
 

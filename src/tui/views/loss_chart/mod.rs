@@ -144,16 +144,36 @@ impl LossPane {
         self.last_epoch = Some(s.clone());
     }
 
+    /// A fresh chart for the small lesson `s`, restarted with another model
+    /// or settings: the last run's curve stays as a ghost, unless the x axis
+    /// changed between epochs and mini-batch steps (then no ghosts: they
+    /// would be drawn against the wrong axis).
+    pub fn reset_costs(&mut self, s: &Stepper) {
+        let per_epoch = s.session.steps_per_epoch() == 1;
+        let same_axis = per_epoch == self.per_epoch;
+        self.restart();
+        if !same_axis {
+            self.ghosts.clear();
+        }
+    }
+
     /// Mirror a small lesson's cost history (appending only what is new).
+    /// With mini-batches (`--batch-size`, several steps an epoch) it charts
+    /// every step's noisy cost instead, against the step.
     pub fn sync_costs(&mut self, s: &Stepper) {
-        self.per_epoch = true;
+        self.per_epoch = s.session.steps_per_epoch() == 1;
+        let costs = if self.per_epoch {
+            &s.costs
+        } else {
+            &s.step_costs
+        };
         if !s.costs.is_empty() {
             self.label = Some(ghosts::run_label(s.last_lr, &s.hyper().optimizer));
         }
-        if s.costs.len() < self.losses.pushed() {
+        if costs.len() < self.losses.pushed() {
             self.losses = LossHistory::default();
         }
-        for (i, &c) in s.costs.iter().enumerate().skip(self.losses.pushed()) {
+        for (i, &c) in costs.iter().enumerate().skip(self.losses.pushed()) {
             self.losses.push(i as f64, c as f64);
         }
     }
@@ -309,7 +329,8 @@ fn not_started(v: &View) -> bool {
 
 /// The chart counts epochs (a small lesson) rather than steps.
 fn per_epoch(v: &View) -> bool {
-    v.cx.stepper.is_some() || v.pane.per_epoch
+    v.cx.stepper
+        .map_or(v.pane.per_epoch, |s| s.session.steps_per_epoch() == 1)
 }
 
 /// The message a failed run (or diverged small lesson) leaves, with what to do.

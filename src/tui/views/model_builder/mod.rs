@@ -119,6 +119,9 @@ pub struct ModelPane {
     /// A one-line note about the last action ("deleted layer 3 (ReLU)").
     pub note: Option<String>,
     undo: Vec<(Vec<LayerSpec>, usize)>,
+    /// What the model must end with: [`CLASSES`] scores (MNIST lessons) or
+    /// one output H(x) (the small lessons, see [`ModelPane::for_small`]).
+    pub outputs: usize,
 }
 
 impl ModelPane {
@@ -137,6 +140,29 @@ impl ModelPane {
             mode: Mode::Browse,
             note: None,
             undo: Vec::new(),
+            outputs: CLASSES,
+        }
+    }
+
+    /// The pane editing a small lesson's layers: `features` inputs, one output.
+    pub fn for_small(specs: Vec<LayerSpec>, features: usize) -> Self {
+        ModelPane {
+            specs,
+            selected: 0,
+            input_shape: vec![features],
+            mode: Mode::Browse,
+            note: None,
+            undo: Vec::new(),
+            outputs: 1,
+        }
+    }
+
+    /// [`readiness`] for this pane's lesson: the digits' scores, or one output.
+    pub fn readiness(&self, specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> {
+        if self.outputs == CLASSES {
+            readiness(specs, input)
+        } else {
+            small_readiness(specs, input)
         }
     }
 
@@ -175,7 +201,7 @@ impl ModelPane {
                 // else a small hidden layer (never features × features: after
                 // a conv layer that is hundreds of millions of parameters)
                 let out_features = match self.specs.get(at) {
-                    _ if at_end => CLASSES,
+                    _ if at_end => self.outputs,
                     Some(LayerSpec::Linear { in_features, .. }) => *in_features,
                     _ => features.min(HIDDEN_DEFAULT),
                 };
@@ -329,6 +355,32 @@ pub fn readiness(specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> 
                 shape_text(out)
             )),
         },
+        _ => Err("no layers yet: a adds one".into()),
+    }
+}
+
+/// Whether `specs` make a small lesson's model: from the inputs to one
+/// output H(x). `Ok(total params)`, or what to fix first.
+pub fn small_readiness(specs: &[LayerSpec], input: &[usize]) -> Result<usize, String> {
+    if specs.is_empty() {
+        return Err("no layers yet: a adds one".into());
+    }
+    let shapes = infer_shapes(specs, input);
+    if let Some((i, why)) = shapes
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.as_ref().err().map(|w| (i, w)))
+    {
+        return Err(format!("fix layer {}: {why}", i + 1));
+    }
+    match shapes.last() {
+        Some(Ok(out)) if out.as_slice() == [1] => {
+            Ok(specs.iter().map(LayerSpec::param_count).sum())
+        }
+        Some(Ok(out)) => Err(format!(
+            "the model ends with {}; H(x) is one number: end with Linear(…, 1)",
+            shape_text(out)
+        )),
         _ => Err("no layers yet: a adds one".into()),
     }
 }

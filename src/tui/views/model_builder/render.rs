@@ -12,8 +12,8 @@ use ratatui::widgets::Widget;
 use super::glyphs::{fit, pick, Glyphs};
 use super::table::{draw_table, Row};
 use super::{
-    fix_text, memory_text, offered_fix, readiness, shape_text, short_label, Editor, LayerKind,
-    Mode, ModelPane, ESTIMATE_BATCH,
+    fix_text, memory_text, offered_fix, shape_text, short_label, Editor, LayerKind, Mode,
+    ModelPane, ESTIMATE_BATCH,
 };
 use crate::lessons::Task;
 use crate::nn::spec::{infer_shapes, memory_estimate, MemoryEstimate};
@@ -66,7 +66,7 @@ pub fn render_pane(
     let (specs, selected) = pane.preview();
     let shapes = infer_shapes(&specs, input);
     let total: usize = specs.iter().map(LayerSpec::param_count).sum();
-    let ready = readiness(&specs, input);
+    let ready = pane.readiness(&specs, input);
 
     let title_style = if ready.is_ok() {
         Style::new().fg(Color::Green)

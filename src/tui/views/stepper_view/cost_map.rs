@@ -26,9 +26,11 @@ pub fn applies(s: &Stepper) -> bool {
     ) && !s.path.is_empty()
 }
 
-/// The data as (x, y) pairs in f64.
+/// The data as (x, y) pairs in f64, x as the model takes it (standardised
+/// with `N` / `--normalize`, so W and b are the ones being trained).
 fn pairs(s: &Stepper) -> Vec<(f64, f64)> {
-    let (x, y) = s.session.data();
+    let (_, y) = s.session.data();
+    let x = s.session.model_inputs();
     x.iter()
         .zip(y.iter())
         .map(|(&a, &b)| (f64::from(a), f64::from(b)))

@@ -117,6 +117,13 @@ pub(super) fn render_curve(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
     if clipped {
         title.push_str(" (curve leaves the chart)");
     }
+    // the point `p` asked for, H(X), marked on the curve
+    let asked: Vec<(f64, f64)> = s
+        .prediction()
+        .and_then(|(x, y)| Some((f64::from(*x.first()?), f64::from(y))))
+        .filter(|&(x, y)| (xlo..=xhi).contains(&x) && (ylo..=yhi).contains(&y))
+        .into_iter()
+        .collect();
     let hint = " (e: error surface)";
     if super::cost_map::applies(s)
         && area.width < super::SIDE_BY_SIDE
@@ -134,6 +141,10 @@ pub(super) fn render_curve(s: &Stepper, ascii: bool, area: Rect, buf: &mut Buffe
             .graph_type(GraphType::Line)
             .marker(line)
             .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+        Dataset::default()
+            .data(&asked)
+            .marker(Marker::Custom('X'))
+            .style(Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)),
     ];
     Chart::new(datasets)
         .block(pane_block(&title, focused, ascii))
