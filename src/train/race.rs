@@ -483,14 +483,13 @@ pub fn write_race(
     Ok(())
 }
 
-/// `dl-lab run optimizer-race` with `cfg`: the lesson's surface and start
-/// unless `--surface` / `--start` change them (another surface without
-/// `--start` starts at that surface's own default point).
-pub fn run_lesson(
+/// The surface and start `cfg` races on: the lesson's unless `--surface` /
+/// `--start` change them (another surface without `--start` starts at that
+/// surface's own default point).
+fn surface_and_start(
     lesson: &crate::lessons::Lesson,
     cfg: &crate::lessons::RunConfig,
-    out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<(Surface, [f32; 2])> {
     let crate::lessons::Task::Race { surface, start } = lesson.task else {
         return Err(Error::Config(format!(
             "lesson {} is not a race",
@@ -503,6 +502,18 @@ pub fn run_lesson(
     } else {
         chosen.default_start()
     });
+    Ok((chosen, start))
+}
+
+/// `dl-lab run optimizer-race` with `cfg`: the lesson's surface and start
+/// unless `--surface` / `--start` change them (another surface without
+/// `--start` starts at that surface's own default point).
+pub fn run_lesson(
+    lesson: &crate::lessons::Lesson,
+    cfg: &crate::lessons::RunConfig,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let (chosen, start) = surface_and_start(lesson, cfg)?;
     let mut race = Race::new(chosen, start, cfg.race.lr)?;
     if !cfg.json {
         writeln!(
@@ -529,18 +540,7 @@ pub fn python_code(
     cfg: &crate::lessons::RunConfig,
 ) -> Result<String> {
     use std::fmt::Write as _;
-    let crate::lessons::Task::Race { surface, start } = lesson.task else {
-        return Err(Error::Config(format!(
-            "lesson {} is not a race",
-            lesson.name
-        )));
-    };
-    let chosen = cfg.race.surface.unwrap_or(surface);
-    let start = cfg.race.start.unwrap_or(if chosen == surface {
-        start
-    } else {
-        chosen.default_start()
-    });
+    let (chosen, start) = surface_and_start(lesson, cfg)?;
     let lr = cfg.race.lr;
     let f = match chosen {
         Surface::Bowl => "x ** 2 / 20 + y ** 2",

@@ -380,11 +380,11 @@ pub fn predict(
     input_shape: &[usize],
     pixels: &[f32],
 ) -> crate::Result<Vec<f32>> {
-    let mut shape = vec![1];
-    shape.extend_from_slice(input_shape);
+    let z = logits(model, input_shape, pixels)?;
     crate::no_grad(|| {
-        let x = Tensor::from_vec(&shape, pixels.to_vec())?;
-        Ok(model.forward(&x)?.softmax(1)?.to_vec())
+        Tensor::from_vec(&[1, z.len()], z)?
+            .softmax(1)
+            .map(|p| p.to_vec())
     })
 }
 
