@@ -828,8 +828,12 @@ impl App {
                     &self.hyper.optimizer,
                 ));
                 self.rewind.clear();
-                // a CNN's conv1 filters are shown learning (the worker sends snapshots)
-                if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
+                // a CNN's conv1 filters (a single Linear layer's weight
+                // images) are shown learning (the worker sends snapshots)
+                let pixels = self.data.test.pixels();
+                if matches!(specs.first(), Some(LayerSpec::Conv2d { .. }))
+                    || views::conv_viz::weights::applies(&specs, pixels)
+                {
                     self.conv.show_filters = true;
                 }
                 self.training.progress.epochs_done = done;

@@ -200,7 +200,11 @@ impl App {
             log_scale: self.loss.log_scale,
             ..LossPane::default()
         };
-        if let Some(LayerSpec::Conv2d { .. }) = self.builder.specs.first() {
+        let pixels = self.data.test.pixels();
+        let specs = &self.builder.specs;
+        if matches!(specs.first(), Some(LayerSpec::Conv2d { .. }))
+            || super::views::conv_viz::weights::applies(specs, pixels)
+        {
             self.conv.show_filters = true;
         }
         self.message = Some(match &ck.run {
