@@ -582,6 +582,10 @@ impl App {
                 self.confusion_key(key) || self.timeline_key(key) || self.loss.handle_key(key)
             }
             PaneId::Conv => {
+                // with the quiz on, a key that resizes the window asks first
+                if self.quiz_before_conv_key(key) {
+                    return true;
+                }
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
             }

@@ -77,7 +77,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "Q",
-        "quiz (small lessons): predict before each Space step, 1-3 answer (--transcript FILE.md)",
+        "quiz: predict before each Space step (small lessons) or the output size before t p z m k in Conv/Pool (MNIST), 1-3 answer (--transcript FILE.md)",
     ),
     ("?", "this help"),
     ("q", "quit (also while training)"),
