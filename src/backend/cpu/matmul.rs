@@ -56,7 +56,7 @@ pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayV
     assert_eq!(k, b.nrows(), "inner dimensions agree");
     assert_eq!(c.dim(), (m, n), "C is (m, n)");
     let ldc = c.strides()[0];
-    if gemm::available() && (c.strides()[1] == 1 || n <= 1) && ldc >= n as isize {
+    if packed_pays(m, k, n) && c.strides()[1] == 1 && ldc >= n as isize {
         let operand = |v: &ArrayView2<'_, f32>| gemm::Operand {
             ptr: v.as_ptr(),
             rs: v.strides()[0],
@@ -123,12 +123,21 @@ fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>)
         };
         return Array2::from_shape_vec((m, n), c).expect("m·n values");
     }
-    let c = if gemm::available() {
+    let c = if packed_pays(m, k, n) {
         packed(m, k, n, (a_ptr, sa), (b_ptr, sb), bias, one_thread, threads)
     } else {
         portable(m, k, n, (a_ptr, sa), (b_ptr, sb), bias, one_thread, threads)
     };
     Array2::from_shape_vec((m, n), c).expect("m·n values")
+}
+
+/// Whether the AVX-512 kernel runs (m, k) · (k, n): where the CPU has it,
+/// and C has a whole tile's worth of columns and rows and k is not tiny.
+/// Narrower products (a conv1 weight gradient's 9 columns, the classifier's
+/// 10) would leave most of its 32 lanes padding, and k of a few is all
+/// packing: matrixmultiply's 16 × 16 tiles do those better.
+fn packed_pays(m: usize, k: usize, n: usize) -> bool {
+    gemm::available() && n >= gemm::NR && m >= 8 && k >= 8
 }
 
 /// Rows r0..r1 and columns c0..c1 of C for each thread: the longer side of
@@ -481,7 +490,7 @@ mod tests {
                     (matmul_bias(av, bv, &bias), reference(av, bv, Some(&bias))),
                 ];
                 for (got, want) in pairs {
-                    if small || !gemm::available() {
+                    if small || !packed_pays(m, k, n) {
                         assert_eq!(got, want, "{what}");
                     } else {
                         assert_close(&got, &want, av, bv, &what);
