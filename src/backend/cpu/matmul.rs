@@ -1,5 +1,7 @@
-//! Matrix multiply on the CPU: ndarray's (the `matrixmultiply` crate), split
-//! across rayon's threads when the product is large.
+//! Matrix multiply on the CPU: our packed AVX-512 kernel (`gemm.rs`) where
+//! the CPU has one and the product is wide enough, else ndarray's (the
+//! `matrixmultiply` crate), split across rayon's threads when the product is
+//! large.
 //!
 //! Why rayon and not matrixmultiply's own threading: the convolution already
 //! runs one small product per image on rayon's threads. matrixmultiply's pool
