@@ -8,6 +8,7 @@
 
 pub mod conv;
 mod elementwise;
+pub mod gemm;
 pub(crate) mod layout;
 pub mod matmul;
 mod optim;

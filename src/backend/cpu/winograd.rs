@@ -24,7 +24,6 @@
 //! itself one: g (N, O, H', W') ⋆ w flipped in space and transposed to
 //! (C, O, 3, 3), padding 2 − p, gives dx (N, C, H, W) ([`conv2d_input_grad`]).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -355,12 +354,12 @@ fn run(x: &[f32], u: &[f32], p: &Plan, epi: Epilogue<'_>) -> Vec<f32> {
                     &s.v[xi * p.cin * total..][..p.cin * total],
                 )
                 .expect("sized by the plan");
-                let mut c = ArrayViewMut2::from_shape(
+                let c = ArrayViewMut2::from_shape(
                     (p.cout, total),
                     &mut s.m[xi * p.cout * total..][..p.cout * total],
                 )
                 .expect("sized by the plan");
-                general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+                super::matmul::matmul_into(a, b, c);
             }
             transform_output(&s.m, p, nb, epi, out, &mut s.rows);
         });
