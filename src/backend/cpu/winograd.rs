@@ -175,31 +175,40 @@ fn output_transform(m: &[f32; 16]) -> [f32; 4] {
 /// entry (r, s) of tile t is P_(r%2, s%2)[t + (r/2)·(tw + 1) + s/2]. The
 /// transform is then whole-run arithmetic (Bᵀ·d down the columns, ·B along
 /// the rows) that the compiler vectorizes.
-fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScratch) {
+///
+/// Each input row is first laid into a zero-padded line (its column q =
+/// ix + p), whose even and odd entries are then the two phases' rows.
+#[inline(always)]
+fn transform_input_body(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScratch) {
     let (th, tw) = p.tiles();
     let (pw, per_img) = (tw + 1, th * (tw + 1));
     let total = nb * per_img;
     let phase_len = (th + 2) * pw;
     s.rows.resize(4 * phase_len, 0.0);
     s.cols.resize(16 * per_img, 0.0);
+    s.line.resize(2 * pw, 0.0);
     for img in 0..nb {
         for c in 0..p.cin {
             let plane = &x[(img * p.cin + c) * p.h * p.w..][..p.h * p.w];
             s.rows.fill(0.0);
+            s.line.fill(0.0);
+            let width = p.w.min((2 * pw).saturating_sub(p.pad));
             for (iy, row) in plane.chunks_exact(p.w.max(1)).enumerate() {
                 let (a, yy) = ((iy + p.pad) % 2, (iy + p.pad) / 2);
                 if yy >= th + 2 {
                     break;
                 }
-                for b in 0..2 {
-                    // the first column of parity b, and its place in the phase
-                    let ix0 = (b + 2 - p.pad % 2) % 2;
-                    let xx0 = (ix0 + p.pad) / 2;
-                    let dst = &mut s.rows[(2 * a + b) * phase_len + yy * pw..][..pw];
-                    let src = row.get(ix0..).unwrap_or(&[]).iter().step_by(2);
-                    for (d, &val) in dst[xx0.min(pw)..].iter_mut().zip(src) {
-                        *d = val;
-                    }
+                s.line[p.pad..p.pad + width].copy_from_slice(&row[..width]);
+                let (even, odd) =
+                    s.rows[2 * a * phase_len..][..2 * phase_len].split_at_mut(phase_len);
+                let (even, odd) = (&mut even[yy * pw..][..pw], &mut odd[yy * pw..][..pw]);
+                for ((e, o), pair) in even
+                    .iter_mut()
+                    .zip(odd.iter_mut())
+                    .zip(s.line.chunks_exact(2))
+                {
+                    *e = pair[0];
+                    *o = pair[1];
                 }
             }
             // e[4i + s] = (Bᵀ·d)[i][s] over every tile of the image
@@ -214,6 +223,12 @@ fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScr
                 let (e0, rest) = e[row(0)..].split_at_mut(4 * per_img);
                 let (e1, rest) = rest.split_at_mut(4 * per_img);
                 let (e2, e3) = rest.split_at_mut(4 * per_img);
+                let (e0, e1, e2, e3) = (
+                    &mut e0[..per_img],
+                    &mut e1[..per_img],
+                    &mut e2[..per_img],
+                    &mut e3[..per_img],
+                );
                 for t in 0..per_img {
                     e0[t] = d0[t] - d2[t];
                     e1[t] = d1[t] + d2[t];
@@ -225,19 +240,40 @@ fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScr
             for i in 0..4 {
                 let e = |k: usize| &s.cols[(4 * i + k) * per_img..][..per_img];
                 let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
-                let mut out = |k: usize, f: &dyn Fn(usize) -> f32| {
-                    let at = ((4 * i + k) * p.cin + c) * total + img * per_img;
-                    for (t, dst) in v[at..at + per_img].iter_mut().enumerate() {
-                        *dst = f(t);
-                    }
-                };
-                out(0, &|t| e0[t] - e2[t]);
-                out(1, &|t| e1[t] + e2[t]);
-                out(2, &|t| e2[t] - e1[t]);
-                out(3, &|t| e1[t] - e3[t]);
+                let at = |k: usize| ((4 * i + k) * p.cin + c) * total + img * per_img;
+                for (t, dst) in v[at(0)..][..per_img].iter_mut().enumerate() {
+                    *dst = e0[t] - e2[t];
+                }
+                for (t, dst) in v[at(1)..][..per_img].iter_mut().enumerate() {
+                    *dst = e1[t] + e2[t];
+                }
+                for (t, dst) in v[at(2)..][..per_img].iter_mut().enumerate() {
+                    *dst = e2[t] - e1[t];
+                }
+                for (t, dst) in v[at(3)..][..per_img].iter_mut().enumerate() {
+                    *dst = e1[t] - e3[t];
+                }
             }
         }
     }
+}
+
+/// [`transform_input_body`] compiled for AVX-512: the same arithmetic on
+/// 16 lanes (the compiler vectorizes the run loops).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn transform_input_avx512(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScratch) {
+    transform_input_body(x, p, nb, v, s);
+}
+
+/// [`transform_input_body`] on the widest vectors this CPU has.
+fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScratch) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512() {
+        // SAFETY: the CPU has AVX-512, checked just above
+        return unsafe { transform_input_avx512(x, p, nb, v, s) };
+    }
+    transform_input_body(x, p, nb, v, s);
 }
 
 /// Y from M for `nb` images, with the epilogue, into `out` (nb, cout, oh, ow).
@@ -245,7 +281,8 @@ fn transform_input(x: &[f32], p: &Plan, nb: usize, v: &mut [f32], s: &mut RowScr
 /// Whole-run arithmetic over the tiles as in [`transform_input`]: Aᵀ·M·A
 /// for every tile of an image, then the 2×2 results are laid into the
 /// output rows (spare tiles dropped), bias and ReLU applied on the way.
-fn transform_output(
+#[inline(always)]
+fn transform_output_body(
     m: &[f32],
     p: &Plan,
     nb: usize,
@@ -306,11 +343,45 @@ fn transform_output(
     }
 }
 
+/// [`transform_output_body`] compiled for AVX-512 (see
+/// [`transform_input_avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn transform_output_avx512(
+    m: &[f32],
+    p: &Plan,
+    nb: usize,
+    epi: Epilogue<'_>,
+    out: &mut [f32],
+    s: &mut RowScratch,
+) {
+    transform_output_body(m, p, nb, epi, out, s);
+}
+
+/// [`transform_output_body`] on the widest vectors this CPU has.
+fn transform_output(
+    m: &[f32],
+    p: &Plan,
+    nb: usize,
+    epi: Epilogue<'_>,
+    out: &mut [f32],
+    s: &mut RowScratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512() {
+        // SAFETY: the CPU has AVX-512, checked just above
+        return unsafe { transform_output_avx512(m, p, nb, epi, out, s) };
+    }
+    transform_output_body(m, p, nb, epi, out, s);
+}
+
 /// Row buffers of the transforms.
 #[derive(Default)]
 struct RowScratch {
     rows: Vec<f32>,
     cols: Vec<f32>,
+    /// one zero-padded input row (`transform_input_body`)
+    line: Vec<f32>,
 }
 
 /// Per-task scratch: V and M of one group of images.
