@@ -329,10 +329,15 @@ mod tests {
             let (want_v, want_i) = max_pool_any(&x, (planes, h, w), 2, 2, out);
             let (got_v, got_i) = max_pool_2x2(&x, (planes, h, w), true);
             let (only_v, none) = max_pool_2x2(&x, (planes, h, w), false);
+            // and the plain build (where the CPU has AVX-512, the test ran that one)
+            crate::backend::cpu::use_avx512(false);
+            let (plain_v, plain_i) = max_pool_2x2(&x, (planes, h, w), true);
+            crate::backend::cpu::use_avx512(true);
+            assert_eq!(plain_i, want_i, "case {case}: plain build's winners");
             let what = format!("case {case}: {planes} planes {h}×{w}");
             assert_eq!(got_i, want_i, "{what}: winners");
             assert!(none.is_empty(), "{what}: no winners asked for");
-            for v in [&got_v, &only_v] {
+            for v in [&got_v, &only_v, &plain_v] {
                 let same = v
                     .iter()
                     .zip(&want_v)

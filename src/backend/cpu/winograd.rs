@@ -612,6 +612,21 @@ mod tests {
         }
     }
 
+    /// The plain build gives `got` to the bit (the AVX-512 one does the same
+    /// adds and subtracts in the same order). Other tests running meanwhile
+    /// may take the plain build too, with the same values.
+    fn assert_same_without_avx512(what: &str, got: &[f32], run: impl Fn() -> Vec<f32>) {
+        crate::backend::cpu::use_avx512(false);
+        let plain = run();
+        crate::backend::cpu::use_avx512(true);
+        let same = plain.len() == got.len()
+            && plain
+                .iter()
+                .zip(got)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{what}: the plain build differs from the AVX-512 one");
+    }
+
     #[test]
     fn winograd_matches_im2col_on_random_shapes() {
         let mut rng = StdRng::seed_from_u64(11);
@@ -644,12 +659,16 @@ mod tests {
                 },
             ] {
                 let want = conv2d_im2col(&x, &k, &g, epi);
-                let got = conv2d(
-                    x.as_slice().expect("contiguous"),
-                    k.as_slice().expect("contiguous"),
-                    &g,
-                    epi,
-                );
+                let run = || {
+                    conv2d(
+                        x.as_slice().expect("contiguous"),
+                        k.as_slice().expect("contiguous"),
+                        &g,
+                        epi,
+                    )
+                };
+                let got = run();
+                assert_same_without_avx512(&format!("{name} out"), &got, run);
                 assert_close(
                     &format!("{name} out"),
                     &got,
@@ -658,11 +677,15 @@ mod tests {
             }
             let gy = random(&mut rng, &g.out_shape());
             let (want, _) = conv2d_backward_im2col(&x, &k, &gy, &g, true, false);
-            let got = conv2d_input_grad(
-                gy.as_slice().expect("contiguous"),
-                k.as_slice().expect("contiguous"),
-                &g,
-            );
+            let run = || {
+                conv2d_input_grad(
+                    gy.as_slice().expect("contiguous"),
+                    k.as_slice().expect("contiguous"),
+                    &g,
+                )
+            };
+            let got = run();
+            assert_same_without_avx512(&format!("{name} dx"), &got, run);
             let want = want.expect("dx");
             assert_close(
                 &format!("{name} dx"),
