@@ -1,9 +1,11 @@
 //! `dl-lab code LESSON [run flags]`: the lesson as a runnable PyTorch
 //! script, so what a learner did here carries over to the course's
 //! notebook. Same data (the small lessons' inline, the MNIST lessons read
-//! the same directory), the same initial weights for the small lessons
-//! (written into the script), the same hyper-parameters, and the same log
-//! lines as `dl-lab run LESSON` with the same flags (`--json` too).
+//! the same directory), the same initial weights (written into the script
+//! for the small lessons; for the MNIST lessons drawn by the script from
+//! dl-lab's portable generator, [`crate::rng`], as is each epoch's shuffle
+//! order), the same hyper-parameters, and the same log lines as `dl-lab run
+//! LESSON` with the same flags (`--json` too).
 
 use std::fmt::Write as _;
 
@@ -514,6 +516,25 @@ fn predict_py(s: &mut String, cfg: &RunConfig, affine_or_net: bool) {
     );
 }
 
+/// `--init`'s redraw of every Linear and Conv2d weight after the default
+/// draws, from the same generator, as [`Init::apply`] does (nothing for the
+/// default); the bounds in float32 as [`Init::bound`] computes them.
+fn portable_init_py(init: Init) -> String {
+    let body = match init {
+        Init::Uniform => return String::new(),
+        Init::Zeros => "        layer.weight.zero_()\n        layer.bias.zero_()",
+        Init::Xavier => {
+            "        fan_in, fan_out = fans(layer.weight)\n        \
+             draw(layer.weight, np.sqrt(np.float32(6) / np.float32(fan_in + fan_out)))"
+        }
+        Init::Kaiming => {
+            "        draw(layer.weight, np.sqrt(np.float32(2)) * \
+             np.sqrt(np.float32(3) / np.float32(fans(layer.weight)[0])))"
+        }
+    };
+    format!("    # --init {init}: the weights drawn again, layer by layer\n    for layer in layers:\n{body}")
+}
+
 fn classifier(
     s: &mut String,
     lesson: &Lesson,
@@ -577,13 +598,37 @@ y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long){su
 x_test = images({test_images})
 y_test = torch.tensor(read_idx({test_labels}), dtype=torch.long)
 
-# PyTorch's own initial weights from the same seed: they differ from dl-lab's,
-# and so does the shuffle order, so the numbers match closely but not exactly.
-torch.manual_seed({seed})
+seed = {seed}
 model = nn.Sequential(
 {layers}
 )
-{init}optimizer = {opt}
+
+# dl-lab's random generator (SplitMix64), so this script starts from dl-lab's
+# initial weights and takes the training images in dl-lab's order, bit for bit.
+{generator}
+
+# The initial weights: each Linear and Conv2d in order draws its weight, then its
+# bias, from U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's default formula, float32),
+# one generator seeded with the seed.
+rng = SplitMix64(seed)
+layers = [m for m in model if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def fans(w):
+    return w[0].numel(), w.shape[0] * w[0][0].numel()
+
+
+def draw(p, bound):
+    p.copy_(torch.from_numpy(rng.uniform(p.numel(), bound)).reshape(p.shape))
+
+
+with torch.no_grad():
+    for layer in layers:
+        b = np.float32(1) / np.sqrt(np.float32(fans(layer.weight)[0]))
+        draw(layer.weight, b)
+        draw(layer.bias, b)
+{init}
+optimizer = {opt}
 batch_size = {batch}
 nb_epochs = {epochs}
 "#,
@@ -598,9 +643,13 @@ nb_epochs = {epochs}
         test_labels = py_str(test_labels),
         seed = h.seed,
         layers = layer_lines.join("\n"),
-        init = init_lines(h.init),
+        generator = crate::rng::PYTHON.trim_end(),
+        init = portable_init_py(h.init),
         opt = optimizer(cfg, "model.parameters()")?,
-        batch = h.batch_size,
+        batch = match h.batch_size {
+            0 => "len(x_train)".to_string(),
+            b => b.to_string(),
+        },
         epochs = h.epochs,
     );
     if !cfg.json {
@@ -613,7 +662,8 @@ nb_epochs = {epochs}
 drop_last = len(x_train) >= batch_size
 for epoch in range(1, nb_epochs + 1):
     model.train()
-    order = torch.randperm(len(x_train))
+    # dl-lab's shuffle: a Fisher-Yates shuffle from the epoch's own generator
+    order = torch.tensor(SplitMix64.for_epoch(seed, epoch - 1).permutation(len(x_train)))
     start = time.perf_counter()
     loss_sum, seen, right = 0.0, 0, 0
     for i in range(0, len(order), batch_size):
