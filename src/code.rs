@@ -532,7 +532,7 @@ fn portable_init_py(init: Init) -> String {
              np.sqrt(np.float32(3) / np.float32(fans(layer.weight)[0])))"
         }
     };
-    format!("    # --init {init}: the weights drawn again, layer by layer\n    for layer in layers:\n{body}")
+    format!("    # --init {init}: the weights drawn again, layer by layer\n    for layer in layers:\n{body}\n")
 }
 
 fn classifier(
@@ -606,6 +606,7 @@ model = nn.Sequential(
 # dl-lab's random generator (SplitMix64), so this script starts from dl-lab's
 # initial weights and takes the training images in dl-lab's order, bit for bit.
 {generator}
+
 
 # The initial weights: each Linear and Conv2d in order draws its weight, then its
 # bias, from U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's default formula, float32),
@@ -683,21 +684,30 @@ for epoch in range(1, nb_epochs + 1):
         seen += len(idx)
     train_secs = max(time.perf_counter() - start, 1e-9)
     model.eval()
+    test_loss_sum, test_right = 0.0, 0
     with torch.no_grad():
-        test_logits = model(x_test)
-        test_acc = (test_logits.argmax(dim=1) == y_test).float().mean().item()
-        test_loss = F.cross_entropy(test_logits, y_test).item()
-    train_acc = right / max(seen, 1)
-    summary = {{"epoch": epoch, "loss": f32(loss_sum / max(seen, 1)), "test_acc": f32(test_acc),
-               "img_per_s": f32(seen / train_secs), "train_acc": f32(train_acc),
+        # in batches of {eval_batch}, as dl-lab evaluates
+        for i in range(0, len(x_test), {eval_batch}):
+            test_logits = model(x_test[i:i + {eval_batch}])
+            test_loss_sum += F.cross_entropy(test_logits, y_test[i:i + {eval_batch}]).item() * len(test_logits)
+            test_right += (test_logits.argmax(dim=1) == y_test[i:i + {eval_batch}]).sum().item()
+    # each figure a float32 computed as dl-lab computes it, so both print the same digits
+    loss = float(np.float32(loss_sum / max(seen, 1)))
+    train_acc = float(np.float32(right) / np.float32(max(seen, 1)))
+    test_loss = float(np.float32(test_loss_sum / len(x_test)))
+    test_acc = float(np.float32(test_right) / np.float32(len(x_test)))
+    img_per_s = float(np.float32(seen) / np.float32(train_secs))
+    summary = {{"epoch": epoch, "loss": f32(loss), "test_acc": f32(test_acc),
+               "img_per_s": f32(img_per_s), "train_acc": f32(train_acc),
                "test_loss": f32(test_loss)}}
     if {json}:
         print(dumps(summary), flush=True)
     else:
-        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} train_acc = {{train_acc:.4f}} "
+        print(f"Epoch: {{epoch:04d}} loss = {{loss:.6f}} train_acc = {{train_acc:.4f}} "
               f"test_loss = {{test_loss:.6f}} test_acc = {{test_acc:.4f}} "
-              f"({{seen / train_secs:.0f}} img/s)", flush=True)"#,
+              f"({{img_per_s:.0f}} img/s)", flush=True)"#,
         json = if cfg.json { "True" } else { "False" },
+        eval_batch = crate::train::classifier::EVAL_BATCH,
     );
     Ok(())
 }
