@@ -61,8 +61,9 @@ pub enum Command {
     Lessons,
     /// Run a lesson headless and print its log.
     Run(RunArgs),
-    /// Print the lesson as a runnable PyTorch script: the same data, initial weights (small
-    /// lessons), settings and log lines as `dl-lab run LESSON` with the same flags.
+    /// Print the lesson as a runnable PyTorch script: the same data, initial weights (and the
+    /// MNIST lessons' shuffle order), settings and log lines as `dl-lab run LESSON` with the
+    /// same flags.
     Code(RunArgs),
     /// List the OpenCL platforms and devices `--device` can use.
     Devices,
