@@ -380,7 +380,30 @@ fn small(s: &mut String, lesson: &Lesson, cfg: &RunConfig) -> Result<()> {
         None => "torch.mean((model(x_train) - y_train) ** 2)".into(),
     };
     let batched = !scalar && session.steps_per_epoch() > 1;
-    if batched {
+    let rows = session.data().0.shape()[0];
+    // dl-lab's own row orders, written out while they stay small
+    let exact = batched && rows * (h.epochs + 1) <= MAX_WRITTEN_ORDERS;
+    if exact {
+        let _ = writeln!(
+            s,
+            "# --batch-size {b}: each epoch takes the rows in a new shuffled order, {b} at a time\n\
+             # (ceil(N/{b}) steps; the logged cost is the mean of the epoch's step costs, in float32).\n\
+             # The orders are dl-lab's (its StdRng seeded with {seed} and the epoch), written out.\n\
+             batch_size = {b}",
+            b = h.batch_size,
+            seed = h.seed
+        );
+        s.push_str("ORDERS = [\n");
+        for epoch in 0..=h.epochs {
+            let order: Vec<String> = session
+                .epoch_order(epoch)
+                .iter()
+                .map(|i| i.to_string())
+                .collect();
+            let _ = writeln!(s, "    [{}],", order.join(", "));
+        }
+        s.push_str("]\n\n");
+    } else if batched {
         let _ = writeln!(
             s,
             "# --batch-size {b}: each epoch takes the rows in a new shuffled order, {b} at a time\n\
@@ -428,7 +451,7 @@ for epoch in range(nb_epochs + 1):
             print(f"Epoch {{epoch:4d}}/{{nb_epochs}} {{p}}{{' ' if p else ''}}Cost: {{cost.item():.6f}}")"#,
         json = if cfg.json { "True" } else { "False" },
         body = if batched {
-            batched_body(&cost)
+            batched_body(&cost, exact)
         } else {
             format!(
                 "    cost = {cost}\n    if not math.isfinite(cost.item()):\n        sys.exit(f\"error: the cost \
@@ -477,17 +500,30 @@ x_std = x_train.std(dim=0)\n\
 x_std[~(x_std > 0)] = 1.0\n\
 x_train = (x_train - x_mean) / x_std\n\n";
 
-/// One epoch of shuffled mini-batches; `cost` is the full-batch cost expression.
-fn batched_body(cost: &str) -> String {
+/// Above this many row indices (rows × epochs) the batched script shuffles
+/// with torch.randperm instead of writing out dl-lab's orders.
+const MAX_WRITTEN_ORDERS: usize = 50_000;
+
+/// One epoch of shuffled mini-batches; `cost` is the full-batch cost
+/// expression; `exact`: the orders are dl-lab's `ORDERS`.
+fn batched_body(cost: &str, exact: bool) -> String {
     let cost = cost.replace("x_train", "xb").replace("y_train", "yb");
+    let order = if exact {
+        "torch.tensor(ORDERS[epoch])"
+    } else {
+        "torch.randperm(len(x_train), generator=shuffle)"
+    };
     format!(
-        "    costs = []\n    order = torch.randperm(len(x_train), generator=shuffle)\n    \
+        "    costs = []\n    order = {order}\n    \
          for k, start in enumerate(range(0, len(x_train), batch_size)):\n        \
          rows = order[start:start + batch_size]\n        xb, yb = x_train[rows], y_train[rows]\n        \
          step_cost = {cost}\n        if not math.isfinite(step_cost.item()):\n            \
          sys.exit(f\"error: the cost became {{step_cost.item()}} at epoch {{epoch}}, step {{k + 1}}; lower the learning rate\")\n        \
          optimizer.zero_grad()\n        step_cost.backward()\n        optimizer.step()\n        \
-         costs.append(step_cost.item())\n    cost = torch.tensor(sum(costs) / len(costs))"
+         costs.append(np.float32(step_cost.item()))\n    \
+         # the mean of the step costs, summed in order in float32 as dl-lab does\n    \
+         total = np.float32(0.0)\n    for c in costs:\n        total = np.float32(total + c)\n    \
+         cost = torch.tensor(total / np.float32(len(costs)))"
     )
 }
 
