@@ -131,6 +131,7 @@ impl App {
             momentum: h.optimizer.momentum(),
             weight_decay: h.optimizer.weight_decay(),
             batch_size: h.batch_size,
+            init: h.init.name().to_string(),
         }
     }
 
@@ -209,9 +210,10 @@ impl App {
                 run.settings_into(&mut self.hyper);
                 self.training.progress.epochs_done = run.epoch;
                 format!(
-                    "loaded {} (epoch {}): s trains on from it",
+                    "loaded {} (epoch {}, init {}): s trains on from it",
                     path.display(),
-                    run.epoch
+                    run.epoch,
+                    run.init
                 )
             }
             None => format!(
