@@ -193,3 +193,20 @@ fn xor_deep_is_too_big_to_type_and_says_so() {
     let s = l.stepper.as_ref().unwrap();
     assert!(s.hand.is_none() && s.show_surface);
 }
+
+/// The form shows 3 decimals, but a field left alone keeps its number
+/// exactly: Enter at once changes nothing.
+#[test]
+fn fields_left_alone_keep_their_exact_values() {
+    let mut a = app("xor-mlp");
+    let before = a.stepper.as_ref().unwrap().params();
+    press(&mut a, 'e');
+    let form = a.stepper.as_ref().unwrap().hand.clone().expect("the form");
+    let w = before[0].1.iter().next().copied().unwrap();
+    assert_eq!(form.texts[0], format!("{w:.3}").trim_end_matches('0'));
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Enter);
+    let s = a.stepper.as_ref().unwrap();
+    assert!(s.hand.is_none());
+    assert_eq!(s.params(), before);
+}

@@ -33,8 +33,14 @@ pub struct HandParam {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HandEdit {
     pub params: Vec<HandParam>,
-    /// What each field holds, every parameter's numbers in row-major order.
+    /// What each field holds, every parameter's numbers in row-major order
+    /// (shown to 3 decimals until typed in).
     pub texts: Vec<String>,
+    /// Each number as it was when the form opened: a field not typed in
+    /// keeps it exactly (its text is rounded).
+    pub exact: Vec<f32>,
+    /// Which fields have been typed in.
+    pub typed: Vec<bool>,
     /// The field being typed.
     pub at: usize,
     /// The next typed character replaces the field (it shows the value it
@@ -56,16 +62,13 @@ pub fn applies(s: &Stepper) -> bool {
     }
 }
 
-/// A number as the form first shows it: short, and exactly what it parses back to.
+/// A number as the form first shows it: 3 decimals, trailing zeros dropped.
 fn field_text(v: f32) -> String {
     let short = format!("{v:.3}");
-    if short.parse::<f32>() == Ok(v) {
-        short
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    } else {
-        format!("{v}")
+    let short = short.trim_end_matches('0').trim_end_matches('.');
+    match short {
+        "-0" | "" => "0".into(),
+        s => s.into(),
     }
 }
 
@@ -98,13 +101,15 @@ impl HandEdit {
                 }
             })
             .collect();
-        let texts = params
+        let exact: Vec<f32> = params
             .iter()
-            .flat_map(|(_, a)| a.iter().map(|&v| field_text(v)).collect::<Vec<_>>())
+            .flat_map(|(_, a)| a.iter().copied().collect::<Vec<_>>())
             .collect();
         Ok(HandEdit {
             params: hand,
-            texts,
+            texts: exact.iter().map(|&v| field_text(v)).collect(),
+            typed: vec![false; exact.len()],
+            exact,
             at: 0,
             fresh: true,
             error: None,
@@ -135,6 +140,7 @@ impl HandEdit {
             .iter()
             .enumerate()
             .map(|(i, t)| match t.trim().parse::<f32>() {
+                _ if !self.typed[i] => Ok(self.exact[i]),
                 Ok(v) if v.is_finite() => Ok(v),
                 _ => Err(format!(
                     "{} = {:?} is not a number; nothing changed (fix it, or Esc)",
@@ -161,6 +167,7 @@ impl HandEdit {
             KeyCode::Backspace => {
                 if let Some(t) = self.texts.get_mut(self.at) {
                     t.pop();
+                    self.typed[self.at] = true;
                 }
                 self.fresh = false;
             }
@@ -170,6 +177,7 @@ impl HandEdit {
                         t.clear();
                     }
                     t.push(c);
+                    self.typed[self.at] = true;
                 }
                 self.fresh = false;
             }
