@@ -209,11 +209,15 @@ impl App {
                 // its settings, as `dl-lab run --load` takes them
                 run.settings_into(&mut self.hyper);
                 self.training.progress.epochs_done = run.epoch;
+                // the init only when it is not PyTorch's default
+                let init = match run.init.as_str() {
+                    "uniform" => String::new(),
+                    other => format!(", init {other}"),
+                };
                 format!(
-                    "loaded {} (epoch {}, init {}): s trains on from it",
+                    "loaded {} (epoch {}{init}): s trains on from it",
                     path.display(),
-                    run.epoch,
-                    run.init
+                    run.epoch
                 )
             }
             None => format!(
