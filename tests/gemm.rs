@@ -1,5 +1,6 @@
 //! The CPU matrix product (the AVX-512 kernel where the CPU has it,
-//! matrixmultiply or the small-product kernel otherwise) against a plain
+//! matrixmultiply or the small-product kernel otherwise), and the AVX-512
+//! kernel called directly, against a plain
 //! triple loop in f64, on shapes that are not multiples of any block or
 //! tile, every transpose combination, with and without a bias, on one
 //! thread, split across rayon's threads, and inside a rayon task.
@@ -118,6 +119,86 @@ fn products_match_f64_on_every_shape_and_transpose() {
                 b.view(),
                 Some(&bias),
                 &with,
+            );
+        }
+    }
+}
+
+/// C = A·B (+ bias) by the AVX-512 kernel itself (`matmul` hands it only
+/// products of 2²³ multiply-adds or more).
+fn direct(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>) -> Array2<f32> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let operand = |v: &ArrayView2<'_, f32>| gemm::Operand {
+        ptr: v.as_ptr(),
+        rs: v.strides()[0],
+        cs: v.strides()[1],
+    };
+    let mut c = Array2::from_elem((m, n), f32::NAN);
+    let start = bias.map_or(gemm::Start::Zero, gemm::Start::Bias);
+    // SAFETY: the kernel is available (checked by the caller); a and b are
+    // live views with their strides; c is (m, n), row-major, row stride n.
+    unsafe { gemm::sgemm(m, k, n, operand(&a), operand(&b), c.as_mut_ptr(), n, start) };
+    c
+}
+
+#[test]
+fn the_avx512_kernel_matches_f64_on_every_shape_and_transpose() {
+    if !gemm::available() {
+        eprintln!("skipped: this CPU has no AVX-512F (or DL_LAB_GEMM=matrixmultiply)");
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(14);
+    for shape in SHAPES {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let (a, b) = operands(&mut rng, shape, ta, tb);
+            let bias: Vec<f32> = (0..shape.2)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect();
+            let what = format!("kernel {shape:?} ta={ta} tb={tb}");
+            check(
+                direct(a.view(), b.view(), None).view(),
+                a.view(),
+                b.view(),
+                None,
+                &what,
+            );
+            let with = format!("{what} with bias");
+            check(
+                direct(a.view(), b.view(), Some(&bias)).view(),
+                a.view(),
+                b.view(),
+                Some(&bias),
+                &with,
+            );
+        }
+    }
+}
+
+#[test]
+fn large_products_split_across_threads_match_f64() {
+    // past 2²³ multiply-adds: the AVX-512 kernel where there is one, split
+    // by rows (m ≥ n) or by columns
+    let mut rng = StdRng::seed_from_u64(15);
+    for shape in [(310, 200, 150), (90, 300, 333)] {
+        for (ta, tb) in [(false, false), (true, true)] {
+            let (a, b) = operands(&mut rng, shape, ta, tb);
+            let bias: Vec<f32> = (0..shape.2)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect();
+            let what = format!("{shape:?} ta={ta} tb={tb}");
+            check(
+                matmul(a.view(), b.view()).view(),
+                a.view(),
+                b.view(),
+                None,
+                &what,
+            );
+            check(
+                matmul_bias(a.view(), b.view(), &bias).view(),
+                a.view(),
+                b.view(),
+                Some(&bias),
+                &what,
             );
         }
     }

@@ -229,7 +229,28 @@ unsafe fn blocked(
                         } else {
                             std::ptr::null()
                         };
-                        kernel(kc, apanel, bp.add(jr * kc), cij, ldc, mr, nr, first, bias);
+                        let bpanel = bp.add(jr * kc);
+                        let args = (
+                            kc,
+                            apanel as *const f32,
+                            bpanel as *const f32,
+                            cij,
+                            ldc,
+                            mr,
+                            nr,
+                            first,
+                            bias,
+                        );
+                        // edge tiles: only the rows (4, 8 or 12) and vectors
+                        // (1 or 2) that hold some of C
+                        match (mr.div_ceil(4), nr > 16) {
+                            (3, true) => kernel::<12, 2>(args),
+                            (3, false) => kernel::<12, 1>(args),
+                            (2, true) => kernel::<8, 2>(args),
+                            (2, false) => kernel::<8, 1>(args),
+                            (_, true) => kernel::<4, 2>(args),
+                            (_, false) => kernel::<4, 1>(args),
+                        }
                     }
                 }
             }
@@ -304,22 +325,28 @@ unsafe fn pack_b(kc: usize, nb: usize, b: *const f32, rs: isize, cs: isize, out:
     }
 }
 
-/// The MR × NR tile of C at `c`: its first `mr` rows and `nr` columns get
+/// (kc, A panel, B panel, C, ldc, mr, nr, first, bias) of [`kernel`].
+#[cfg(target_arch = "x86_64")]
+type KernelArgs = (
+    usize,
+    *const f32,
+    *const f32,
+    *mut f32,
+    usize,
+    usize,
+    usize,
+    bool,
+    *const f32,
+);
+
+/// The first R rows and 16·V columns of the MR × NR tile of C at `c`
+/// (R ≥ mr, 16·V ≥ nr): its first `mr` rows and `nr` columns get
 /// the panels' product over kc, added to C's values unless `first`, where
 /// they start at the bias (or at 0 when `bias` is null).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    mr: usize,
-    nr: usize,
-    first: bool,
-    bias: *const f32,
+unsafe fn kernel<const R: usize, const V: usize>(
+    (kc, a, b, c, ldc, mr, nr, first, bias): KernelArgs,
 ) {
     use std::arch::x86_64::*;
     // C's tile is read or written after the loop: fetch its lines meanwhile
@@ -329,15 +356,18 @@ unsafe fn kernel(
             _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(byte.min(4 * (nr - 1))));
         }
     }
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let mut acc = [[_mm512_setzero_ps(); V]; R];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        let b0 = _mm512_load_ps(b);
-        let b1 = _mm512_load_ps(b.add(16));
+        let mut bv = [_mm512_setzero_ps(); V];
+        for (v, bv) in bv.iter_mut().enumerate() {
+            *bv = _mm512_load_ps(b.add(16 * v));
+        }
         for (i, acc) in acc.iter_mut().enumerate() {
             let x = _mm512_set1_ps(*a.add(i));
-            acc[0] = _mm512_fmadd_ps(x, b0, acc[0]);
-            acc[1] = _mm512_fmadd_ps(x, b1, acc[1]);
+            for v in 0..V {
+                acc[v] = _mm512_fmadd_ps(x, bv[v], acc[v]);
+            }
         }
         a = a.add(MR);
         b = b.add(NR);
@@ -362,7 +392,7 @@ unsafe fn kernel(
     };
     for (i, acc) in acc.iter().enumerate().take(mr) {
         let row = c.add(i * ldc);
-        for v in 0..2 {
+        for v in 0..V {
             let base = match start {
                 Some(s) => s[v],
                 None => _mm512_maskz_loadu_ps(masks[v], row.wrapping_add(16 * v)),

@@ -137,10 +137,21 @@ fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>)
 /// and C has a whole tile's worth of columns and rows and k is not tiny.
 /// Narrower products (a conv1 weight gradient's 9 columns, the classifier's
 /// 10) would leave most of its 32 lanes padding, and k of a few is all
-/// packing: matrixmultiply's 16 × 16 tiles do those better.
+/// packing: matrixmultiply's 16 × 16 tiles do those better. So do, as
+/// measured (CPU time, alternating), the CNN's products of up to a few
+/// million multiply-adds (im2col's 64 × 288 · 288 × 196, Winograd's
+/// 64 × 32 · 32 × 112): there repacking A and B for each image and the
+/// 12 × 32 tile's edges cost more than the wider kernel gains.
 fn packed_pays(m: usize, k: usize, n: usize) -> bool {
-    gemm::available() && n >= gemm::NR && m >= 8 && k >= 8
+    gemm::available()
+        && n >= gemm::NR
+        && m >= 8
+        && k >= 8
+        && m.saturating_mul(k).saturating_mul(n) >= PACKED_MIN_MACS
 }
+
+/// The fewest multiply-adds (m·k·n) the AVX-512 kernel takes.
+const PACKED_MIN_MACS: usize = 1 << 23;
 
 /// Rows r0..r1 and columns c0..c1 of C for each thread: the longer side of
 /// C split across the threads, each share a multiple of `unit` (rows,
