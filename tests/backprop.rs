@@ -238,10 +238,12 @@ fn run_backprop_text_writes_the_course_example_and_refuses_bad_input() {
     );
 }
 
-/// `dl-lab code backprop` run by PyTorch prints `dl-lab run`'s last line
-/// (skipped with a note where python3 with torch is missing).
+/// `dl-lab code backprop` run by Python prints exactly what `dl-lab run`
+/// prints, step by step (text and --json, with --expr/--at too), and
+/// PyTorch's autograd finds the same gradients (it would say so on stderr).
+/// Skipped with a note where python3 with torch is missing.
 #[test]
-fn the_backprop_script_gets_the_same_gradients_from_torch() {
+fn the_backprop_script_prints_runs_lines_and_torch_agrees() {
     let has_torch = std::process::Command::new("python3")
         .args(["-c", "import torch"])
         .output()
@@ -251,16 +253,19 @@ fn the_backprop_script_gets_the_same_gradients_from_torch() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let expr = [
+        "--expr",
+        "-(w*x)^3 / (2 - sigmoid(x)) + relu(w) - w^-2 + tanh(x)*log(w) + exp(x)/x",
+        "--at",
+        "w=1.1,x=0.4",
+    ];
     for args in [
         vec![],
         vec!["--json"],
-        vec![
-            "--expr",
-            "-(w*x)^3 / (2 - sigmoid(x)) + relu(w) - w^-2",
-            "--at",
-            "w=1.1,x=0.4",
-            "--json",
-        ],
+        expr.to_vec(),
+        [&expr[..], &["--json"]].concat(),
+        // 1/x at 0: inf and NaN, null in JSON
+        vec!["--expr", "x*x + 1/x", "--at", "x=0", "--json"],
     ] {
         let (script, err, ok) = dl_lab(&[&["code", "backprop"], &args[..]].concat());
         assert!(ok, "{err}");
@@ -270,26 +275,12 @@ fn the_backprop_script_gets_the_same_gradients_from_torch() {
             .arg(&path)
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let torch = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        assert!(!stderr.contains("autograd differs"), "{args:?}: {stderr}");
         let (run, _, _) = dl_lab(&[&["run", "backprop"], &args[..]].concat());
-        let ours = run.lines().last().unwrap();
-        if args.contains(&"--json") {
-            let (a, b): (serde_json::Value, serde_json::Value) = (
-                serde_json::from_str(&torch).unwrap(),
-                serde_json::from_str(ours).unwrap(),
-            );
-            assert!((a["value"].as_f64().unwrap() - b["value"].as_f64().unwrap()).abs() < 1e-12);
-            for (k, v) in b["grads"].as_object().unwrap() {
-                let t = a["grads"][k].as_f64().unwrap();
-                assert!(
-                    (t - v.as_f64().unwrap()).abs() < 1e-9,
-                    "{k}: torch {t} vs {v}"
-                );
-            }
-        } else {
-            assert_eq!(torch, ours);
-        }
+        assert_eq!(String::from_utf8_lossy(&o.stdout), run, "{args:?}");
+        assert!(run.lines().count() >= 5, "{run}");
     }
 }
 

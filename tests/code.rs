@@ -150,13 +150,17 @@ fn init_writes_the_matching_torch_nn_init_call() {
         s.contains("Written by `dl-lab code cnn-mnist --init xavier`"),
         "{s}"
     );
+    // the MNIST scripts redraw the weights from dl-lab's generator with
+    // xavier_uniform_'s bound (tests/portable_rng.rs checks the values)
     assert!(
         s.contains(
-            "for layer in model:\n    if isinstance(layer, (nn.Linear, nn.Conv2d)):\n        \
-             torch.nn.init.xavier_uniform_(layer.weight)\n"
+            "    # --init xavier: the weights drawn again, layer by layer\n    for layer in layers:\n        \
+             fan_in, fan_out = fans(layer.weight)\n        \
+             draw(layer.weight, np.sqrt(np.float32(6) / np.float32(fan_in + fan_out)))\n"
         ),
         "{s}"
     );
+    assert!(s.contains("rng = SplitMix64(seed)") && !s.contains("torch.randperm"));
     let (s, _, _) = dl_lab(&["code", "xor-mlp", "--init", "kaiming"]);
     assert!(
         s.contains("torch.nn.init.kaiming_uniform_(layer.weight, nonlinearity=\"relu\")"),
@@ -205,4 +209,72 @@ fn the_scalar_scripts_minimise_the_lessons_own_objective() {
         s.contains("if abs(cost.item() - 0.6931472) < 0.001:"),
         "{s}"
     );
+}
+
+/// The worked lessons' and the race's scripts print `dl-lab run`'s lines:
+/// the backprop walk's steps (its graph written into the script), the
+/// tensor code's `>>>` echo, the race's table header. Running them needs
+/// PyTorch (tests/bench/code_parity.py does).
+#[test]
+fn the_worked_and_race_scripts_print_runs_lines() {
+    let check = |script: &str, what: &str| match parses_as_python(script) {
+        Some(ok) => assert!(ok, "{what}: the script is not valid Python"),
+        None => eprintln!("note: python3 not found, the syntax check of {what} is skipped"),
+    };
+    // backprop: every node of w*x + b in dl-lab's order, and the JSON fields
+    let (s, err, ok) = dl_lab(&["code", "backprop", "--json"]);
+    assert!(ok, "{err}");
+    for node in [
+        "(\"w\", (\"input\", -2.0), []),",
+        "(\"x\", (\"input\", 5.0), []),",
+        "(\"w*x\", (\"mul\",), [0, 1]),",
+        "(\"b\", (\"input\", 3.0), []),",
+        "(\"w*x + b\", (\"add\",), [2, 3]),",
+    ] {
+        assert!(s.contains(node), "{node}\n{s}");
+    }
+    assert!(s.contains("(\"node\", \"op\", \"value\", \"local\", \"upstream\", \"grad\")"));
+    assert!(s.contains("{\"value\": value[-1], \"grads\":"));
+    assert!(s.contains("f = w * x + b\nf.backward()"), "{s}");
+    check(&s, "code backprop --json");
+    // --expr and --at: the pow's exponent as dl-lab writes it, names Python
+    // keeps for itself renamed
+    let (s, err, ok) = dl_lab(&[
+        "code",
+        "backprop",
+        "--expr",
+        "lambda^-2 * sigmoid(x)",
+        "--at",
+        "lambda=2,x=0.5",
+    ]);
+    assert!(ok, "{err}");
+    assert!(s.contains("(\"pow\", -2.0, \"-2\")"), "{s}");
+    assert!(
+        s.contains("lambda_ = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)"),
+        "{s}"
+    );
+    assert!(s.contains("print(\"Backprop"), "the title line: {s}");
+    check(&s, "code backprop --expr");
+    // tensor-basics: the echo before each line, the line itself after
+    let (s, _, ok) = dl_lab(&["code", "tensor-basics"]);
+    assert!(ok);
+    assert!(
+        s.contains("print(\">>> print(t.dim(), t.shape)\")\nprint(t.dim(), t.shape)"),
+        "{s}"
+    );
+    check(&s, "code tensor-basics");
+    let (s, _, ok) = dl_lab(&["code", "tensor-basics", "--json"]);
+    assert!(ok);
+    assert!(s.contains("    \"print(t.max(dim=0))\","), "{s}");
+    check(&s, "code tensor-basics --json");
+    // the race: run's title, surface and column lines, and the divergence note
+    let (s, _, ok) = dl_lab(&["code", "optimizer-race", "--steps", "7", "--lr", "0.5"]);
+    assert!(ok);
+    let (run, _, _) = dl_lab(&["run", "optimizer-race", "--steps", "7", "--lr", "0.5"]);
+    for line in run.lines().take(3) {
+        let printed = format!("print({})", serde_json::to_string(line).unwrap());
+        assert!(s.contains(&printed), "{printed}\n{s}");
+    }
+    assert!(s.contains("diverged at step"), "{s}");
+    check(&s, "code optimizer-race");
 }

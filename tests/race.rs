@@ -349,3 +349,65 @@ fn the_race_is_listed_last_in_the_course() {
         "{out}"
     );
 }
+
+/// The case: rosenbrock at lr 1 overflows the SGD family within two
+/// steps. Every JSON line still parses (null where a number is not finite)
+/// and the text table ends by naming who diverged at which step.
+#[test]
+fn lr_1_on_rosenbrock_is_valid_json_and_the_text_names_who_diverged() {
+    let args = [
+        "run",
+        "optimizer-race",
+        "--surface",
+        "rosenbrock",
+        "--lr",
+        "1",
+        "--steps",
+        "100",
+    ];
+    let (out, err, ok) = dl_lab(&[&args[..], &["--json"]].concat());
+    assert!(ok, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), 7 * 101);
+    // sgd's first step that is not a finite number: its x, y or loss is null
+    let first_null = lines
+        .iter()
+        .filter(|v| v["optimizer"] == "sgd")
+        .find(|v| v["x"].is_null() || v["y"].is_null() || v["loss"].is_null())
+        .expect("sgd diverges");
+    let k = first_null["step"].as_u64().expect("step");
+    // the same race by the engine: the first step where sgd is not finite
+    let mut race = Race::new(Surface::Rosenbrock, [-1.2, 1.0], Some(1.0)).expect("race");
+    let mut engine_k = None;
+    for step in 1..=100 {
+        race.step().expect("step");
+        let ([x, y], loss) = race.runner(Racer::Sgd).expect("sgd").now();
+        if engine_k.is_none() && !(x.is_finite() && y.is_finite() && loss.is_finite()) {
+            engine_k = Some(step as u64);
+        }
+    }
+    assert_eq!(Some(k), engine_k);
+    let (text, err, ok) = dl_lab(&args);
+    assert!(ok, "{err}");
+    assert!(
+        text.contains(&format!(
+            "sgd diverged at step {k}: x, y or the loss is no longer a finite number"
+        )),
+        "{text}"
+    );
+    // adam stays finite here, so it is not named
+    assert!(!text.contains("adam diverged"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(" diverged at step "))
+            .count(),
+        lines
+            .iter()
+            .filter(|v| v["step"] == 100 && v["loss"].is_null())
+            .count(),
+        "{text}"
+    );
+}

@@ -92,17 +92,7 @@ pub fn python_code(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
     let mut s = String::new();
     let file = lesson.name.replace('-', "_");
     match &lesson.task {
-        Task::TensorCode { code } => {
-            let _ = writeln!(
-                s,
-                "# {}: the dl-lab lesson `{}` in PyTorch (its prompt's lines, in order).\n\
-                 # Run it with: python3 {file}.py   (needs PyTorch and numpy)\n\
-                 import numpy as np\nimport torch\n\n{}",
-                lesson.title,
-                lesson.name,
-                code.trim_end()
-            );
-        }
+        Task::TensorCode { code } => tensor_script(&mut s, lesson, cfg, code, &file),
         Task::Backprop { .. } => {
             let g = backprop_graph(lesson, cfg)?;
             backprop_script(&mut s, lesson, cfg, &g, &file);
@@ -117,8 +107,66 @@ pub fn python_code(lesson: &Lesson, cfg: &RunConfig) -> Result<String> {
     Ok(s)
 }
 
-/// f written with PyTorch's autograd: the variables as float64 leaves with
-/// requires_grad, f.backward(), and the last line `dl-lab run` prints.
+/// The course's tensor lines as a script that prints what `dl-lab run`
+/// prints: the title, then `>>> line` and its output; with `--json` one
+/// `{"code", "output"}` per line, the output caught from stdout.
+fn tensor_script(s: &mut String, lesson: &Lesson, cfg: &RunConfig, code: &str, file: &str) {
+    let flags = if cfg.json { " --json" } else { "" };
+    let _ = writeln!(
+        s,
+        "# {title}: the dl-lab lesson `{name}` in PyTorch (its prompt's lines, in order).\n\
+         # Written by `dl-lab code {name}{flags}`; it prints the same lines as `dl-lab run {name}{flags}`.\n\
+         # Run it with: python3 {file}.py   (needs PyTorch and numpy)",
+        title = lesson.title,
+        name = lesson.name,
+    );
+    let lines: Vec<&str> = code.lines().filter(|l| !l.trim().is_empty()).collect();
+    let imports = if cfg.json {
+        "import contextlib\nimport io\nimport json\n\nimport numpy as np\nimport torch\n\n"
+    } else {
+        "import numpy as np\nimport torch\n\n"
+    };
+    s.push_str(imports);
+    s.push_str(PRINT_AS_THE_COURSE);
+    if cfg.json {
+        s.push_str(
+            "# each line as the prompt runs it: {\"code\": the line, \"output\": what it prints}\n\
+             LINES = [\n",
+        );
+        for l in &lines {
+            let _ = writeln!(s, "    {},", py_str(l));
+        }
+        s.push_str(
+            "]\nscope = {\"np\": np, \"torch\": torch, \"print\": print}\nfor line in LINES:\n    \
+             out = io.StringIO()\n    with contextlib.redirect_stdout(out):\n        exec(line, scope)\n    \
+             print(json.dumps({\"code\": line, \"output\": out.getvalue()}, ensure_ascii=False, separators=(\",\", \":\")))\n",
+        );
+    } else {
+        let title = super::headless::title_line(lesson, cfg, None);
+        let _ = writeln!(s, "print({})", py_str(&title));
+        for l in &lines {
+            // the prompt's echo, then the line itself
+            let _ = writeln!(s, "\nprint({})\n{l}", py_str(&format!(">>> {l}")));
+        }
+    }
+}
+
+/// PyTorch 2 prints `t.max(dim=0)` as `torch.return_types.max(values=…,
+/// indices=…)`; the course and dl-lab show the pair `(values, indices)`.
+const PRINT_AS_THE_COURSE: &str = r#"_print = print
+
+
+def print(*args, **kwargs):
+    """print, with max(dim=…)'s and min(dim=…)'s result shown as the course shows it: (values, indices)."""
+    _print(*(tuple(a) if type(a).__module__ == "torch.return_types" else a for a in args), **kwargs)
+
+
+"#;
+
+/// The backward pass written out as dl-lab does it (the forward values,
+/// each local derivative times the gradient from above, in f64 with the
+/// same formulas, so the lines are `dl-lab run`'s to the last digit), then
+/// PyTorch's autograd on the same expression checks the gradients.
 fn backprop_script(s: &mut String, lesson: &Lesson, cfg: &RunConfig, g: &Graph, file: &str) {
     let mut flags = String::new();
     if let Some(e) = &cfg.expr {
@@ -130,49 +178,288 @@ fn backprop_script(s: &mut String, lesson: &Lesson, cfg: &RunConfig, g: &Graph, 
     if cfg.json {
         flags.push_str(" --json");
     }
-    let vars = g.variables();
-    let f = if vars.iter().any(|(_, n)| *n == "f") {
-        "f_out"
-    } else {
-        "f"
-    };
     let _ = writeln!(
         s,
         "# {title}: the dl-lab lesson `{name}` in PyTorch.\n\
-         # Written by `dl-lab code {name}{flags}`; autograd computes the gradients dl-lab writes out\n\
-         # step by step, and it prints the last line of `dl-lab run {name}{flags}`.\n\
+         # Written by `dl-lab code {name}{flags}`; it prints the same lines as `dl-lab run {name}{flags}`:\n\
+         # the forward pass, then every local derivative times the gradient from above, in float64\n\
+         # with dl-lab's formulas. PyTorch's autograd (f.backward()) then checks the gradients.\n\
          # Run it with: python3 {file}.py   (needs PyTorch)\n\
-         import json\n\nimport torch\n\n\n\
-         def num(v):\n    \"\"\"A number written short, as dl-lab writes it.\"\"\"\n    \
-         return str(int(v)) if v == int(v) else f\"{{v:.6f}}\".rstrip(\"0\").rstrip(\".\")\n",
+         import json\nimport math\nimport sys\n\nimport torch\n\n{BACKPROP_HELPERS}",
         title = lesson.title,
         name = lesson.name,
     );
-    for (i, name) in &vars {
-        let _ = writeln!(
-            s,
-            "{name} = torch.tensor({:?}, dtype=torch.float64, requires_grad=True)",
-            g.nodes[*i].value
-        );
+    let _ = writeln!(s, "EXPR = {}", py_str(&g.expr));
+    s.push_str(
+        "# The graph as dl-lab builds it, one node a row: (label, op, inputs); the last node is f.\n\
+         # A variable used twice is one node, so its gradient is a sum.\nNODES = [\n",
+    );
+    for n in &g.nodes {
+        let op = match &n.op {
+            NodeOp::Var(_) | NodeOp::Const(_) => {
+                format!("(\"{}\", {})", n.op.name(), py_f64(n.value))
+            }
+            // the exponent as a number, and as dl-lab writes it in the rule
+            NodeOp::Pow(e) => format!("(\"pow\", {}, {})", py_f64(*e), py_str(&e.to_string())),
+            op => format!("(\"{}\",)", op.name()),
+        };
+        let _ = writeln!(s, "    ({}, {op}, {:?}),", py_str(&n.label), n.inputs);
     }
-    let _ = writeln!(s, "{f} = {}", python_expr(g, g.nodes.len() - 1).0);
-    let _ = writeln!(s, "{f}.backward()");
-    let names: Vec<&str> = vars.iter().map(|(_, n)| *n).collect();
-    let list = names.join(", ");
+    s.push_str("]\nVARIABLES = [");
+    let vars = g.variables();
+    let list: Vec<String> = vars
+        .iter()
+        .map(|(i, n)| format!("({}, {i})", py_str(n)))
+        .collect();
+    let _ = writeln!(s, "{}]\n", list.join(", "));
+    s.push_str(BACKPROP_WALK);
+    let title = super::headless::title_line(lesson, cfg, None);
     if cfg.json {
-        let _ = writeln!(
-            s,
-            "grads = {{name: t.grad.item() for name, t in zip({:?}, [{list}])}}\n\
-             print(json.dumps({{\"value\": {f}.item(), \"grads\": grads}}, separators=(\",\", \":\")))",
-            names
+        s.push_str(
+            "for st in steps:\n    print(dumps({k: st[k] for k in (\"node\", \"op\", \"value\", \"local\", \"upstream\", \"grad\")}))\n\
+             print(dumps({\"value\": value[-1], \"grads\": {name: grad[i] for name, i in VARIABLES}}))\n",
         );
     } else {
         let _ = writeln!(
             s,
-            "grads = \", \".join(f\"∂f/∂{{name}} = {{num(t.grad.item())}}\" for name, t in zip({:?}, [{list}]))\n\
-             print(f\"f = {{num({f}.item())}};  {{grads}}\")",
-            names
+            "print({})\n\
+             print(f\"f = {{EXPR}} at \" + \", \".join(f\"{{name}} = {{num(value[i])}}\" for name, i in VARIABLES))\n\
+             print(\"Forward pass, one node at a time:\")\n\
+             for (label, op, _), v in zip(NODES, value):\n    \
+             if op[0] not in (\"input\", \"const\"):\n        print(f\"  {{label:<24}} = {{num(v)}}\")\n\
+             print(\"Backward pass: ∂f/∂f = 1, then each input gets local derivative × the gradient from above:\")\n\
+             for st in steps:\n    \
+             print(f\"  ∂f/∂({{st['node']}}) += {{num(st['local'])}} × {{num(st['upstream'])}} = {{num(st['local'] * st['upstream'])}}\"\n          \
+             f\"   [{{st['parent']}} → {{st['node']}}: {{st['rule']}}]   so far {{num(st['grad'])}}\")\n\
+             print(f\"f = {{num(value[-1])}};  \" + \", \".join(f\"∂f/∂{{name}} = {{num(grad[i])}}\" for name, i in VARIABLES))",
+            py_str(&title)
         );
+    }
+    // autograd on the same expression, the variables as float64 leaves
+    let used: Vec<String> = vars.iter().map(|(_, n)| py_name(n)).collect();
+    s.push_str("\n# PyTorch's autograd on the same expression must find the same gradients.\n");
+    for ((i, _), name) in vars.iter().zip(&used) {
+        let _ = writeln!(
+            s,
+            "{name} = torch.tensor({}, dtype=torch.float64, requires_grad=True)",
+            py_f64(g.nodes[*i].value)
+        );
+    }
+    let _ = writeln!(s, "f = {}", python_expr(g, g.nodes.len() - 1).0);
+    let _ = writeln!(
+        s,
+        "f.backward()\n\
+         for (name, i), t in zip(VARIABLES, [{}]):\n    \
+         if not math.isclose(t.grad.item(), grad[i], rel_tol=1e-9, abs_tol=1e-12) and not (math.isnan(grad[i]) and math.isnan(t.grad.item())):\n        \
+         print(f\"autograd differs: ∂f/∂{{name}} = {{t.grad.item()}}\", file=sys.stderr)",
+        used.join(", ")
+    );
+}
+
+/// The backprop script's helpers: dl-lab's number format, and f64
+/// arithmetic as IEEE does it (Python raises on 1/0, exp(1000), log(0)).
+const BACKPROP_HELPERS: &str = r#"def num(v):
+    """A number written short, as dl-lab writes it: integers without a dot, others with up to 6 decimals."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+        return f"{v:.0f}"
+    return f"{v:.6f}".rstrip("0").rstrip(".")
+
+
+def dumps(obj):
+    """One JSON line as dl-lab prints it (null for a non-finite number)."""
+    def clean(x):
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        return None if isinstance(x, float) and not math.isfinite(x) else x
+    return json.dumps(clean(obj), ensure_ascii=False, separators=(",", ":"))
+
+
+def div(a, b):
+    if b == 0:
+        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def power(a, e):
+    try:
+        return math.pow(a, e)
+    except ValueError:  # 0 to a negative power, or a negative base to a fractional one
+        return math.inf if a == 0 else math.nan
+    except OverflowError:
+        return -math.inf if a < 0 and e == int(e) and int(e) % 2 else math.inf
+
+
+def exp(z):
+    try:
+        return math.exp(z)
+    except OverflowError:
+        return math.inf
+
+
+def log(z):
+    return math.log(z) if z > 0 else (-math.inf if z == 0 else math.nan)
+
+
+def forward(op, a):
+    """A node's value from its inputs' values a."""
+    kind = op[0]
+    if kind in ("input", "const"):
+        return op[1]
+    return {
+        "add": lambda: a[0] + a[1],
+        "sub": lambda: a[0] - a[1],
+        "mul": lambda: a[0] * a[1],
+        "div": lambda: div(a[0], a[1]),
+        "pow": lambda: power(a[0], op[1]),
+        "neg": lambda: -a[0],
+        "sigmoid": lambda: div(1.0, 1.0 + exp(-a[0])),
+        "tanh": lambda: math.tanh(a[0]),
+        "relu": lambda: max(a[0], 0.0) if not math.isnan(a[0]) else 0.0,
+        "exp": lambda: exp(a[0]),
+        "log": lambda: log(a[0]),
+    }[kind]()
+
+
+def local(op, k, a, out):
+    """∂node/∂(its k-th input) at the values (a: the inputs', out: the node's), and the rule in words."""
+    kind = op[0]
+    if kind == "add":
+        return 1.0, "∂(a+b)/∂a = ∂(a+b)/∂b = 1"
+    if kind == "sub":
+        return (1.0, "∂(a-b)/∂a = 1") if k == 0 else (-1.0, "∂(a-b)/∂b = -1")
+    if kind == "mul":
+        return (a[1], f"∂(a*b)/∂a = b = {num(a[1])}") if k == 0 else (a[0], f"∂(a*b)/∂b = a = {num(a[0])}")
+    if kind == "div":
+        if k == 0:
+            return div(1.0, a[1]), f"∂(a/b)/∂a = 1/b = 1/{num(a[1])}"
+        return div(-a[0], a[1] * a[1]), f"∂(a/b)/∂b = -a/b² = -({num(a[0])})/{num(a[1])}²"
+    if kind == "pow":
+        e, shown = op[1], op[2]
+        return e * power(a[0], e - 1.0), f"∂(a^{shown})/∂a = {shown}·a^{num(e - 1.0)} = {shown}·{num(a[0])}^{num(e - 1.0)}"
+    if kind == "neg":
+        return -1.0, "∂(-a)/∂a = -1"
+    if kind == "sigmoid":
+        return out * (1.0 - out), f"σ′(z) = σ(z)(1−σ(z)) = {num(out)}·(1−{num(out)})"
+    if kind == "tanh":
+        return 1.0 - out * out, f"tanh′(z) = 1 − tanh²(z) = 1 − {num(out)}²"
+    if kind == "relu":
+        return (1.0 if a[0] > 0 else 0.0), f"relu′(z) = 1 if z > 0 else 0 (z = {num(a[0])})"
+    if kind == "exp":
+        return out, f"exp′(z) = exp(z) = {num(out)}"
+    return div(1.0, a[0]), f"log′(z) = 1/z = 1/{num(a[0])}"
+
+
+"#;
+
+/// The walk itself: forward values, then the backward pass from f down,
+/// nodes in reverse order of creation (a reverse topological order).
+const BACKPROP_WALK: &str = r#"value = []
+for label, op, inputs in NODES:
+    value.append(forward(op, [value[i] for i in inputs]))
+grad = [0.0] * len(NODES)
+grad[-1] = 1.0
+steps = []
+for p in reversed(range(len(NODES))):
+    parent, op, inputs = NODES[p]
+    for k, c in enumerate(inputs):
+        d, rule = local(op, k, [value[i] for i in inputs], value[p])
+        grad[c] += d * grad[p]
+        steps.append({"node": NODES[c][0], "op": op[0], "parent": parent, "value": value[c],
+                      "local": d, "upstream": grad[p], "grad": grad[c], "rule": rule})
+"#;
+
+/// An f64 as a Python float literal.
+fn py_f64(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:?}")
+    } else if v.is_nan() {
+        "math.nan".into()
+    } else if v > 0.0 {
+        "math.inf".into()
+    } else {
+        "-math.inf".into()
+    }
+}
+
+/// A Python string literal.
+fn py_str(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// A variable's name in the script: the expression's own, unless it is
+/// Python's or the script's (then with a `_`).
+fn py_name(name: &str) -> String {
+    const TAKEN: &[&str] = &[
+        "False",
+        "None",
+        "True",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "break",
+        "class",
+        "continue",
+        "def",
+        "del",
+        "elif",
+        "else",
+        "except",
+        "finally",
+        "for",
+        "from",
+        "global",
+        "if",
+        "import",
+        "in",
+        "is",
+        "lambda",
+        "nonlocal",
+        "not",
+        "or",
+        "pass",
+        "raise",
+        "return",
+        "try",
+        "while",
+        "with",
+        "yield",
+        "json",
+        "math",
+        "sys",
+        "torch",
+        "num",
+        "dumps",
+        "div",
+        "power",
+        "exp",
+        "log",
+        "forward",
+        "local",
+        "value",
+        "grad",
+        "steps",
+        "f",
+        "t",
+        "name",
+        "i",
+        "zip",
+        "print",
+        "EXPR",
+        "NODES",
+        "VARIABLES",
+        "abs",
+        "max",
+        "int",
+        "float",
+    ];
+    if TAKEN.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_string()
     }
 }
 
@@ -189,7 +476,7 @@ fn python_expr(g: &Graph, i: usize) -> (String, u8) {
         }
     };
     match &n.op {
-        NodeOp::Var(name) => (name.clone(), 5),
+        NodeOp::Var(name) => (py_name(name), 5),
         NodeOp::Const(c) if *c < 0.0 => (num(*c), 3),
         NodeOp::Const(c) => (num(*c), 5),
         NodeOp::Add | NodeOp::Sub => {

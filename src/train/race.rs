@@ -451,9 +451,17 @@ pub fn write_race(
         )
         .map_err(io)?;
     }
+    // the step at which each racer's x, y or loss stopped being finite
+    let mut diverged: Vec<Option<usize>> = vec![None; race.runners.len()];
     for k in 0..=steps {
         if k > 0 {
             race.step()?;
+        }
+        for (d, r) in diverged.iter_mut().zip(&race.runners) {
+            let ([x, y], loss) = r.now();
+            if d.is_none() && !(x.is_finite() && y.is_finite() && loss.is_finite()) {
+                *d = Some(k);
+            }
         }
         let logged = k % every == 0 || k == steps;
         if !json && !logged {
@@ -480,7 +488,19 @@ pub fn write_race(
             writeln!(out, "{line}").map_err(io)?;
         }
     }
+    if !json {
+        for (d, r) in diverged.iter().zip(&race.runners) {
+            if let Some(k) = d {
+                writeln!(out, "{}", diverged_line(r.racer.name(), *k)).map_err(io)?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// The text table's note on a racer that left the finite numbers.
+pub fn diverged_line(name: &str, step: usize) -> String {
+    format!("{name} diverged at step {step}: x, y or the loss is no longer a finite number")
 }
 
 /// The surface and start `cfg` races on: the lesson's unless `--surface` /
@@ -543,7 +563,10 @@ pub fn python_code(
     let (chosen, start) = surface_and_start(lesson, cfg)?;
     let lr = cfg.race.lr;
     let f = match chosen {
-        Surface::Bowl => "x ** 2 / 20 + y ** 2",
+        // x²/20 + y² as dl-lab computes it: Σ θ²·(1/20, 1) in float32
+        Surface::Bowl => {
+            "(p ** 2 * torch.tensor([0.05, 1.0])).sum()  # x²/20 + y², as dl-lab computes it"
+        }
         Surface::Rosenbrock => "(1 - x) ** 2 + 100 * (y - x ** 2) ** 2",
     };
     let py_lr = |v: f32| format!("{v}");
@@ -585,6 +608,27 @@ pub fn python_code(
         flags.push_str(" --json");
     }
     let every = cfg.hyper.log_every.max(1);
+    // the text table's first lines, as `dl-lab run` writes them
+    let mut head = Vec::new();
+    if !cfg.json {
+        head.push(crate::lessons::headless::title_line(lesson, cfg, None));
+        let mut table = Vec::new();
+        let steps = cfg.hyper.epochs;
+        write_race(
+            &mut Race::new(chosen, start, lr)?,
+            steps,
+            false,
+            steps.max(1),
+            &mut table,
+        )?;
+        let table = String::from_utf8_lossy(&table).into_owned();
+        // the surface line and the column names, not step 0's rows
+        head.extend(table.lines().take(2).map(str::to_string));
+    }
+    let head: Vec<String> = head
+        .iter()
+        .map(|l| format!("print({})", serde_json::to_string(l).unwrap_or_default()))
+        .collect();
     Ok(format!(
         r#"# {title}: the dl-lab lesson `{name}` in PyTorch.
 # Written by `dl-lab code {name}{flags}`; it prints what `dl-lab run {name}{flags}` prints.
@@ -600,6 +644,11 @@ def f32(v):
     """A float32 as the shortest decimal that reads back as the same float32 (dl-lab's --json)."""
     v = float(v)
     return float(str(np.float32(v))) if math.isfinite(v) else None
+
+
+def cell(v):
+    """A number in the text table: 6 decimals, or inf / NaN."""
+    return f"{{v:.6f}}" if math.isfinite(v) else ("NaN" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
 
 
 def surface(p):
@@ -618,12 +667,19 @@ for name, make in racers:
     p = torch.tensor([{x}, {y}], dtype=torch.float32, requires_grad=True)
     runners.append((name, p, make(p)))
 
+{head}
+diverged = {{}}  # the step at which a racer's x, y or loss stopped being finite
 for k in range(steps + 1):
     if k > 0:
         for name, p, opt in runners:
             opt.zero_grad()
             surface(p).backward()
             opt.step()
+    for name, p, opt in runners:
+        with torch.no_grad():
+            finite = math.isfinite(surface(p).item()) and all(math.isfinite(v) for v in p.tolist())
+        if not finite and name not in diverged:
+            diverged[name] = k
     if not json_lines and k % log_every != 0 and k != steps:
         continue
     if not json_lines and k > 0:
@@ -635,8 +691,13 @@ for k in range(steps + 1):
         if json_lines:
             print(json.dumps({{"optimizer": name, "step": k, "x": f32(x), "y": f32(y), "loss": f32(loss)}}, separators=(",", ":")))
         else:
-            print(f"{{k:>5}}  {{name:<9}}{{x:>14.6g}}{{y:>14.6g}}{{loss:>16.6g}}")
+            print(f"{{k:>5}}  {{name:<9}}{{cell(x):>14}}{{cell(y):>14}}{{cell(loss):>16}}")
+if not json_lines:
+    for name, p, opt in runners:
+        if name in diverged:
+            print(f"{{name}} diverged at step {{diverged[name]}}: x, y or the loss is no longer a finite number")
 "#,
+        head = head.join("\n"),
         title = lesson.title,
         name = lesson.name,
         json = if cfg.json { "True" } else { "False" },

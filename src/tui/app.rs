@@ -285,7 +285,11 @@ impl App {
             }
         }
         // the canvas, when shown, takes its keys (Space, +/-, arrows) first
-        if self.canvas_key(key) || self.race_key(key) || self.stepper_key(key) {
+        if self.canvas_key(key)
+            || self.race_key(key)
+            || self.stepper_key(key)
+            || self.run_setting_key(key)
+        {
             return;
         }
         match keymap::intent(&key, self.zoomed) {
@@ -829,10 +833,10 @@ impl App {
                 self.dataset.filter = None;
                 // the last run's curve stays as a ghost, labelled with its settings
                 self.loss.restart();
-                self.loss.label = Some(views::loss_chart::ghosts::run_label(
-                    self.hyper.lr,
-                    &self.hyper.optimizer,
-                ));
+                self.loss.label = Some(
+                    views::loss_chart::ghosts::run_label(self.hyper.lr, &self.hyper.optimizer)
+                        + &super::run_settings::extras(&self.hyper),
+                );
                 self.rewind.clear();
                 // a CNN's conv1 filters (a single Linear layer's weight
                 // images) are shown learning (the worker sends snapshots)

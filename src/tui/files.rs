@@ -131,6 +131,7 @@ impl App {
             momentum: h.optimizer.momentum(),
             weight_decay: h.optimizer.weight_decay(),
             batch_size: h.batch_size,
+            init: h.init.name().to_string(),
         }
     }
 
@@ -212,8 +213,13 @@ impl App {
                 // its settings, as `dl-lab run --load` takes them
                 run.settings_into(&mut self.hyper);
                 self.training.progress.epochs_done = run.epoch;
+                // the init only when it is not PyTorch's default
+                let init = match run.init.as_str() {
+                    "uniform" => String::new(),
+                    other => format!(", init {other}"),
+                };
                 format!(
-                    "loaded {} (epoch {}): s trains on from it",
+                    "loaded {} (epoch {}{init}): s trains on from it",
                     path.display(),
                     run.epoch
                 )

@@ -61,6 +61,14 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("r", "reset the lesson"),
     ("+ / -", "raise / lower the learning rate"),
+    (
+        "I",
+        "the first weights' init: uniform, xavier, kaiming, zeros (as --init; a small lesson restarts)",
+    ),
+    (
+        "M",
+        "momentum: 0, 0.5, 0.9, 0.99 (as --momentum, sgd and rmsprop; a small lesson restarts)",
+    ),
     ("l", "loss chart: linear / log scale"),
     ("L", "choose another lesson"),
     (
