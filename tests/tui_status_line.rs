@@ -27,7 +27,7 @@ fn the_device_note_leaves_the_small_lessons_key_hints_and_fits_where_it_shows() 
         let a = app(lesson).with_device(Device::Cpu, Some(NOTE.into()));
         let s = status(&a);
         assert!(
-            s.contains("Space step") && s.contains("r reset"),
+            s.contains("Space step") && s.contains("s run/pause"),
             "{lesson}: {s}"
         );
         assert!(s.contains(" cpu "), "{s}");
