@@ -48,6 +48,7 @@ fn the_output_size_question_is_scored_and_written_to_the_transcript() {
         s.contains("window 3x3, stride 2, padding 1: output size?"),
         "{s}"
     );
+    assert!(s.contains("1-3 answer, then the window changes"), "{s}");
     answer(&mut a, "14x14", true);
     assert_eq!(a.conv.stride, 2, "the key ran after the answer");
     assert_eq!((a.quiz.right, a.quiz.asked), (1, 1));

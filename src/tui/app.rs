@@ -192,17 +192,13 @@ impl App {
     }
 
     /// The same lab training on `device`; `note` (e.g. why `auto` chose the
-    /// CPU) is shown once in the status line, short enough to fit at 80
-    /// columns, and only in the lessons the device trains: the others run
-    /// on the CPU whatever `--device` says, and keep their key hints.
+    /// CPU) is shown once in the status line (it ages out as messages do),
+    /// and only in the lessons the device trains: the others run on the
+    /// CPU whatever `--device` says, and keep their key hints.
     pub fn with_device(mut self, device: Device, note: Option<String>) -> App {
         self.device = device;
         if let Some(note) = note.filter(|_| self.lesson.is_classifier()) {
-            self.message = Some(if note.contains("no OpenCL GPU found") {
-                "no OpenCL GPU: the CPU trains".into()
-            } else {
-                note
-            });
+            self.message = Some(note);
         }
         self
     }

@@ -516,9 +516,14 @@ pub fn render_question(app: &App, area: ratatui::layout::Rect, buf: &mut ratatui
     for (i, c) in q.choices.iter().enumerate() {
         lines.push(Line::raw(format!("  {}) {c}", i + 1)));
     }
+    let then = if q.size.is_some() {
+        "the window changes"
+    } else {
+        "the step runs"
+    };
     lines.push(Line::styled(
         format!(
-            "1-{} answer, then the step runs · Esc skip · score {}/{}",
+            "1-{} answer, then {then} · Esc skip · score {}/{}",
             q.choices.len(),
             app.quiz.right,
             app.quiz.asked

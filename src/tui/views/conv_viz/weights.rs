@@ -6,8 +6,9 @@
 //! filters (key `f`), from the same worker snapshots, so they change while
 //! the model trains, and rewind (`[`/`]`) draws them as recorded.
 //!
-//! One signed scale serves all ten (the largest |w| of any), so a faint
-//! image is a class with small weights. Without colour (`NO_COLOR`,
+//! One signed scale serves all ten, so a faint image is a class with small
+//! weights; it reaches full strength at the 99th percentile of |w| (a few
+//! outlying weights would otherwise leave every picture dark). Without colour (`NO_COLOR`,
 //! `--ascii`) the sign is a character: `# * +` positive, `= - .` negative,
 //! strongest first, blank near zero ([`signed_char`]). An area too small for
 //! 28×28 gets each image area-averaged to the largest side that fits, and
@@ -38,7 +39,8 @@ pub const MAX_IMAGES: usize = 32;
 pub struct ClassWeights {
     /// One (rows, cols) image per output, in output order.
     pub images: Vec<Array2<f32>>,
-    /// The largest |w| over all images (the shared scale), > 0.
+    /// The shared scale's full strength: the 99th percentile of |w| over
+    /// all images (see [`full_scale`]), > 0.
     pub max: f32,
 }
 
@@ -68,22 +70,26 @@ impl ClassWeights {
             .take(MAX_IMAGES)
             .filter_map(|r| r.to_owned().into_shape_with_order((rows, cols)).ok())
             .collect();
-        let max = images.iter().flat_map(|m| m.iter()).fold(0.0f32, |m, v| {
-            if v.is_finite() {
-                m.max(v.abs())
-            } else {
-                m
-            }
-        });
-        Some(ClassWeights {
-            images,
-            max: if max > 0.0 { max } else { 1.0 },
-        })
+        let max = full_scale(images.iter().flat_map(|m| m.iter().copied()));
+        Some(ClassWeights { images, max })
     }
 
     pub fn scale(&self) -> Scale {
         Scale::Signed { max: self.max }
     }
+}
+
+/// Where a signed scale of `values` reaches full strength: the 99th
+/// percentile of the finite |v| (the largest when that is 0; 1 when all are 0).
+pub fn full_scale(values: impl Iterator<Item = f32>) -> f32 {
+    let mut mags: Vec<f32> = values.filter(|v| v.is_finite()).map(f32::abs).collect();
+    mags.sort_by(f32::total_cmp);
+    let at = |q: usize| mags.get(mags.len().saturating_sub(1) * q / 100).copied();
+    [at(99), at(100)]
+        .into_iter()
+        .flatten()
+        .find(|&m| m > 0.0)
+        .unwrap_or(1.0)
 }
 
 /// `v`'s bucket on a signed scale of ±`max`: −3 (strongly negative) ..= 3,
@@ -171,10 +177,7 @@ pub(super) fn render(w: &ClassWeights, cx: &ViewContext, area: Rect, buf: &mut B
     let sep = if cx.ascii { " | " } else { " · " };
     let legend = if chars {
         Line::styled(
-            format!(
-                "#*+ positive{sep}=-. negative{sep}|w| <= {}, one scale",
-                super::text::num(w.max)
-            ),
+            format!("#*+ pos, =-. neg, full at |w| {}", super::text::num(w.max)),
             dim,
         )
     } else {
@@ -182,10 +185,7 @@ pub(super) fn render(w: &ClassWeights, cx: &ViewContext, area: Rect, buf: &mut B
             Span::styled("red +", Style::new().fg(Color::Rgb(255, 85, 64))),
             Span::styled(" · ", dim),
             Span::styled("blue −", Style::new().fg(Color::Rgb(64, 128, 255))),
-            Span::styled(
-                format!(" · |w| ≤ {}, one scale", super::text::num(w.max)),
-                dim,
-            ),
+            Span::styled(format!(" · full at |w| {}", super::text::num(w.max)), dim),
         ])
     };
     let first_try = Rect {
@@ -277,6 +277,14 @@ mod tests {
         let t = layout(10, 28, true, Rect::new(0, 0, 78, 19)).unwrap();
         assert!(2 * (t.side as u16 + 1) <= 19, "{t:?}");
         assert!(layout(10, 28, false, Rect::new(0, 0, 2, 2)).is_none());
+    }
+
+    #[test]
+    fn the_scale_is_full_at_the_99th_percentile() {
+        let v: Vec<f32> = (0..=100).map(|i| -(i as f32)).collect();
+        assert_eq!(full_scale(v.into_iter()), 99.0);
+        assert_eq!(full_scale([0.0, 0.0, 3.0].into_iter()), 3.0);
+        assert_eq!(full_scale([0.0, f32::NAN].into_iter()), 1.0);
     }
 
     #[test]
