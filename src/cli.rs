@@ -53,6 +53,14 @@ pub struct Cli {
     /// Append each Space step's equations and quiz answers (key Q) to a Markdown file you keep.
     #[arg(long, value_name = "FILE.md")]
     pub transcript: Option<PathBuf>,
+    /// The opened lesson's first weights: uniform, zeros, xavier or kaiming, as `dl-lab run
+    /// --init` (key I takes the next one).
+    #[arg(long, value_name = "SCHEME", value_parser = parse_init)]
+    pub init: Option<crate::nn::init::Init>,
+    /// The opened lesson's momentum (sgd, rmsprop), as `dl-lab run --momentum` (key M takes
+    /// the next of 0, 0.5, 0.9, 0.99).
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -61,8 +69,9 @@ pub enum Command {
     Lessons,
     /// Run a lesson headless and print its log.
     Run(RunArgs),
-    /// Print the lesson as a runnable PyTorch script: the same data, initial weights (small
-    /// lessons), settings and log lines as `dl-lab run LESSON` with the same flags.
+    /// Print the lesson as a runnable PyTorch script: the same data, initial weights (and the
+    /// MNIST lessons' shuffle order), settings and log lines as `dl-lab run LESSON` with the
+    /// same flags.
     Code(RunArgs),
     /// List the OpenCL platforms and devices `--device` can use.
     Devices,

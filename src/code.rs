@@ -1,9 +1,11 @@
 //! `dl-lab code LESSON [run flags]`: the lesson as a runnable PyTorch
 //! script, so what a learner did here carries over to the course's
 //! notebook. Same data (the small lessons' inline, the MNIST lessons read
-//! the same directory), the same initial weights for the small lessons
-//! (written into the script), the same hyper-parameters, and the same log
-//! lines as `dl-lab run LESSON` with the same flags (`--json` too).
+//! the same directory), the same initial weights (written into the script
+//! for the small lessons; for the MNIST lessons drawn by the script from
+//! dl-lab's portable generator, [`crate::rng`], as is each epoch's shuffle
+//! order), the same hyper-parameters, and the same log lines as `dl-lab run
+//! LESSON` with the same flags (`--json` too).
 
 use std::fmt::Write as _;
 
@@ -550,6 +552,25 @@ fn predict_py(s: &mut String, cfg: &RunConfig, affine_or_net: bool) {
     );
 }
 
+/// `--init`'s redraw of every Linear and Conv2d weight after the default
+/// draws, from the same generator, as [`Init::apply`] does (nothing for the
+/// default); the bounds in float32 as [`Init::bound`] computes them.
+fn portable_init_py(init: Init) -> String {
+    let body = match init {
+        Init::Uniform => return String::new(),
+        Init::Zeros => "        layer.weight.zero_()\n        layer.bias.zero_()",
+        Init::Xavier => {
+            "        fan_in, fan_out = fans(layer.weight)\n        \
+             draw(layer.weight, np.sqrt(np.float32(6) / np.float32(fan_in + fan_out)))"
+        }
+        Init::Kaiming => {
+            "        draw(layer.weight, np.sqrt(np.float32(2)) * \
+             np.sqrt(np.float32(3) / np.float32(fans(layer.weight)[0])))"
+        }
+    };
+    format!("    # --init {init}: the weights drawn again, layer by layer\n    for layer in layers:\n{body}\n")
+}
+
 fn classifier(
     s: &mut String,
     lesson: &Lesson,
@@ -613,13 +634,38 @@ y_train = torch.tensor(read_idx("train-labels-idx1-ubyte"), dtype=torch.long){su
 x_test = images({test_images})
 y_test = torch.tensor(read_idx({test_labels}), dtype=torch.long)
 
-# PyTorch's own initial weights from the same seed: they differ from dl-lab's,
-# and so does the shuffle order, so the numbers match closely but not exactly.
-torch.manual_seed({seed})
+seed = {seed}
 model = nn.Sequential(
 {layers}
 )
-{init}optimizer = {opt}
+
+# dl-lab's random generator (SplitMix64), so this script starts from dl-lab's
+# initial weights and takes the training images in dl-lab's order, bit for bit.
+{generator}
+
+
+# The initial weights: each Linear and Conv2d in order draws its weight, then its
+# bias, from U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's default formula, float32),
+# one generator seeded with the seed.
+rng = SplitMix64(seed)
+layers = [m for m in model if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def fans(w):
+    return w[0].numel(), w.shape[0] * w[0][0].numel()
+
+
+def draw(p, bound):
+    p.copy_(torch.from_numpy(rng.uniform(p.numel(), bound)).reshape(p.shape))
+
+
+with torch.no_grad():
+    for layer in layers:
+        b = np.float32(1) / np.sqrt(np.float32(fans(layer.weight)[0]))
+        draw(layer.weight, b)
+        draw(layer.bias, b)
+{init}
+optimizer = {opt}
 batch_size = {batch}
 nb_epochs = {epochs}
 "#,
@@ -634,9 +680,13 @@ nb_epochs = {epochs}
         test_labels = py_str(test_labels),
         seed = h.seed,
         layers = layer_lines.join("\n"),
-        init = init_lines(h.init),
+        generator = crate::rng::PYTHON.trim_end(),
+        init = portable_init_py(h.init),
         opt = optimizer(cfg, "model.parameters()")?,
-        batch = h.batch_size,
+        batch = match h.batch_size {
+            0 => "len(x_train)".to_string(),
+            b => b.to_string(),
+        },
         epochs = h.epochs,
     );
     if !cfg.json {
@@ -649,7 +699,8 @@ nb_epochs = {epochs}
 drop_last = len(x_train) >= batch_size
 for epoch in range(1, nb_epochs + 1):
     model.train()
-    order = torch.randperm(len(x_train))
+    # dl-lab's shuffle: a Fisher-Yates shuffle from the epoch's own generator
+    order = torch.tensor(SplitMix64.for_epoch(seed, epoch - 1).permutation(len(x_train)))
     start = time.perf_counter()
     loss_sum, seen, right = 0.0, 0, 0
     for i in range(0, len(order), batch_size):
@@ -669,21 +720,30 @@ for epoch in range(1, nb_epochs + 1):
         seen += len(idx)
     train_secs = max(time.perf_counter() - start, 1e-9)
     model.eval()
+    test_loss_sum, test_right = 0.0, 0
     with torch.no_grad():
-        test_logits = model(x_test)
-        test_acc = (test_logits.argmax(dim=1) == y_test).float().mean().item()
-        test_loss = F.cross_entropy(test_logits, y_test).item()
-    train_acc = right / max(seen, 1)
-    summary = {{"epoch": epoch, "loss": f32(loss_sum / max(seen, 1)), "test_acc": f32(test_acc),
-               "img_per_s": f32(seen / train_secs), "train_acc": f32(train_acc),
+        # in batches of {eval_batch}, as dl-lab evaluates
+        for i in range(0, len(x_test), {eval_batch}):
+            test_logits = model(x_test[i:i + {eval_batch}])
+            test_loss_sum += F.cross_entropy(test_logits, y_test[i:i + {eval_batch}]).item() * len(test_logits)
+            test_right += (test_logits.argmax(dim=1) == y_test[i:i + {eval_batch}]).sum().item()
+    # each figure a float32 computed as dl-lab computes it, so both print the same digits
+    loss = float(np.float32(loss_sum / max(seen, 1)))
+    train_acc = float(np.float32(right) / np.float32(max(seen, 1)))
+    test_loss = float(np.float32(test_loss_sum / len(x_test)))
+    test_acc = float(np.float32(test_right) / np.float32(len(x_test)))
+    img_per_s = float(np.float32(seen) / np.float32(train_secs))
+    summary = {{"epoch": epoch, "loss": f32(loss), "test_acc": f32(test_acc),
+               "img_per_s": f32(img_per_s), "train_acc": f32(train_acc),
                "test_loss": f32(test_loss)}}
     if {json}:
         print(dumps(summary), flush=True)
     else:
-        print(f"Epoch: {{epoch:04d}} loss = {{loss_sum / max(seen, 1):.6f}} train_acc = {{train_acc:.4f}} "
+        print(f"Epoch: {{epoch:04d}} loss = {{loss:.6f}} train_acc = {{train_acc:.4f}} "
               f"test_loss = {{test_loss:.6f}} test_acc = {{test_acc:.4f}} "
-              f"({{seen / train_secs:.0f}} img/s)", flush=True)"#,
+              f"({{img_per_s:.0f}} img/s)", flush=True)"#,
         json = if cfg.json { "True" } else { "False" },
+        eval_batch = crate::train::classifier::EVAL_BATCH,
     );
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod explain;
 pub mod lessons;
 pub mod nn;
 pub mod optim;
+pub mod rng;
 pub mod script;
 pub mod train;
 pub mod tui;

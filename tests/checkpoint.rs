@@ -897,3 +897,73 @@ fn a_history_from_before_train_acc_is_carried_on_under_the_new_header() {
          2,0.375,0.875,200.0,0.9,0.25\n"
     );
 }
+
+/// `--init` goes into the checkpoint, comes back as the run's setting when
+/// it is loaded, stays through a resumed run's save, and is reported; a
+/// checkpoint from before the field loads as PyTorch's default, and an
+/// unknown name is an error naming the file.
+#[test]
+fn init_round_trips_through_a_checkpoint() {
+    use dl_lab::nn::init::Init;
+    let tmp = TempDir::new("init");
+    let path = tmp.join("x.ckpt");
+    run(
+        "softmax-mnist",
+        1,
+        |h| h.init = Init::Xavier,
+        None,
+        Some(&path),
+        None,
+    );
+    let ck = Checkpoint::load(&path).expect("load");
+    assert_eq!(ck.run.as_ref().expect("a run").init, "xavier");
+    let lesson = lessons::find("softmax-mnist").expect("lesson");
+    let files = RunFiles::open(&lesson, Some(&path), None, None).expect("files");
+    assert_eq!(files.defaults(&lesson).init, Init::Xavier);
+    // resumed with the lesson's default init: the saved weights were still
+    // first drawn with xavier, and the next save says so
+    run(
+        "softmax-mnist",
+        2,
+        |h| h.init = Init::Uniform,
+        Some(&path),
+        Some(&path),
+        None,
+    );
+    let again = Checkpoint::load(&path).expect("load");
+    let r = again.run.expect("a run");
+    assert_eq!((r.epoch, r.init.as_str()), (2, "xavier"));
+    // the command line reports it
+    let p = path.to_str().expect("UTF-8");
+    let o = dl_lab(&[
+        "run",
+        "softmax-mnist",
+        "--load",
+        p,
+        "--epochs",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("started from --init xavier"),
+        "{}",
+        text(&o.stdout)
+    );
+    // an older file, without the field: PyTorch's default
+    let bytes = std::fs::read(&path).expect("read");
+    let old = with_header(
+        &bytes,
+        |h| {
+            h["run"].as_object_mut().expect("run").remove("init");
+        },
+        None,
+    );
+    let old_path = tmp.write("old.ckpt", &old);
+    let r = Checkpoint::load(&old_path).expect("an old checkpoint loads");
+    assert_eq!(r.run.expect("a run").init, "uniform");
+    let bad = with_header(&bytes, |h| h["run"]["init"] = "gaussian".into(), None);
+    let err = load_err(&tmp, "badinit.ckpt", &bad);
+    assert!(err.contains("gaussian") && err.contains("--init"), "{err}");
+}

@@ -150,13 +150,17 @@ fn init_writes_the_matching_torch_nn_init_call() {
         s.contains("Written by `dl-lab code cnn-mnist --init xavier`"),
         "{s}"
     );
+    // the MNIST scripts redraw the weights from dl-lab's generator with
+    // xavier_uniform_'s bound (tests/portable_rng.rs checks the values)
     assert!(
         s.contains(
-            "for layer in model:\n    if isinstance(layer, (nn.Linear, nn.Conv2d)):\n        \
-             torch.nn.init.xavier_uniform_(layer.weight)\n"
+            "    # --init xavier: the weights drawn again, layer by layer\n    for layer in layers:\n        \
+             fan_in, fan_out = fans(layer.weight)\n        \
+             draw(layer.weight, np.sqrt(np.float32(6) / np.float32(fan_in + fan_out)))\n"
         ),
         "{s}"
     );
+    assert!(s.contains("rng = SplitMix64(seed)") && !s.contains("torch.randperm"));
     let (s, _, _) = dl_lab(&["code", "xor-mlp", "--init", "kaiming"]);
     assert!(
         s.contains("torch.nn.init.kaiming_uniform_(layer.weight, nonlinearity=\"relu\")"),

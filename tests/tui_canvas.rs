@@ -189,29 +189,30 @@ fn the_mouse_paints_and_erases_where_it_points() {
     let mut a = app("softmax-mnist");
     a.update(Event::Resize(140, 45));
     press(&mut a, 'd');
-    // 140×45 overview: the Dataset pane's canvas is at (1, 2), half-blocks
+    // 140×45 overview: the Dataset pane's canvas is at (2, 3), inside its
+    // frame, half-blocks
     let s = screen(&a, 140, 45);
     assert!(s.contains("no trained model yet"), "{s}");
     mouse(
         &mut a,
         MouseEventKind::Down(MouseButton::Left),
-        1 + 10,
-        2 + 3,
+        2 + 10,
+        3 + 3,
     );
     // cell row 3 holds pixel rows 6 and 7; the 2-pixel brush paints both
     assert!(a.canvas.ink[6 * SIDE + 10] > 0.0 && a.canvas.ink[7 * SIDE + 10] > 0.0);
     mouse(
         &mut a,
         MouseEventKind::Drag(MouseButton::Left),
-        1 + 20,
-        2 + 3,
+        2 + 20,
+        3 + 3,
     );
     assert!(a.canvas.ink[7 * SIDE + 20] > 0.0);
     mouse(
         &mut a,
         MouseEventKind::Down(MouseButton::Right),
-        1 + 20,
-        2 + 3,
+        2 + 20,
+        3 + 3,
     );
     assert_eq!(a.canvas.ink[7 * SIDE + 20], 0.0);
     assert!(a.canvas.ink[7 * SIDE + 10] > 0.0);
@@ -220,8 +221,8 @@ fn the_mouse_paints_and_erases_where_it_points() {
     mouse(
         &mut a,
         MouseEventKind::Down(MouseButton::Left),
-        1 + 2 * 25 + 1,
-        2 + 25,
+        2 + 2 * 25 + 1,
+        3 + 25,
     );
     assert_eq!(a.canvas.cursor, (25, 25));
     assert!(a.canvas.ink[25 * SIDE + 25] > 0.0);
@@ -248,4 +249,70 @@ fn the_canvas_draws_at_every_size_without_panicking_and_says_what_to_do() {
     press(&mut ascii, 'd');
     let s = screen(&ascii, 140, 45);
     assert!(s.is_ascii(), "{s}");
+}
+
+/// The lab drawn at `w`×`h` into a buffer.
+fn drawn(a: &App, w: u16, h: u16) -> ratatui::buffer::Buffer {
+    let area = ratatui::layout::Rect::new(0, 0, w, h);
+    let mut buf = ratatui::buffer::Buffer::empty(area);
+    dl_lab::tui::views::render_to(a, area, &mut buf);
+    buf
+}
+
+#[test]
+fn a_frame_surrounds_the_canvas_at_every_size_with_the_brush_and_keys_above() {
+    use dl_lab::tui::views::canvas_view::{frame, geometry, Size};
+    use ratatui::layout::Rect;
+    for ascii in [false, true] {
+        let mut a = common::tui::app_with("softmax-mnist", ascii);
+        press(&mut a, 'd');
+        press(&mut a, '+');
+        for (w, h, zoomed, size) in [
+            (80, 24, false, Size::Preview),
+            (80, 24, true, Size::Half),
+            (140, 45, false, Size::Half),
+            (140, 45, true, Size::Big),
+        ] {
+            a.zoomed = zoomed;
+            let buf = drawn(&a, w, h);
+            let pane = if zoomed {
+                Rect::new(0, 0, w, h - 1)
+            } else {
+                dl_lab::tui::views::pane_areas(Rect::new(0, 0, w, h))[0]
+            };
+            let inner = Rect::new(pane.x + 1, pane.y + 1, pane.width - 2, pane.height - 2);
+            let (got, rect) = geometry(inner).expect("the canvas fits");
+            assert_eq!(got, size, "{w}x{h} zoomed {zoomed}");
+            let f = frame(rect);
+            // the frame lies inside the pane, the canvas just inside the frame
+            assert!(inner.contains(f.as_position()) && f.right() <= inner.right());
+            assert!(f.bottom() <= inner.bottom(), "{w}x{h}: {f:?} in {inner:?}");
+            assert_eq!((f.x + 1, f.y + 1), (rect.x, rect.y));
+            let at = |x: u16, y: u16| buf[(x, y)].symbol().to_string();
+            let (l, r, t, b) = (f.x, f.right() - 1, f.y, f.bottom() - 1);
+            let (tl, tr, bl, br, hz, vt) = if ascii {
+                ("+", "+", "+", "+", "-", "|")
+            } else {
+                ("╭", "╮", "╰", "╯", "─", "│")
+            };
+            let what = format!("{w}x{h} zoomed {zoomed} ascii {ascii}");
+            assert_eq!(
+                [at(l, t), at(r, t), at(l, b), at(r, b)],
+                [tl, tr, bl, br],
+                "{what}"
+            );
+            for x in l + 1..r {
+                assert_eq!((at(x, t), at(x, b)), (hz.into(), hz.into()), "{what} x {x}");
+            }
+            for y in t + 1..b {
+                assert_eq!((at(l, y), at(r, y)), (vt.into(), vt.into()), "{what} y {y}");
+            }
+            // the brush and its keys on the row above the frame
+            let header: String = (inner.x..inner.right()).map(|x| at(x, inner.y)).collect();
+            assert!(
+                header.contains("brush 3") && header.contains("+/-") && header.contains("x clear"),
+                "{what}: {header}"
+            );
+        }
+    }
 }

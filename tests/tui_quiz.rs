@@ -97,8 +97,8 @@ fn the_cost_rise_question_is_scored_from_the_step_and_an_existing_transcript_is_
 }
 
 #[test]
-fn the_quiz_is_for_the_small_lessons() {
-    let mut a = app("cnn-mnist");
+fn the_quiz_is_for_the_small_lessons_and_the_mnist_lessons_conv_pool_pane() {
+    let mut a = app("optimizer-race");
     press(&mut a, 'Q');
     assert!(!a.quiz.on);
     assert!(a
@@ -106,4 +106,8 @@ fn the_quiz_is_for_the_small_lessons() {
         .clone()
         .unwrap_or_default()
         .contains("small lessons"));
+    let mut a = app("cnn-mnist");
+    press(&mut a, 'Q');
+    assert!(a.quiz.on);
+    assert!(a.message.clone().unwrap_or_default().contains("Conv/Pool"));
 }

@@ -54,6 +54,45 @@ fn a_shows_the_activation_plot_at_80x24_and_140x45() {
     assert!(screen(&a, 140, 45).contains("Graph: values & gradients"));
 }
 
+/// Under NO_COLOR (mono) and `--ascii` the curves cannot differ by colour:
+/// each is drawn with its own letter, and the key line shows which.
+#[test]
+fn without_colour_each_activation_curve_has_its_own_letter() {
+    for (mono, ascii) in [(true, false), (false, true)] {
+        let mut a = common::tui::app_with("xor-mlp", ascii);
+        a.mono = mono;
+        press(&mut a, 'A');
+        for (w, h) in [(80, 24), (140, 45)] {
+            let s = screen(&a, w, h);
+            let rows: Vec<&str> = s.lines().collect();
+            let key_row = rows
+                .iter()
+                .position(|r| r.contains("sigmoid"))
+                .unwrap_or_else(|| panic!("no key line:\n{s}"));
+            let key_line = rows[key_row];
+            for legend in ["s sigmoid", "t tanh", "r ReLU"] {
+                assert!(key_line.contains(legend), "{legend} in {key_line:?}");
+            }
+            // the plot below the key line: the pane's right half of the
+            // screen, where the four-pane layout puts the Conv/Pool place
+            let half = usize::from(w) / 2;
+            let plot: String = rows[key_row + 1..]
+                .iter()
+                .map(|r| r.chars().skip(half).collect::<String>())
+                .take_while(|r| !r.contains("What to watch"))
+                .collect();
+            for c in ['s', 't', 'r'] {
+                let n = plot.chars().filter(|&x| x == c).count();
+                assert!(n >= 8, "{c}: {n} marks (mono {mono}, {w}x{h}):\n{s}");
+            }
+            assert!(
+                !plot.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c)),
+                "no Braille, whose dots look alike in one colour:\n{s}"
+            );
+        }
+    }
+}
+
 #[test]
 fn n_standardises_the_inputs_and_restarts() {
     let mut a = app("multivariate");

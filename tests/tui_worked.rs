@@ -251,3 +251,38 @@ fn the_help_lists_the_views_keys() {
         assert!(s.contains(want), "{lesson}: {s}");
     }
 }
+
+/// At 80x24 the prompt's hint and the introduction wrap, whole, instead of
+/// being cut at the pane's edge.
+#[test]
+fn the_tensor_prompt_hints_fit_80_columns() {
+    let mut a = app("tensor-basics");
+    let joined = |s: &str| {
+        // the pane's inside, rows joined with spaces (a wrapped line reads whole)
+        s.lines()
+            .map(|r| r.trim_matches(|c| c == '┃' || c == '|').trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let s = joined(&screen(&a, 80, 24));
+    for whole in [
+        "the course's next line: Enter runs it, typing replaces it · ↑/↓ history · Esc leaves the prompt",
+        "(torch and np are ready).",
+    ] {
+        assert!(s.contains(whole), "{whole:?} in {s}");
+    }
+    key(&mut a, KeyCode::Backspace);
+    let s = joined(&screen(&a, 80, 24));
+    assert!(
+        s.contains(
+            "Enter runs · ↑/↓ history · PgUp/PgDn scroll · Esc leaves the prompt (then q quits)"
+        ),
+        "{s}"
+    );
+    key(&mut a, KeyCode::Esc);
+    let s = joined(&screen(&a, 80, 24));
+    assert!(
+        s.contains("the prompt is left: Enter or i goes back to it · q quits · L lessons"),
+        "{s}"
+    );
+}

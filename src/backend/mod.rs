@@ -562,6 +562,18 @@ impl Storage {
         })
     }
 
+    /// [`Storage::max_pool2d`]'s values alone (no graph to remember the
+    /// winners for): the CPU skips writing them.
+    pub fn max_pool2d_values(&self, k: usize, stride: usize) -> Result<Storage> {
+        Ok(match self {
+            Storage::Cpu(a) => {
+                let out = pool_geometry("max_pool2d", a.shape(), k, stride)?;
+                Storage::Cpu(cpu::pool::max_pool2d_values(a, k, stride, out))
+            }
+            Storage::OpenCl(s) => Storage::OpenCl(s.max_pool2d(k, stride)?.0),
+        })
+    }
+
     pub fn avg_pool2d(&self, k: usize, stride: usize) -> Result<Storage> {
         Ok(match self {
             Storage::Cpu(a) => Storage::Cpu(a.avg_pool2d(k, stride)?),

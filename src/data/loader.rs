@@ -2,10 +2,10 @@
 //! epoch, shuffled (or not) and optionally dropping the last, short batch — the same knobs as
 //! PyTorch's `DataLoader(batch_size, shuffle, drop_last)`.
 //!
-//! Shuffling is reproducible: epoch `e` permutes the samples with
-//! `StdRng::seed_from_u64(seed ⊕ mix(e))` and `SliceRandom::shuffle`, so the same seed gives
-//! the same order on every run, and each epoch gets a different order. (rand documents that
-//! `StdRng`'s stream may change between rand versions; within one build it is fixed.)
+//! Shuffling is reproducible: epoch `e` permutes the samples with a Fisher–Yates shuffle
+//! driven by [`SplitMix64::for_epoch`]`(seed, e)`, so the same seed gives the same order on
+//! every run and every build, and each epoch gets a different order. The generator is
+//! portable ([`crate::rng`]): `dl-lab code`'s PyTorch scripts repeat the order exactly.
 //!
 //! Batches are `(images, labels)`: images (B, F) with one flattened sample per row — (B, 784)
 //! for MNIST — and the class indices. Convolutional models reshape with [`to_nchw`] (no copy).
@@ -14,13 +14,10 @@
 //! only the batch it hands out to `f32` (with [`scale`], the same values as scaling the whole
 //! set first): a 60,000-image set stays 47 MB instead of a 188 MB `f32` copy.
 
-use ndarray::{ArcArray2, Array2, Array4, Axis};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-
 use super::mnist::{scale, ImageSet};
+use crate::rng::SplitMix64;
 use crate::{Error, Result};
+use ndarray::{ArcArray2, Array2, Array4, Axis};
 
 /// One mini-batch: images (B, F) and B class indices.
 pub type Batch = (Array2<f32>, Vec<usize>);
@@ -155,12 +152,10 @@ impl DataLoader {
 
     /// The sample order of `epoch`: a seeded permutation, or `0..N` without shuffling.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.num_samples()).collect();
-        if let Some(seed) = self.shuffle_seed {
-            let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            order.shuffle(&mut rng);
+        match self.shuffle_seed {
+            Some(seed) => SplitMix64::for_epoch(seed, epoch).permutation(self.num_samples()),
+            None => (0..self.num_samples()).collect(),
         }
-        order
     }
 
     /// The batches of epoch `epoch` (0-based). Each call with the same epoch gives the same batches.

@@ -421,6 +421,11 @@ fn run_classifier(
         .as_ref()
         .and_then(|c| c.run.as_ref())
         .map(|r| r.epoch);
+    let resumed_init = files
+        .load
+        .as_ref()
+        .and_then(|c| c.run.as_ref())
+        .map(|r| r.init.clone());
     let mut history = files
         .history
         .as_deref()
@@ -438,6 +443,10 @@ fn run_classifier(
         momentum: h.optimizer.momentum(),
         weight_decay: h.optimizer.weight_decay(),
         batch_size: h.batch_size,
+        // a resumed run's weights were first drawn as the checkpoint says
+        init: resumed_init
+            .clone()
+            .unwrap_or_else(|| h.init.name().to_string()),
     };
     let mut failed = None;
     run.train(|p, opt, model| {
@@ -524,6 +533,12 @@ fn resume(
         saved.epoch + 1,
         h.epochs
     )];
+    if saved.init != crate::nn::init::Init::default().name() {
+        notes.push(format!(
+            "note: {path} started from --init {} weights (kept in what this run saves)",
+            saved.init
+        ));
+    }
     let (momentum, weight_decay) = (h.optimizer.momentum(), h.optimizer.weight_decay());
     if saved.optimizer.eq_ignore_ascii_case(h.optimizer.name()) {
         // a failed load leaves the optimizer fresh

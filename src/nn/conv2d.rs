@@ -1,9 +1,7 @@
 //! `Conv2d(in, out, kernel_size, stride, padding)`: the engine's conv2d op
 //! plus a per-channel bias. x: (N, C, H, W) → (N, O, H', W').
 
-use rand::Rng;
-
-use super::init::uniform_fan_in;
+use super::init::{uniform_fan_in, InitRng};
 use super::Module;
 use crate::{Result, Tensor};
 
@@ -24,7 +22,7 @@ impl Conv2d {
         kernel_size: usize,
         stride: usize,
         padding: usize,
-        rng: &mut impl Rng,
+        rng: &mut impl InitRng,
     ) -> Conv2d {
         let fan_in = in_channels * kernel_size * kernel_size;
         Conv2d {

@@ -24,21 +24,46 @@ use rand::Rng;
 
 use super::Sequential;
 use crate::engine::Array;
+use crate::rng::SplitMix64;
 use crate::{Error, Result};
 
+/// Where initial weights come from: any `rand` generator (the small
+/// lessons' `StdRng`, drawing with `rand_distr::Uniform`) or the portable
+/// [`SplitMix64`] the MNIST lessons use, whose draws a Python script repeats
+/// bit for bit (see [`crate::rng`]). Either way the bound is the f32 the
+/// formulas below compute.
+pub trait InitRng {
+    /// U(-bound, bound) of `shape`, `bound` positive and finite, in row-major order.
+    fn uniform(&mut self, shape: &[usize], bound: f32) -> Array;
+}
+
+impl<R: Rng + ?Sized> InitRng for R {
+    fn uniform(&mut self, shape: &[usize], bound: f32) -> Array {
+        let dist = Uniform::new(-bound, bound).expect("bound is positive and finite");
+        Array::random_using(IxDyn(shape), dist, self)
+    }
+}
+
+impl InitRng for SplitMix64 {
+    fn uniform(&mut self, shape: &[usize], bound: f32) -> Array {
+        let n = shape.iter().product();
+        let values = (0..n).map(|_| SplitMix64::uniform(self, bound)).collect();
+        Array::from_shape_vec(IxDyn(shape), values).expect("one value per element")
+    }
+}
+
 /// U(-1/√fan_in, 1/√fan_in) of the given shape.
-pub fn uniform_fan_in(shape: &[usize], fan_in: usize, rng: &mut impl Rng) -> Array {
+pub fn uniform_fan_in(shape: &[usize], fan_in: usize, rng: &mut impl InitRng) -> Array {
     let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
     uniform(shape, bound, rng)
 }
 
 /// U(-bound, bound) of the given shape (zeros for a bound of 0).
-fn uniform(shape: &[usize], bound: f32, rng: &mut impl Rng) -> Array {
+fn uniform(shape: &[usize], bound: f32, rng: &mut impl InitRng) -> Array {
     if !(bound > 0.0 && bound.is_finite()) {
         return Array::zeros(IxDyn(shape));
     }
-    let dist = Uniform::new(-bound, bound).expect("bound is positive and finite");
-    Array::random_using(IxDyn(shape), dist, rng)
+    rng.uniform(shape, bound)
 }
 
 /// PyTorch's `_calculate_fan_in_and_fan_out` for a weight of `shape`
@@ -91,7 +116,7 @@ impl Init {
     /// Redraw the weights of `model`'s Linear and Conv2d layers, built with
     /// PyTorch's default (a no-op for [`Init::Uniform`]); in layer order, one
     /// draw per weight from `rng`.
-    pub fn apply(self, model: &Sequential, rng: &mut impl Rng) {
+    pub fn apply(self, model: &Sequential, rng: &mut impl InitRng) {
         if self == Init::Uniform {
             return;
         }

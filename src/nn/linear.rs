@@ -1,9 +1,7 @@
 //! `Linear(in, out)`: y = x·Wᵀ + b, with W stored (out, in) as in PyTorch.
 //! x: (N, in) → (N, out).
 
-use rand::Rng;
-
-use super::init::uniform_fan_in;
+use super::init::{uniform_fan_in, InitRng};
 use super::Module;
 use crate::{Result, Tensor};
 
@@ -14,7 +12,7 @@ pub struct Linear {
 
 impl Linear {
     /// PyTorch's default initialisation (uniform ±1/√in for both W and b).
-    pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Linear {
+    pub fn new(in_features: usize, out_features: usize, rng: &mut impl InitRng) -> Linear {
         Linear {
             weight: Tensor::param(uniform_fan_in(
                 &[out_features, in_features],

@@ -4,8 +4,8 @@
 //! without building anything, and [`memory_estimate`] says what training
 //! the whole list would take.
 
+use super::init::InitRng;
 use crate::backend::geometry::{output_size, SizeError};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -268,7 +268,7 @@ impl LayerSpec {
     }
 
     /// Build the layer with PyTorch's default initialisation.
-    pub fn build(&self, rng: &mut impl Rng) -> Box<dyn Module> {
+    pub fn build(&self, rng: &mut impl InitRng) -> Box<dyn Module> {
         match *self {
             LayerSpec::Linear {
                 in_features,
@@ -386,7 +386,7 @@ pub fn memory_estimate(specs: &[LayerSpec], input: &[usize], batch: usize) -> Me
 pub fn build_model(
     specs: &[LayerSpec],
     input: &[usize],
-    rng: &mut impl Rng,
+    rng: &mut impl InitRng,
 ) -> crate::Result<Sequential> {
     for (i, r) in infer_shapes(specs, input).into_iter().enumerate() {
         if let Err(why) = r {

@@ -8,7 +8,8 @@
 //! version               u32 (1)
 //! header length         u64
 //! header                JSON: lesson, layers (LayerSpec list), input shape, epoch, seed,
-//!                       data set, optimizer settings, and the tensors' names and shapes
+//!                       data set, optimizer settings, init (`--init`; absent in older
+//!                       files: "uniform"), and the tensors' names and shapes
 //! values                f32: every weight in header order, then each parameter's
 //!                       optimizer buffers in parameter order
 //! CRC-32                u32 of every byte before it
@@ -68,11 +69,19 @@ pub struct RunState {
     pub momentum: f32,
     pub weight_decay: f32,
     pub batch_size: usize,
+    /// How the first weights were drawn (`--init`); a checkpoint from before
+    /// this field was recorded started from PyTorch's default, "uniform".
+    #[serde(default = "default_init")]
+    pub init: String,
+}
+
+fn default_init() -> String {
+    crate::nn::init::Init::default().name().to_string()
 }
 
 impl RunState {
     /// The run's settings (optimizer, lr, momentum, weight decay, batch
-    /// size, seed) in place of `h`'s, as a resumed run takes them.
+    /// size, seed, init) in place of `h`'s, as a resumed run takes them.
     pub fn settings_into(&self, h: &mut super::Hyper) {
         // the name was checked when the file was read
         if let Ok(o) = self.optimizer.parse::<super::OptimizerSettings>() {
@@ -82,6 +91,10 @@ impl RunState {
         h.lr = self.lr;
         h.batch_size = self.batch_size;
         h.seed = self.seed;
+        // checked when the file was read, like the optimizer's name
+        if let Ok(init) = self.init.parse() {
+            h.init = init;
+        }
     }
 }
 
@@ -383,6 +396,9 @@ fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         needed = needed.saturating_add(n);
     }
     if let Err(e) = header.run.optimizer.parse::<crate::optim::OptimizerKind>() {
+        return Err(bad(path, e.to_string()));
+    }
+    if let Err(e) = header.run.init.parse::<crate::nn::init::Init>() {
         return Err(bad(path, e.to_string()));
     }
     if header.optimizer_state.len() != header.weights.len() && !header.optimizer_state.is_empty() {

@@ -230,7 +230,10 @@ pub fn evaluate_held_out(
 }
 
 impl ClassifierRun {
-    /// Build the model from `specs` (seeded) and the optimizer by name, on the CPU.
+    /// Build the model from `specs` and the optimizer by name, on the CPU. The
+    /// weights are drawn from [`SplitMix64`](crate::rng::SplitMix64) seeded
+    /// with `hyper.seed`: each Linear and Conv2d in order, weight then bias
+    /// (PyTorch's default U(±1/√fan_in)), then `--init`'s redraw of the weights.
     pub fn new(
         specs: &[LayerSpec],
         input_shape: &[usize],
@@ -265,8 +268,8 @@ impl ClassifierRun {
                 train.rows, train.cols, input_shape
             )));
         }
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(hyper.seed);
+        // the portable generator, so `dl-lab code`'s script starts from the same weights
+        let mut rng = crate::rng::SplitMix64::new(hyper.seed);
         let model = build_model(specs, input_shape, &mut rng)?;
         hyper.init.apply(&model, &mut rng);
         model.to(&device)?;

@@ -192,11 +192,17 @@ impl App {
     }
 
     /// The same lab training on `device`; `note` (e.g. why `auto` chose the
-    /// CPU) is shown once in the status line.
+    /// CPU) is shown once in the status line, short enough to fit at 80
+    /// columns, and only in the lessons the device trains: the others run
+    /// on the CPU whatever `--device` says, and keep their key hints.
     pub fn with_device(mut self, device: Device, note: Option<String>) -> App {
         self.device = device;
-        if note.is_some() {
-            self.message = note;
+        if let Some(note) = note.filter(|_| self.lesson.is_classifier()) {
+            self.message = Some(if note.contains("no OpenCL GPU found") {
+                "no OpenCL GPU: the CPU trains".into()
+            } else {
+                note
+            });
         }
         self
     }
@@ -283,7 +289,11 @@ impl App {
             }
         }
         // the canvas, when shown, takes its keys (Space, +/-, arrows) first
-        if self.canvas_key(key) || self.race_key(key) || self.stepper_key(key) {
+        if self.canvas_key(key)
+            || self.race_key(key)
+            || self.stepper_key(key)
+            || self.run_setting_key(key)
+        {
             return;
         }
         match keymap::intent(&key, self.zoomed) {
@@ -582,6 +592,10 @@ impl App {
                 self.confusion_key(key) || self.timeline_key(key) || self.loss.handle_key(key)
             }
             PaneId::Conv => {
+                // with the quiz on, a key that resizes the window asks first
+                if self.quiz_before_conv_key(key) {
+                    return true;
+                }
                 let learned = self.conv.trained.learned().cloned();
                 self.conv.handle_key(key, &self.data, learned.as_ref())
             }
@@ -824,13 +838,17 @@ impl App {
                 self.dataset.filter = None;
                 // the last run's curve stays as a ghost, labelled with its settings
                 self.loss.restart();
-                self.loss.label = Some(views::loss_chart::ghosts::run_label(
-                    self.hyper.lr,
-                    &self.hyper.optimizer,
-                ));
+                self.loss.label = Some(
+                    views::loss_chart::ghosts::run_label(self.hyper.lr, &self.hyper.optimizer)
+                        + &super::run_settings::extras(&self.hyper),
+                );
                 self.rewind.clear();
-                // a CNN's conv1 filters are shown learning (the worker sends snapshots)
-                if let Some(LayerSpec::Conv2d { .. }) = specs.first() {
+                // a CNN's conv1 filters (a single Linear layer's weight
+                // images) are shown learning (the worker sends snapshots)
+                let pixels = self.data.test.pixels();
+                if matches!(specs.first(), Some(LayerSpec::Conv2d { .. }))
+                    || views::conv_viz::weights::applies(&specs, pixels)
+                {
                     self.conv.show_filters = true;
                 }
                 self.training.progress.epochs_done = done;

@@ -131,6 +131,7 @@ impl App {
             momentum: h.optimizer.momentum(),
             weight_decay: h.optimizer.weight_decay(),
             batch_size: h.batch_size,
+            init: h.init.name().to_string(),
         }
     }
 
@@ -200,7 +201,11 @@ impl App {
             log_scale: self.loss.log_scale,
             ..LossPane::default()
         };
-        if let Some(LayerSpec::Conv2d { .. }) = self.builder.specs.first() {
+        let pixels = self.data.test.pixels();
+        let specs = &self.builder.specs;
+        if matches!(specs.first(), Some(LayerSpec::Conv2d { .. }))
+            || super::views::conv_viz::weights::applies(specs, pixels)
+        {
             self.conv.show_filters = true;
         }
         self.message = Some(match &ck.run {
@@ -208,8 +213,13 @@ impl App {
                 // its settings, as `dl-lab run --load` takes them
                 run.settings_into(&mut self.hyper);
                 self.training.progress.epochs_done = run.epoch;
+                // the init only when it is not PyTorch's default
+                let init = match run.init.as_str() {
+                    "uniform" => String::new(),
+                    other => format!(", init {other}"),
+                };
                 format!(
-                    "loaded {} (epoch {}): s trains on from it",
+                    "loaded {} (epoch {}{init}): s trains on from it",
                     path.display(),
                     run.epoch
                 )

@@ -61,6 +61,14 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("r", "reset the lesson"),
     ("+ / -", "raise / lower the learning rate"),
+    (
+        "I",
+        "the first weights' init: uniform, xavier, kaiming, zeros (as --init; a small lesson restarts)",
+    ),
+    (
+        "M",
+        "momentum: 0, 0.5, 0.9, 0.99 (as --momentum, sgd and rmsprop; a small lesson restarts)",
+    ),
     ("l", "loss chart: linear / log scale"),
     ("L", "choose another lesson"),
     (
@@ -77,7 +85,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "Q",
-        "quiz (small lessons): predict before each Space step, 1-3 answer (--transcript FILE.md)",
+        "quiz: predict before each Space step (small lessons) or the output size before t p z m k in Conv/Pool (MNIST), 1-3 answer (--transcript FILE.md)",
     ),
     ("?", "this help"),
     ("q", "quit (also while training)"),

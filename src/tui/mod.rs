@@ -23,12 +23,14 @@ pub mod code_file;
 pub mod event;
 pub mod files;
 pub mod format;
+pub mod hand_weights;
 pub mod keymap;
 pub mod mistakes;
 pub mod quiz;
 pub mod race;
 pub mod remember;
 pub mod rewind;
+pub mod run_settings;
 mod small_lab;
 pub mod stepper;
 pub mod training;
@@ -137,6 +139,9 @@ pub struct LabOptions {
     pub history: Option<std::path::PathBuf>,
     /// Each Space step's equations and quiz answers, appended as Markdown.
     pub transcript: Option<std::path::PathBuf>,
+    /// `--init` and `--momentum`: the opened lesson starts with them.
+    pub init: Option<crate::nn::init::Init>,
+    pub momentum: Option<f32>,
 }
 
 impl From<&crate::cli::Cli> for LabOptions {
@@ -150,13 +155,16 @@ impl From<&crate::cli::Cli> for LabOptions {
             save: cli.save.clone(),
             history: cli.history.clone(),
             transcript: cli.transcript.clone(),
+            init: cli.init,
+            momentum: cli.momentum,
         }
     }
 }
 
 pub fn check_args(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = cli.lesson.as_deref() {
-        lessons::find(name)?;
+        let lesson = lessons::find(name)?;
+        run_settings::check_lab_flags(&lesson, cli.init, cli.momentum)?;
     }
     if let Some(name) = &cli.data {
         // `--data mnist` not downloaded yet: say so before the screen is taken
@@ -261,6 +269,9 @@ pub fn run(cli: &LabOptions) -> Result<(), Box<dyn std::error::Error>> {
         .with_files(files)
         .with_data_dir(cli.data.clone())
         .with_transcript(cli.transcript.clone());
+    // a named lesson was checked before the screen was taken; a remembered
+    // one that refuses a flag opens without it, and the status line says why
+    app = app.with_run_flags(cli.init, cli.momentum);
     app.mono = no_color_requested();
     if cli.load.is_some() && !open_list {
         app.open_checkpoint();

@@ -5,6 +5,12 @@
 //! (keys 1–3; Esc skips the step). The step then runs, the answer is
 //! scored against what it did, and the status line says so.
 //!
+//! In the MNIST lessons the quiz asks in the Conv/Pool walk-through: a key
+//! that changes the window (t/T stride, p/P padding, z/Z pool size, m mode,
+//! k/K kernel) first asks for the output height×width it will give, scored
+//! with floor((n + 2p − k)/s) + 1 (`explain::conv_output_size`, what the
+//! pane then shows).
+//!
 //! With `--transcript FILE.md` each Space step's update, written out with
 //! its numbers, and the question with the learner's answer are appended
 //! to a Markdown file, opened, written and closed for every step so that
@@ -18,7 +24,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::app::App;
 use super::stepper::Stepper;
+use super::views::conv_viz::{ConvPane, Learned};
 use super::views::stepper_view::{num, update_numbers};
+use crate::data::mnist::Mnist;
 
 /// What a question asks about the coming step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +37,22 @@ pub enum Kind {
     NextValue,
     /// Whether the cost after the step is higher than before it.
     CostRises,
+    /// The output height×width of the Conv/Pool pane's next window.
+    OutputSize,
+}
+
+/// What an output-size question is about: the key that changes the window
+/// and the numbers of the window it gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SizeAsk {
+    pub key: KeyCode,
+    /// "convolution", "max pool", "avg pool".
+    pub mode: &'static str,
+    /// Input rows and cols, kernel rows and cols, stride, padding.
+    pub input: (usize, usize),
+    pub kernel: (usize, usize),
+    pub stride: usize,
+    pub padding: usize,
 }
 
 /// A question waiting for its answer.
@@ -42,6 +66,8 @@ pub struct Question {
     value: f32,
     grad: f32,
     cost: f32,
+    /// The window an output-size question is about.
+    pub size: Option<SizeAsk>,
 }
 
 /// The quiz's state: on or off, the question asked, the score.
@@ -59,7 +85,10 @@ pub struct Quiz {
 
 /// This quiz's keys, for the help.
 pub const KEYS: &[(&str, &str)] = &[
-    ("Q", "quiz: predict before each Space step (small lessons)"),
+    (
+        "Q",
+        "quiz: predict before each Space step (small lessons), or the output size before t p z m k in Conv/Pool (MNIST lessons)",
+    ),
     ("1 / 2 / 3", "quiz: answer; Esc skips the step"),
 ];
 
@@ -127,6 +156,94 @@ pub fn ask(s: &Stepper, n: usize) -> Option<Question> {
         value,
         grad,
         cost,
+        size: None,
+    })
+}
+
+/// `floor((n + 2p − k)/s) + 1` written out with its numbers, as the
+/// transcript and the reveal give it; None when the window does not fit.
+pub fn size_equation(n: usize, k: usize, s: usize, p: usize) -> Option<String> {
+    let out = crate::explain::conv_output_size(n, k, s, p).ok()?;
+    let span = n + 2 * p - k;
+    Some(format!(
+        "floor(({n} + 2*{p} - {k}) / {s}) + 1 = floor({span} / {s}) + 1 = {out}"
+    ))
+}
+
+/// The keys that change the Conv/Pool window's size (and so its output's).
+pub const SIZE_KEYS: &str = "tTpPzZmkK";
+
+/// The output-size question for `key` pressed in the Conv/Pool pane, or
+/// None when the key does not change the window's numbers. The choices are
+/// the right size and two slips (padding forgotten, stride forgotten, the
+/// +1 forgotten), in an order that turns with `n`.
+pub fn ask_size(
+    pane: &ConvPane,
+    key: KeyEvent,
+    data: &Mnist,
+    learned: Option<&Learned>,
+    n: usize,
+) -> Option<Question> {
+    let KeyCode::Char(c) = key.code else {
+        return None;
+    };
+    if !SIZE_KEYS.contains(c) {
+        return None;
+    }
+    let mut next = pane.clone();
+    if !next.handle_key(key, data, learned) || next.window(learned) == pane.window(learned) {
+        return None;
+    }
+    let (rows, cols) = (data.test.rows, data.test.cols);
+    let (kh, kw, stride, padding) = next.window(learned);
+    let (h, w) = next.out_dims(rows, cols, learned)?;
+    let right = format!("{h}x{w}");
+    let slips = |n: usize, k: usize| -> Vec<usize> {
+        let padded = n + 2 * padding;
+        let mut v = Vec::new();
+        if n >= k {
+            v.push((n - k) / stride + 1);
+        }
+        v.push(padded - k + 1);
+        v.push((padded - k) / stride);
+        v
+    };
+    let mut choices = vec![right.clone()];
+    for (a, b) in slips(rows, kh).into_iter().zip(slips(cols, kw)) {
+        let c = format!("{a}x{b}");
+        if !choices.contains(&c) && choices.len() < 3 {
+            choices.push(c);
+        }
+    }
+    if choices.len() < 2 {
+        choices.push(format!("{}x{}", h + 1, w + 1));
+    }
+    let turn = n % choices.len();
+    choices.rotate_left(turn);
+    let mode = next.mode.label();
+    let pad = if next.mode == super::views::conv_viz::Mode::Conv {
+        format!(", padding {padding}")
+    } else {
+        String::new()
+    };
+    Some(Question {
+        kind: Kind::OutputSize,
+        text: format!(
+            "{mode} on {rows}x{cols}, window {kh}x{kw}, stride {stride}{pad}: output size?"
+        ),
+        choices,
+        param: String::new(),
+        value: 0.0,
+        grad: 0.0,
+        cost: 0.0,
+        size: Some(SizeAsk {
+            key: key.code,
+            mode,
+            input: (rows, cols),
+            kernel: (kh, kw),
+            stride,
+            padding,
+        }),
     })
 }
 
@@ -156,20 +273,28 @@ impl Question {
                     1
                 }
             }
+            // scored by the Conv/Pool pane (see `App::answer_size`)
+            Kind::OutputSize => return None,
         })
     }
 }
 
 impl App {
-    /// `Q`: the quiz on or off (small lessons).
+    /// `Q`: the quiz on or off (small lessons; the MNIST lessons' Conv/Pool pane).
     pub fn toggle_quiz(&mut self) {
-        if self.stepper.is_none() {
-            self.message = Some("the quiz is for the small lessons (gd-scalar … xor-deep)".into());
+        let conv = self.race.is_none() && self.lesson.is_classifier();
+        if self.stepper.is_none() && !conv {
+            self.message = Some(
+                "the quiz is for the small lessons (gd-scalar … xor-deep) and the MNIST lessons' Conv/Pool pane"
+                    .into(),
+            );
             return;
         }
         self.quiz.on = !self.quiz.on;
         self.quiz.pending = None;
-        self.message = Some(if self.quiz.on {
+        self.message = Some(if self.quiz.on && self.stepper.is_none() {
+            "quiz on: in Conv/Pool, t p z m k ask the output size first, 1-3 answer (Q: off)".into()
+        } else if self.quiz.on {
             "quiz on: Space asks first, 1-3 answer (Q: off)".into()
         } else {
             format!("quiz off: {} of {} right", self.quiz.right, self.quiz.asked)
@@ -211,6 +336,10 @@ impl App {
             return true;
         }
         self.quiz.pending = None;
+        if let Some(size) = &q.size {
+            self.answer_size(&q, size, choice);
+            return true;
+        }
         self.step_now();
         let Some(s) = self.stepper.as_ref() else {
             return true;
@@ -240,15 +369,72 @@ impl App {
         true
     }
 
-    /// Append the last step (and the quiz's answer) to `--transcript`.
-    pub fn write_transcript(&mut self, answer: Option<&str>) {
+    /// With the quiz on and a Conv/Pool key that changes the window: ask
+    /// for the output size first (the key waits for the answer). True if asked.
+    pub fn quiz_before_conv_key(&mut self, key: KeyEvent) -> bool {
+        if !self.quiz.on || self.quiz.pending.is_some() || key.kind == KeyEventKind::Release {
+            return false;
+        }
+        let learned = self.conv.trained.learned().cloned();
+        self.quiz.pending = ask_size(
+            &self.conv,
+            key,
+            &self.data,
+            learned.as_ref(),
+            self.quiz.asked,
+        );
+        self.quiz.pending.is_some()
+    }
+
+    /// Score `choice` for the output-size question `q`: the key runs, and
+    /// the pane's new output size is the truth; the equation goes to the
+    /// transcript.
+    fn answer_size(&mut self, q: &Question, size: &SizeAsk, choice: usize) {
+        let learned = self.conv.trained.learned().cloned();
+        let key = KeyEvent::new(size.key, crossterm::event::KeyModifiers::NONE);
+        self.conv.handle_key(key, &self.data, learned.as_ref());
+        let (rows, cols) = size.input;
+        let truth = self
+            .conv
+            .out_dims(rows, cols, learned.as_ref())
+            .map(|(h, w)| format!("{h}x{w}"));
+        let right = truth
+            .as_ref()
+            .and_then(|t| q.choices.iter().position(|c| c == t));
+        self.quiz.asked += 1;
+        let verdict = if right == Some(choice) {
+            self.quiz.right += 1;
+            "right"
+        } else {
+            "not quite"
+        };
+        let truth = truth.unwrap_or_else(|| "unknown".into());
+        let (kh, kw) = size.kernel;
+        let eq = |n, k| {
+            size_equation(n, k, size.stride, size.padding).unwrap_or_else(|| "does not fit".into())
+        };
+        let height = eq(rows, kh);
+        self.message = Some(format!(
+            "{verdict}: {truth} = floor(({rows}+2*{}-{kh})/{})+1 · score {}/{}",
+            size.padding, size.stride, self.quiz.right, self.quiz.asked
+        ));
+        let mut text = format!(
+            "## Conv/Pool: {}, input {rows}x{cols}, window {kh}x{kw}, stride {}, padding {}\n\n",
+            size.mode, size.stride, size.padding
+        );
+        text.push_str("    output = floor((N + 2P - K) / S) + 1\n");
+        text.push_str(&format!("    height = {height}\n"));
+        text.push_str(&format!("    width  = {}\n\n", eq(cols, kw)));
+        text.push_str(&format!(
+            "**Q:** {}  \n**Your answer:** {} — {verdict} (it was: {truth}); score {}/{}\n\n",
+            q.text, q.choices[choice], self.quiz.right, self.quiz.asked
+        ));
+        self.append_transcript(text);
+    }
+
+    /// Append `body` to `--transcript` (its header first, the first time).
+    fn append_transcript(&mut self, body: String) {
         let Some(path) = self.quiz.transcript.clone() else {
-            return;
-        };
-        let Some(s) = self.stepper.as_ref() else {
-            return;
-        };
-        let Some(r) = &s.last else {
             return;
         };
         let mut text = String::new();
@@ -258,6 +444,33 @@ impl App {
                 self.lesson.name, self.lesson.title
             ));
         }
+        text.push_str(&body);
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        match written {
+            Ok(()) => self.quiz.written += 1,
+            Err(e) => {
+                self.message = Some(format!("--transcript {}: {e}", path.display()));
+                self.quiz.transcript = None;
+            }
+        }
+    }
+
+    /// Append the last step (and the quiz's answer) to `--transcript`.
+    pub fn write_transcript(&mut self, answer: Option<&str>) {
+        if self.quiz.transcript.is_none() {
+            return;
+        }
+        let Some(s) = self.stepper.as_ref() else {
+            return;
+        };
+        let Some(r) = &s.last else {
+            return;
+        };
+        let mut text = String::new();
         text.push_str(&format!(
             "## epoch {}/{} · lr {}\n\n",
             r.epoch,
@@ -283,18 +496,7 @@ impl App {
             text.push_str(a);
             text.push_str("\n\n");
         }
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        match written {
-            Ok(()) => self.quiz.written += 1,
-            Err(e) => {
-                self.message = Some(format!("--transcript {}: {e}", path.display()));
-                self.quiz.transcript = None;
-            }
-        }
+        self.append_transcript(text);
     }
 }
 

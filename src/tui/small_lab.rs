@@ -1,7 +1,8 @@
 //! The small lessons' own keys in the lab: `N` standardises the inputs
 //! (`--normalize`) and restarts the lesson, `p` asks for inputs X and shows
 //! H(X), `b` steps through mini-batch sizes, `A` swaps the cost's graph for the activation functions' plot,
-//! `m` turns the Model pane into the layer editor (Layers lessons). They
+//! `m` turns the Model pane into the layer editor (Layers lessons), `e`
+//! types XOR's weights by hand (`hand_weights.rs`). They
 //! are read before the global keymap, in the small lessons only (the MNIST
 //! lessons' Conv/Pool pane uses `N` and `p` for itself).
 
@@ -22,6 +23,14 @@ impl App {
             self.predict_prompt_key(key);
             return true;
         }
+        if self.stepper.as_ref().is_some_and(|s| s.hand.is_some()) {
+            if super::keymap::is_interrupt(&key) {
+                self.shutdown();
+            } else {
+                self.hand_weights_key(key);
+            }
+            return true;
+        }
         if self.focus == PaneId::Model && self.small_model_editing {
             if let Some(used) = self.small_builder_key(key) {
                 return used;
@@ -37,6 +46,14 @@ impl App {
                 }
             }
             KeyCode::Char('m') if self.focus == PaneId::Model => self.toggle_small_editor(),
+            KeyCode::Char('e')
+                if self
+                    .stepper
+                    .as_ref()
+                    .is_some_and(super::hand_weights::applies) =>
+            {
+                self.open_hand_weights()
+            }
             _ => return false,
         }
         true

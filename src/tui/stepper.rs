@@ -92,6 +92,8 @@ pub struct Stepper {
     pub show_surface: bool,
     /// The CSV the session's data came from (`--data`), kept for reset.
     csv: Option<std::path::PathBuf>,
+    /// The weights being typed by hand (XOR's `e`; see `hand_weights`).
+    pub hand: Option<super::hand_weights::HandEdit>,
 }
 
 /// Most points [`Stepper::path`] keeps.
@@ -193,6 +195,7 @@ impl Stepper {
             path: two_params(&session).into_iter().collect(),
             show_surface: false,
             csv: csv.map(|p| p.to_path_buf()),
+            hand: None,
             session,
         };
         stepper.update_findings();
@@ -200,7 +203,7 @@ impl Stepper {
     }
 
     /// Decide the lesson's checks for the parameters and cost now.
-    fn update_findings(&mut self) {
+    pub(super) fn update_findings(&mut self) {
         self.findings = match &self.now {
             Some(now) => self
                 .lesson

@@ -3,8 +3,8 @@
 # writes, and show where their logs differ. Not run by the tests (it needs PyTorch:
 # pip install torch numpy). The small lessons start from the same weights on the same
 # data, so their lines agree up to float rounding in the last printed digit; the MNIST
-# lessons use PyTorch's own initial weights and shuffle order, so their numbers are close,
-# not equal.
+# lessons too (the same generator draws their weights and shuffle order; their
+# per-epoch differences: tests/bench/compare_code_mnist.py).
 #   tests/bench/compare_code.sh xor-mlp --epochs 2000
 #   tests/bench/compare_code.sh linear --json
 set -e

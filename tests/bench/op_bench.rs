@@ -105,7 +105,9 @@ fn main() -> Result<()> {
 
 /// The second conv's kernels side by side, alternating in one run: the
 /// im2col + GEMM passes against Winograd F(2×2, 3×3) (forward, and dx), and
-/// the forward with bias and ReLU fused into its output pass.
+/// the forward with bias and ReLU fused into its output pass; then the
+/// AVX-512 builds of the Winograd transforms and of 2×2 max pooling against
+/// the plain ones (`cpu::use_avx512`), the pool on conv1's output.
 fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     use dl_lab::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
     use dl_lab::backend::cpu::winograd::{self, Epilogue};
@@ -116,6 +118,12 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         random(rng, &[64, 32, 3, 3]),
     );
     let gy = random(rng, &g.out_shape());
+    let conv1_out = Tensor::param(random(rng, &[100, 32, 28, 28]));
+    let plain = |f: &dyn Fn()| {
+        dl_lab::backend::cpu::use_avx512(false);
+        f();
+        dl_lab::backend::cpu::use_avx512(true);
+    };
     let bias: Vec<f32> = (0..64).map(|i| i as f32 / 64.0).collect();
     let (xs, ws, gs) = (
         x.as_slice().expect("contiguous"),
@@ -151,6 +159,23 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         (
             "dw im2col",
             Box::new(|| drop(conv2d_backward_im2col(&x, &w, &gy, &g, false, true))),
+        ),
+        (
+            "fwd wino no-avx512",
+            Box::new(|| plain(&|| drop(winograd::conv2d(xs, ws, &g, fused)))),
+        ),
+        (
+            "dx wino no-avx512",
+            Box::new(|| plain(&|| drop(winograd::conv2d_input_grad(gs, ws, &g)))),
+        ),
+        ("pool1 fwd", Box::new(|| drop(conv1_out.max_pool2d(2, 2)))),
+        (
+            "pool1 fwd no-avx512",
+            Box::new(|| plain(&|| drop(conv1_out.max_pool2d(2, 2)))),
+        ),
+        (
+            "pool1 fwd no_grad",
+            Box::new(|| drop(dl_lab::no_grad(|| conv1_out.max_pool2d(2, 2)))),
         ),
     ];
     // wall time, and the process's CPU time (less disturbed by other

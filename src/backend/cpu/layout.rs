@@ -205,24 +205,6 @@ impl<T: Copy> Piece<'_, T> {
         self.written += a.len();
     }
 
-    /// Append f(item) for every item of `items` (as many as it says it has:
-    /// the count of what was written is kept, not that claim).
-    #[inline]
-    pub(crate) fn extend_map_iter<I: ExactSizeIterator>(
-        &mut self,
-        items: I,
-        f: impl Fn(I::Item) -> T,
-    ) {
-        let n = items.len();
-        let dst = &mut self.buf[self.written..self.written + n];
-        let mut wrote = 0;
-        dst.iter_mut().zip(items).for_each(|(d, item)| {
-            d.write(f(item));
-            wrote += 1;
-        });
-        self.written += wrote;
-    }
-
     /// Append `n` copies of `v`.
     #[inline]
     pub(crate) fn extend_fill(&mut self, v: T, n: usize) {

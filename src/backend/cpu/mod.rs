@@ -8,10 +8,11 @@
 
 pub mod conv;
 mod elementwise;
+pub mod gemm;
 pub(crate) mod layout;
 pub mod matmul;
 mod optim;
-mod pool;
+pub(crate) mod pool;
 mod reduce;
 pub mod winograd;
 
@@ -23,6 +24,30 @@ use crate::{Error, Result};
 
 pub use elementwise::sigmoid;
 pub use reduce::sum_to_shape;
+
+static AVX512_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the AVX-512 builds of the Winograd transforms and 2×2 max pooling
+/// run: the CPU has AVX-512 F, BW, DQ and VL, and [`use_avx512`] did not
+/// turn them off. The other builds give the same values to the bit.
+pub fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !AVX512_OFF.load(std::sync::atomic::Ordering::Relaxed)
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Turn the AVX-512 builds off (false) or back on where the CPU has them:
+/// for comparing the two in one process (op_bench).
+pub fn use_avx512(on: bool) {
+    AVX512_OFF.store(!on, std::sync::atomic::Ordering::Relaxed);
+}
 
 fn as_2d(a: &Array) -> Result<ndarray::ArrayView2<'_, f32>> {
     a.view()

@@ -20,6 +20,12 @@ impl Tensor {
     pub fn max_pool2d(&self, k: usize, stride: usize) -> Result<Tensor> {
         let x = self.storage();
         pool_geometry("max_pool2d", x.shape(), k, stride)?;
+        if !(self.requires_grad() && crate::engine::tensor::is_grad_enabled()) {
+            // nothing will ask for the winners (inference, data)
+            let value = x.max_pool2d_values(k, stride)?;
+            drop(x);
+            return Ok(Tensor::from_storage(value));
+        }
         let (value, argmax) = x.max_pool2d(k, stride)?;
         drop(x);
         Ok(Tensor::from_op(

@@ -7,12 +7,14 @@
 //! (56×28 cells) when opened on a large terminal, half-blocks (28×14 cells,
 //! two pixels per cell) otherwise, and in a pane smaller than that a 14×7
 //! preview (2×2 pixels a cell) with a hint to open the pane to draw.
+//! A frame (rounded, `+-|` in `--ascii`) surrounds the 28×28 field so its
+//! edge shows on a blank canvas; the header above names the brush and keys.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
 
 use super::shade::{block_mean, draw_matrix, Scale};
 use super::{pane_block, ViewContext};
@@ -33,7 +35,8 @@ pub enum Size {
 const TEXT_MIN: u16 = 22;
 
 /// The canvas's size and cells in `inner` (the pane inside its border):
-/// under a one-row header, at the left. None: no room even for a preview.
+/// under a one-row header, at the left, inside a one-cell frame (see
+/// [`frame`]). None: no room even for a preview.
 pub fn geometry(inner: Rect) -> Option<(Size, Rect)> {
     let body = Rect {
         y: inner.y + 1,
@@ -41,16 +44,28 @@ pub fn geometry(inner: Rect) -> Option<(Size, Rect)> {
         ..inner
     };
     let side = SIDE as u16;
-    let (size, w, h) = if body.width >= 2 * side + TEXT_MIN && body.height >= side {
+    // the frame takes a cell on each side
+    let fits = |w: u16, h: u16| body.width >= w + 2 + TEXT_MIN && body.height >= h + 2;
+    let (size, w, h) = if fits(2 * side, side) {
         (Size::Big, 2 * side, side)
-    } else if body.width >= side + TEXT_MIN && body.height >= side / 2 {
+    } else if fits(side, side / 2) {
         (Size::Half, side, side / 2)
-    } else if body.width >= side / 2 + TEXT_MIN && body.height >= side / 4 {
+    } else if fits(side / 2, side / 4) {
         (Size::Preview, side / 2, side / 4)
     } else {
         return None;
     };
-    Some((size, Rect::new(body.x, body.y, w, h)))
+    Some((size, Rect::new(body.x + 1, body.y + 1, w, h)))
+}
+
+/// The frame around the canvas cells `rect`: one cell wider on each side.
+pub fn frame(rect: Rect) -> Rect {
+    Rect::new(
+        rect.x.saturating_sub(1),
+        rect.y.saturating_sub(1),
+        rect.width + 2,
+        rect.height + 2,
+    )
 }
 
 /// The pixel (row, col) under terminal cell (x, y), if the canvas has it
@@ -81,17 +96,28 @@ pub fn render(canvas: &Canvas, cx: &ViewContext, area: Rect, buf: &mut Buffer, f
             .wrap(Wrap { trim: true })
             .render(inner, buf);
     };
-    let header = format!(
-        "brush {} (+/-) · pen {} (Space) · x clear · d images",
-        canvas.brush,
-        if canvas.pen { "down" } else { "up" }
+    let pen = if canvas.pen { "down" } else { "up" };
+    let mut header = format!(
+        "brush {} (+/-) · pen {pen} (Space) · x clear · d images",
+        canvas.brush
     );
+    if header.chars().count() > usize::from(inner.width) {
+        header = format!("brush {} +/- · pen {pen} · x clear", canvas.brush);
+    }
     Line::styled(header, dim).render(Rect { height: 1, ..inner }, buf);
+    let border = frame(rect);
+    let block = Block::new().borders(Borders::ALL).border_style(dim);
+    let block = if cx.ascii {
+        block.border_set(super::ASCII_BORDER)
+    } else {
+        block.border_type(BorderType::Rounded)
+    };
+    block.render(border.intersection(inner), buf);
     draw_canvas(canvas, size, rect, cx.ascii, focused, buf);
     let text = Rect {
-        x: rect.right() + 2,
+        x: border.right() + 1,
         y: rect.y,
-        width: inner.right().saturating_sub(rect.right() + 2),
+        width: inner.right().saturating_sub(border.right() + 1),
         height: inner.bottom().saturating_sub(rect.y),
     };
     side_text(canvas, cx, size, text, buf);

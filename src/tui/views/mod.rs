@@ -273,8 +273,20 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
             "r reset",
             "+/- lr",
         ]
-    } else if app.stepper.is_some() {
-        &["Space step", "s run/pause", "r reset", "+/- lr"]
+    } else if let Some(s) = &app.stepper {
+        if s.hand.is_some() {
+            &["type a number", "Tab/↑↓ field", "Enter set", "Esc leave"]
+        } else if crate::tui::hand_weights::applies(s) {
+            &[
+                "Space step",
+                "s run/pause",
+                "e weights",
+                "r reset",
+                "+/- lr",
+            ]
+        } else {
+            &["Space step", "s run/pause", "r reset", "+/- lr"]
+        }
     } else {
         match app.training.state {
             TrainState::Running => &["s pause", "+/- lr", "l log"],
@@ -285,7 +297,12 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let sep = if app.ascii { " | " } else { " · " };
     let lr = match &app.race {
         Some(r) => r.lr_text(),
-        None => crate::tui::format::lr(app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr())),
+        None => {
+            // momentum and init beside the lr, when they are not plain (I, M)
+            let h = app.stepper.as_ref().map_or(&app.hyper, |s| s.hyper());
+            let lr = app.stepper.as_ref().map_or(app.hyper.lr, |s| s.lr());
+            crate::tui::format::lr(lr) + &crate::tui::run_settings::extras(h)
+        }
     };
     let bar = if app.ascii { " | " } else { " │ " };
     let always = format!(" {ALWAYS_KEYS} ");

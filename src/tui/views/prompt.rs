@@ -15,6 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::line_edit::LineEdit;
+use super::text::{split_at_width, width_of, wrap_words};
 use super::{pane_block, plain};
 use crate::script::{self, lexer, Scope};
 
@@ -245,24 +246,60 @@ pub fn render(p: &PromptPane, ascii: bool, area: Rect, buf: &mut Buffer) {
     } else {
         input.push(Span::styled(p.input.text.clone(), dim));
     }
-    let rows = usize::from(inner.height) - 2;
+    // the hint and the scrollback wrap to the pane (nothing is cut at 80
+    // columns); the input line keeps its one row
+    let width = usize::from(inner.width);
+    let hint: Vec<Line> = wrap_words(hint, width)
+        .into_iter()
+        .map(|l| Line::styled(l, dim))
+        .collect();
+    let rows = usize::from(inner.height)
+        .saturating_sub(1 + hint.len())
+        .max(1);
     let end = p.scrollback.len().saturating_sub(p.scroll);
+    // enough entries to fill `rows` once wrapped (each takes at least one)
     let start = end.saturating_sub(rows);
     let mut lines: Vec<Line> = p.scrollback[start..end]
         .iter()
-        .map(|(kind, text)| match kind {
-            Kind::Code => Line::styled(text.clone(), Style::new().fg(Color::Cyan)),
-            Kind::Output => Line::raw(text.clone()),
-            Kind::Error => Line::styled(text.clone(), Style::new().fg(Color::Red)),
+        .flat_map(|(kind, text)| {
+            let style = match kind {
+                Kind::Code => Style::new().fg(Color::Cyan),
+                Kind::Output => Style::new(),
+                Kind::Error => Style::new().fg(Color::Red),
+            };
+            fit_rows(text, width)
+                .into_iter()
+                .map(move |l| Line::styled(l, style))
         })
         .collect();
-    let pad = rows - lines.len();
+    let lines = lines.split_off(lines.len().saturating_sub(rows));
+    let pad = rows.saturating_sub(lines.len());
     let mut all: Vec<Line> = std::iter::repeat_n(Line::raw(""), pad).collect();
-    all.append(&mut lines);
+    all.extend(lines);
     all.push(Line::from(input));
-    all.push(Line::styled(hint, dim));
+    all.extend(hint);
     if ascii {
         all = plain::ascii_lines(all);
     }
     Paragraph::new(all).render(inner, buf);
+}
+
+/// `text` in rows of at most `width` cells: prose (the introduction, an
+/// error) wraps at words; a line laid out with runs of spaces (a tensor's
+/// columns) is cut at the width, keeping its spacing.
+fn fit_rows(text: &str, width: usize) -> Vec<String> {
+    if width_of(text) <= width || width == 0 {
+        return vec![text.to_string()];
+    }
+    if !text.contains("  ") {
+        return wrap_words(text, width);
+    }
+    let mut rows = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (head, tail) = split_at_width(rest, width);
+        rows.push(head.to_string());
+        rest = tail;
+    }
+    rows
 }

@@ -15,6 +15,7 @@ pub mod activations;
 pub mod cost_map;
 mod fit;
 pub mod graph;
+mod hand;
 mod plane;
 mod scalar;
 mod update;
@@ -56,7 +57,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "m",
         "in the Model pane: edit the layers (a/i add, e edit, d delete); the lesson restarts",
     ),
-    ("e", "linear: the fit / the error surface cost(W, b) with the path (side by side when wide); XOR: edit the weights"),
+    ("e", "linear: the fit / the error surface cost(W, b) with the path (side by side when wide); XOR lessons: type the weights by hand (Tab/↓ next field, Enter sets them, Esc leaves), then Space trains on from them"),
 ];
 
 /// From this width the Dataset pane shows linear's fit and its error
@@ -144,7 +145,7 @@ pub fn render_data(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool
 /// and gradients.
 pub fn render_graph(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
     match cx.stepper {
-        Some(s) if s.show_activations => activations::render(cx.ascii, area, buf, focused),
+        Some(s) if s.show_activations => activations::render(cx.ascii, cx.mono, area, buf, focused),
         Some(s) => graph::render(s, cx.ascii, area, buf, focused),
         None => {}
     }
@@ -152,7 +153,11 @@ pub fn render_graph(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: boo
 
 /// The Model pane's place: parameters, gradients and the update written out.
 pub fn render_model(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: bool) {
-    let block = pane_block("Model: parameters & update", focused, cx.ascii);
+    let title = match cx.stepper.and_then(|s| s.hand.as_ref()) {
+        Some(_) => "Model: weights typed by hand (e)",
+        None => "Model: parameters & update",
+    };
+    let block = pane_block(title, focused, cx.ascii);
     let inner = block.inner(area);
     let Some(s) = cx.stepper else {
         return Paragraph::new("no small lesson")
@@ -161,9 +166,10 @@ pub fn render_model(cx: &ViewContext, area: Rect, buf: &mut Buffer, focused: boo
     };
     // one row stays for "What to watch", whatever the update takes
     let height = inner.height.saturating_sub(1);
-    let mut lines = match Kind::of(s) {
-        Kind::Scalar => scalar::model_lines(s, inner.width),
-        _ => update::model_lines(s, inner.width, height),
+    let mut lines = match (&s.hand, Kind::of(s)) {
+        (Some(form), _) => hand::lines(form, inner.width),
+        (None, Kind::Scalar) => scalar::model_lines(s, inner.width),
+        (None, _) => update::model_lines(s, inner.width, height),
     };
     if cx.ascii {
         lines = super::plain::ascii_lines(lines);

@@ -48,7 +48,7 @@ pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
 
 /// `s` split after as many characters as fit in `width` cells (at least one,
 /// so cutting a word always moves on).
-fn split_at_width(s: &str, width: usize) -> (&str, &str) {
+pub(crate) fn split_at_width(s: &str, width: usize) -> (&str, &str) {
     let mut used = 0;
     for (i, ch) in s.char_indices() {
         used += width_of(ch.encode_utf8(&mut [0; 4]));

@@ -99,7 +99,15 @@ pub(super) fn render(
 ) {
     let dim = Style::new().fg(Color::DarkGray);
     let Some(learned) = learned else {
-        let why = if cx.run.trained().is_some() {
+        let single = match &cx.lesson.task {
+            crate::lessons::Task::Classifier { layers, .. } => {
+                super::weights::applies(layers, cx.data.test.pixels())
+            }
+            _ => false,
+        };
+        let why = if single && cx.run.trained().is_none() {
+            "The model's ten weight rows, one 28x28 image per digit, appear here once training starts: press s, then come back."
+        } else if cx.run.trained().is_some() {
             "This model does not start with a Conv2d layer, so there are no conv1 filters to show."
         } else {
             "conv1's 32 learned filters and their feature maps appear here after training: press s to train, then come back."

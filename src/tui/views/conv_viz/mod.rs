@@ -16,6 +16,7 @@
 //! - `text.rs`: numbers as the pane writes them, lines stacked in an area
 //! - `grid.rs`: shaded matrices with a highlighted window, and number tables
 //! - `filters.rs`: the grid of conv1's learned filters and feature maps
+//! - `weights.rs`: a single Linear layer's weight rows as images (softmax-mnist)
 
 mod filters;
 pub use filters::feature_maps;
@@ -23,6 +24,8 @@ mod grid;
 mod text;
 mod view;
 mod walk;
+pub mod weights;
+pub use weights::ClassWeights;
 
 use std::sync::Arc;
 
@@ -74,7 +77,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("d / D", "next / previous held-out digit"),
     (
         "f",
-        "after training: the learned filters and their feature maps",
+        "after training: the learned filters and their feature maps (softmax-mnist: the ten weight images)",
     ),
 ];
 
@@ -142,6 +145,8 @@ pub struct TrainedConv {
     learned: Option<Learned>,
     /// (digit, conv1 on that digit).
     maps: Option<(usize, Maps)>,
+    /// A single Linear layer's weight rows as images (softmax-mnist).
+    classes: Option<ClassWeights>,
 }
 
 impl std::fmt::Debug for TrainedConv {
@@ -160,7 +165,10 @@ impl PartialEq for TrainedConv {
             (None, None) => true,
             _ => false,
         };
-        same_model && self.learned == other.learned && self.maps == other.maps
+        same_model
+            && self.learned == other.learned
+            && self.maps == other.maps
+            && self.classes == other.classes
     }
 }
 
@@ -168,6 +176,11 @@ impl TrainedConv {
     /// conv1 of the model (None before training or for a model without one).
     pub fn learned(&self) -> Option<&Learned> {
         self.learned.as_ref()
+    }
+
+    /// The model's weight rows as images, when it is one Linear layer.
+    pub fn classes(&self) -> Option<&ClassWeights> {
+        self.classes.as_ref()
     }
 
     /// conv1's feature maps for `digit`, if they were computed for it.
@@ -189,6 +202,8 @@ impl TrainedConv {
         if !same {
             self.model = model.cloned();
             self.learned = model.and_then(|m| Learned::from_model(m));
+            self.classes =
+                model.and_then(|m| ClassWeights::from_model(m, data.test.rows, data.test.cols));
             self.maps = None;
         }
         let Some(learned) = &self.learned else {
@@ -521,7 +536,9 @@ pub fn render_pane(
         return;
     };
     let learned = pane.trained.learned();
-    if pane.show_filters {
+    if let (true, None, Some(w)) = (pane.show_filters, learned, pane.trained.classes()) {
+        weights::render(w, cx, inner, buf);
+    } else if pane.show_filters {
         filters::render(pane, cx, learned, label, inner, buf);
     } else {
         walk::render(pane, cx, &digit, label, inner, buf, zoomed);

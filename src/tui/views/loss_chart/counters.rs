@@ -58,13 +58,24 @@ fn state_field(v: &View) -> Field {
     }
 }
 
+/// The epoch counter while the timeline is rewound: the epoch the other
+/// panes show, "epoch k of n (rewound)", in place of the live one.
+fn rewound_field(v: &View) -> Option<Field> {
+    let (_, label) = v.pane.rewound.as_ref().filter(|(_, l)| !l.is_empty())?;
+    let value = label.strip_prefix("epoch ").unwrap_or(label).to_string();
+    Some(Field {
+        style: Style::new().fg(Color::White).add_modifier(Modifier::BOLD),
+        ..field(label.clone(), "epoch shown", value)
+    })
+}
+
 /// Every counter, in reading order.
 fn fields(v: &View) -> Vec<Field> {
     let mut out = vec![state_field(v)];
     if let Some(s) = &v.cx.stepper {
         // the same epoch and costs, worded the same, as the Model pane
         let epoch = stepper_view::epoch_text(s);
-        out.push(field(epoch.clone(), "epoch", epoch));
+        out.push(rewound_field(v).unwrap_or_else(|| field(epoch.clone(), "epoch", epoch)));
         // the overview gets both on one row: "cost before 5.638 · after 5.049"
         let both = stepper_view::cost_text(s, 0).unwrap_or_default();
         match stepper_view::costs(s) {
@@ -105,11 +116,13 @@ fn fields(v: &View) -> Vec<Field> {
         ));
         return out;
     }
-    out.push(field(
-        format!("epoch {}/{}", p.epoch, p.epochs),
-        "epoch",
-        format!("{} of {}", p.epoch, p.epochs),
-    ));
+    out.push(rewound_field(v).unwrap_or_else(|| {
+        field(
+            format!("epoch {}/{}", p.epoch, p.epochs),
+            "epoch",
+            format!("{} of {}", p.epoch, p.epochs),
+        )
+    }));
     out.push(field(
         format!("step {}/{}", fmt::count(p.step), fmt::count(total)),
         "step (batch)",

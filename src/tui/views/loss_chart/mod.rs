@@ -168,7 +168,10 @@ impl LossPane {
             &s.step_costs
         };
         if !s.costs.is_empty() {
-            self.label = Some(ghosts::run_label(s.last_lr, &s.hyper().optimizer));
+            self.label = Some(
+                ghosts::run_label(s.last_lr, &s.hyper().optimizer)
+                    + &crate::tui::run_settings::extras(s.hyper()),
+            );
         }
         if costs.len() < self.losses.pushed() {
             self.losses = LossHistory::default();

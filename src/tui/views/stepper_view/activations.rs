@@ -72,7 +72,8 @@ impl Activation {
         }
     }
 
-    /// The letter that marks the curve without colours or Braille.
+    /// The letter that marks the curve where colours cannot tell the curves
+    /// apart (`NO_COLOR`) or Braille cannot be drawn (`--ascii`).
     pub fn letter(self) -> char {
         match self {
             Activation::Sigmoid => 's',
@@ -96,7 +97,11 @@ pub fn samples(a: Activation, n: usize) -> Vec<(f64, f64, f64)> {
 }
 
 /// The pane: values left, derivatives right, a key line naming the curves.
-pub fn render(ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
+/// In colour each curve is a Braille line of its own colour; with `mono`
+/// (`NO_COLOR`) or `ascii` each is drawn with its own letter instead, and the
+/// key line shows the letter.
+pub fn render(ascii: bool, mono: bool, area: Rect, buf: &mut Buffer, focused: bool) {
+    let letters = ascii || mono;
     let block = pane_block("Activations: f and f' (A: the graph)", focused, ascii);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -109,7 +114,7 @@ pub fn render(ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
     let [key, charts] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     let mut spans = Vec::new();
     for a in Activation::ALL {
-        let mark = if ascii { a.letter() } else { '━' };
+        let mark = if letters { a.letter() } else { '━' };
         spans.push(ratatui::text::Span::styled(
             format!("{mark} {}  ", a.name()),
             Style::new().fg(a.colour()),
@@ -119,8 +124,11 @@ pub fn render(ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     let n = (usize::from(inner.width) * 2).clamp(20, 400);
+    // drawn last to first: where curves meet the later one's mark stays,
+    // and sigmoid's small bump would vanish under the others
     let series: Vec<(Activation, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Activation::ALL
         .iter()
+        .rev()
         .map(|&a| {
             let s = samples(a, n);
             (
@@ -131,7 +139,7 @@ pub fn render(ascii: bool, area: Rect, buf: &mut Buffer, focused: bool) {
         })
         .collect();
     let marker = |a: Activation| {
-        if ascii {
+        if letters {
             Marker::Custom(a.letter())
         } else {
             Marker::Braille

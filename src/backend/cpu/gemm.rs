@@ -1,0 +1,377 @@
+//! A packed, cache-blocked f32 matrix multiply with an AVX-512 microkernel,
+//! for CPUs that have AVX-512 (matrixmultiply's kernel elsewhere, see
+//! `matmul.rs`).
+//!
+//! C (m, n), row-major, = A (m, k) · B (k, n), each of A and B with any
+//! strides. The loops, outermost first (the BLIS layout, with A and B's
+//! roles swapped because C is row-major and the vectors run along its rows):
+//!
+//! - rows of A in blocks of `MB`, then k in blocks of at most `KC`: the
+//!   block of A is packed into panels of `MR` rows, each panel k-major
+//!   (`MR` values per k), the microkernel's broadcasts;
+//! - columns of B in blocks of at most `NB` (kc × nb floats fill about half
+//!   of the 2 MB L2 cache): the block of B is packed into panels of `NR`
+//!   columns, each k-major (`NR` values per k, two vectors);
+//! - each panel of A (kc × 12 floats, stays in L1) against every panel of B
+//!   (streamed from L2): the microkernel keeps a 12 × 32 tile of C in 24
+//!   vector registers and adds one rank-1 update per k, two vector loads
+//!   of B and 12 broadcasts of A feeding 24 fused multiply-adds.
+//!
+//! Edges are padded with zeros in the packed panels; the microkernel
+//! stores only the rows and (masked) columns that exist.
+//!
+//! Values: each element is the sum over k of its products, in k order
+//! within a k block, the blocks added to C in turn. matrixmultiply sums in
+//! the same order but its k blocks are 256 long, ours up to `KC`: results
+//! agree to rounding (a few ulps of the sum of |products|), not to the bit.
+//!
+//! The packing buffers are kept per thread and reused by the next call.
+
+#[cfg(target_arch = "x86_64")]
+use std::cell::RefCell;
+
+/// Rows of C per microkernel tile (broadcasts of A).
+pub const MR: usize = 12;
+/// Columns of C per microkernel tile (two 16-lane vectors of B).
+pub const NR: usize = 32;
+/// The longest k block.
+const KC: usize = 384;
+/// The most columns of B packed at once: 384 · 640 · 4 bytes ≈ 1 MB.
+const NB: usize = 640;
+/// The most rows of A packed at once: 3072 · 384 · 4 bytes ≈ 4.5 MB, in L3
+/// (each block of rows packs B again).
+const MB: usize = 3072;
+
+/// How C starts before the products are added.
+#[derive(Clone, Copy, Debug)]
+pub enum Start<'a> {
+    /// C = A·B (C's old values are never read)
+    Zero,
+    /// C = A·B + bias, `bias` (n,) added to every row
+    Bias(&'a [f32]),
+}
+
+/// Whether this CPU runs [`sgemm`]: AVX-512F, unless `DL_LAB_GEMM=matrixmultiply`
+/// asks for the portable path (to compare the two).
+pub fn available() -> bool {
+    use std::sync::OnceLock;
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        let wanted = std::env::var("DL_LAB_GEMM").map_or(true, |v| v != "matrixmultiply");
+        #[cfg(target_arch = "x86_64")]
+        let has = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let has = false;
+        wanted && has
+    })
+}
+
+/// A matrix operand: its first element and its (row, column) strides in
+/// elements.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand {
+    pub ptr: *const f32,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// C (m, n) at `c`, row stride `ldc`, unit column stride, = A (m, k) ·
+/// B (k, n), starting from `start`. One thread; the caller splits C across
+/// threads.
+///
+/// # Safety
+/// [`available`] returned true; `a` and `b` address live (m, k) and (k, n)
+/// matrices with their strides; `c` has room for m rows of `ldc ≥ n`
+/// values that no one else touches during the call; a bias has n values.
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Operand,
+    b: Operand,
+    c: *mut f32,
+    ldc: usize,
+    start: Start<'_>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(available());
+        let bias = match start {
+            Start::Bias(bias) => {
+                debug_assert_eq!(bias.len(), n);
+                bias.as_ptr()
+            }
+            Start::Zero => std::ptr::null(),
+        };
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            for i in 0..m {
+                let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
+                match start {
+                    Start::Bias(b) => row.copy_from_slice(b),
+                    Start::Zero => row.fill(0.0),
+                }
+            }
+            return;
+        }
+        with_buffers(|bufs| blocked(m, k, n, a, b, c, ldc, bias, bufs));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (m, k, n, a, b, c, ldc, start);
+        unreachable!("sgemm needs AVX-512");
+    }
+}
+
+/// Equal blocks of at most `most`, each a multiple of `unit` (but the last).
+fn block_len(total: usize, most: usize, unit: usize) -> usize {
+    let blocks = total.div_ceil(most);
+    total.div_ceil(blocks).div_ceil(unit) * unit
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Buffers {
+    a: AlignedBuf,
+    b: AlignedBuf,
+}
+
+/// f32s starting on a 64-byte line (the microkernel's aligned loads of B).
+#[cfg(target_arch = "x86_64")]
+#[derive(Default)]
+struct AlignedBuf(Vec<Line>);
+
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+#[cfg(target_arch = "x86_64")]
+impl AlignedBuf {
+    fn get(&mut self, len: usize) -> *mut f32 {
+        let lines = len.div_ceil(16);
+        if self.0.len() < lines {
+            self.0.resize(lines, Line([0.0; 16]));
+        }
+        self.0.as_mut_ptr() as *mut f32
+    }
+}
+
+/// This thread's packing buffers, or fresh ones if they are in use (never
+/// the case today: nothing inside [`blocked`] can start another product).
+#[cfg(target_arch = "x86_64")]
+fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
+    thread_local! {
+        static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers {
+            a: AlignedBuf::default(),
+            b: AlignedBuf::default(),
+        });
+    }
+    BUFFERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => f(&mut bufs),
+        Err(_) => f(&mut Buffers {
+            a: AlignedBuf::default(),
+            b: AlignedBuf::default(),
+        }),
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Operand,
+    b: Operand,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bufs: &mut Buffers,
+) {
+    let kc_max = block_len(k, KC, 1);
+    let nb_max = block_len(n, NB, NR);
+    let mb_max = block_len(m, MB, MR);
+    let ap = bufs.a.get(mb_max * kc_max);
+    let bp = bufs.b.get(nb_max * kc_max);
+    for i0 in (0..m).step_by(mb_max) {
+        let mb = mb_max.min(m - i0);
+        for p0 in (0..k).step_by(kc_max) {
+            let kc = kc_max.min(k - p0);
+            let first = p0 == 0;
+            pack_a(
+                mb,
+                kc,
+                a.ptr.offset(i0 as isize * a.rs + p0 as isize * a.cs),
+                a.rs,
+                a.cs,
+                ap,
+            );
+            for j0 in (0..n).step_by(nb_max) {
+                let nb = nb_max.min(n - j0);
+                pack_b(
+                    kc,
+                    nb,
+                    b.ptr.offset(p0 as isize * b.rs + j0 as isize * b.cs),
+                    b.rs,
+                    b.cs,
+                    bp,
+                );
+                for ir in (0..mb).step_by(MR) {
+                    let mr = MR.min(mb - ir);
+                    let apanel = ap.add(ir * kc);
+                    for jr in (0..nb).step_by(NR) {
+                        let nr = NR.min(nb - jr);
+                        let cij = c.add((i0 + ir) * ldc + j0 + jr);
+                        let bias = if first && !bias.is_null() {
+                            bias.add(j0 + jr)
+                        } else {
+                            std::ptr::null()
+                        };
+                        kernel(kc, apanel, bp.add(jr * kc), cij, ldc, mr, nr, first, bias);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A block (mb, kc) into panels of MR rows, each k-major, the last padded
+/// with zero rows.
+#[cfg(target_arch = "x86_64")]
+unsafe fn pack_a(mb: usize, kc: usize, a: *const f32, rs: isize, cs: isize, out: *mut f32) {
+    for i0 in (0..mb).step_by(MR) {
+        let mr = MR.min(mb - i0);
+        let panel = out.add(i0 * kc);
+        let src = a.offset(i0 as isize * rs);
+        if cs == 1 {
+            // rows contiguous: read along each row
+            for r in 0..mr {
+                let row = src.offset(r as isize * rs);
+                for p in 0..kc {
+                    *panel.add(p * MR + r) = *row.add(p);
+                }
+            }
+        } else {
+            for p in 0..kc {
+                let col = src.offset(p as isize * cs);
+                for r in 0..mr {
+                    *panel.add(p * MR + r) = *col.offset(r as isize * rs);
+                }
+            }
+        }
+        if mr < MR {
+            for p in 0..kc {
+                for r in mr..MR {
+                    *panel.add(p * MR + r) = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// A block (kc, nb) of B into panels of NR columns, each k-major, the last
+/// padded with zero columns.
+#[cfg(target_arch = "x86_64")]
+unsafe fn pack_b(kc: usize, nb: usize, b: *const f32, rs: isize, cs: isize, out: *mut f32) {
+    for j0 in (0..nb).step_by(NR) {
+        let nr = NR.min(nb - j0);
+        let panel = out.add(j0 * kc);
+        let src = b.offset(j0 as isize * cs);
+        if cs == 1 {
+            for p in 0..kc {
+                let dst = panel.add(p * NR);
+                std::ptr::copy_nonoverlapping(src.offset(p as isize * rs), dst, nr);
+                for j in nr..NR {
+                    *dst.add(j) = 0.0;
+                }
+            }
+        } else {
+            // columns contiguous (a transposed B): read down each column
+            for j in 0..nr {
+                let col = src.offset(j as isize * cs);
+                for p in 0..kc {
+                    *panel.add(p * NR + j) = *col.offset(p as isize * rs);
+                }
+            }
+            for p in 0..kc {
+                for j in nr..NR {
+                    *panel.add(p * NR + j) = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// The MR × NR tile of C at `c`: its first `mr` rows and `nr` columns get
+/// the panels' product over kc, added to C's values unless `first`, where
+/// they start at the bias (or at 0 when `bias` is null).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    mr: usize,
+    nr: usize,
+    first: bool,
+    bias: *const f32,
+) {
+    use std::arch::x86_64::*;
+    // C's tile is read or written after the loop: fetch its lines meanwhile
+    for i in 0..mr {
+        let row = c.add(i * ldc) as *const i8;
+        for byte in [0, 64, 124] {
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(byte.min(4 * (nr - 1))));
+        }
+    }
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm512_load_ps(b);
+        let b1 = _mm512_load_ps(b.add(16));
+        for (i, acc) in acc.iter_mut().enumerate() {
+            let x = _mm512_set1_ps(*a.add(i));
+            acc[0] = _mm512_fmadd_ps(x, b0, acc[0]);
+            acc[1] = _mm512_fmadd_ps(x, b1, acc[1]);
+        }
+        a = a.add(MR);
+        b = b.add(NR);
+    }
+    let lanes = |n: usize| -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    };
+    let masks = [lanes(nr), lanes(nr.saturating_sub(16))];
+    let start = if !first {
+        None
+    } else if bias.is_null() {
+        Some([_mm512_setzero_ps(); 2])
+    } else {
+        Some([
+            _mm512_maskz_loadu_ps(masks[0], bias),
+            _mm512_maskz_loadu_ps(masks[1], bias.wrapping_add(16)),
+        ])
+    };
+    for (i, acc) in acc.iter().enumerate().take(mr) {
+        let row = c.add(i * ldc);
+        for v in 0..2 {
+            let base = match start {
+                Some(s) => s[v],
+                None => _mm512_maskz_loadu_ps(masks[v], row.wrapping_add(16 * v)),
+            };
+            _mm512_mask_storeu_ps(
+                row.wrapping_add(16 * v),
+                masks[v],
+                _mm512_add_ps(base, acc[v]),
+            );
+        }
+    }
+}
