@@ -221,6 +221,20 @@ fn batch_size_on_the_command_line() {
     assert!((w - 1.0).abs() < 0.05, "{last}");
     let (py, _, _) = dl_lab(&["code", "linear", "--batch-size", "2"]);
     assert!(py.contains("batch_size = 2"), "{py}");
+    // few rows: dl-lab's own orders, written out, one list per epoch
+    assert!(py.contains("The orders are dl-lab's"), "{py}");
+    assert!(py.contains("order = torch.tensor(ORDERS[epoch])"), "{py}");
+    assert_eq!(
+        py.lines()
+            .skip_while(|l| *l != "ORDERS = [")
+            .skip(1)
+            .take_while(|l| *l != "]")
+            .count(),
+        1001,
+        "epochs 0..=1000"
+    );
+    // many rows × epochs: torch.randperm, and the script says so
+    let (py, _, _) = dl_lab(&["code", "mlp-regression", "--batch-size", "100"]);
     assert!(py.contains("torch.randperm"), "{py}");
     assert!(
         py.contains("cannot reproduce"),

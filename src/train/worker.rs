@@ -77,6 +77,28 @@ impl Worker {
         self.handle.take().and_then(|h| h.join().ok())
     }
 
+    /// Ask the worker to stop, without waiting: it stops at its next
+    /// batch boundary (see [`Worker::try_join`] to collect the run).
+    pub fn request_stop(&self) {
+        let _ = self.commands.send(TrainCommand::Stop);
+    }
+
+    /// The run once the thread has ended (`Some(None)` if it panicked);
+    /// None while it still works. Never blocks.
+    pub fn try_join(&mut self) -> Option<Option<ClassifierRun>> {
+        if !self.is_finished() {
+            return None;
+        }
+        Some(self.handle.take().and_then(|h| h.join().ok()))
+    }
+
+    /// Ask the worker to stop and let it end on its own: the UI never waits
+    /// for a step to finish (on quit the process may end first).
+    pub fn detach(mut self) {
+        let _ = self.commands.send(TrainCommand::Stop);
+        drop(self.handle.take());
+    }
+
     pub fn is_finished(&self) -> bool {
         self.handle.as_ref().is_none_or(JoinHandle::is_finished)
     }

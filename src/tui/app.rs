@@ -686,10 +686,11 @@ impl App {
 
     fn quit(&mut self) {
         self.should_quit = true;
-        self.training.stop();
+        // no wait for a long step: the worker stops on its own thread
+        self.training.abandon();
     }
 
-    /// Stop any worker and wait for it (called on quit).
+    /// Stop any worker without waiting for it (called on quit).
     pub fn shutdown(&mut self) {
         self.quit();
     }

@@ -95,6 +95,10 @@ pub struct TrainingRun {
     completed: bool,
     /// The ended run's model and optimizer (kept for a checkpoint).
     ended: Option<ClassifierRun>,
+    /// A worker asked to stop that has not ended yet: `r` and `q` never
+    /// wait for a long step on the UI thread; its run becomes `ended` once
+    /// the thread ends.
+    stopping: Option<Worker>,
     /// The last pause (true) or resume (false) asked of the worker while
     /// answers are still due, and how many are due: a second `s` before
     /// the worker answers the first toggles back instead of repeating it.
@@ -120,6 +124,7 @@ impl TrainingRun {
             trained: None,
             completed: false,
             ended: None,
+            stopping: None,
             asked: None,
             unanswered: 0,
         }
@@ -159,6 +164,10 @@ impl TrainingRun {
     /// a fresh state and progress, and no trained model.
     pub fn begin(&mut self, specs: &[LayerSpec], input_shape: &[usize]) -> RunId {
         self.stop();
+        // the new run supersedes a stopped one still finishing its step
+        if let Some(w) = self.stopping.take() {
+            w.detach();
+        }
         self.id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
         self.state = TrainState::Running;
         self.completed = false;
@@ -264,7 +273,7 @@ impl TrainingRun {
 
     /// Whether the worker may still read a command: it has not ended nor
     /// sent its last report.
-    fn working(&self) -> bool {
+    pub fn working(&self) -> bool {
         let ended = matches!(self.state, TrainState::Finished | TrainState::Failed(_));
         !ended && self.worker.as_ref().is_some_and(|w| !w.is_finished())
     }
@@ -290,22 +299,49 @@ impl TrainingRun {
             // its last reports may still be queued: the id stays
             self.ended = self.worker.take().and_then(Worker::stop);
         }
+        if let Some(run) = self.stopping.as_mut().and_then(Worker::try_join) {
+            self.stopping = None;
+            self.ended = run;
+        }
         self.ended.as_ref()
     }
 
-    /// Stop the worker, if any, and wait for it; its queued reports are
-    /// dropped from now on. State, progress and model stay as they are.
+    /// Stop the worker, if any, without waiting for it: it ends at its next
+    /// batch boundary on its own thread and [`TrainingRun::ended_run`]
+    /// then has its run; its queued reports are dropped from now on. State,
+    /// progress and model stay as they are.
     pub fn stop(&mut self) {
         if let Some(w) = self.worker.take() {
-            self.ended = w.stop();
+            w.request_stop();
+            self.ended = None;
+            // an older one still stopping is superseded
+            if let Some(old) = self.stopping.replace(w) {
+                old.detach();
+            }
         }
         self.id = 0;
         self.forget_asked();
     }
 
+    /// Whether a stopped worker is still finishing its step.
+    pub fn stopping(&self) -> bool {
+        self.stopping.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
+    /// Stop every worker and wait for none (quitting the lab).
+    pub fn abandon(&mut self) {
+        self.stop();
+        if let Some(w) = self.stopping.take() {
+            w.detach();
+        }
+    }
+
     /// Stop, and forget the run: idle, no progress, no trained model.
     pub fn reset(&mut self) {
         self.stop();
+        if let Some(w) = self.stopping.take() {
+            w.detach();
+        }
         self.ended = None;
         self.state = TrainState::Idle;
         self.progress = Progress::default();
