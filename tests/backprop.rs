@@ -266,6 +266,14 @@ fn the_backprop_script_prints_runs_lines_and_torch_agrees() {
         [&expr[..], &["--json"]].concat(),
         // 1/x at 0: inf and NaN, null in JSON
         vec!["--expr", "x*x + 1/x", "--at", "x=0", "--json"],
+        // tiny values: JSON exponents as Rust writes them (8.3e-7, not e-07)
+        vec![
+            "--expr",
+            "sigmoid(w*x+b)^2 / (x - w)",
+            "--at",
+            "w=-2,x=5,b=3",
+            "--json",
+        ],
     ] {
         let (script, err, ok) = dl_lab(&[&["code", "backprop"], &args[..]].concat());
         assert!(ok, "{err}");

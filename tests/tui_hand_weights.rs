@@ -210,3 +210,18 @@ fn fields_left_alone_keep_their_exact_values() {
     assert!(s.hand.is_none());
     assert_eq!(s.params(), before);
 }
+
+#[test]
+fn a_tiny_probability_keeps_the_predictions_table_in_its_columns() {
+    // W = [5, 5], b = -7.5: p(0,0) = σ(−7.5) ≈ 5.5e-4, which once printed as
+    // "5.528e-4" and pushed the row's class onto the next line
+    let mut p = app("xor-perceptron");
+    type_weights(&mut p, &["5", "5", "-7.5"]);
+    let s = screen(&p, 80, 24);
+    let row = s
+        .lines()
+        .find(|l| l.contains(" 0  0 0 "))
+        .unwrap_or_else(|| panic!("the (0,0) row:\n{s}"));
+    assert!(row.contains(" 0  0 0 0.001 0 ✓"), "{row}");
+    assert!(!s.contains("e-4"), "{s}");
+}

@@ -149,7 +149,7 @@ fn at_80x24_the_images_are_averaged_to_fit_and_the_pane_says_so() {
     a.focus = PaneId::Conv;
     a.zoomed = true;
     let s = screen(&a, 80, 24);
-    assert!(s.contains("28x28, shown 14x14 averaged"), "{s}");
+    assert!(s.contains("shown 14x14 averaged from 28x28"), "{s}");
     // the averaged pixel is the mean of its 2×2 block of weights
     let w = weight(&a);
     let max = weights::full_scale(w.iter().copied());
@@ -180,7 +180,8 @@ fn at_80x24_the_images_are_averaged_to_fit_and_the_pane_says_so() {
     // the overview and a large terminal draw them too, without panicking
     a.zoomed = false;
     let s = screen(&a, 80, 24);
-    assert!(s.contains("W's 10 rows"), "{s}");
+    // the one line that fits says first how far the images were averaged
+    assert!(s.contains("shown 4x4 averaged from 28x28: W's 10"), "{s}");
     a.zoomed = true;
     let s = screen(&a, 140, 45);
     assert!(s.contains("shown 26x26 averaged"), "{s}");
@@ -300,7 +301,7 @@ fn rewind_draws_the_weight_images_as_recorded_and_the_loss_pane_names_that_epoch
     assert_eq!(classes.images[9][(27, 27)], 0.5);
     let s = screen(&a, 80, 24);
     assert!(s.contains("epoch 1 of 3 (rewound)"), "{s}");
-    assert!(s.contains("W's 10 rows"), "{s}");
+    assert!(s.contains("averaged from 28x28: W's 10"), "{s}");
     // the Loss pane's first line names the rewound epoch, not the live one
     let rows = loss_rows(&a);
     assert!(rows[0].contains("epoch 1 of 3 (rewound)"), "{rows:?}");

@@ -185,7 +185,7 @@ fn backprop_script(s: &mut String, lesson: &Lesson, cfg: &RunConfig, g: &Graph, 
          # the forward pass, then every local derivative times the gradient from above, in float64\n\
          # with dl-lab's formulas. PyTorch's autograd (f.backward()) then checks the gradients.\n\
          # Run it with: python3 {file}.py   (needs PyTorch)\n\
-         import json\nimport math\nimport sys\n\nimport torch\n\n{BACKPROP_HELPERS}",
+         import json\nimport math\nimport re\nimport sys\n\nimport torch\n\n{BACKPROP_HELPERS}",
         title = lesson.title,
         name = lesson.name,
     );
@@ -273,7 +273,9 @@ def dumps(obj):
         if isinstance(x, dict):
             return {k: clean(v) for k, v in x.items()}
         return None if isinstance(x, float) and not math.isfinite(x) else x
-    return json.dumps(clean(obj), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(clean(obj), ensure_ascii=False, separators=(",", ":"))
+    # exponents as Rust writes them: 8.3e-7, 1e20 (Python: 8.3e-07, 1e+20)
+    return re.sub(r"(?<=[0-9])e([+-])0*([0-9])", lambda m: "e" + m.group(1).replace("+", "") + m.group(2), text)
 
 
 def div(a, b):

@@ -17,6 +17,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
 
 use super::shade::{block_mean, draw_matrix, Scale};
+use super::text::wrap_words;
 use super::{pane_block, ViewContext};
 use crate::tui::canvas::{Canvas, SIDE};
 
@@ -190,10 +191,11 @@ fn side_text(canvas: &Canvas, cx: &ViewContext, size: Size, area: Rect, buf: &mu
     let mut lines: Vec<Line> = Vec::new();
     match &canvas.probs {
         None if cx.run.trained().is_none() => {
-            lines.push(Line::raw("no trained model yet:"));
-            lines.push(Line::raw("press s to train (or o to open"));
-            lines.push(Line::raw("one); then the prediction"));
-            lines.push(Line::raw("updates as you draw"));
+            let hint = "no trained model yet: press s to train (or o to open one); \
+                        then the prediction updates as you draw";
+            for line in wrap_words(hint, usize::from(area.width)) {
+                lines.push(Line::raw(line));
+            }
         }
         None => {
             lines.push(Line::raw("draw a digit:"));

@@ -197,15 +197,19 @@ pub(super) fn render(w: &ClassWeights, cx: &ViewContext, area: Rect, buf: &mut B
         return Line::raw("too small for the weight images: open the pane (Enter)")
             .render(area, buf);
     };
-    let size = if t.side == rows {
-        format!("{rows}x{cols}")
+    let size = format!("{rows}x{cols}");
+    // averaged images say so first: only one line of this fits
+    let what = if t.side == rows {
+        format!(
+            "W's {n} rows{live}: digit k's {} weights, {size}{sep}f back",
+            rows * cols
+        )
     } else {
-        format!("{rows}x{cols}, shown {0}x{0} averaged", t.side)
+        format!(
+            "shown {0}x{0} averaged from {size}: W's {n} rows{live}, digit k's weights{sep}f back",
+            t.side
+        )
     };
-    let what = format!(
-        "W's {n} rows{live}: digit k's {} weights, {size}{sep}f back",
-        rows * cols
-    );
     let mut head: Vec<Line> = vec![legend];
     head.extend(
         wrap_words(&what, area.width as usize)

@@ -379,7 +379,8 @@ fn render_list(
         right += usize::from(ok);
         let color = if ok { Color::Green } else { Color::Red };
         lines.push(Line::from(vec![
-            Span::raw(format!("{x1:>2}{x2:>3}{t:>2} {:>5} ", num(p))),
+            // fixed notation: a tiny p (hand-set weights) must not widen the column
+            Span::raw(format!("{x1:>2}{x2:>3}{t:>2} {p:>5.3} ")),
             Span::styled(
                 format!("{class} {}", if ok { yes } else { no }),
                 Style::new().fg(color),
