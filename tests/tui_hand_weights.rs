@@ -224,4 +224,18 @@ fn a_tiny_probability_keeps_the_predictions_table_in_its_columns() {
         .unwrap_or_else(|| panic!("the (0,0) row:\n{s}"));
     assert!(row.contains(" 0  0 0 0.001 0 ✓"), "{row}");
     assert!(!s.contains("e-4"), "{s}");
+    // the status line's message fits 80 columns whole
+    let status = s.lines().last().unwrap_or_default();
+    assert!(
+        status.contains("set by hand: cost 1.934 (r resets)"),
+        "{status}"
+    );
+    let mut d = app("xor-deep");
+    press(&mut d, 'e');
+    let s = screen(&d, 80, 24);
+    let status = s.lines().last().unwrap_or_default();
+    assert!(
+        status.contains("261 weights: e types at most 16"),
+        "{status}"
+    );
 }

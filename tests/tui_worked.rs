@@ -286,3 +286,25 @@ fn the_tensor_prompt_hints_fit_80_columns() {
         "{s}"
     );
 }
+
+#[test]
+fn a_tensor_wider_than_the_pane_breaks_between_columns_not_inside_a_number() {
+    let mut a = app("tensor-basics");
+    key(&mut a, KeyCode::Backspace);
+    for _ in 0..80 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    keys(
+        &mut a,
+        "t = torch.FloatTensor([[1,2,3,4,5,6,7,8,9,10,11,12],[13,14,15,16,17,18,19,20,21,22,23,24]])",
+    );
+    key(&mut a, KeyCode::Enter);
+    keys(&mut a, "t*1000.5");
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&a, 80, 24);
+    // every value of the product appears whole on some row
+    for v in 1..=24 {
+        let want = format!("{:.4}", v as f64 * 1000.5);
+        assert!(s.contains(&want), "{want} whole in\n{s}");
+    }
+}

@@ -79,10 +79,7 @@ impl HandEdit {
         let params = s.params();
         let n: usize = params.iter().map(|(_, a)| a.len()).sum();
         if n > HAND_MAX {
-            return Err(format!(
-                "e types the weights of models with at most {HAND_MAX} numbers; {} has {n}",
-                s.lesson().name
-            ));
+            return Err(format!("{n} weights: e types at most {HAND_MAX}"));
         }
         let layers = params.len() / 2;
         let hand = params
@@ -280,7 +277,7 @@ impl App {
                         s.hand = None;
                         let cost = s.now.as_ref().map_or(f32::NAN, |n| n.cost);
                         self.message = Some(format!(
-                            "weights set by hand: cost {}; Space / s train on from them, r goes back to the start",
+                            "set by hand: cost {} (r resets)",
                             super::format::cost(cost)
                         ));
                     }

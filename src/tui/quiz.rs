@@ -293,7 +293,7 @@ impl App {
         self.quiz.on = !self.quiz.on;
         self.quiz.pending = None;
         self.message = Some(if self.quiz.on && self.stepper.is_none() {
-            "quiz on: in Conv/Pool, t p z m k ask the output size first, 1-3 answer (Q: off)".into()
+            "quiz on: Conv/Pool's t p z m k ask the size; Q off".into()
         } else if self.quiz.on {
             "quiz on: Space asks first, 1-3 answer (Q: off)".into()
         } else {

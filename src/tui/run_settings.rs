@@ -58,11 +58,11 @@ pub fn extras(h: &Hyper) -> String {
 fn refusal(lesson: &Lesson) -> Option<String> {
     match &lesson.task {
         Task::Backprop { .. } | Task::TensorCode { .. } => Some(format!(
-            "{} trains no model: --init and --momentum are for the lessons that do",
+            "{} trains no model: no --init or --momentum",
             lesson.name
         )),
         Task::Race { .. } => Some(format!(
-            "{} races each optimizer with its own settings: --init and --momentum are for the other lessons",
+            "{} keeps each optimizer's settings: no --init or --momentum",
             lesson.name
         )),
         _ => None,

@@ -297,7 +297,14 @@ fn fit_rows(text: &str, width: usize) -> Vec<String> {
     let mut rows = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let (head, tail) = split_at_width(rest, width);
+        let (mut head, mut tail) = split_at_width(rest, width);
+        // break between columns, never inside a number: at the last space
+        // the row fits, when what comes before it is not all spaces
+        if !tail.is_empty() && !tail.starts_with(' ') {
+            if let Some(cut) = head.rfind(' ').filter(|&i| !head[..i].trim().is_empty()) {
+                (head, tail) = rest.split_at(cut);
+            }
+        }
         rows.push(head.to_string());
         rest = tail;
     }
