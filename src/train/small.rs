@@ -162,7 +162,7 @@ impl SmallSession {
                 }
                 if hyper.init != Init::default() {
                     return Err(Error::Config(format!(
-                        "--init: lesson {name} has no layers to initialise (x starts at {})",
+                        "lesson {name} has no layers for --init to initialise (x starts at {})",
                         objective.start
                     )));
                 }

@@ -171,15 +171,7 @@ impl App {
         };
         let small = self.stepper.is_some();
         self.message = Some(match self.use_hyper(h) {
-            Err(e) => {
-                // the error may already name the flag ("--init: …"): say it once
-                let e = e.to_string();
-                let e = e
-                    .strip_prefix("--init: ")
-                    .or_else(|| e.strip_prefix("--momentum: "))
-                    .unwrap_or(&e);
-                format!("{what} not taken: {e}")
-            }
+            Err(e) => format!("{what} not taken: {e}"),
             Ok(()) if small => format!("{what}: lesson restarted (r keeps it)"),
             Ok(()) => match self.training.state {
                 TrainState::Running | TrainState::Paused | TrainState::Diverged(_) => {
