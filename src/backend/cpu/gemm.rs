@@ -200,7 +200,7 @@ unsafe fn blocked(
         for p0 in (0..k).step_by(kc_max) {
             let kc = kc_max.min(k - p0);
             let first = p0 == 0;
-            pack_a(
+            pack::<MR>(
                 mb,
                 kc,
                 a.ptr.offset(i0 as isize * a.rs + p0 as isize * a.cs),
@@ -210,12 +210,12 @@ unsafe fn blocked(
             );
             for j0 in (0..n).step_by(nb_max) {
                 let nb = nb_max.min(n - j0);
-                pack_b(
-                    kc,
+                pack::<NR>(
                     nb,
+                    kc,
                     b.ptr.offset(p0 as isize * b.rs + j0 as isize * b.cs),
-                    b.rs,
                     b.cs,
+                    b.rs,
                     bp,
                 );
                 for ir in (0..mb).step_by(MR) {
@@ -258,67 +258,42 @@ unsafe fn blocked(
     }
 }
 
-/// A block (mb, kc) into panels of MR rows, each k-major, the last padded
-/// with zero rows.
+/// `lanes` rows of A (or columns of B), each `kc` long, into panels of `W`
+/// lanes, each k-major (element p of lane r at `p * W + r`), the last panel
+/// padded with zero lanes. `ls` steps from one lane to the next, `ks` along
+/// a lane: A's panels are `pack::<MR>(mb, kc, a, rs, cs, ..)`, B's
+/// `pack::<NR>(nb, kc, b, cs, rs, ..)`.
 #[cfg(target_arch = "x86_64")]
-unsafe fn pack_a(mb: usize, kc: usize, a: *const f32, rs: isize, cs: isize, out: *mut f32) {
-    for i0 in (0..mb).step_by(MR) {
-        let mr = MR.min(mb - i0);
-        let panel = out.add(i0 * kc);
-        let src = a.offset(i0 as isize * rs);
-        if cs == 1 {
-            // rows contiguous: read along each row
-            for r in 0..mr {
-                let row = src.offset(r as isize * rs);
-                for p in 0..kc {
-                    *panel.add(p * MR + r) = *row.add(p);
-                }
+unsafe fn pack<const W: usize>(
+    lanes: usize,
+    kc: usize,
+    src: *const f32,
+    ls: isize,
+    ks: isize,
+    out: *mut f32,
+) {
+    for l0 in (0..lanes).step_by(W) {
+        let w = W.min(lanes - l0);
+        let panel = out.add(l0 * kc);
+        let src = src.offset(l0 as isize * ls);
+        if ls == 1 {
+            // lanes contiguous: copy each step of k at once
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(src.offset(p as isize * ks), panel.add(p * W), w);
             }
         } else {
-            for p in 0..kc {
-                let col = src.offset(p as isize * cs);
-                for r in 0..mr {
-                    *panel.add(p * MR + r) = *col.offset(r as isize * rs);
+            // read along each lane
+            for r in 0..w {
+                let lane = src.offset(r as isize * ls);
+                for p in 0..kc {
+                    *panel.add(p * W + r) = *lane.offset(p as isize * ks);
                 }
             }
         }
-        if mr < MR {
+        if w < W {
             for p in 0..kc {
-                for r in mr..MR {
-                    *panel.add(p * MR + r) = 0.0;
-                }
-            }
-        }
-    }
-}
-
-/// A block (kc, nb) of B into panels of NR columns, each k-major, the last
-/// padded with zero columns.
-#[cfg(target_arch = "x86_64")]
-unsafe fn pack_b(kc: usize, nb: usize, b: *const f32, rs: isize, cs: isize, out: *mut f32) {
-    for j0 in (0..nb).step_by(NR) {
-        let nr = NR.min(nb - j0);
-        let panel = out.add(j0 * kc);
-        let src = b.offset(j0 as isize * cs);
-        if cs == 1 {
-            for p in 0..kc {
-                let dst = panel.add(p * NR);
-                std::ptr::copy_nonoverlapping(src.offset(p as isize * rs), dst, nr);
-                for j in nr..NR {
-                    *dst.add(j) = 0.0;
-                }
-            }
-        } else {
-            // columns contiguous (a transposed B): read down each column
-            for j in 0..nr {
-                let col = src.offset(j as isize * cs);
-                for p in 0..kc {
-                    *panel.add(p * NR + j) = *col.offset(p as isize * rs);
-                }
-            }
-            for p in 0..kc {
-                for j in nr..NR {
-                    *panel.add(p * NR + j) = 0.0;
+                for r in w..W {
+                    *panel.add(p * W + r) = 0.0;
                 }
             }
         }
