@@ -659,6 +659,14 @@ fn conv2d_bias_relu_gradcheck() {
             2,
             1,
         ),
+        (
+            // output planes of 5×4 ≥ 16: the mask and the bias's sum in one pass
+            "2x2x5x4 * 3x2x3x3 s1 p1 (fused backward)",
+            [2, 2, 5, 4],
+            [3, 2, 3, 3],
+            1,
+            1,
+        ),
     ] {
         let inputs = conv_relu_inputs(190, x, w, s, p);
         check(
@@ -726,6 +734,8 @@ fn pool2d_gradcheck() {
     check_pools(182, [1, 2, 5, 7], 2, 2); // odd sizes: last row/column dropped
     check_pools(183, [2, 2, 6, 5], 3, 2); // overlapping, odd width with a dropped column
     check_pools(184, [1, 1, 5, 5], 3, 1); // stride 1, heavy overlap
+    check_pools(185, [2, 1, 8, 7], 2, 3); // stride > k: cells between windows get 0
+    check_pools(186, [1, 2, 7, 6], 3, 3); // k = stride = 3, a dropped row
 }
 
 // ---------------------------------------------------------------- losses

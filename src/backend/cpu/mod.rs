@@ -13,7 +13,7 @@ pub(crate) mod layout;
 pub mod matmul;
 mod optim;
 pub(crate) mod pool;
-mod reduce;
+pub(crate) mod reduce;
 pub mod winograd;
 
 use ndarray::{Ix2, IxDyn};

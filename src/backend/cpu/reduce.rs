@@ -165,6 +165,7 @@ fn sum_around_block(x: &Array, axes: &[usize], keepdim: bool) -> Option<Array> {
 }
 
 /// Σ run, in 16 lanes (so that the adds vectorize), then the lanes in order.
+#[inline(always)]
 fn sum_run(run: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 16];
     let mut chunks = run.chunks_exact(16);
@@ -177,6 +178,78 @@ fn sum_run(run: &[f32]) -> f32 {
         *l += v;
     }
     lanes.iter().sum()
+}
+
+/// ReLU's backward fused with a conv bias's gradient, for y and g of shape
+/// (N, O, H, W), both row-major: dz = g where y > 0, else 0 (a select; a NaN y
+/// passes g on, as `UnaryOp::Relu`'s rule), and db (O,) = Σ over (N, H, W)
+/// of dz. g's buffer becomes dz. Each (n, o) plane is masked and summed while
+/// it is in cache, planes spread over rayon's threads; db then adds the plane
+/// sums in n order, so both are the same to the bit as the mask followed by
+/// `sum_axes(&[0, 2, 3])`. Gives g back for other shapes or layouts, and for
+/// planes under 16 elements (which `sum_axes` sums another way).
+pub(crate) fn relu_backward_channel_sum(y: &Array, mut g: Array) -> Result<(Array, Array), Array> {
+    let shape = y.shape();
+    if shape.len() != 4 || g.shape() != shape || shape[2] * shape[3] < 16 {
+        return Err(g);
+    }
+    let (Some(ys), Some(gs)) = (y.as_slice(), g.as_slice_mut()) else {
+        return Err(g);
+    };
+    let (o, plane) = (shape[1], shape[2] * shape[3]);
+    let mut sums = vec![0.0f32; shape[0] * o];
+    if sums.is_empty() {
+        return Ok((g, Array::zeros(IxDyn(&[o]))));
+    }
+    #[cfg(target_arch = "x86_64")]
+    let wide = super::avx512();
+    let run = |g: &mut [f32], y: &[f32], sums: &mut [f32]| {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: the CPU has AVX-512F, checked above
+            return unsafe { mask_and_sum_avx512(g, y, plane, sums) };
+        }
+        mask_and_sum(g, y, plane, sums);
+    };
+    let per_task = (layout::PAR_MIN_ELEMS / 2 / plane).max(1);
+    if gs.len() >= layout::PAR_MIN_ELEMS {
+        gs.par_chunks_mut(per_task * plane)
+            .zip(ys.par_chunks(per_task * plane))
+            .zip(sums.par_chunks_mut(per_task))
+            .for_each(|((g, y), s)| run(g, y, s));
+    } else {
+        run(gs, ys, &mut sums);
+    }
+    let mut db = vec![0.0f32; o];
+    for row in sums.chunks_exact(o) {
+        db.iter_mut().zip(row).for_each(|(d, &s)| *d += s);
+    }
+    Ok((
+        g,
+        Array::from_shape_vec(IxDyn(&[o]), db).expect("one sum per channel"),
+    ))
+}
+
+/// Mask each plane of `g` by `y > 0` (NaN passes) and put its sum in `sums`.
+#[inline(always)]
+fn mask_and_sum(g: &mut [f32], y: &[f32], plane: usize, sums: &mut [f32]) {
+    for ((g, y), s) in g
+        .chunks_exact_mut(plane)
+        .zip(y.chunks_exact(plane))
+        .zip(sums)
+    {
+        g.iter_mut()
+            .zip(y)
+            .for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g });
+        *s = sum_run(g);
+    }
+}
+
+/// [`mask_and_sum`] compiled for AVX-512 (the same operations, wider).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn mask_and_sum_avx512(g: &mut [f32], y: &[f32], plane: usize, sums: &mut [f32]) {
+    mask_and_sum(g, y, plane, sums);
 }
 
 /// `x` stretched to the broadcast `shape`.
@@ -262,6 +335,61 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
+
+    #[test]
+    fn relu_backward_channel_sum_matches_the_two_ops() {
+        // odd plane sizes (not multiples of the 16 lanes), a plane count past
+        // one task's share, y with zeros, negatives and NaNs (NaN passes g
+        // on), on the AVX-512 build (where the CPU has it) and the plain one;
+        // dz and db must equal the mask then sum_axes to the bit
+        let mut rng = StdRng::seed_from_u64(11);
+        for case in 0..24 {
+            let shape = if case == 0 {
+                [40, 30, 7, 9]
+            } else {
+                [
+                    rng.random_range(1..5),
+                    rng.random_range(1..6),
+                    rng.random_range(1..9),
+                    rng.random_range(2..11),
+                ]
+            };
+            let n: usize = shape.iter().product();
+            let y: Vec<f32> = (0..n)
+                .map(|_| match rng.random_range(0..12) {
+                    0 => f32::NAN,
+                    1 | 2 => 0.0,
+                    l => l as f32 - 6.0,
+                })
+                .collect();
+            let g: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+            let (y, g) = (
+                Array::from_shape_vec(IxDyn(&shape), y).expect("sized"),
+                Array::from_shape_vec(IxDyn(&shape), g).expect("sized"),
+            );
+            let want_dz = crate::backend::cpu::elementwise::unary_backward(
+                &y,
+                g.clone(),
+                crate::backend::UnaryOp::Relu,
+            );
+            let want_db = sum_axes(&want_dz, &[0, 2, 3], false);
+            for wide in [true, false] {
+                crate::backend::cpu::use_avx512(wide);
+                let got = relu_backward_channel_sum(&y, g.clone());
+                crate::backend::cpu::use_avx512(true);
+                let what = format!("case {case} {shape:?} avx512 {wide}");
+                if shape[2] * shape[3] < 16 {
+                    assert!(got.is_err(), "{what}: small planes go the other way");
+                    continue;
+                }
+                let (dz, db) = got.expect("fused");
+                let bits = |a: &Array| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&dz), bits(&want_dz), "{what}: dz");
+                assert_eq!(db.shape(), &[shape[1]], "{what}: db shape");
+                assert_eq!(bits(&db), bits(&want_db), "{what}: db");
+            }
+        }
+    }
 
     /// The plain ndarray version `sum_to_shape` replaced: the order of its
     /// sums is the one to keep.

@@ -12,7 +12,7 @@
 //! fused into the convolution's output pass (`conv2d_bias_relu`).
 
 use super::Op;
-use crate::backend::{ConvGeometry, Storage, UnaryOp};
+use crate::backend::{ConvGeometry, Storage};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
@@ -103,9 +103,10 @@ pub(crate) fn conv2d_bias_relu_backward(
     padding: usize,
     store: &mut GradStore,
 ) -> Result<()> {
-    let dz = out.unary_backward(grad_out, UnaryOp::Relu)?;
-    if store.wants(bias) {
-        store.accumulate(bias, dz.sum_axes(&[0, 2, 3], false)?)?;
+    // the mask and the bias's sum in one pass over g
+    let (dz, db) = out.relu_backward_channel_sum(grad_out, store.wants(bias))?;
+    if let Some(db) = db {
+        store.accumulate(bias, db)?;
     }
     conv2d_backward(&dz, input, weight, stride, padding, store)
 }

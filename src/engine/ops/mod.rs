@@ -86,6 +86,8 @@ pub enum Op {
     MaxPool2d {
         input: Tensor,
         argmax: Indices,
+        kernel: usize,
+        stride: usize,
     },
     AvgPool2d {
         input: Tensor,
@@ -278,9 +280,12 @@ impl Op {
                 *padding,
                 store,
             ),
-            Op::MaxPool2d { input, argmax } => {
-                pool::max_pool2d_backward(&grad_out, input, argmax, store)
-            }
+            Op::MaxPool2d {
+                input,
+                argmax,
+                kernel,
+                stride,
+            } => pool::max_pool2d_backward(&grad_out, input, argmax, (*kernel, *stride), store),
             Op::AvgPool2d {
                 input,
                 kernel,

@@ -33,6 +33,8 @@ impl Tensor {
             Op::MaxPool2d {
                 input: self.clone(),
                 argmax,
+                kernel: k,
+                stride,
             },
         ))
     }
@@ -59,10 +61,11 @@ pub(crate) fn max_pool2d_backward(
     g: &Storage,
     x: &Tensor,
     argmax: &Indices,
+    (k, stride): (usize, usize),
     store: &mut GradStore,
 ) -> Result<()> {
     let shape = x.shape();
-    store.accumulate(x, g.scatter_add(argmax, &shape)?)
+    store.accumulate(x, g.max_pool2d_backward(argmax, &shape, k, stride)?)
 }
 
 // Each window's gradient is shared equally by its k² cells.
