@@ -30,6 +30,31 @@ pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
 /// The piece of a long loop one rayon task takes.
 const PAR_PIECE: usize = 1 << 14;
 
+/// Loops of at least this many elements take the AVX-512 build (below it,
+/// asking whether the CPU has AVX-512 costs more than the wider loop saves).
+const WIDE_MIN_ELEMS: usize = 64;
+
+/// `body()`, compiled for AVX-512F when `cond` holds and the CPU has it
+/// (`cpu::avx512()`, which `use_avx512(false)` turns off), else as the crate
+/// is compiled (baseline x86-64: SSE2). The element-wise loops run their
+/// inner loop through this: the closure, and the op's closure inside it, are
+/// inlined into each copy, so the same operations run 16 lanes wide with the
+/// same results (no FMA contraction either way).
+#[inline(always)]
+pub(crate) fn wide_if<R>(cond: bool, body: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if cond && super::avx512() {
+        #[target_feature(enable = "avx512f")]
+        fn avx512<R>(body: impl FnOnce() -> R) -> R {
+            body()
+        }
+        // SAFETY: the CPU has AVX-512F, checked just above
+        return unsafe { avx512(body) };
+    }
+    let _ = cond;
+    body()
+}
+
 /// Strides (in elements) of a row-major operand of shape `operand`, seen
 /// through the broadcast `shape` (aligned on the right): 0 along the
 /// dimensions where it has size 1 or is missing. Extra leading dimensions of
@@ -388,27 +413,29 @@ pub(crate) fn zip_map(
     // Write out[start..start + piece.len], which may begin and end mid-run.
     let fill = |_: &mut (), start: usize, piece: &mut Piece<'_, f32>| {
         let n = piece.len();
-        let (mut done, mut col) = (0, start % inner);
-        let mut runs = nest.runs_from(start / inner);
-        while done < n {
-            let len = (inner - col).min(n - done);
-            let [oa, ob] = runs.next().expect("runs never end");
-            let (oa, ob) = (oa + col * sa, ob + col * sb);
-            col = 0;
-            match (sa, sb) {
-                (0, 0) => piece.extend_fill(f(a[oa], b[ob]), len),
-                (0, _) => {
-                    let x = a[oa];
-                    piece.extend_map(&b[ob..ob + len], |y| f(x, y));
+        wide_if(n >= WIDE_MIN_ELEMS, || {
+            let (mut done, mut col) = (0, start % inner);
+            let mut runs = nest.runs_from(start / inner);
+            while done < n {
+                let len = (inner - col).min(n - done);
+                let [oa, ob] = runs.next().expect("runs never end");
+                let (oa, ob) = (oa + col * sa, ob + col * sb);
+                col = 0;
+                match (sa, sb) {
+                    (0, 0) => piece.extend_fill(f(a[oa], b[ob]), len),
+                    (0, _) => {
+                        let x = a[oa];
+                        piece.extend_map(&b[ob..ob + len], |y| f(x, y));
+                    }
+                    (_, 0) => {
+                        let y = b[ob];
+                        piece.extend_map(&a[oa..oa + len], |x| f(x, y));
+                    }
+                    _ => piece.extend_zip(&a[oa..oa + len], &b[ob..ob + len], &f),
                 }
-                (_, 0) => {
-                    let y = b[ob];
-                    piece.extend_map(&a[oa..oa + len], |x| f(x, y));
-                }
-                _ => piece.extend_zip(&a[oa..oa + len], &b[ob..ob + len], &f),
+                done += len;
             }
-            done += len;
-        }
+        })
     };
     build(total, PAR_PIECE, false, || (), fill)
 }
@@ -428,7 +455,9 @@ pub(crate) fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
         || (),
         |_, start, piece| {
             let n = piece.len();
-            piece.extend_map(&x[start..start + n], &f);
+            wide_if(n >= WIDE_MIN_ELEMS, || {
+                piece.extend_map(&x[start..start + n], &f)
+            });
         },
     )
 }
@@ -451,14 +480,17 @@ pub(crate) fn map_indices(index: &[usize], src: &[f32]) -> Vec<f32> {
 /// gradient in place.
 pub(crate) fn update_with(g: &mut [f32], x: &[f32], f: impl Fn(&mut f32, f32) + Sync) {
     debug_assert_eq!(g.len(), x.len());
+    let run = |g: &mut [f32], x: &[f32]| {
+        wide_if(g.len() >= WIDE_MIN_ELEMS, || {
+            g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x))
+        })
+    };
     if g.len() >= PAR_MIN_ELEMS {
         g.par_chunks_mut(PAR_PIECE)
             .zip(x.par_chunks(PAR_PIECE))
-            .for_each(|(g, x)| {
-                g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x));
-            });
+            .for_each(|(g, x)| run(g, x));
     } else {
-        g.iter_mut().zip(x).for_each(|(g, &x)| f(g, x));
+        run(g, x);
     }
 }
 
@@ -497,6 +529,76 @@ mod tests {
                 for k in 0..3 {
                     assert_eq!(out[(i * 4 + j) * 3 + k], a[i * 3 + k] + b[j]);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_and_plain_builds_agree_with_index_arithmetic() {
+        // broadcasts along the last axis and others, lengths around the
+        // 16-lane width and WIDE_MIN_ELEMS, NaNs and signed zeros; each
+        // element compared to the bit with a plain indexed loop, on the
+        // AVX-512 build (where the CPU has it) and on the plain one
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(12);
+        let value = |rng: &mut StdRng| match rng.random_range(0..20) {
+            0 => f32::NAN,
+            1 => -0.0,
+            2 => 0.0,
+            _ => rng.random_range(-2.0f32..2.0),
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for case in 0..60 {
+            let shape = [
+                rng.random_range(1..4),
+                rng.random_range(1..5),
+                [1, 15, 16, 17, 63, 64, 65, 100][case % 8],
+            ];
+            let total: usize = shape.iter().product();
+            // b: the whole shape, the last axis only, or a column
+            let b_shape = match case % 3 {
+                0 => shape.to_vec(),
+                1 => vec![shape[2]],
+                _ => vec![shape[0], shape[1], 1],
+            };
+            let a: Vec<f32> = (0..total).map(|_| value(&mut rng)).collect();
+            let b: Vec<f32> = (0..b_shape.iter().product::<usize>())
+                .map(|_| value(&mut rng))
+                .collect();
+            let sb = broadcast_strides(&shape, &b_shape);
+            let mut want_zip = Vec::with_capacity(total);
+            for i in 0..shape[0] {
+                for j in 0..shape[1] {
+                    for k in 0..shape[2] {
+                        let (x, y) = (
+                            a[(i * shape[1] + j) * shape[2] + k],
+                            b[i * sb[0] + j * sb[1] + k * sb[2]],
+                        );
+                        want_zip.push(x * y - y);
+                    }
+                }
+            }
+            let relu = |x: f32| if x < 0.0 { 0.0 } else { x };
+            let want_map: Vec<f32> = a.iter().map(|&x| relu(x)).collect();
+            let g: Vec<f32> = (0..total).map(|_| value(&mut rng)).collect();
+            let mask = |g: &mut f32, x: f32| *g = if x <= 0.0 { 0.0 } else { *g };
+            let want_mask: Vec<f32> = g
+                .iter()
+                .zip(&a)
+                .map(|(&g, &x)| if x <= 0.0 { 0.0 } else { g })
+                .collect();
+            for wide in [true, false] {
+                crate::backend::cpu::use_avx512(wide);
+                let zipped = zip_map(&shape, (&a, &shape), (&b, &b_shape), |x, y| x * y - y);
+                let mapped = map(&a, relu);
+                let mut masked = g.clone();
+                update_with(&mut masked, &a, mask);
+                crate::backend::cpu::use_avx512(true);
+                let what = format!("case {case} {shape:?} b {b_shape:?} avx512 {wide}");
+                assert_eq!(bits(&zipped), bits(&want_zip), "{what}: zip_map");
+                assert_eq!(bits(&mapped), bits(&want_map), "{what}: map");
+                assert_eq!(bits(&masked), bits(&want_mask), "{what}: update_with");
             }
         }
     }

@@ -51,26 +51,23 @@ pub(crate) fn update(theta: &mut Array, grad: &Array, state: &mut [Array], rule:
             step_size,
             bias_correction2_sqrt,
         } => {
-            let g = if decoupled {
-                if weight_decay != 0.0 {
-                    theta.mapv_inplace(|t| t * (1.0 - lr * weight_decay));
-                }
-                grad.clone()
-            } else {
-                decayed(grad, theta, weight_decay)
-            };
+            if decoupled && weight_decay != 0.0 {
+                theta.mapv_inplace(|t| t * (1.0 - lr * weight_decay));
+            }
+            // L2 decay folded into g as `decayed` does, element by element:
+            // one pass over θ, m, v and the gradient, no copy of it
+            let l2 = if decoupled { 0.0 } else { weight_decay };
             let (m, v) = state.split_at_mut(1);
-            let (m, v) = (&mut m[0], &mut v[0]);
-            Zip::from(&mut *m)
-                .and(&mut *v)
-                .and(&g)
-                .for_each(|m, v, &g| {
+            Zip::from(theta)
+                .and(&mut m[0])
+                .and(&mut v[0])
+                .and(grad)
+                .for_each(|t, m, v, &g| {
+                    let g = if l2 != 0.0 { g + l2 * *t } else { g };
                     *m = beta1 * *m + (1.0 - beta1) * g;
                     *v = beta2 * *v + (1.0 - beta2) * g * g;
+                    *t -= step_size * *m / (v.sqrt() / bias_correction2_sqrt + eps);
                 });
-            Zip::from(theta).and(&*m).and(&*v).for_each(|t, &m, &v| {
-                *t -= step_size * m / (v.sqrt() / bias_correction2_sqrt + eps);
-            });
         }
         UpdateRule::Rmsprop {
             lr,
