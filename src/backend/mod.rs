@@ -574,25 +574,6 @@ impl Storage {
         })
     }
 
-    /// Max pooling's backward: self = g (N, C, H', W'), each window's
-    /// gradient to its winner in dx of `in_shape`. On the CPU, windows that
-    /// do not overlap (stride ≥ k) are gathered, every dx element written
-    /// once; otherwise a scatter-add (overlapping windows add).
-    pub fn max_pool2d_backward(
-        &self,
-        argmax: &Indices,
-        in_shape: &[usize],
-        k: usize,
-        stride: usize,
-    ) -> Result<Storage> {
-        if let (Storage::Cpu(g), Indices::Cpu(i)) = (self, argmax) {
-            if let Some(dx) = cpu::pool::max_pool2d_backward_gather(g, i, in_shape, k, stride) {
-                return Ok(Storage::Cpu(dx));
-            }
-        }
-        self.scatter_add(argmax, in_shape)
-    }
-
     /// ReLU's backward through its saved output `self` = y (N, O, H, W):
     /// dz = g where y > 0, else 0 (a NaN y passes g on, as `UnaryOp::Relu`'s
     /// rule), and with `want_sum` also Σ over (N, H, W) of dz, a conv bias's

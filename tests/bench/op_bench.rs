@@ -107,7 +107,9 @@ fn main() -> Result<()> {
 /// im2col + GEMM passes against Winograd F(2×2, 3×3) (forward, and dx), and
 /// the forward with bias and ReLU fused into its output pass; then the
 /// AVX-512 builds of the Winograd transforms and of 2×2 max pooling against
-/// the plain ones (`cpu::use_avx512`), the pool on conv1's output.
+/// the plain ones (`cpu::use_avx512`), the pool on conv1's output; and conv1's
+/// memory-bound backward passes: ReLU's mask with the bias's sum in one pass
+/// against the two ops, and max-pool's scatter.
 fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     use dl_lab::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
     use dl_lab::backend::cpu::winograd::{self, Epilogue};
@@ -134,6 +136,24 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         bias: Some(&bias),
         relu: true,
     };
+    // conv1's output as ReLU leaves it (a third zeros) and a gradient for it,
+    // and 2×2 pooling's winners on it: the memory-bound backward passes
+    use dl_lab::backend::{Storage, UnaryOp};
+    let (y1, g1) = (
+        Storage::Cpu(conv1_out.to_array().mapv(|v| v.max(0.0) - 0.3)),
+        random(rng, &[100, 32, 28, 28]),
+    );
+    let (pooled, winners) = y1.max_pool2d(2, 2)?;
+    let (gp, in_shape) = (
+        Storage::Cpu(random(rng, pooled.shape())),
+        y1.shape().to_vec(),
+    );
+    let fused_relu = || drop(y1.relu_backward_channel_sum(Storage::Cpu(g1.clone()), true));
+    let two_ops = || {
+        let dz = y1.unary_backward(Storage::Cpu(g1.clone()), UnaryOp::Relu);
+        drop(dz.and_then(|dz| dz.sum_axes(&[0, 2, 3], false)));
+    };
+    let scatter = || drop(gp.scatter_add(&winners, &in_shape));
     type Kernel<'a> = (&'static str, Box<dyn Fn() + 'a>);
     let kernels: Vec<Kernel<'_>> = vec![
         (
@@ -177,6 +197,10 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
             "pool1 fwd no_grad",
             Box::new(|| drop(dl_lab::no_grad(|| conv1_out.max_pool2d(2, 2)))),
         ),
+        ("relu1+bias bwd fused", Box::new(fused_relu)),
+        ("relu1+bias bwd plain", Box::new(|| plain(&fused_relu))),
+        ("relu1 bwd, then sum", Box::new(two_ops)),
+        ("pool1 bwd scatter", Box::new(scatter)),
     ];
     // wall time, and the process's CPU time (less disturbed by other
     // programs on a shared machine: compare CPU ms with RAYON_NUM_THREADS=1)

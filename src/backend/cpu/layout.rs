@@ -230,27 +230,6 @@ impl<T: Copy> Piece<'_, T> {
         self.written += a.len();
     }
 
-    /// Append f(0), f(1), …, f(n - 1).
-    #[inline]
-    pub(crate) fn extend_with(&mut self, n: usize, mut f: impl FnMut(usize) -> T) {
-        let dst = &mut self.buf[self.written..self.written + n];
-        dst.iter_mut().enumerate().for_each(|(i, d)| {
-            d.write(f(i));
-        });
-        self.written += n;
-    }
-
-    /// Append every item of `src`.
-    #[inline]
-    pub(crate) fn extend_exact(&mut self, src: impl ExactSizeIterator<Item = T>) {
-        let n = src.len();
-        let dst = &mut self.buf[self.written..self.written + n];
-        dst.iter_mut().zip(src).for_each(|(d, v)| {
-            d.write(v);
-        });
-        self.written += n;
-    }
-
     /// Append `n` copies of `v`.
     #[inline]
     pub(crate) fn extend_fill(&mut self, v: T, n: usize) {
@@ -267,27 +246,6 @@ impl<T: Copy> Piece<'_, T> {
     pub(crate) fn extend_from_slice(&mut self, src: &[T]) {
         self.extend_map(src, |v| v);
     }
-}
-
-/// Append every pair of `src`, the first of each to `a`, the second to `b`.
-#[inline]
-pub(crate) fn extend_pairs<T: Copy, U: Copy>(
-    a: &mut Piece<'_, T>,
-    b: &mut Piece<'_, U>,
-    src: impl ExactSizeIterator<Item = (T, U)>,
-) {
-    let n = src.len();
-    let da = &mut a.buf[a.written..a.written + n];
-    let db = &mut b.buf[b.written..b.written + n];
-    da.iter_mut()
-        .zip(db.iter_mut())
-        .zip(src)
-        .for_each(|((x, y), (u, v))| {
-            x.write(u);
-            y.write(v);
-        });
-    a.written += n;
-    b.written += n;
 }
 
 /// A vector of `len` values made piece by piece: `fill(state, start, piece)`
@@ -335,58 +293,6 @@ where
     // panic in a piece unwinds before this line, leaving the length at 0.
     unsafe { out.set_len(len) };
     out
-}
-
-/// Two vectors of `len` values made together, piece by piece, as [`build`]
-/// makes one: `fill(start, a, b)` writes elements start..start + piece_len of
-/// both (max pooling's values and winners). Pieces run on rayon's threads
-/// when there is more than one. Panics if a piece was not written in full.
-pub(crate) fn build_pair<T, U>(
-    len: usize,
-    piece_len: usize,
-    fill: impl Fn(usize, &mut Piece<'_, T>, &mut Piece<'_, U>) + Sync + Send,
-) -> (Vec<T>, Vec<U>)
-where
-    T: Copy + Send + Sync,
-    U: Copy + Send + Sync,
-{
-    let piece_len = piece_len.max(1);
-    let (mut a, mut b): (Vec<T>, Vec<U>) = (Vec::with_capacity(len), Vec::with_capacity(len));
-    let run = |i: usize, (abuf, bbuf): (&mut [MaybeUninit<T>], &mut [MaybeUninit<U>])| {
-        let mut pa = Piece {
-            buf: abuf,
-            written: 0,
-        };
-        let mut pb = Piece {
-            buf: bbuf,
-            written: 0,
-        };
-        fill(i * piece_len, &mut pa, &mut pb);
-        assert!(
-            pa.written == pa.buf.len() && pb.written == pb.buf.len(),
-            "an output piece was left partly unwritten"
-        );
-    };
-    let (sa, sb) = (
-        &mut a.spare_capacity_mut()[..len],
-        &mut b.spare_capacity_mut()[..len],
-    );
-    if len > piece_len {
-        sa.par_chunks_mut(piece_len)
-            .zip(sb.par_chunks_mut(piece_len))
-            .enumerate()
-            .for_each(|(i, bufs)| run(i, bufs));
-    } else {
-        run(0, (sa, sb));
-    }
-    // SAFETY: as in `build`: both vectors' first `len` elements were split
-    // into pieces, and every piece of each was asserted above to be written
-    // in full through `Piece`, which writes each element once.
-    unsafe {
-        a.set_len(len);
-        b.set_len(len);
-    }
-    (a, b)
 }
 
 /// out = f(a, b) over the broadcast `shape`, with `a` and `b` row-major of the

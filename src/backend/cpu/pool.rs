@@ -9,30 +9,33 @@
 use ndarray::IxDyn;
 use rayon::prelude::*;
 
-use super::layout::{self, Piece};
+use super::layout;
 use crate::engine::Array;
 
 /// Max pooling with the common 2×2 window and stride 2, one plane: each
-/// window's maximum appended to `vals` and, when `idx` is given, its flat
-/// winner (`base` + the index in the plane). The four candidates are taken in
+/// window's maximum into `vals` and, when `idx` is given, its flat winner
+/// (`base` + the index in the plane). The four candidates are taken in
 /// row-major order, the first maximum winning (strict '>', as in the general
 /// loop), with selects rather than branches.
 #[inline(always)]
 fn max_2x2_body(
     plane: &[f32],
-    (oh, w): (usize, usize),
+    w: usize,
     base: usize,
-    vals: &mut Piece<'_, f32>,
-    mut idx: Option<&mut Piece<'_, usize>>,
+    vals: &mut [f32],
+    mut idx: Option<&mut [usize]>,
 ) {
     let ow = w / 2;
-    for oy in 0..oh {
+    for (oy, vrow) in vals.chunks_exact_mut(ow.max(1)).enumerate() {
         let top = 2 * oy * w;
         let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
-        let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        let windows = vrow
+            .iter_mut()
+            .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)));
         match idx.as_deref_mut() {
             Some(idx) => {
-                let winners = windows.enumerate().map(|(ox, (p0, p1))| {
+                let irow = &mut idx[oy * ow..(oy + 1) * ow];
+                for (ox, ((v, (p0, p1)), i)) in windows.zip(irow).enumerate() {
                     let at = base + top + 2 * ox;
                     let (mut best, mut best_v) = (at, p0[0]);
                     for (j, c) in [(at + 1, p0[1]), (at + w, p1[0]), (at + w + 1, p1[1])] {
@@ -40,17 +43,18 @@ fn max_2x2_body(
                         best = if better { j } else { best };
                         best_v = if better { c } else { best_v };
                     }
-                    (best_v, best)
-                });
-                layout::extend_pairs(vals, idx, winners);
-            }
-            None => vals.extend_exact(windows.map(|(p0, p1)| {
-                let mut best_v = p0[0];
-                for c in [p0[1], p1[0], p1[1]] {
-                    best_v = if c > best_v { c } else { best_v };
+                    (*v, *i) = (best_v, best);
                 }
-                best_v
-            })),
+            }
+            None => {
+                for (v, (p0, p1)) in windows {
+                    let mut best_v = p0[0];
+                    for c in [p0[1], p1[0], p1[1]] {
+                        best_v = if c > best_v { c } else { best_v };
+                    }
+                    *v = best_v;
+                }
+            }
         }
     }
 }
@@ -60,17 +64,16 @@ fn max_2x2_body(
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 fn max_2x2_avx512(
     plane: &[f32],
-    rows: (usize, usize),
+    w: usize,
     base: usize,
-    vals: &mut Piece<'_, f32>,
-    idx: Option<&mut Piece<'_, usize>>,
+    vals: &mut [f32],
+    idx: Option<&mut [usize]>,
 ) {
-    max_2x2_body(plane, rows, base, vals, idx);
+    max_2x2_body(plane, w, base, vals, idx);
 }
 
 /// 2×2 stride-2 max pooling of every plane: values, and the winners when
-/// `with_argmax`. One pass over the input, each output written once (no
-/// zero-fill first), planes spread over rayon's threads.
+/// `with_argmax`. One pass over the input, planes spread over rayon's threads.
 fn max_pool_2x2(
     x: &[f32],
     (planes, h, w): (usize, usize, usize),
@@ -78,45 +81,47 @@ fn max_pool_2x2(
 ) -> (Vec<f32>, Vec<usize>) {
     let (oh, ow) = (h / 2, w / 2);
     let per_plane = oh * ow;
+    let mut vals = vec![0.0f32; planes * per_plane];
+    let mut idx = vec![0usize; if with_argmax { planes * per_plane } else { 0 }];
     if per_plane == 0 {
-        return (Vec::new(), Vec::new());
+        return (vals, idx);
     }
     #[cfg(target_arch = "x86_64")]
     let wide = super::avx512();
-    let one = |p: usize, v: &mut Piece<'_, f32>, i: Option<&mut Piece<'_, usize>>| {
+    let one = |p: usize, v: &mut [f32], i: Option<&mut [usize]>| {
         let (base, plane) = (p * h * w, &x[p * h * w..(p + 1) * h * w]);
         #[cfg(target_arch = "x86_64")]
         if wide {
             // SAFETY: the CPU has these AVX-512 extensions, checked above
-            return unsafe { max_2x2_avx512(plane, (oh, w), base, v, i) };
+            return unsafe { max_2x2_avx512(plane, w, base, v, i) };
         }
-        max_2x2_body(plane, (oh, w), base, v, i);
+        max_2x2_body(plane, w, base, v, i);
     };
     // enough planes per task that a task is worth starting
     let per_task = (layout::PAR_MIN_ELEMS / (h * w).max(1)).max(1);
-    let piece = per_task * per_plane;
     if with_argmax {
-        layout::build_pair(planes * per_plane, piece, |start, v, i| {
-            let first = start / per_plane;
-            for p in first..first + v.len() / per_plane {
-                one(p, v, Some(&mut *i));
-            }
-        })
-    } else {
-        let vals = layout::build(
-            planes * per_plane,
-            piece,
-            true,
-            || (),
-            |_, start, v| {
-                let first = start / per_plane;
-                for p in first..first + v.len() / per_plane {
-                    one(p, v, None);
+        vals.par_chunks_mut(per_task * per_plane)
+            .zip(idx.par_chunks_mut(per_task * per_plane))
+            .enumerate()
+            .for_each(|(t, (v, i))| {
+                for (j, (v, i)) in v
+                    .chunks_exact_mut(per_plane)
+                    .zip(i.chunks_exact_mut(per_plane))
+                    .enumerate()
+                {
+                    one(t * per_task + j, v, Some(i));
                 }
-            },
-        );
-        (vals, Vec::new())
+            });
+    } else {
+        vals.par_chunks_mut(per_task * per_plane)
+            .enumerate()
+            .for_each(|(t, v)| {
+                for (j, v) in v.chunks_exact_mut(per_plane).enumerate() {
+                    one(t * per_task + j, v, None);
+                }
+            });
     }
+    (vals, idx)
 }
 
 /// Max over each k×k window, values only (inference: no winners kept).
@@ -268,120 +273,6 @@ pub(crate) fn max_pool2d_backward(g: &Array, argmax: &[usize], shape: &[usize]) 
     Some(Array::from_shape_vec(IxDyn(shape), gx).expect("same element count"))
 }
 
-/// Max pooling's backward as a gather, when windows do not overlap (stride
-/// ≥ k): each cell of dx (`shape`, (N, C, H, W)) lies in at most one window
-/// and gets that window's gradient if it is the winner, else 0, so dx is
-/// written once, front to back, with no zero-fill and no scratch plane. None
-/// for overlapping windows or shapes that do not fit, which scatter instead.
-/// The same values as the scatter-add (which adds each to 0, turning a -0.0
-/// gradient into 0.0; here it stays -0.0).
-pub(crate) fn max_pool2d_backward_gather(
-    g: &Array,
-    argmax: &[usize],
-    shape: &[usize],
-    k: usize,
-    stride: usize,
-) -> Option<Array> {
-    if shape.len() != 4 || g.ndim() != 4 || stride < k || k == 0 || g.len() != argmax.len() {
-        return None;
-    }
-    let (h, w) = (shape[2], shape[3]);
-    let (oh, ow) = (g.shape()[2], g.shape()[3]);
-    if g.shape()[..2] != shape[..2] || (oh > 0 && (oh - 1) * stride + k > h) {
-        return None;
-    }
-    if ow > 0 && (ow - 1) * stride + k > w {
-        return None;
-    }
-    let gs = g.as_standard_layout();
-    let gsrc = gs.as_slice().expect("standard layout is contiguous");
-    let plane = h * w;
-    let per_task = (layout::PAR_MIN_ELEMS / 2 / plane.max(1)).max(1);
-    #[cfg(target_arch = "x86_64")]
-    let wide = super::avx512();
-    let dx = layout::build(
-        shape.iter().product(),
-        per_task * plane,
-        false,
-        || (),
-        |_, start, piece| {
-            let first = start / plane.max(1);
-            for p in first..first + piece.len() / plane.max(1) {
-                let windows = p * oh * ow..(p + 1) * oh * ow;
-                let (gp, ap) = (&gsrc[windows.clone()], &argmax[windows]);
-                let at = (p * plane, (h, w), (oh, ow));
-                #[cfg(target_arch = "x86_64")]
-                if wide {
-                    // SAFETY: the CPU has AVX-512F, checked above
-                    unsafe { gather_plane_avx512(piece, gp, ap, at, k, stride) };
-                    continue;
-                }
-                gather_plane(piece, gp, ap, at, k, stride);
-            }
-        },
-    );
-    Some(Array::from_shape_vec(IxDyn(shape), dx).expect("same element count"))
-}
-
-/// One plane of [`max_pool2d_backward_gather`]: `gp` and `ap` are the plane's
-/// window gradients and winners, `base` the plane's first flat index.
-#[inline(always)]
-fn gather_plane(
-    piece: &mut layout::Piece<'_, f32>,
-    gp: &[f32],
-    ap: &[usize],
-    (base, (h, w), (oh, ow)): (usize, (usize, usize), (usize, usize)),
-    k: usize,
-    stride: usize,
-) {
-    for y in 0..h {
-        let (oy, ky) = (y / stride, y % stride);
-        if oy >= oh || ky >= k {
-            piece.extend_fill(0.0, w);
-            continue;
-        }
-        let (grow, arow) = (&gp[oy * ow..(oy + 1) * ow], &ap[oy * ow..(oy + 1) * ow]);
-        let row = base + y * w;
-        if k == 2 && stride == 2 {
-            // x/2 is a shift: the loop vectorizes
-            piece.extend_with(2 * ow, |x| {
-                if arow[x / 2] == row + x {
-                    grow[x / 2]
-                } else {
-                    0.0
-                }
-            });
-        } else {
-            for (ox, (&gv, &a)) in grow.iter().zip(arow).enumerate() {
-                let x0 = ox * stride;
-                piece.extend_with(k, |kx| if a == row + x0 + kx { gv } else { 0.0 });
-                piece.extend_fill(0.0, (stride - k).min(w - x0 - k));
-            }
-        }
-        // the columns past the last window (x0 + k + gap reached at most w)
-        let covered = if ow == 0 {
-            0
-        } else {
-            ((ow - 1) * stride + stride).min(w)
-        };
-        piece.extend_fill(0.0, w - covered);
-    }
-}
-
-/// [`gather_plane`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn gather_plane_avx512(
-    piece: &mut layout::Piece<'_, f32>,
-    gp: &[f32],
-    ap: &[usize],
-    at: (usize, (usize, usize), (usize, usize)),
-    k: usize,
-    stride: usize,
-) {
-    gather_plane(piece, gp, ap, at, k, stride);
-}
-
 // Each window's gradient is shared equally by its k² cells.
 pub(crate) fn avg_pool2d_backward(g: &Array, shape: &[usize], k: usize, stride: usize) -> Array {
     let (h, w) = (shape[2], shape[3]);
@@ -413,51 +304,6 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-
-    #[test]
-    fn max_pool_backward_gather_matches_the_scatter() {
-        // non-overlapping windows (stride ≥ k) on odd sizes, with gaps
-        // between windows (stride > k) and rows/columns no window covers;
-        // inputs from a few levels so windows tie, NaNs now and then; both
-        // builds. Every dx element is the scatter-add's (0 + g is g).
-        let mut rng = StdRng::seed_from_u64(6);
-        for case in 0..40 {
-            let (k, stride) = [(2, 2), (1, 1), (3, 3), (2, 3), (1, 2), (3, 4)][case % 6];
-            let (n, c) = if case == 0 {
-                (30, 40)
-            } else {
-                (rng.random_range(1..4), rng.random_range(1..4))
-            };
-            let (h, w) = (rng.random_range(k..13), rng.random_range(k..13));
-            let shape = [n, c, h, w];
-            let x: Vec<f32> = (0..n * c * h * w)
-                .map(|_| match rng.random_range(0..30) {
-                    0 => f32::NAN,
-                    l => (l % 4) as f32,
-                })
-                .collect();
-            let x = Array::from_shape_vec(IxDyn(&shape), x).expect("sized");
-            let out = crate::backend::pool_geometry("test", &shape, k, stride).expect("geometry");
-            let (vals, argmax) = max_pool2d(&x, k, stride, out);
-            let g = vals.mapv(|_| rng.random_range(-1.0f32..1.0));
-            let want = crate::backend::cpu::reduce::scatter_add(&g, &argmax, &shape);
-            for wide in [true, false] {
-                crate::backend::cpu::use_avx512(wide);
-                let got = max_pool2d_backward_gather(&g, &argmax, &shape, k, stride);
-                crate::backend::cpu::use_avx512(true);
-                let got = got.expect("windows do not overlap");
-                assert_eq!(got.shape(), &shape, "case {case}");
-                assert!(
-                    got.iter().zip(&want).all(|(a, b)| a == b),
-                    "case {case}: {shape:?} k{k} s{stride} avx512 {wide}"
-                );
-            }
-        }
-        // overlapping windows are refused (the scatter adds them)
-        let x = Array::zeros(IxDyn(&[1, 1, 5, 5]));
-        let (vals, argmax) = max_pool2d(&x, 3, 2, (2, 2));
-        assert!(max_pool2d_backward_gather(&vals, &argmax, &[1, 1, 5, 5], 3, 2).is_none());
-    }
 
     #[test]
     fn max_pool_2x2_matches_the_general_loop() {

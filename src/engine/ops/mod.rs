@@ -86,8 +86,6 @@ pub enum Op {
     MaxPool2d {
         input: Tensor,
         argmax: Indices,
-        kernel: usize,
-        stride: usize,
     },
     AvgPool2d {
         input: Tensor,
@@ -280,12 +278,9 @@ impl Op {
                 *padding,
                 store,
             ),
-            Op::MaxPool2d {
-                input,
-                argmax,
-                kernel,
-                stride,
-            } => pool::max_pool2d_backward(&grad_out, input, argmax, (*kernel, *stride), store),
+            Op::MaxPool2d { input, argmax } => {
+                pool::max_pool2d_backward(&grad_out, input, argmax, store)
+            }
             Op::AvgPool2d {
                 input,
                 kernel,

@@ -33,8 +33,6 @@ impl Tensor {
             Op::MaxPool2d {
                 input: self.clone(),
                 argmax,
-                kernel: k,
-                stride,
             },
         ))
     }
@@ -61,11 +59,10 @@ pub(crate) fn max_pool2d_backward(
     g: &Storage,
     x: &Tensor,
     argmax: &Indices,
-    (k, stride): (usize, usize),
     store: &mut GradStore,
 ) -> Result<()> {
     let shape = x.shape();
-    store.accumulate(x, g.max_pool2d_backward(argmax, &shape, k, stride)?)
+    store.accumulate(x, g.scatter_add(argmax, &shape)?)
 }
 
 // Each window's gradient is shared equally by its k² cells.
