@@ -479,15 +479,15 @@ mod small {
                     for (j, lane) in lanes.iter_mut().enumerate().take(n) {
                         *lane = *b_row.offset(j as isize * cb);
                     }
-                    for v in 0..V {
-                        bv[v] = _mm256_loadu_ps(lanes.as_ptr().add(8 * v));
+                    for (v, bv) in bv.iter_mut().enumerate() {
+                        *bv = _mm256_loadu_ps(lanes.as_ptr().add(8 * v));
                     }
                 }
                 let a_col = a.offset(p as isize * ca);
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let x = _mm256_set1_ps(*a_col.offset(r as isize * ra));
-                    for v in 0..V {
-                        acc[v] = _mm256_fmadd_ps(x, bv[v], acc[v]);
+                    for (acc, bv) in acc.iter_mut().zip(&bv) {
+                        *acc = _mm256_fmadd_ps(x, *bv, *acc);
                     }
                 }
             }
