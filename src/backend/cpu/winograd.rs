@@ -56,19 +56,20 @@ pub fn applies_to_input_grad(g: &ConvGeometry) -> bool {
 
 /// One Winograd convolution: x (N, cin, h, w) → (N, cout, oh, ow).
 #[derive(Clone, Copy)]
-struct Plan {
-    n: usize,
-    cin: usize,
-    h: usize,
-    w: usize,
-    cout: usize,
-    pad: usize,
-    oh: usize,
-    ow: usize,
+pub(super) struct Plan {
+    pub(super) n: usize,
+    pub(super) cin: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) cout: usize,
+    pub(super) pad: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
 }
 
 impl Plan {
-    fn tiles(&self) -> (usize, usize) {
+    /// Tile rows and columns (th, tw) of the output.
+    pub(super) fn tiles(&self) -> (usize, usize) {
         (self.oh.div_ceil(2), self.ow.div_ceil(2))
     }
 }
@@ -144,15 +145,15 @@ fn transform_weights(
 /// reads B, so that no product packs it: ⌈T / NR⌉ panels of NR tiles, each
 /// c-major (tile t of channel c at `(t / NR)·cin·NR + c·NR + t % NR`).
 #[derive(Clone, Copy)]
-struct VLayout {
-    packed: bool,
-    cin: usize,
-    total: usize,
+pub(super) struct VLayout {
+    pub(super) packed: bool,
+    pub(super) cin: usize,
+    pub(super) total: usize,
 }
 
 impl VLayout {
     /// Floats per V[ξ] (a whole number of 64-byte lines when packed).
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         if self.packed {
             self.total.div_ceil(NR) * NR * self.cin
         } else {
@@ -161,7 +162,7 @@ impl VLayout {
     }
 
     /// Where tile t of channel c lies in V[ξ].
-    fn at(&self, c: usize, t: usize) -> usize {
+    pub(super) fn at(&self, c: usize, t: usize) -> usize {
         if self.packed {
             (t / NR * self.cin + c) * NR + t % NR
         } else {
@@ -180,7 +181,7 @@ impl VLayout {
 
     /// Zero the lanes past T that the microkernel reads (up to a multiple
     /// of 16): V's transform writes tiles 0..T only.
-    fn clear_tail(&self, v: &mut [f32]) {
+    pub(super) fn clear_tail(&self, v: &mut [f32]) {
         let lane = self.total % NR;
         if !self.packed || lane == 0 {
             return;
@@ -237,12 +238,7 @@ fn output_transform(m: &[f32; 16]) -> [f32; 4] {
 /// Bᵀ's butterfly down four runs of tiles:
 /// e = (d0 − d2, d1 + d2, d2 − d1, d1 − d3), element by element.
 #[inline(always)]
-fn bt_runs<const WIDE: bool>(d: [&[f32]; 4], e: [&mut [f32]; 4]) {
-    #[cfg(target_arch = "x86_64")]
-    if WIDE {
-        // SAFETY: WIDE only in the AVX-512 builds (`super::avx512()` checked)
-        return unsafe { bt_runs_avx512(d, e) };
-    }
+fn bt_runs(d: [&[f32]; 4], e: [&mut [f32]; 4]) {
     let [e0, e1, e2, e3] = e;
     let n = e0.len();
     let (d0, d1, d2, d3) = (&d[0][..n], &d[1][..n], &d[2][..n], &d[3][..n]);
@@ -257,12 +253,7 @@ fn bt_runs<const WIDE: bool>(d: [&[f32]; 4], e: [&mut [f32]; 4]) {
 
 /// Aᵀ's down four runs: y = (m0 + m1 + m2, m1 − m2 − m3).
 #[inline(always)]
-fn at_runs<const WIDE: bool>(m: [&[f32]; 4], y: [&mut [f32]; 2]) {
-    #[cfg(target_arch = "x86_64")]
-    if WIDE {
-        // SAFETY: as in `bt_runs`
-        return unsafe { at_runs_avx512(m, y) };
-    }
+fn at_runs(m: [&[f32]; 4], y: [&mut [f32]; 2]) {
     let [y0, y1] = y;
     let n = y0.len();
     let (m0, m1, m2, m3) = (&m[0][..n], &m[1][..n], &m[2][..n], &m[3][..n]);
@@ -270,63 +261,6 @@ fn at_runs<const WIDE: bool>(m: [&[f32]; 4], y: [&mut [f32]; 2]) {
     for t in 0..n {
         y0[t] = m0[t] + m1[t] + m2[t];
         y1[t] = m1[t] - m2[t] - m3[t];
-    }
-}
-
-/// The lanes of a 16-wide step from `i` that lie before `n`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn lanes(i: usize, n: usize) -> u16 {
-    ((1u32 << (n - i).min(16)) - 1) as u16
-}
-
-/// [`bt_runs`] 16 tiles at a time, the last step masked (no scalar tail:
-/// the runs are short, 56 tiles for the course's second conv).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn bt_runs_avx512(d: [&[f32]; 4], e: [&mut [f32]; 4]) {
-    use std::arch::x86_64::*;
-    let [e0, e1, e2, e3] = e;
-    let n = e0.len();
-    let (d0, d1, d2, d3) = (&d[0][..n], &d[1][..n], &d[2][..n], &d[3][..n]);
-    let (e1, e2, e3) = (&mut e1[..n], &mut e2[..n], &mut e3[..n]);
-    let mut i = 0;
-    while i < n {
-        // every slice holds n values: the masked lanes read and write none past them
-        let k = lanes(i, n);
-        let a0 = _mm512_maskz_loadu_ps(k, d0.as_ptr().add(i));
-        let a1 = _mm512_maskz_loadu_ps(k, d1.as_ptr().add(i));
-        let a2 = _mm512_maskz_loadu_ps(k, d2.as_ptr().add(i));
-        let a3 = _mm512_maskz_loadu_ps(k, d3.as_ptr().add(i));
-        _mm512_mask_storeu_ps(e0.as_mut_ptr().add(i), k, _mm512_sub_ps(a0, a2));
-        _mm512_mask_storeu_ps(e1.as_mut_ptr().add(i), k, _mm512_add_ps(a1, a2));
-        _mm512_mask_storeu_ps(e2.as_mut_ptr().add(i), k, _mm512_sub_ps(a2, a1));
-        _mm512_mask_storeu_ps(e3.as_mut_ptr().add(i), k, _mm512_sub_ps(a1, a3));
-        i += 16;
-    }
-}
-
-/// [`at_runs`] 16 tiles at a time, the last step masked.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn at_runs_avx512(m: [&[f32]; 4], y: [&mut [f32]; 2]) {
-    use std::arch::x86_64::*;
-    let [y0, y1] = y;
-    let n = y0.len();
-    let (m0, m1, m2, m3) = (&m[0][..n], &m[1][..n], &m[2][..n], &m[3][..n]);
-    let y1 = &mut y1[..n];
-    let mut i = 0;
-    while i < n {
-        let k = lanes(i, n);
-        let a0 = _mm512_maskz_loadu_ps(k, m0.as_ptr().add(i));
-        let a1 = _mm512_maskz_loadu_ps(k, m1.as_ptr().add(i));
-        let a2 = _mm512_maskz_loadu_ps(k, m2.as_ptr().add(i));
-        let a3 = _mm512_maskz_loadu_ps(k, m3.as_ptr().add(i));
-        let s0 = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-        let s1 = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
-        _mm512_mask_storeu_ps(y0.as_mut_ptr().add(i), k, s0);
-        _mm512_mask_storeu_ps(y1.as_mut_ptr().add(i), k, s1);
-        i += 16;
     }
 }
 
@@ -339,8 +273,7 @@ unsafe fn at_runs_avx512(m: [&[f32]; 4], y: [&mut [f32]; 2]) {
 /// entry (r, s) of tile t is P_(r%2, s%2)[t + (r/2)·(tw + 1) + s/2]. The
 /// transform is then whole-run arithmetic (Bᵀ·d down the columns, ·B along
 /// the rows) that the compiler vectorizes.
-#[inline(always)]
-fn transform_input_body<const WIDE: bool>(
+fn transform_input_body(
     x: &[f32],
     p: &Plan,
     nb: usize,
@@ -358,16 +291,7 @@ fn transform_input_body<const WIDE: bool>(
     for img in 0..nb {
         for c in 0..p.cin {
             let plane = &x[(img * p.cin + c) * p.h * p.w..][..p.h * p.w];
-            for (iy, row) in plane.chunks_exact(p.w.max(1)).enumerate() {
-                let (a, yy) = ((iy + p.pad) % 2, (iy + p.pad) / 2);
-                if yy >= th + 2 {
-                    break;
-                }
-                let (even, odd) =
-                    s.rows[2 * a * phase_len..][..2 * phase_len].split_at_mut(phase_len);
-                let (even, odd) = (&mut even[yy * pw..][..pw], &mut odd[yy * pw..][..pw]);
-                split_row(row, p.pad, even, odd);
-            }
+            split_plane(plane, p, &mut s.rows);
             // e[4i + s] = (Bᵀ·d)[i][s] over every tile of the image
             let d = |r: usize, col: usize| {
                 let at = ((r % 2) * 2 + col % 2) * phase_len + (r / 2) * pw + col / 2;
@@ -378,7 +302,7 @@ fn transform_input_body<const WIDE: bool>(
                 let (e0, rest) = e[col * per_img..].split_at_mut(4 * per_img);
                 let (e1, rest) = rest.split_at_mut(4 * per_img);
                 let (e2, e3) = rest.split_at_mut(4 * per_img);
-                bt_runs::<WIDE>(
+                bt_runs(
                     [d(0, col), d(1, col), d(2, col), d(3, col)],
                     [
                         &mut e0[..per_img],
@@ -400,7 +324,7 @@ fn transform_input_body<const WIDE: bool>(
                     let (v0, rest) = v[4 * i * step + lay.at(c, t)..].split_at_mut(step);
                     let (v1, rest) = rest.split_at_mut(step);
                     let (v2, v3) = rest.split_at_mut(step);
-                    bt_runs::<WIDE>(
+                    bt_runs(
                         [e(0), e(1), e(2), e(3)],
                         [&mut v0[..n], &mut v1[..n], &mut v2[..n], &mut v3[..n]],
                     );
@@ -410,6 +334,25 @@ fn transform_input_body<const WIDE: bool>(
         }
     }
     lay.clear_tail(v);
+}
+
+/// One input plane (h, w) into its four phases P_ab, each (th + 2) rows of
+/// tw + 1, `phase_len` apart in `rows`: only the places inside the image
+/// are written (the same ones for every plane), the padding is left as it is.
+#[inline(always)]
+pub(super) fn split_plane(plane: &[f32], p: &Plan, rows: &mut [f32]) {
+    let (th, tw) = p.tiles();
+    let pw = tw + 1;
+    let phase_len = (th + 2) * pw;
+    for (iy, row) in plane.chunks_exact(p.w.max(1)).enumerate() {
+        let (a, yy) = ((iy + p.pad) % 2, (iy + p.pad) / 2);
+        if yy >= th + 2 {
+            break;
+        }
+        let (even, odd) = rows[2 * a * phase_len..][..2 * phase_len].split_at_mut(phase_len);
+        let (even, odd) = (&mut even[yy * pw..][..pw], &mut odd[yy * pw..][..pw]);
+        split_row(row, p.pad, even, odd);
+    }
 }
 
 /// One input row into its two phase rows: column ix goes to the phase of
@@ -440,22 +383,8 @@ fn split_row(row: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
-/// [`transform_input_body`] compiled for AVX-512: the same arithmetic on
-/// 16 lanes (the compiler vectorizes the run loops).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn transform_input_avx512(
-    x: &[f32],
-    p: &Plan,
-    nb: usize,
-    v: &mut [f32],
-    lay: VLayout,
-    s: &mut RowScratch,
-) {
-    transform_input_body::<true>(x, p, nb, v, lay, s);
-}
-
-/// [`transform_input_body`], on AVX-512 when `wide` (the CPU has it).
+/// V for `nb` images, laid out as `lay` says: the AVX-512 build (packed
+/// layout) when `wide`, else the portable one.
 fn transform_input(
     x: &[f32],
     p: &Plan,
@@ -467,11 +396,12 @@ fn transform_input(
 ) {
     #[cfg(target_arch = "x86_64")]
     if wide {
+        debug_assert!(lay.packed);
         // SAFETY: `wide` only where the CPU has AVX-512 (`Gemm::pick`)
-        return unsafe { transform_input_avx512(x, p, nb, v, lay, s) };
+        return unsafe { super::winograd_avx512::transform_input(x, p, nb, v, lay, s) };
     }
     let _ = wide;
-    transform_input_body::<false>(x, p, nb, v, lay, s);
+    transform_input_body(x, p, nb, v, lay, s);
 }
 
 /// Y from M for `nb` images, with the epilogue, into `out` (nb, cout, oh, ow).
@@ -479,8 +409,7 @@ fn transform_input(
 /// Whole-run arithmetic over the tiles as in [`transform_input`]: Aᵀ·M·A
 /// for every tile of an image, then the 2×2 results are laid into the
 /// output rows (spare tiles dropped), bias and ReLU applied on the way.
-#[inline(always)]
-fn transform_output_body<const WIDE: bool>(
+fn transform_output_body(
     m: &[f32],
     p: &Plan,
     nb: usize,
@@ -501,7 +430,7 @@ fn transform_output_body<const WIDE: bool>(
             for j in 0..4 {
                 let (m0, m1, m2, m3) = (mp(j), mp(4 + j), mp(8 + j), mp(12 + j));
                 let (a0, a1) = s.rows.split_at_mut(4 * per_img);
-                at_runs::<WIDE>(
+                at_runs(
                     [m0, m1, m2, m3],
                     [
                         &mut a0[j * per_img..][..per_img],
@@ -513,7 +442,7 @@ fn transform_output_body<const WIDE: bool>(
             for r in 0..2 {
                 let a = |j: usize| &s.rows[(4 * r + j) * per_img..][..per_img];
                 let (y0, y1) = s.cols[2 * r * per_img..][..2 * per_img].split_at_mut(per_img);
-                at_runs::<WIDE>([a(0), a(1), a(2), a(3)], [y0, y1]);
+                at_runs([a(0), a(1), a(2), a(3)], [y0, y1]);
             }
             let bias = epi.bias.map_or(0.0, |b| b[o]);
             let act = |y: f32| MaybeUninit::new(if epi.relu { relu(y + bias) } else { y + bias });
@@ -536,23 +465,8 @@ fn transform_output_body<const WIDE: bool>(
     }
 }
 
-/// [`transform_output_body`] compiled for AVX-512 (see
-/// [`transform_input_avx512`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
-fn transform_output_avx512(
-    m: &[f32],
-    p: &Plan,
-    nb: usize,
-    epi: Epilogue<'_>,
-    out: &mut [MaybeUninit<f32>],
-    s: &mut RowScratch,
-) {
-    transform_output_body::<true>(m, p, nb, epi, out, s);
-}
-
-/// [`transform_output_body`], on AVX-512 when `wide` (the CPU has it).
-/// Writes every value of `out`.
+/// Y from M into `out`, every value written: the AVX-512 build when
+/// `wide`, else the portable one.
 fn transform_output(
     m: &[f32],
     p: &Plan,
@@ -565,17 +479,17 @@ fn transform_output(
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: `wide` only where the CPU has AVX-512 (`Gemm::pick`)
-        return unsafe { transform_output_avx512(m, p, nb, epi, out, s) };
+        return unsafe { super::winograd_avx512::transform_output(m, p, nb, epi, out, s) };
     }
     let _ = wide;
-    transform_output_body::<false>(m, p, nb, epi, out, s);
+    transform_output_body(m, p, nb, epi, out, s);
 }
 
 /// Row buffers of the transforms.
 #[derive(Default)]
-struct RowScratch {
-    rows: Vec<f32>,
-    cols: Vec<f32>,
+pub(super) struct RowScratch {
+    pub(super) rows: Vec<f32>,
+    pub(super) cols: Vec<f32>,
 }
 
 /// Per-thread scratch: V and M of one group of images, kept for the next
@@ -841,6 +755,115 @@ mod tests {
             let want = want.as_slice().expect("contiguous");
             assert_close(&format!("{name} dx"), &run(), want);
             assert_plain_close(&format!("{name} dx"), want, run);
+        }
+    }
+
+    /// The AVX-512 transforms (16 tiles a step, V in panels) give the
+    /// portable ones' values to the bit, on every tile of every image of a
+    /// group, for sizes that are not multiples of the 16-tile step or of a
+    /// panel; V's lanes past the group that the microkernel reads are zero.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_transforms_match_the_portable_ones_to_the_bit() {
+        use crate::backend::cpu::winograd_avx512 as wide;
+        // not `cpu::avx512()`, which another test may have turned off meanwhile
+        let has = ["avx512f", "avx512bw", "avx512dq", "avx512vl"];
+        if !(std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl"))
+        {
+            eprintln!("skipped: this CPU lacks one of {has:?}");
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(5);
+        for case in 0..40 {
+            let (nb, cin, cout) = (
+                rng.random_range(1..4),
+                rng.random_range(1..20),
+                rng.random_range(1..20),
+            );
+            let pad = rng.random_range(0..3);
+            let (h, w) = (
+                rng.random_range(3 - 2 * pad.min(1)..16),
+                rng.random_range(3 - 2 * pad.min(1)..16),
+            );
+            let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
+            let p = Plan {
+                n: nb,
+                cin,
+                h,
+                w,
+                cout,
+                pad,
+                oh,
+                ow,
+            };
+            let name = format!("case {case}: {nb} × {cin} × {h} × {w} → {cout}, pad {pad}");
+            let (th, tw) = p.tiles();
+            let total = nb * th * (tw + 1);
+            let x = random(&mut rng, &[nb * cin * h * w]);
+            let x = x.as_slice().expect("contiguous");
+            let plain = VLayout {
+                packed: false,
+                cin,
+                total,
+            };
+            let packed = VLayout {
+                packed: true,
+                ..plain
+            };
+            let mut want = vec![f32::NAN; 16 * plain.len()];
+            transform_input_body(x, &p, nb, &mut want, plain, &mut RowScratch::default());
+            let mut buf = AlignedBuf::default();
+            let got = buf.slice(16 * packed.len());
+            got.fill(f32::NAN);
+            // SAFETY: the CPU has AVX-512 (checked above)
+            unsafe { wide::transform_input(x, &p, nb, got, packed, &mut RowScratch::default()) };
+            for xi in 0..16 {
+                for c in 0..cin {
+                    for t in 0..total.next_multiple_of(16) {
+                        let g = got[xi * packed.len() + packed.at(c, t)];
+                        if t >= total {
+                            assert_eq!(g, 0.0, "{name}: V[{xi}] lane {t} past the tiles");
+                            continue;
+                        }
+                        let w = want[xi * plain.len() + plain.at(c, t)];
+                        assert_eq!(g.to_bits(), w.to_bits(), "{name}: V[{xi}] ({c}, {t})");
+                    }
+                }
+            }
+            let m = random(&mut rng, &[16 * cout * total]);
+            let m = m.as_slice().expect("contiguous");
+            let bias: Vec<f32> = (0..cout).map(|_| rng.random_range(-1.0..1.0)).collect();
+            for epi in [
+                Epilogue::default(),
+                Epilogue {
+                    bias: Some(&bias),
+                    relu: true,
+                },
+            ] {
+                let len = nb * cout * oh * ow;
+                let mut outs = [Vec::with_capacity(len), Vec::with_capacity(len)];
+                for (i, out) in outs.iter_mut().enumerate() {
+                    let (dst, s) = (
+                        &mut out.spare_capacity_mut()[..len],
+                        &mut RowScratch::default(),
+                    );
+                    if i == 0 {
+                        transform_output_body(m, &p, nb, epi, dst, s);
+                    } else {
+                        // SAFETY: as above
+                        unsafe { wide::transform_output(m, &p, nb, epi, dst, s) };
+                    }
+                    // SAFETY: both write every value
+                    unsafe { out.set_len(len) };
+                }
+                let [want, got]: [Vec<f32>; 2] = outs;
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{name}: Y[{i}] {g} vs {w}");
+                }
+            }
         }
     }
 
