@@ -140,6 +140,15 @@ fn transform_weights(
     u
 }
 
+/// The distance between consecutive ones of the 16 matrices V[ξ] (or M[ξ])
+/// of `len` floats: a whole number of 4 KB pages and one 64-byte line, so
+/// that the 16 values of one tile, which the transforms read or write
+/// together, fall in 16 different sets of the L1 cache (at a multiple of
+/// 4 KB apart, as 64 × 112 floats are, they would all compete for one set).
+pub(super) fn spread(len: usize) -> usize {
+    len.next_multiple_of(1024) + 16
+}
+
 /// Where V[ξ] (cin, T) lies in the scratch, for each ξ one after another:
 /// plain rows (c, t) for matrixmultiply, or `packed` as gemm's microkernel
 /// reads B, so that no product packs it: ⌈T / NR⌉ panels of NR tiles, each
@@ -152,6 +161,11 @@ pub(super) struct VLayout {
 }
 
 impl VLayout {
+    /// From V[ξ] to V[ξ + 1]: see [`spread`].
+    pub(super) fn step(&self) -> usize {
+        spread(self.len())
+    }
+
     /// Floats per V[ξ] (a whole number of 64-byte lines when packed).
     pub(super) fn len(&self) -> usize {
         if self.packed {
@@ -189,7 +203,7 @@ impl VLayout {
         let end = lane.next_multiple_of(16);
         for xi in 0..16 {
             for c in 0..self.cin {
-                v[xi * self.len() + self.at(c, self.total)..][..end - lane].fill(0.0);
+                v[xi * self.step() + self.at(c, self.total)..][..end - lane].fill(0.0);
             }
         }
     }
@@ -314,7 +328,7 @@ fn transform_input_body(
             }
             // V[4i + k] = (e[i]·B)[k], written straight into V's layout
             // (a run cut where it crosses a panel)
-            let step = lay.len();
+            let step = lay.step();
             for i in 0..4 {
                 let mut l = 0;
                 while l < per_img {
@@ -420,12 +434,13 @@ fn transform_output_body(
     let (th, tw) = p.tiles();
     let (pw, per_img) = (tw + 1, th * (tw + 1));
     let total = nb * per_img;
+    let mstep = spread(p.cout * total);
     let plane = p.oh * p.ow;
     s.rows.resize(8 * per_img, 0.0);
     s.cols.resize(4 * per_img, 0.0);
     for img in 0..nb {
         for o in 0..p.cout {
-            let mp = |xi: usize| &m[(xi * p.cout + o) * total + img * per_img..][..per_img];
+            let mp = |xi: usize| &m[xi * mstep + o * total + img * per_img..][..per_img];
             // a[j] = (Aᵀ·M)[0][j], a[4 + j] = (Aᵀ·M)[1][j]
             for j in 0..4 {
                 let (m0, m1, m2, m3) = (mp(j), mp(4 + j), mp(8 + j), mp(12 + j));
@@ -557,9 +572,10 @@ fn run(x: &[f32], u: &[f32], p: &Plan, epi: Epilogue<'_>, how: Gemm) -> Vec<f32>
                     cin: p.cin,
                     total,
                 };
-                let v = s.v.slice(16 * lay.len());
-                if s.m.len() < 16 * p.cout * total {
-                    s.m.resize(16 * p.cout * total, 0.0);
+                let v = s.v.slice(16 * lay.step());
+                let mlen = 16 * spread(p.cout * total);
+                if s.m.len() < mlen {
+                    s.m.resize(mlen, 0.0);
                 }
                 let x = &x[first * in_img..(first + nb) * in_img];
                 transform_input(x, p, nb, v, lay, &mut s.rows, packed);
@@ -573,17 +589,17 @@ fn run(x: &[f32], u: &[f32], p: &Plan, epi: Epilogue<'_>, how: Gemm) -> Vec<f32>
 }
 
 /// M[ξ] (cout, T) = U[ξ] (cout, cin) · V[ξ] (cin, T) for ξ = 0..16, into
-/// `m` as plain rows.
+/// `m` as plain rows, [`spread`] apart.
 fn multiply(u: &[f32], v: &[f32], m: &mut [f32], p: &Plan, lay: VLayout, how: Gemm) {
     let total = lay.total;
-    let (ulen, mlen) = (u.len() / 16, p.cout * total);
+    let (ulen, mlen, mstep) = (u.len() / 16, p.cout * total, spread(p.cout * total));
     for xi in 0..16 {
-        let (u, v) = (&u[xi * ulen..][..ulen], &v[xi * lay.len()..][..lay.len()]);
-        let m = &mut m[xi * mlen..][..mlen];
+        let (u, v) = (&u[xi * ulen..][..ulen], &v[xi * lay.step()..][..lay.len()]);
+        let m = &mut m[xi * mstep..][..mlen];
         if how == Gemm::Packed {
             // SAFETY: `Gemm::pick` checked `gemm::available()`; u holds
             // ⌈cout / MR⌉ panels of cin × MR, v ⌈T / NR⌉ panels of cin × NR
-            // from a 64-byte line (AlignedBuf, and lay.len() is a multiple
+            // from a 64-byte line (AlignedBuf, and lay.step() is a multiple
             // of 16), with zeros past T; m holds cout rows of T
             unsafe {
                 gemm::packed_product(
@@ -813,27 +829,27 @@ mod tests {
                 packed: true,
                 ..plain
             };
-            let mut want = vec![f32::NAN; 16 * plain.len()];
+            let mut want = vec![f32::NAN; 16 * plain.step()];
             transform_input_body(x, &p, nb, &mut want, plain, &mut RowScratch::default());
             let mut buf = AlignedBuf::default();
-            let got = buf.slice(16 * packed.len());
+            let got = buf.slice(16 * packed.step());
             got.fill(f32::NAN);
             // SAFETY: the CPU has AVX-512 (checked above)
             unsafe { wide::transform_input(x, &p, nb, got, packed, &mut RowScratch::default()) };
             for xi in 0..16 {
                 for c in 0..cin {
                     for t in 0..total.next_multiple_of(16) {
-                        let g = got[xi * packed.len() + packed.at(c, t)];
+                        let g = got[xi * packed.step() + packed.at(c, t)];
                         if t >= total {
                             assert_eq!(g, 0.0, "{name}: V[{xi}] lane {t} past the tiles");
                             continue;
                         }
-                        let w = want[xi * plain.len() + plain.at(c, t)];
+                        let w = want[xi * plain.step() + plain.at(c, t)];
                         assert_eq!(g.to_bits(), w.to_bits(), "{name}: V[{xi}] ({c}, {t})");
                     }
                 }
             }
-            let m = random(&mut rng, &[16 * cout * total]);
+            let m = random(&mut rng, &[16 * spread(cout * total)]);
             let m = m.as_slice().expect("contiguous");
             let bias: Vec<f32> = (0..cout).map(|_| rng.random_range(-1.0..1.0)).collect();
             for epi in [

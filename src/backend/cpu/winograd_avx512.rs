@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use super::gemm::NR;
-use super::winograd::{split_plane, Epilogue, Plan, RowScratch, VLayout};
+use super::winograd::{split_plane, spread, Epilogue, Plan, RowScratch, VLayout};
 
 const _: () = assert!(NR % 16 == 0, "a 16-tile step stays inside one panel");
 
@@ -69,7 +69,7 @@ pub(super) unsafe fn transform_input(
     let (th, tw) = p.tiles();
     let (pw, per_img) = (tw + 1, th * (tw + 1));
     let phase_len = (th + 2) * pw;
-    assert!(lay.packed && lay.total == nb * per_img && v.len() >= 16 * lay.len());
+    assert!(lay.packed && lay.total == nb * per_img && v.len() >= 16 * lay.step());
     s.rows.resize(4 * phase_len, 0.0);
     // the padding: every plane writes the same places, so zeros stay zeros
     s.rows.fill(0.0);
@@ -78,7 +78,7 @@ pub(super) unsafe fn transform_input(
         let (r, col) = (i / 4, i % 4);
         ((r % 2) * 2 + col % 2) * phase_len + (r / 2) * pw + col / 2
     });
-    let step = lay.len();
+    let step = lay.step();
     for img in 0..nb {
         let (lo, hi) = (img * per_img, (img + 1) * per_img);
         for c in 0..p.cin {
@@ -106,7 +106,7 @@ pub(super) unsafe fn transform_input(
     lay.clear_tail(v);
 }
 
-/// Y from M (16 (cout, T) matrices, plain rows) for `nb` images, with the
+/// Y from M (16 (cout, T) matrices, plain rows, [`spread`] apart) for `nb` images, with the
 /// epilogue, into `out` (nb, cout, oh, ow), every value written. For each
 /// (image, channel): 16 tiles at a time into two runs of (Y[r][0], Y[r][1])
 /// pairs, tile after tile (r = 0, 1), then each output row copied out of
@@ -128,7 +128,8 @@ pub(super) unsafe fn transform_output(
     let (pw, per_img) = (tw + 1, th * (tw + 1));
     let total = nb * per_img;
     let plane = p.oh * p.ow;
-    assert!(m.len() >= 16 * p.cout * total && out.len() == nb * p.cout * plane);
+    let mstep = spread(p.cout * total);
+    assert!(m.len() >= 16 * mstep && out.len() == nb * p.cout * plane);
     // two runs of pairs, each whole 16-tile steps long (32 floats a step)
     let run = 2 * per_img.next_multiple_of(16);
     s.cols.resize(2 * run, 0.0);
@@ -151,9 +152,8 @@ pub(super) unsafe fn transform_output(
             let mrow = m.as_ptr().add(o * total + img * per_img);
             for l in (0..per_img).step_by(16) {
                 let k = lanes(l, 0, per_img);
-                let mm: [__m512; 16] = std::array::from_fn(|xi| {
-                    _mm512_maskz_loadu_ps(k, mrow.add(xi * p.cout * total + l))
-                });
+                let mm: [__m512; 16] =
+                    std::array::from_fn(|xi| _mm512_maskz_loadu_ps(k, mrow.add(xi * mstep + l)));
                 // a0[j] = (Aᵀ·M)[0][j], a1[j] = (Aᵀ·M)[1][j]
                 let a0: [__m512; 4] =
                     std::array::from_fn(|j| add(add(mm[j], mm[4 + j]), mm[8 + j]));
