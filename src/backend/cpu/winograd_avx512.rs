@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use super::gemm::NR;
-use super::winograd::{split_plane, spread, Epilogue, Plan, RowScratch, VLayout};
+use super::winograd::{spread, Epilogue, Plan, RowScratch, VLayout};
 
 const _: () = assert!(NR % 16 == 0, "a 16-tile step stays inside one panel");
 
@@ -24,6 +24,61 @@ fn lanes(t0: usize, lo: usize, hi: usize) -> __mmask16 {
     let below = lo.saturating_sub(t0).min(16);
     let upto = hi.saturating_sub(t0).min(16);
     (((1u32 << upto) - 1) & !((1u32 << below) - 1)) as __mmask16
+}
+
+/// `winograd::split_plane` 32 columns at a time: one input plane (h, w)
+/// into its four phases P_ab, each (th + 2) rows of tw + 1, `phase_len`
+/// apart in `rows`, only the places inside the image written (the same
+/// ones as the portable build). Column ix of a row goes to the phase of
+/// parity (ix + pad) % 2 at (ix + pad) / 2: the even columns of 32 to one
+/// phase row, the odd ones to the other, each one permute.
+#[inline(always)]
+unsafe fn split_plane(plane: &[f32], p: &Plan, rows: &mut [f32]) {
+    let (th, tw) = p.tiles();
+    let pw = tw + 1;
+    let phase_len = (th + 2) * pw;
+    assert!(plane.len() >= p.h * p.w && rows.len() >= 4 * phase_len);
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // where the row's even and odd columns go: (phase b, first place)
+    let (ev, od) = if p.pad % 2 == 0 {
+        ((0, p.pad / 2), (1, p.pad / 2))
+    } else {
+        ((1, p.pad / 2), (0, p.pad / 2 + 1))
+    };
+    // how many of each fit in a phase row
+    let (ev_n, od_n) = (
+        p.w.div_ceil(2).min(pw.saturating_sub(ev.1)),
+        (p.w / 2).min(pw.saturating_sub(od.1)),
+    );
+    for iy in 0..p.h {
+        let (a, yy) = ((iy + p.pad) % 2, (iy + p.pad) / 2);
+        if yy >= th + 2 {
+            break;
+        }
+        let row = plane.as_ptr().add(iy * p.w);
+        let base = rows.as_mut_ptr().add(2 * a * phase_len + yy * pw);
+        let (ev_dst, od_dst) = (
+            base.add(ev.0 * phase_len + ev.1),
+            base.add(od.0 * phase_len + od.1),
+        );
+        for x0 in (0..p.w).step_by(32) {
+            let lo = _mm512_maskz_loadu_ps(lanes(x0, 0, p.w), row.add(x0));
+            let hi = _mm512_maskz_loadu_ps(lanes(x0 + 16, 0, p.w), row.wrapping_add(x0 + 16));
+            // entries q = x0 / 2 .. x0 / 2 + 16 of each
+            let q = x0 / 2;
+            _mm512_mask_storeu_ps(
+                ev_dst.wrapping_add(q),
+                lanes(q, 0, ev_n),
+                _mm512_permutex2var_ps(lo, even, hi),
+            );
+            _mm512_mask_storeu_ps(
+                od_dst.wrapping_add(q),
+                lanes(q, 0, od_n),
+                _mm512_permutex2var_ps(lo, odd, hi),
+            );
+        }
+    }
 }
 
 /// V = Bᵀ·d·B for 16 tiles, `d[4r + s]` the patch entry (r, s): the
