@@ -8,9 +8,12 @@
 //!   V = Bᵀ·d·B  (4×4, per input channel c and tile t)
 //! each tile's output is Y = Aᵀ·M·A with M = Σ_c U_oc ⊙ V_ct. Element by
 //! element of the 4×4, that sum is a matrix product, so a group of images
-//! costs 16 GEMMs M[ξ] (O, T) = U[ξ] (O, C) · V[ξ] (C, T), ξ = 0..16, each
-//! at matrixmultiply's speed: 16·O·C·T multiply-adds against im2col's
-//! 9·O·C·4·T.
+//! costs 16 GEMMs M[ξ] (O, T) = U[ξ] (O, C) · V[ξ] (C, T), ξ = 0..16:
+//! 16·O·C·T multiply-adds against im2col's 9·O·C·4·T. Where the CPU has
+//! AVX-512 they run gemm.rs's microkernel on panels packed once (U per call,
+//! V written in B's panel layout by the input transform, which with the
+//! output transform lives in `winograd_avx512.rs`); elsewhere
+//! matrixmultiply multiplies plain rows.
 //!
 //!   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //!   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
@@ -39,8 +42,11 @@ use crate::backend::ConvGeometry;
 pub const MIN_CHANNELS: usize = 8;
 
 /// Images transformed and multiplied together: enough tiles (T) per product
-/// to keep matrixmultiply busy, few enough that V and M stay in cache
+/// to keep the GEMM busy, few enough that V and M stay in cache
 /// (16·(C + O)·T floats: 590 KB for the course's second conv at 2 images).
+/// 4 images fill whole 32-tile panels there (224 tiles against 112, the
+/// last panel half used, which the microkernel's 16-wide edge does not pay
+/// for anyway) but made 25 tasks for 2 cores: no faster in op_bench.
 const IMAGES_PER_TASK: usize = 2;
 
 /// Whether the forward pass of `g` runs as Winograd.
