@@ -279,7 +279,7 @@ pub(crate) unsafe fn packed_product(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        debug_assert!(available() && bp as usize % 64 == 0);
+        debug_assert!(available() && (bp as usize).is_multiple_of(64));
         if k == 0 {
             for i in 0..m {
                 std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);

@@ -41,7 +41,7 @@ unsafe fn split_plane(plane: &[f32], p: &Plan, rows: &mut [f32]) {
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     // where the row's even and odd columns go: (phase b, first place)
-    let (ev, od) = if p.pad % 2 == 0 {
+    let (ev, od) = if p.pad.is_multiple_of(2) {
         ((0, p.pad / 2), (1, p.pad / 2))
     } else {
         ((1, p.pad / 2), (0, p.pad / 2 + 1))
