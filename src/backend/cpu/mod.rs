@@ -15,6 +15,8 @@ mod optim;
 pub(crate) mod pool;
 pub(crate) mod reduce;
 pub mod winograd;
+#[cfg(target_arch = "x86_64")]
+mod winograd_avx512;
 
 use ndarray::{Ix2, IxDyn};
 
