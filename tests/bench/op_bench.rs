@@ -110,6 +110,7 @@ fn main() -> Result<()> {
 /// the plain ones (`cpu::use_avx512`), the pool on conv1's output.
 fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     use dl_lab::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
+    use dl_lab::backend::cpu::conv_grad;
     use dl_lab::backend::cpu::winograd::{self, Epilogue};
     use dl_lab::backend::ConvGeometry;
     let g = ConvGeometry::new(&[100, 32, 14, 14], 64, (3, 3), 32, 1, 1)?;
@@ -159,6 +160,14 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         (
             "dw im2col",
             Box::new(|| drop(conv2d_backward_im2col(&x, &w, &gy, &g, false, true))),
+        ),
+        (
+            "dw winograd",
+            Box::new(|| drop(conv_grad::conv2d_weight_grad(xs, gs, &g))),
+        ),
+        (
+            "dw wino no-avx512",
+            Box::new(|| plain(&|| drop(conv_grad::conv2d_weight_grad(xs, gs, &g)))),
         ),
         (
             "fwd wino no-avx512",

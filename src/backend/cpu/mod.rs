@@ -7,6 +7,7 @@
 //! - `elementwise.rs`, `reduce.rs`, `matmul.rs`, `conv.rs`, `pool.rs`, `optim.rs`
 
 pub mod conv;
+pub mod conv_grad;
 mod elementwise;
 pub mod gemm;
 pub(crate) mod layout;
