@@ -49,6 +49,14 @@ fn a_shows_the_activation_plot_at_80x24_and_140x45() {
             "{s}"
         );
         assert!(s.contains("-5.0") && s.contains("5.0"), "{s}");
+        // the left chart's x label and the right chart's lowest y label
+        // (-0.1) have a column between them
+        let row = s
+            .lines()
+            .find(|r| r.contains("-0.1"))
+            .unwrap_or_else(|| panic!("no -0.1 label:\n{s}"));
+        let at = row.find("-0.1").expect("found");
+        assert!(row[..at].ends_with(' '), "{row:?}");
     }
     press(&mut a, 'A');
     assert!(screen(&a, 140, 45).contains("Graph: values & gradients"));

@@ -287,6 +287,28 @@ fn the_tensor_prompt_hints_fit_80_columns() {
     );
 }
 
+/// The prompt trains nothing, so its status line names no learning rate;
+/// a lesson that trains does.
+#[test]
+fn the_tensor_prompt_status_line_shows_no_learning_rate() {
+    let status = |a: &dl_lab::tui::app::App| {
+        screen(a, 80, 24)
+            .lines()
+            .last()
+            .expect("a status row")
+            .to_string()
+    };
+    let a = app("tensor-basics");
+    let line = status(&a);
+    assert!(
+        line.contains("tensor-basics") && line.contains("cpu"),
+        "{line}"
+    );
+    assert!(!line.contains("lr"), "{line}");
+    let line = status(&app("gd-scalar"));
+    assert!(line.contains("lr 0.1"), "{line}");
+}
+
 #[test]
 fn a_tensor_wider_than_the_pane_breaks_between_columns_not_inside_a_number() {
     let mut a = app("tensor-basics");

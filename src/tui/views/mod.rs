@@ -295,7 +295,9 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         }
     };
     let sep = if app.ascii { " | " } else { " · " };
+    // the tensor prompt trains nothing: no learning rate to show
     let lr = match &app.race {
+        _ if app.prompt.is_some() => String::new(),
         Some(r) => r.lr_text(),
         None => {
             // momentum and init beside the lr, when they are not plain (I, M)
@@ -316,7 +318,11 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
             format!(" {} ", app.lesson.name),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ),
-        Span::raw(format!(" {}{bar}lr {lr}{bar}", device_label(app))),
+        Span::raw(if lr.is_empty() {
+            format!(" {}{bar}", device_label(app))
+        } else {
+            format!(" {}{bar}lr {lr}{bar}", device_label(app))
+        }),
     ];
     let room = usize::from(left.width).saturating_sub(spans.iter().map(Span::width).sum());
     if let Some(typed) = &app.predict_prompt {

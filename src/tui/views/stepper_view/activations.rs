@@ -121,8 +121,11 @@ pub fn render(ascii: bool, mono: bool, area: Rect, buf: &mut Buffer, focused: bo
         ));
     }
     Paragraph::new(Line::from(spans)).render(key, buf);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
+    // a column between the charts: the left one's x label ends at its edge,
+    // where the right one's y labels begin
+    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .areas(charts);
     let n = (usize::from(inner.width) * 2).clamp(20, 400);
     // drawn last to first: where curves meet the later one's mark stays,
     // and sigmoid's small bump would vanish under the others
