@@ -8,6 +8,7 @@
 
 pub mod conv;
 pub mod conv_grad;
+pub mod conv_grad_direct;
 mod elementwise;
 pub mod gemm;
 pub(crate) mod layout;
