@@ -4,15 +4,44 @@
 //! `Tensor::grad`, accumulated across calls until `zero_grad`.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::tensor::{Array, Tensor};
 use crate::backend::Storage;
 use crate::{Error, Result};
 
+/// Hashes a node id by one multiplication (Fibonacci hashing). Ids are
+/// distinct counters, not attacker-chosen keys, so std's SipHash buys
+/// nothing here, and on a small graph (gd-scalar's three ops) hashing them
+/// was a tenth of a whole training step.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // only ids (`write_usize`) are hashed; anything else still works
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(ID_MIX);
+        }
+    }
+    fn write_usize(&mut self, id: usize) {
+        self.0 = (id as u64).wrapping_mul(ID_MIX);
+    }
+}
+
+/// 2⁶⁴ / φ, odd: spreads consecutive ids over the high bits hashbrown reads.
+const ID_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+type IdMap<V> = HashMap<usize, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<usize, BuildHasherDefault<IdHasher>>;
+
 /// Gradients of the intermediate nodes during one backward pass, keyed by node id.
 #[derive(Default)]
 pub struct GradStore {
-    grads: HashMap<usize, Storage>,
+    grads: IdMap<Storage>,
 }
 
 impl GradStore {
@@ -59,10 +88,13 @@ impl GradStore {
 
 /// Every node reachable from `root` that requires grad, inputs before outputs.
 fn topological_order(root: &Tensor) -> Vec<Tensor> {
-    let mut order = Vec::new();
-    let mut seen = HashSet::new();
+    // room for a small model's graph, so that one grows no vector or set
+    const SMALL_GRAPH: usize = 32;
+    let mut order = Vec::with_capacity(SMALL_GRAPH);
+    let mut seen = IdSet::with_capacity_and_hasher(SMALL_GRAPH, Default::default());
     // Iterative post-order DFS: (node, children already pushed?)
-    let mut stack = vec![(root.clone(), false)];
+    let mut stack = Vec::with_capacity(SMALL_GRAPH);
+    stack.push((root.clone(), false));
     while let Some((node, expanded)) = stack.pop() {
         if expanded {
             order.push(node);
@@ -107,7 +139,7 @@ impl Tensor {
     }
 
     fn backward_storage(&self, grad_out: Storage) -> Result<()> {
-        if grad_out.shape() != self.shape().as_slice() {
+        if grad_out.shape() != self.storage().shape() {
             return Err(Error::ShapeMismatch {
                 op: "backward",
                 lhs: self.shape(),
@@ -115,9 +147,12 @@ impl Tensor {
                 why: "the output gradient must have the output's shape".into(),
             });
         }
-        let mut store = GradStore::default();
+        let order = topological_order(self);
+        let mut store = GradStore {
+            grads: IdMap::with_capacity_and_hasher(order.len(), Default::default()),
+        };
         store.accumulate(self, grad_out)?;
-        for node in topological_order(self).iter().rev() {
+        for node in order.iter().rev() {
             let Some(grad) = store.take(node) else {
                 continue;
             };

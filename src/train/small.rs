@@ -101,6 +101,18 @@ pub struct SmallSession {
     pub epoch: usize,
     /// The last epoch (inclusive).
     pub epochs: usize,
+    /// [`params`](Self::params), named once: every epoch's record reads
+    /// them, and a Sequential formats its names ("0.weight") when asked.
+    named: Vec<(String, Tensor)>,
+}
+
+/// Named parameters (W and b, x, or PyTorch's "0.weight" names).
+fn named_params(net: &SmallNet) -> Vec<(String, Tensor)> {
+    match net {
+        SmallNet::Scalar { x, .. } => vec![("x".into(), x.clone())],
+        SmallNet::Affine { w, b } => vec![("W".into(), w.clone()), ("b".into(), b.clone())],
+        SmallNet::Net(seq) => seq.named_parameters(),
+    }
 }
 
 fn table(x: &[Vec<f32>], y: &[f32]) -> Result<(Array2<f32>, Array2<f32>)> {
@@ -236,12 +248,8 @@ impl SmallSession {
                 )))
             }
         };
-        let params = match &net {
-            SmallNet::Scalar { x, .. } => vec![x.clone()],
-            SmallNet::Affine { w, b } => vec![w.clone(), b.clone()],
-            SmallNet::Net(seq) => seq.parameters(),
-        };
-        let opt = hyper.build_optimizer(params)?;
+        let named = named_params(&net);
+        let opt = hyper.build_optimizer(named.iter().map(|(_, t)| t.clone()).collect())?;
         let raw_x = x.to_array();
         let x = match &norm {
             Some(n) => Tensor::new(n.apply(&to_2d(&raw_x)?).into_dyn()),
@@ -260,6 +268,7 @@ impl SmallSession {
             opt,
             epoch: 0,
             epochs: hyper.epochs,
+            named,
         })
     }
 
@@ -327,11 +336,7 @@ impl SmallSession {
 
     /// Named parameters (W and b, x, or PyTorch's "0.weight" names).
     pub fn params(&self) -> Vec<(String, Tensor)> {
-        match &self.net {
-            SmallNet::Scalar { x, .. } => vec![("x".into(), x.clone())],
-            SmallNet::Affine { w, b } => vec![("W".into(), w.clone()), ("b".into(), b.clone())],
-            SmallNet::Net(seq) => seq.named_parameters(),
-        }
+        self.named.clone()
     }
 
     /// The training inputs (N, F) as given (not standardised) and targets (N, 1).

@@ -1,7 +1,8 @@
 //! Time the course CNN's ops one at a time at batch 100, forward and
 //! backward: where a training step's time goes, without a profiler.
 //!
-//! `cargo run --release --example op_bench [-- REPEATS]` (the file lives in tests/bench/)
+//! `cargo run --release --example op_bench [-- REPEATS [kernels]]` (the file
+//! lives in tests/bench/); `kernels` times only the conv 32→64 kernels.
 //!
 //! Each figure is the best of REPEATS runs (default 20), in milliseconds. An
 //! op's backward time is the backward pass of the graph up to that op minus
@@ -46,6 +47,9 @@ fn main() -> Result<()> {
     // as `dl-lab` does at start-up: keep freed activations mapped for reuse
     dl_lab::backend::cpu::retain_freed_memory();
     let mut rng = StdRng::seed_from_u64(1);
+    if std::env::args().nth(2).as_deref() == Some("kernels") {
+        return conv_kernels(&mut rng, repeats);
+    }
     let params: Vec<Tensor> = [
         &[32, 1, 3, 3][..],
         &[1, 32, 1, 1],

@@ -138,23 +138,28 @@ struct Buffers {
 }
 
 /// f32s starting on a 64-byte line (the microkernel's aligned loads of B).
-#[cfg(target_arch = "x86_64")]
 #[derive(Default)]
-struct AlignedBuf(Vec<Line>);
+pub(crate) struct AlignedBuf(Vec<Line>);
 
-#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Line([f32; 16]);
 
-#[cfg(target_arch = "x86_64")]
 impl AlignedBuf {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn get(&mut self, len: usize) -> *mut f32 {
+        self.slice(len).as_mut_ptr()
+    }
+
+    /// `len` values from a 64-byte line; zeros where never written, else
+    /// what the last user left there.
+    pub(crate) fn slice(&mut self, len: usize) -> &mut [f32] {
         let lines = len.div_ceil(16);
         if self.0.len() < lines {
             self.0.resize(lines, Line([0.0; 16]));
         }
-        self.0.as_mut_ptr() as *mut f32
+        // SAFETY: `lines` lines of 16 f32s each, with no padding (repr(C))
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut f32, len) }
     }
 }
 
@@ -230,7 +235,7 @@ unsafe fn blocked(
                             std::ptr::null()
                         };
                         let bpanel = bp.add(jr * kc);
-                        let args = (
+                        tile((
                             kc,
                             apanel as *const f32,
                             bpanel as *const f32,
@@ -240,21 +245,89 @@ unsafe fn blocked(
                             nr,
                             first,
                             bias,
-                        );
-                        // edge tiles: only the rows (4, 8 or 12) and vectors
-                        // (1 or 2) that hold some of C
-                        match (mr.div_ceil(4), nr > 16) {
-                            (3, true) => kernel::<12, 2>(args),
-                            (3, false) => kernel::<12, 1>(args),
-                            (2, true) => kernel::<8, 2>(args),
-                            (2, false) => kernel::<8, 1>(args),
-                            (_, true) => kernel::<4, 2>(args),
-                            (_, false) => kernel::<4, 1>(args),
-                        }
+                        ));
                     }
                 }
             }
         }
+    }
+}
+
+/// C (m, n) at `c`, row stride `ldc`, = A (m, k) · B (k, n) from panels
+/// packed once by the caller, in [`pack`]'s layout with the whole of k in
+/// each panel: A as ⌈m / MR⌉ panels of k × MR (row i, step p at
+/// `(i / MR)·k·MR + p·MR + i % MR`), B as ⌈n / NR⌉ panels of k × NR
+/// (column j at `(j / NR)·k·NR + p·NR + j % NR`), B's on 64-byte lines.
+/// Lanes past m and n may hold anything (their results are not stored),
+/// except that B's lanes up to the next multiple of 16 are read. For
+/// products repeated over fixed A and B layouts (Winograd's 16 per group
+/// of images), where packing for each would cost as much as the product.
+///
+/// # Safety
+/// [`available`] returned true; `ap` and `bp` address whole panels as
+/// above, `bp` 64-byte aligned; `c` has room for m rows of `ldc ≥ n`
+/// values that no one else touches during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn packed_product(
+    m: usize,
+    k: usize,
+    n: usize,
+    ap: *const f32,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(available() && (bp as usize).is_multiple_of(64));
+        if k == 0 {
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(c.add(i * ldc), n).fill(0.0);
+            }
+            return;
+        }
+        // k blocks of at most KC: a panel's block starts p0 steps in
+        let kc_max = block_len(k, KC, 1);
+        for p0 in (0..k).step_by(kc_max) {
+            let kc = kc_max.min(k - p0);
+            for ir in (0..m).step_by(MR) {
+                let apanel = ap.add(ir * k + p0 * MR);
+                for jr in (0..n).step_by(NR) {
+                    tile((
+                        kc,
+                        apanel,
+                        bp.add(jr * k + p0 * NR),
+                        c.add(ir * ldc + jr),
+                        ldc,
+                        MR.min(m - ir),
+                        NR.min(n - jr),
+                        p0 == 0,
+                        std::ptr::null(),
+                    ));
+                }
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (m, k, n, ap, bp, c, ldc);
+        unreachable!("packed_product needs AVX-512");
+    }
+}
+
+/// One tile of C through the [`kernel`] that covers it: only the rows (4, 8
+/// or 12) and vectors (1 or 2) that hold some of C.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tile(args: KernelArgs) {
+    let (mr, nr) = (args.5, args.6);
+    match (mr.div_ceil(4), nr > 16) {
+        (3, true) => kernel::<12, 2>(args),
+        (3, false) => kernel::<12, 1>(args),
+        (2, true) => kernel::<8, 2>(args),
+        (2, false) => kernel::<8, 1>(args),
+        (_, true) => kernel::<4, 2>(args),
+        (_, false) => kernel::<4, 1>(args),
     }
 }
 

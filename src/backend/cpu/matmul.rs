@@ -118,6 +118,27 @@ fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>)
             return Array2::from_shape_vec((m, n), c).expect("m·n values");
         }
     }
+    // A short, wide-k product (a Linear layer's weight gradient dzᵀ·x over
+    // a batch): C fits in registers while A and B stream past once.
+    if len > 0 && k > small::MAX_K && m <= small::MAX_M && n <= small::MAX_N {
+        let mut c: Vec<f32> = Vec::with_capacity(len);
+        // SAFETY: as for `small::product` above.
+        let done = unsafe {
+            small::tall(
+                m,
+                k,
+                n,
+                (a_ptr, sa),
+                (b_ptr, sb),
+                bias,
+                c.as_mut_ptr() as usize,
+            )
+        };
+        if done {
+            unsafe { c.set_len(len) };
+            return Array2::from_shape_vec((m, n), c).expect("m·n values");
+        }
+    }
     if len == 0 || k == 0 {
         let c = match bias {
             Some(bias) => bias.repeat(m),
@@ -312,9 +333,19 @@ fn portable(
 /// multiply-add chain over k in order, starting at 0, then added to the bias
 /// (or to 0), so the values are the same to the bit. Only with k up to
 /// matrixmultiply's k-block (256), where it too makes a single chain.
+///
+/// [`tall`](small::tall) takes the other small case, few rows and columns
+/// of C but a long k (dzᵀ·x, (6 × 1000) · (1000 × 10)), where
+/// matrixmultiply spends most of its time packing A's and B's 1000-long
+/// panels for a single tile. It keeps C in registers and sums k in
+/// matrixmultiply's blocks of 256: each block one fused multiply-add chain
+/// from 0, the blocks added to C in order, the bias after them; the same
+/// values to the bit again.
 mod small {
     pub(super) const MAX_N: usize = 16;
     pub(super) const MAX_K: usize = 256;
+    /// The most rows of C [`tall`] takes.
+    pub(super) const MAX_M: usize = 16;
 
     /// C (m, n), row-major at `c`, = A·B (+ bias). Returns false, writing
     /// nothing, where the CPU lacks FMA or AVX2.
@@ -359,6 +390,120 @@ mod small {
         false
     }
 
+    /// C (m, n), row-major at `c`, = A·B (+ bias) for k past one k-block
+    /// (see the module docs). Returns false, writing nothing, where the CPU
+    /// lacks FMA or AVX2.
+    ///
+    /// # Safety
+    /// `a` and `b` point at live (m, k) and (k, n) matrices with the strides
+    /// given; `c` has room for m·n values; m ≤ MAX_M, n ≤ MAX_N.
+    pub(super) unsafe fn tall(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: (usize, &[isize]),
+        b: (usize, &[isize]),
+        bias: Option<&[f32]>,
+        c: usize,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+        {
+            let a = (a.0 as *const f32, (a.1[0], a.1[1]));
+            let b = (b.0 as *const f32, (b.1[0], b.1[1]));
+            let c = std::slice::from_raw_parts_mut(c as *mut f32, m * n);
+            // rows of C in groups of 4, then 2, then 1, each group's sums in
+            // registers (4 · V vectors)
+            let mut i = 0;
+            while i < m {
+                let rows = match m - i {
+                    1 => 1,
+                    2 | 3 => 2,
+                    _ => 4,
+                };
+                let a_rows = (a.0.offset(i as isize * a.1 .0), a.1);
+                let sums = &mut c[i * n..(i + rows) * n];
+                match (rows, n <= 8) {
+                    (4, true) => tall_rows::<4, 1>(k, n, a_rows, b, sums),
+                    (4, false) => tall_rows::<4, 2>(k, n, a_rows, b, sums),
+                    (2, true) => tall_rows::<2, 1>(k, n, a_rows, b, sums),
+                    (2, false) => tall_rows::<2, 2>(k, n, a_rows, b, sums),
+                    (_, true) => tall_rows::<1, 1>(k, n, a_rows, b, sums),
+                    (_, false) => tall_rows::<1, 2>(k, n, a_rows, b, sums),
+                }
+                i += rows;
+            }
+            if let Some(bias) = bias {
+                for row in c.chunks_exact_mut(n) {
+                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+                }
+            }
+            return true;
+        }
+        let _ = (m, k, n, a, b, bias, c);
+        false
+    }
+
+    /// R rows of C for [`tall`], into `c` (R rows of n, row-major): A's
+    /// rows at `a`. For each k of a block, B's row k is loaded once (8·V
+    /// lanes, those past `n` zero) and each of the R rows takes A[i, k]
+    /// times it, R·V independent chains in registers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tall_rows<const R: usize, const V: usize>(
+        k: usize,
+        n: usize,
+        (a, (ra, ca)): (*const f32, (isize, isize)),
+        (b, (rb, cb)): (*const f32, (isize, isize)),
+        c: &mut [f32],
+    ) {
+        use std::arch::x86_64::*;
+        debug_assert!(n <= 8 * V && V * 8 <= MAX_N && c.len() == R * n);
+        let mut mask = [_mm256_setzero_si256(); V];
+        for (v, mask) in mask.iter_mut().enumerate() {
+            let lanes: [i32; 8] = std::array::from_fn(|l| if 8 * v + l < n { -1 } else { 0 });
+            *mask = _mm256_loadu_si256(lanes.as_ptr().cast());
+        }
+        for p0 in (0..k).step_by(MAX_K) {
+            let mut acc = [[_mm256_setzero_ps(); V]; R];
+            for p in p0..(p0 + MAX_K).min(k) {
+                let b_row = b.offset(p as isize * rb);
+                let mut bv = [_mm256_setzero_ps(); V];
+                if cb == 1 {
+                    // masked lanes are neither read nor faulted on
+                    for v in 0..V {
+                        bv[v] = _mm256_maskload_ps(b_row.add(8 * v), mask[v]);
+                    }
+                } else {
+                    let mut lanes = [0.0f32; MAX_N];
+                    for (j, lane) in lanes.iter_mut().enumerate().take(n) {
+                        *lane = *b_row.offset(j as isize * cb);
+                    }
+                    for (v, bv) in bv.iter_mut().enumerate() {
+                        *bv = _mm256_loadu_ps(lanes.as_ptr().add(8 * v));
+                    }
+                }
+                let a_col = a.offset(p as isize * ca);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_set1_ps(*a_col.offset(r as isize * ra));
+                    for (acc, bv) in acc.iter_mut().zip(&bv) {
+                        *acc = _mm256_fmadd_ps(x, *bv, *acc);
+                    }
+                }
+            }
+            // matrixmultiply's C ← block (first), then C ← C + block
+            for (row, acc) in c.chunks_exact_mut(n).zip(&acc) {
+                let mut lanes = [0.0f32; MAX_N];
+                for v in 0..V {
+                    _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * v), acc[v]);
+                }
+                for (s, l) in row.iter_mut().zip(&lanes) {
+                    *s = if p0 == 0 { *l } else { *s + *l };
+                }
+            }
+        }
+    }
+
     /// Every row of C: V vectors of 8 lanes (8 or 16 columns) in
     /// registers, the first `n` of them kept. A row's whole vectors are
     /// stored where they fit in C (lanes past `n` land on the next row,
@@ -384,7 +529,32 @@ mod small {
             *bv = _mm256_loadu_ps(bias.as_ptr().add(8 * v));
         }
         let bp = b.as_ptr();
-        for i in 0..m {
+        // four rows at a time: four independent chains per vector, so the
+        // fused multiply-adds' latency overlaps (one row's chain alone waits
+        // on each); every element is still its own chain over k in order
+        const R: usize = 4;
+        let groups = m / R * R;
+        for i in (0..groups).step_by(R) {
+            let mut acc = [[_mm256_setzero_ps(); V]; R];
+            for p in 0..k {
+                let b_p = bp.add(p * w);
+                let mut bvs = [_mm256_setzero_ps(); V];
+                for (v, b) in bvs.iter_mut().enumerate() {
+                    *b = _mm256_loadu_ps(b_p.add(8 * v));
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_set1_ps(*a.offset((i + r) as isize * ra + p as isize * ca));
+                    for v in 0..V {
+                        acc[v] = _mm256_fmadd_ps(x, bvs[v], acc[v]);
+                    }
+                }
+            }
+            // in row order: a row's spilled lanes are overwritten by the next
+            for (r, acc) in acc.iter().enumerate() {
+                store_row::<V>(c, i + r, m, n, acc, &bv);
+            }
+        }
+        for i in groups..m {
             let row = a.offset(i as isize * ra);
             let mut acc = [_mm256_setzero_ps(); V];
             for p in 0..k {
@@ -393,18 +563,37 @@ mod small {
                     *acc = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp.add(p * w + 8 * v)), *acc);
                 }
             }
-            let out = c.add(i * n);
-            if i * n + w <= m * n {
-                for v in 0..V {
-                    _mm256_storeu_ps(out.add(8 * v), _mm256_add_ps(acc[v], bv[v]));
-                }
-            } else {
-                let mut lanes = [0.0f32; MAX_N];
-                for v in 0..V {
-                    _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * v), _mm256_add_ps(acc[v], bv[v]));
-                }
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, n);
+            store_row::<V>(c, i, m, n, &acc, &bv);
+        }
+    }
+
+    /// Row i of C (m, n) at `c` ← acc + bias: whole vectors where they fit
+    /// in C (lanes past `n` land on the next row), the last rows lane by lane.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_row<const V: usize>(
+        c: *mut f32,
+        i: usize,
+        m: usize,
+        n: usize,
+        acc: &[std::arch::x86_64::__m256; V],
+        bias: &[std::arch::x86_64::__m256; V],
+    ) {
+        use std::arch::x86_64::*;
+        let out = c.add(i * n);
+        if i * n + 8 * V <= m * n {
+            for v in 0..V {
+                _mm256_storeu_ps(out.add(8 * v), _mm256_add_ps(acc[v], bias[v]));
             }
+        } else {
+            let mut lanes = [0.0f32; MAX_N];
+            for v in 0..V {
+                _mm256_storeu_ps(
+                    lanes.as_mut_ptr().add(8 * v),
+                    _mm256_add_ps(acc[v], bias[v]),
+                );
+            }
+            std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, n);
         }
     }
 }
@@ -459,9 +648,12 @@ mod tests {
     #[test]
     fn small_products_equal_matrixmultiply_to_the_bit() {
         let mut rng = StdRng::seed_from_u64(7);
-        // the small kernel (n ≤ 16, k ≤ 256, 8- and 16-lane rows, rows whose
-        // vectors spill into the next row and the last rows that cannot)
-        // equals matrixmultiply to the bit: the mlp-regression lesson's
+        // the small kernel (n ≤ 16, k ≤ 256, 8- and 16-lane rows, groups of
+        // four rows and the rows after them, rows whose vectors spill into
+        // the next row and the last rows that cannot) and the tall one
+        // (m, n ≤ 16, k past 256: groups of 4, 2 and 1 rows, B's rows loaded
+        // masked or gathered when B is transposed) equal matrixmultiply to
+        // the bit: the mlp-regression lesson's
         // products, which its figures rely on. The rest go to the AVX-512
         // kernel where the CPU has one, whose k blocks (up to 384) differ
         // from matrixmultiply's (256): there the sums agree within rounding
@@ -477,7 +669,17 @@ mod tests {
             (5, 3, 2, true),
             (17, 256, 16, true),
             (9, 7, 9, true),
-            (4, 257, 5, false),
+            (4, 257, 5, true),
+            (6, 1000, 10, true),
+            (10, 1000, 6, true),
+            (1, 1000, 6, true),
+            (16, 513, 16, true),
+            (9, 769, 1, true),
+            (3, 300, 9, true),
+            (7, 600, 13, true),
+            (2, 258, 8, true),
+            (17, 300, 3, false),
+            (3, 300, 17, false),
             (33, 20, 17, false),
             (600, 64, 40, false),
             (40, 64, 700, false),

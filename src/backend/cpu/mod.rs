@@ -17,6 +17,8 @@ mod optim;
 pub(crate) mod pool;
 mod reduce;
 pub mod winograd;
+#[cfg(target_arch = "x86_64")]
+mod winograd_avx512;
 
 use ndarray::{Ix2, IxDyn};
 

@@ -17,6 +17,15 @@ fn decayed(grad: &Array, theta: &Array, weight_decay: f32) -> Array {
 
 pub(crate) fn update(theta: &mut Array, grad: &Array, state: &mut [Array], rule: &UpdateRule) {
     match *rule {
+        // plain SGD (the small lessons' default): θ ← θ - lr·g, no copy of g
+        UpdateRule::Sgd {
+            lr,
+            momentum,
+            weight_decay,
+            ..
+        } if momentum == 0.0 && weight_decay == 0.0 => {
+            Zip::from(theta).and(grad).for_each(|t, &g| *t -= lr * g)
+        }
         UpdateRule::Sgd {
             lr,
             momentum: mu,
