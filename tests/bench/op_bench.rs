@@ -111,12 +111,14 @@ fn main() -> Result<()> {
 /// im2col + GEMM passes against Winograd F(2×2, 3×3) (forward, and dx), and
 /// the forward with bias and ReLU fused into its output pass; then the
 /// AVX-512 builds of the Winograd transforms and of 2×2 max pooling against
-/// the plain ones (`cpu::use_avx512`), the pool on conv1's output; and conv1's
+/// the plain ones (`cpu::use_avx512`), the pool on conv1's output; conv1's
 /// memory-bound backward passes: ReLU's mask with the bias's sum in one pass
-/// against the two ops, and max-pool's scatter.
+/// against the two ops, and max-pool's scatter; and the first conv's weight
+/// gradient by im2col and by the direct kernel (0 where the CPU lacks AVX-512).
 fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     use dl_lab::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
     use dl_lab::backend::cpu::winograd::{self, Epilogue};
+    use dl_lab::backend::cpu::{conv_grad, conv_grad_direct};
     use dl_lab::backend::ConvGeometry;
     let g = ConvGeometry::new(&[100, 32, 14, 14], 64, (3, 3), 32, 1, 1)?;
     let (x, w) = (
@@ -125,6 +127,14 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     );
     let gy = random(rng, &g.out_shape());
     let conv1_out = Tensor::param(random(rng, &[100, 32, 28, 28]));
+    // the first conv's weight gradient: im2col against the direct kernel
+    let g1 = ConvGeometry::new(&[100, 1, 28, 28], 32, (3, 3), 1, 1, 1)?;
+    let (x1, w1) = (random(rng, &[100, 1, 28, 28]), random(rng, &[32, 1, 3, 3]));
+    let gy1 = random(rng, &g1.out_shape());
+    let (x1s, gy1s) = (
+        x1.as_slice().expect("contiguous"),
+        gy1.as_slice().expect("contiguous"),
+    );
     let plain = |f: &dyn Fn()| {
         dl_lab::backend::cpu::use_avx512(false);
         f();
@@ -185,12 +195,32 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
             Box::new(|| drop(conv2d_backward_im2col(&x, &w, &gy, &g, false, true))),
         ),
         (
+            "dw winograd",
+            Box::new(|| drop(conv_grad::conv2d_weight_grad(xs, gs, &g))),
+        ),
+        (
+            "dw wino no-avx512",
+            Box::new(|| plain(&|| drop(conv_grad::conv2d_weight_grad(xs, gs, &g)))),
+        ),
+        (
             "fwd wino no-avx512",
             Box::new(|| plain(&|| drop(winograd::conv2d(xs, ws, &g, fused)))),
         ),
         (
             "dx wino no-avx512",
             Box::new(|| plain(&|| drop(winograd::conv2d_input_grad(gs, ws, &g)))),
+        ),
+        (
+            "conv1 dw im2col",
+            Box::new(|| drop(conv2d_backward_im2col(&x1, &w1, &gy1, &g1, false, true))),
+        ),
+        (
+            "conv1 dw direct",
+            Box::new(|| {
+                if conv_grad_direct::applies(&g1) {
+                    drop(conv_grad_direct::conv2d_weight_grad(x1s, gy1s, &g1))
+                }
+            }),
         ),
         ("pool1 fwd", Box::new(|| drop(conv1_out.max_pool2d(2, 2)))),
         (

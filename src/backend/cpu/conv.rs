@@ -24,6 +24,8 @@
 use ndarray::{Array2, ArrayView2, IxDyn};
 use rayon::prelude::*;
 
+use super::conv_grad;
+use super::conv_grad_direct;
 use super::layout;
 use super::matmul::matmul;
 use super::winograd::{self, Epilogue};
@@ -234,7 +236,10 @@ const IMAGES_PER_PARTIAL: usize = 4;
 /// the training speed. So dw differs in the last bits (a few ulp).
 ///
 /// For 3×3 stride-1 convolutions dx is a Winograd convolution instead
-/// ([`winograd::conv2d_input_grad`]), within a few ulp of this one.
+/// ([`winograd::conv2d_input_grad`]), within a few ulp of this one, and so
+/// is dw where the forward is one ([`conv_grad::conv2d_weight_grad`]); with
+/// fewer input channels dw is summed directly on AVX-512
+/// ([`conv_grad_direct::conv2d_weight_grad`]).
 pub(crate) fn conv2d_backward(
     x: &Array,
     w: &Array,
@@ -243,22 +248,38 @@ pub(crate) fn conv2d_backward(
     want_x: bool,
     want_w: bool,
 ) -> (Option<Array>, Option<Array>) {
-    if !want_w && !want_x {
-        return (None, None);
+    let wino_x = want_x && winograd::applies_to_input_grad(g);
+    let wino_w = want_w && conv_grad::applies(g);
+    let direct_w = want_w && !wino_w && conv_grad_direct::applies(g);
+    // what is left to im2col (nothing: (None, None))
+    let (mut dx, mut dw) = conv2d_backward_im2col(
+        x,
+        w,
+        grad_out,
+        g,
+        want_x && !wino_x,
+        want_w && !wino_w && !direct_w,
+    );
+    let gs = grad_out.as_standard_layout();
+    let gsrc = gs.as_slice().expect("standard layout is contiguous");
+    if wino_x {
+        // dx as a Winograd convolution of the gradient
+        let ws = w.as_standard_layout();
+        let ws = ws.as_slice().expect("standard layout is contiguous");
+        let v = winograd::conv2d_input_grad(gsrc, ws, g);
+        dx = Some(Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), v).expect("sized"));
     }
-    if want_x && winograd::applies_to_input_grad(g) {
-        // dx as a Winograd convolution of the gradient; dw by im2col as below
-        let (_, dw) = conv2d_backward_im2col(x, w, grad_out, g, false, want_w);
-        let (gs, ws) = (grad_out.as_standard_layout(), w.as_standard_layout());
-        let dx = winograd::conv2d_input_grad(
-            gs.as_slice().expect("standard layout is contiguous"),
-            ws.as_slice().expect("standard layout is contiguous"),
-            g,
-        );
-        let dx = Array::from_shape_vec(IxDyn(&[g.n, g.c, g.h, g.w]), dx).expect("sized");
-        return (Some(dx), dw);
+    if wino_w || direct_w {
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout is contiguous");
+        let v = if wino_w {
+            conv_grad::conv2d_weight_grad(xs, gsrc, g)
+        } else {
+            conv_grad_direct::conv2d_weight_grad(xs, gsrc, g)
+        };
+        dw = Some(Array::from_shape_vec(IxDyn(w.shape()), v).expect("O·C·3·3 values"));
     }
-    conv2d_backward_im2col(x, w, grad_out, g, want_x, want_w)
+    (dx, dw)
 }
 
 /// [`conv2d_backward`] by im2col + GEMM, whatever the geometry.

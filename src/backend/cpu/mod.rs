@@ -7,6 +7,8 @@
 //! - `elementwise.rs`, `reduce.rs`, `matmul.rs`, `conv.rs`, `pool.rs`, `optim.rs`
 
 pub mod conv;
+pub mod conv_grad;
+pub mod conv_grad_direct;
 mod elementwise;
 pub mod gemm;
 pub(crate) mod layout;
