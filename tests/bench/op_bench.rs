@@ -153,7 +153,7 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
     // conv1's output as ReLU leaves it (a third zeros) and a gradient for it,
     // and 2×2 pooling's winners on it: the memory-bound backward passes
     use dl_lab::backend::{Storage, UnaryOp};
-    let (y1, g1) = (
+    let (y1, dy1) = (
         Storage::Cpu(conv1_out.to_array().mapv(|v| v.max(0.0) - 0.3)),
         random(rng, &[100, 32, 28, 28]),
     );
@@ -162,9 +162,9 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         Storage::Cpu(random(rng, pooled.shape())),
         y1.shape().to_vec(),
     );
-    let fused_relu = || drop(y1.relu_backward_channel_sum(Storage::Cpu(g1.clone()), true));
+    let fused_relu = || drop(y1.relu_backward_channel_sum(Storage::Cpu(dy1.clone()), true));
     let two_ops = || {
-        let dz = y1.unary_backward(Storage::Cpu(g1.clone()), UnaryOp::Relu);
+        let dz = y1.unary_backward(Storage::Cpu(dy1.clone()), UnaryOp::Relu);
         drop(dz.and_then(|dz| dz.sum_axes(&[0, 2, 3], false)));
     };
     let scatter = || drop(gp.scatter_add(&winners, &in_shape));
