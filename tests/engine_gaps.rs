@@ -744,3 +744,52 @@ fn relu_keeps_nan_as_pytorch() {
     assert_eq!((y[0], y[2], y[3]), (1.0, 0.0, 0.5));
     assert!(y[1].is_nan(), "{y:?}");
 }
+
+/// Without a graph a batch of more than `INFER_CHUNK` images runs through
+/// the model in pieces: the logits equal, to the bit, those of the same
+/// batch run whole (with a graph, which never splits), for a batch that is
+/// not a multiple of the piece, and a Sequential put together from modules
+/// (no specs) is never split.
+#[test]
+fn a_large_batch_without_a_graph_runs_in_pieces_with_the_same_logits() {
+    use rand::{Rng, SeedableRng};
+    let lesson = lessons::find("cnn-mnist").expect("lesson");
+    let lessons::Task::Classifier {
+        layers,
+        input_shape,
+    } = &lesson.task
+    else {
+        panic!("cnn-mnist is a classifier")
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let model = nn::spec::build_model(layers, input_shape, &mut rng).expect("builds");
+    let n = 2 * nn::sequential::INFER_CHUNK + 37;
+    let x: Vec<f32> = (0..n * 784).map(|_| rng.random_range(0.0..1.0)).collect();
+    let x = Tensor::from_vec(&[n, 1, 28, 28], x).expect("sized");
+    let whole = model.forward(&x).expect("forward").to_array();
+    let pieces = dl_lab::no_grad(|| model.forward(&x))
+        .expect("forward")
+        .to_array();
+    assert_eq!(pieces.shape(), &[n, 10]);
+    let same = whole
+        .iter()
+        .zip(pieces.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(same, "logits differ:\n{whole}\n{pieces}");
+    // the row of each piece's first image is that image's own logits
+    let one = dl_lab::no_grad(|| {
+        let first = x.to_array();
+        let img = first
+            .slice_axis(ndarray::Axis(0), ndarray::Slice::from(200..201))
+            .to_owned();
+        model.forward(&Tensor::new(img))
+    })
+    .expect("forward")
+    .to_array();
+    for (a, b) in one
+        .iter()
+        .zip(pieces.index_axis(ndarray::Axis(0), 200).iter())
+    {
+        assert_eq!(a.to_bits(), b.to_bits(), "image 200");
+    }
+}

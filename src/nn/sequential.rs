@@ -6,6 +6,10 @@
 use super::{LayerSpec, Module};
 use crate::backend::Device;
 use crate::{Result, Tensor};
+use ndarray::{Axis, Slice};
+
+/// Images per piece of a batch run without a graph (`forward`).
+pub const INFER_CHUNK: usize = 100;
 
 #[derive(Default)]
 pub struct Sequential {
@@ -51,17 +55,8 @@ impl Sequential {
         Ok(outs)
     }
 
-    /// Total number of trainable values.
-    pub fn num_parameters(&self) -> usize {
-        self.parameters().iter().map(Tensor::numel).sum()
-    }
-}
-
-impl Module for Sequential {
-    /// The layers in order; a layer followed by ReLU runs as one fused op
-    /// where it has one (Conv2d: bias and ReLU in the convolution's output
-    /// pass), with the same values. `forward_all` keeps every layer's output.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// The layers in order, on the whole batch (see `forward`).
+    fn forward_whole(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         let mut i = 0;
         while let Some(layer) = self.layers.get(i) {
@@ -78,6 +73,59 @@ impl Module for Sequential {
             }
         }
         Ok(h)
+    }
+
+    /// Without a graph (`no_grad`: evaluation, inference), a CPU batch of
+    /// more than [`INFER_CHUNK`] images through a model built from layer
+    /// specs (every one of them works image by image) runs
+    /// [`INFER_CHUNK`] images at a time, the outputs stacked: the same
+    /// values, while each layer's output stays a few MB (the course's CNN
+    /// at batch 1000 otherwise writes and reads a 100 MB activation, past
+    /// every cache, in fresh pages). None where that does not apply.
+    fn forward_in_chunks(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        let batch = x.shape().first().copied().unwrap_or(0);
+        if crate::engine::is_grad_enabled()
+            || self.specs().is_none()
+            || x.shape().len() != 4
+            || batch <= INFER_CHUNK
+            || x.device() != Device::Cpu
+        {
+            return Ok(None);
+        }
+        let whole = x.to_array();
+        let mut outs = Vec::with_capacity(batch.div_ceil(INFER_CHUNK));
+        for first in (0..batch).step_by(INFER_CHUNK) {
+            let part = whole
+                .slice_axis(
+                    Axis(0),
+                    Slice::from(first..(first + INFER_CHUNK).min(batch)),
+                )
+                .to_owned();
+            outs.push(self.forward_whole(&Tensor::new(part))?.to_array());
+        }
+        let views: Vec<_> = outs.iter().map(|o| o.view()).collect();
+        let out = ndarray::concatenate(Axis(0), &views)
+            .expect("every chunk's output has the same shape past the batch axis");
+        Ok(Some(Tensor::new(out)))
+    }
+
+    /// Total number of trainable values.
+    pub fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(Tensor::numel).sum()
+    }
+}
+
+impl Module for Sequential {
+    /// The layers in order; a layer followed by ReLU runs as one fused op
+    /// where it has one (Conv2d: bias and ReLU in the convolution's output
+    /// pass), with the same values. Without a graph, a large CPU batch of
+    /// images runs in pieces (`forward_in_chunks`). `forward_all` keeps
+    /// every layer's output.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(out) = self.forward_in_chunks(x)? {
+            return Ok(out);
+        }
+        self.forward_whole(x)
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
