@@ -31,9 +31,13 @@ pub use reduce::sum_to_shape;
 
 static AVX512_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether the AVX-512 builds of the Winograd transforms and 2×2 max pooling
-/// run: the CPU has AVX-512 F, BW, DQ and VL, and [`use_avx512`] did not
-/// turn them off. The other builds give the same values to the bit.
+/// Whether the AVX-512 kernels run: the CPU has AVX-512 F, BW, DQ and VL,
+/// and [`use_avx512`] did not turn them off. They are the Winograd
+/// transforms, 2×2 max pooling, the element-wise loops and the fused ReLU
+/// mask + bias sum (the same values to the bit as the portable builds), and
+/// Winograd's products, the Winograd and direct weight gradients (our
+/// microkernel or loops instead of matrixmultiply or im2col: the same values
+/// to rounding, not to the bit).
 pub fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -48,7 +52,8 @@ pub fn avx512() -> bool {
 }
 
 /// Turn the AVX-512 builds off (false) or back on where the CPU has them:
-/// for comparing the two in one process (op_bench).
+/// for comparing the two in one process (op_bench, and the tests of the
+/// portable builds; a test that must know which ran checks the CPU itself).
 pub fn use_avx512(on: bool) {
     AVX512_OFF.store(!on, std::sync::atomic::Ordering::Relaxed);
 }
