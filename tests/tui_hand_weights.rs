@@ -239,3 +239,43 @@ fn a_tiny_probability_keeps_the_predictions_table_in_its_columns() {
         "{status}"
     );
 }
+
+/// Typed weights leave a mark on the Loss chart where their first cost
+/// lands, named in its legend ("set by hand"), in colour and in ASCII; `r`
+/// (a fresh start) clears it.
+#[test]
+fn typed_weights_leave_a_mark_on_the_loss_chart() {
+    for ascii in [false, true] {
+        let mut a = app_with("xor-perceptron", ascii);
+        for _ in 0..3 {
+            press(&mut a, ' ');
+        }
+        type_weights(&mut a, &["5", "5", "-7.5"]);
+        assert_eq!(a.loss.hand_set, [3.0], "the x of the next cost");
+        press(&mut a, ' ');
+        for (w, h) in [(140, 45), (80, 24)] {
+            let s = screen(&a, w, h);
+            // named in the Loss pane's bottom border (the status line's
+            // message is gone after the step) ...
+            let rows: Vec<&str> = s.lines().collect();
+            let bar = if ascii { ":" } else { "│" };
+            let named = rows[..rows.len() - 1]
+                .iter()
+                .any(|r| r.contains(&format!("{bar} set by hand")));
+            assert!(named, "ascii {ascii} {w}x{h}:\n{s}");
+            // ... and drawn: one column of the Loss chart holds the mark in
+            // at least 3 rows (ASCII ':'; Braille's vertical ⢸ in colour)
+            let mark = if ascii { ':' } else { '⢸' };
+            let in_loss = |r: &&str| {
+                r.chars()
+                    .take(usize::from(w) / 2)
+                    .filter(|&c| c == mark)
+                    .count()
+            };
+            let marked = rows.iter().filter(|r| in_loss(r) > 0).count();
+            assert!(marked >= 3, "ascii {ascii} {w}x{h}: {marked} rows\n{s}");
+        }
+        press(&mut a, 'r');
+        assert!(a.loss.hand_set.is_empty());
+    }
+}

@@ -275,6 +275,7 @@ impl App {
                 match set {
                     Ok(()) => {
                         s.hand = None;
+                        self.loss.mark_hand_set(s);
                         let cost = s.now.as_ref().map_or(f32::NAN, |n| n.cost);
                         self.message = Some(format!(
                             "set by hand: cost {} (r resets)",

@@ -179,6 +179,27 @@ pub(super) fn loss_chart(v: &View, area: Rect, buf: &mut Buffer, full: bool) {
                 .data(&cursor),
         );
     }
+    // weights typed by hand: a vertical line where their first cost lands
+    let marks: Vec<[(f64, f64); 2]> = v
+        .pane
+        .hand_set
+        .iter()
+        .filter(|&&x| (x0..=x1).contains(&x))
+        .map(|&x| [(x, lo), (x, hi)])
+        .collect();
+    for mark in &marks {
+        let set = Dataset::default()
+            .marker(if ascii {
+                Marker::Custom(':')
+            } else {
+                Marker::Braille
+            })
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Magenta))
+            .data(mark);
+        // named in the pane's bottom border, which every layout has room for
+        sets.push(set);
+    }
     let axis_style = Style::new().fg(Color::Gray);
     let chart = Chart::new(sets)
         .x_axis(

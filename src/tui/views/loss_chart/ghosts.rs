@@ -73,18 +73,21 @@ impl LossPane {
         };
     }
 
-    /// First and last x over the live curve and the ghosts.
+    /// First and last x over the live curve and the ghosts, and the
+    /// hand-set marks once the live curve has begun (the latest mark sits
+    /// where the next cost will land).
     pub fn x_span(&self) -> Option<(f64, f64)> {
         let ghost_x = self
             .ghosts
             .iter()
             .flat_map(|g| g.points.iter().map(|p| p.0));
+        let live = self.losses.x_range();
+        let marks = live.iter().flat_map(|_| self.hand_set.iter().copied());
         span(
-            self.losses
-                .x_range()
-                .into_iter()
+            live.into_iter()
                 .flat_map(|(a, b)| [a, b])
-                .chain(ghost_x),
+                .chain(ghost_x)
+                .chain(marks),
         )
     }
 

@@ -103,6 +103,9 @@ pub struct LossPane {
     /// The rewound epoch the other panes show: its x on the chart and
     /// "epoch k of n (rewound)" (None: live).
     pub rewound: Option<(f64, String)>,
+    /// Where weights were typed in by hand (`e` in the XOR lessons): the x
+    /// of the first cost they gave, drawn as a vertical line.
+    pub hand_set: Vec<f64>,
 }
 
 impl Default for LossPane {
@@ -120,6 +123,7 @@ impl Default for LossPane {
             label: None,
             ghosts: Vec::new(),
             rewound: None,
+            hand_set: Vec::new(),
         }
     }
 }
@@ -179,6 +183,17 @@ impl LossPane {
         for (i, &c) in costs.iter().enumerate().skip(self.losses.pushed()) {
             self.losses.push(i as f64, c as f64);
         }
+    }
+
+    /// Mark where a small lesson's weights were set by hand: at the x its
+    /// next cost will take (the cost of the typed weights).
+    pub fn mark_hand_set(&mut self, s: &Stepper) {
+        let x = if s.session.steps_per_epoch() == 1 {
+            s.costs.len()
+        } else {
+            s.step_costs.len()
+        };
+        self.hand_set.push(x as f64);
     }
 
     pub fn handle_key(&mut self, _key: KeyEvent) -> bool {
@@ -249,6 +264,17 @@ pub fn render_pane(
             ));
         }
         block = block.title_bottom(Line::from(names));
+    }
+    if !pane.hand_set.is_empty() && pane.losses.x_range().is_some() {
+        // the vertical line where typed weights' first cost lands
+        let bar = if v.cx.ascii { ":" } else { "│" };
+        block = block.title_bottom(
+            Line::from(Span::styled(
+                format!(" {bar} set by hand "),
+                Style::new().fg(Color::Magenta),
+            ))
+            .right_aligned(),
+        );
     }
     let inner = block.inner(area);
     block.render(area, buf);
