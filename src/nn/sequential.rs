@@ -104,8 +104,10 @@ impl Sequential {
             outs.push(self.forward_whole(&Tensor::new(part))?.to_array());
         }
         let views: Vec<_> = outs.iter().map(|o| o.view()).collect();
-        let out = ndarray::concatenate(Axis(0), &views)
-            .expect("every chunk's output has the same shape past the batch axis");
+        let out = ndarray::concatenate(Axis(0), &views).map_err(|e| crate::Error::BadArgument {
+            op: "forward",
+            why: format!("the pieces of a batch gave outputs of different shapes: {e}"),
+        })?;
         Ok(Some(Tensor::new(out)))
     }
 
