@@ -713,13 +713,8 @@ mod tests {
 
     use super::*;
     use crate::backend::cpu::conv::conv2d_backward_im2col;
+    use crate::backend::cpu::random_array as random;
     use crate::engine::Array;
-
-    fn random(rng: &mut StdRng, shape: &[usize]) -> Array {
-        let n = shape.iter().product();
-        let v = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Array::from_shape_vec(IxDyn(shape), v).expect("sized")
-    }
 
     /// The direct dw, and the scale of each entry's rounding error: the
     /// largest sum of |products| (the direct dw of |x| and |gy|) among the
@@ -753,14 +748,7 @@ mod tests {
     /// The CPU's own AVX-512 (F, BW, DQ, VL) and the GEMM's choice, not the
     /// `use_avx512` switch that other tests flip while these run.
     fn real_path() -> Path {
-        #[cfg(target_arch = "x86_64")]
-        let has = std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl");
-        #[cfg(not(target_arch = "x86_64"))]
-        let has = false;
-        if has && crate::backend::cpu::gemm::available() {
+        if crate::backend::cpu::cpu_has_avx512() && crate::backend::cpu::gemm::available() {
             Path::Avx512
         } else {
             Path::Portable

@@ -41,10 +41,7 @@ pub fn applies(g: &ConvGeometry) -> bool {
 pub fn conv2d_weight_grad(x: &[f32], grad: &[f32], g: &ConvGeometry) -> Vec<f32> {
     // the CPU itself, not `applies`' policy switch (which tests flip while
     // others run): the kernel's safety rests on this
-    #[cfg(target_arch = "x86_64")]
-    let has = std::is_x86_feature_detected!("avx512f");
-    #[cfg(not(target_arch = "x86_64"))]
-    let has = false;
+    let has = super::cpu_has_avx512();
     assert!(
         has && g.kh == 3 && g.kw == 3 && g.stride == 1,
         "the direct dw needs a 3×3 stride-1 conv and AVX-512"
@@ -197,27 +194,18 @@ mod tests {
 
     use super::*;
     use crate::backend::cpu::conv::conv2d_backward_im2col;
+    use crate::backend::cpu::random_array as random;
     use crate::engine::Array;
 
-    /// The CPU's own AVX-512F and the GEMM's choice, not the `use_avx512`
+    /// The CPU's own AVX-512 and the GEMM's choice, not the `use_avx512`
     /// switch that other tests flip while these run.
     fn cpu_has_avx512() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        return std::is_x86_feature_detected!("avx512f") && crate::backend::cpu::gemm::available();
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    }
-
-    fn random(rng: &mut StdRng, shape: &[usize]) -> Array {
-        let n = shape.iter().product();
-        let v = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Array::from_shape_vec(IxDyn(shape), v).expect("sized")
+        crate::backend::cpu::cpu_has_avx512() && crate::backend::cpu::gemm::available()
     }
 
     #[test]
     fn direct_dw_matches_im2col_on_random_shapes() {
         let mut rng = StdRng::seed_from_u64(3);
-        let probe = ConvGeometry::new(&[1, 1, 3, 3], 1, (3, 3), 1, 1, 0).expect("geometry");
         if !cpu_has_avx512() {
             eprintln!("skipped: this CPU has no AVX-512 (dw runs as im2col there)");
             return;

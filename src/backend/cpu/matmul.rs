@@ -98,33 +98,25 @@ fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, bias: Option<&[f32]>)
     let (a_ptr, b_ptr) = (a.as_ptr() as usize, b.as_ptr() as usize);
     // Always a row-major result (`a.dot(&b)` returns a column-major one
     // when both inputs are, and every later op would pay to reorder it).
-    if one_thread && len > 0 && k > 0 && n <= small::MAX_N && k <= small::MAX_K {
+    // Products too small for a packed GEMM: a row kernel for short k, and
+    // for a short, wide-k product (a Linear layer's weight gradient dzᵀ·x
+    // over a batch) one that keeps C in registers while A and B stream past
+    // once. Either may decline (no AVX2/FMA); matrixmultiply then does it.
+    let kernel: Option<small::Kernel> = if len == 0 || n > small::MAX_N {
+        None
+    } else if one_thread && k > 0 && k <= small::MAX_K {
+        Some(small::product)
+    } else if k > small::MAX_K && m <= small::MAX_M {
+        Some(small::tall)
+    } else {
+        None
+    };
+    if let Some(kernel) = kernel {
         let mut c: Vec<f32> = Vec::with_capacity(len);
         // SAFETY: a and b are live views with these strides; C has room for
-        // m·n values, all of which `small::product` writes when it says so.
+        // m·n values, all of which the kernel writes when it says so.
         let done = unsafe {
-            small::product(
-                m,
-                k,
-                n,
-                (a_ptr, sa),
-                (b_ptr, sb),
-                bias,
-                c.as_mut_ptr() as usize,
-            )
-        };
-        if done {
-            unsafe { c.set_len(len) };
-            return Array2::from_shape_vec((m, n), c).expect("m·n values");
-        }
-    }
-    // A short, wide-k product (a Linear layer's weight gradient dzᵀ·x over
-    // a batch): C fits in registers while A and B stream past once.
-    if len > 0 && k > small::MAX_K && m <= small::MAX_M && n <= small::MAX_N {
-        let mut c: Vec<f32> = Vec::with_capacity(len);
-        // SAFETY: as for `small::product` above.
-        let done = unsafe {
-            small::tall(
+            kernel(
                 m,
                 k,
                 n,
@@ -353,6 +345,17 @@ mod small {
     /// # Safety
     /// `a` and `b` point at live (m, k) and (k, n) matrices with the strides
     /// given; `c` has room for m·n values; n ≤ MAX_N, k ≤ MAX_K.
+    /// [`product`] or [`tall`]: (m, k, n, A, B, bias, C) → whether it ran.
+    pub(super) type Kernel = unsafe fn(
+        usize,
+        usize,
+        usize,
+        (usize, &[isize]),
+        (usize, &[isize]),
+        Option<&[f32]>,
+        usize,
+    ) -> bool;
+
     pub(super) unsafe fn product(
         m: usize,
         k: usize,

@@ -39,16 +39,31 @@ static AVX512_OFF: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// microkernel or loops instead of matrixmultiply or im2col: the same values
 /// to rounding, not to the bit).
 pub fn avx512() -> bool {
+    !AVX512_OFF.load(std::sync::atomic::Ordering::Relaxed) && cpu_has_avx512()
+}
+
+/// Whether the CPU itself has AVX-512 F, BW, DQ and VL, whatever
+/// [`use_avx512`] says: what a kernel's safety rests on, and what a test
+/// checks to know which build ran while other tests flip the switch.
+pub fn cpu_has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        !AVX512_OFF.load(std::sync::atomic::Ordering::Relaxed)
-            && std::is_x86_feature_detected!("avx512f")
+        std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512dq")
             && std::is_x86_feature_detected!("avx512vl")
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// Random values in [−1, 1) of `shape`: the kernels' tests' inputs.
+#[cfg(test)]
+pub(crate) fn random_array(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Array {
+    use rand::Rng;
+    let n = shape.iter().product();
+    let v = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    Array::from_shape_vec(IxDyn(shape), v).expect("sized by shape")
 }
 
 /// Turn the AVX-512 builds off (false) or back on where the CPU has them:

@@ -671,19 +671,12 @@ pub fn conv2d_input_grad(grad: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> 
 
 #[cfg(test)]
 mod tests {
-    use ndarray::IxDyn;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::backend::cpu::conv::{conv2d_backward_im2col, conv2d_im2col};
-    use crate::engine::Array;
-
-    fn random(rng: &mut StdRng, shape: &[usize]) -> Array {
-        let n = shape.iter().product();
-        let v = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Array::from_shape_vec(IxDyn(shape), v).expect("sized")
-    }
+    use crate::backend::cpu::random_array as random;
 
     /// |got − want| ≤ 1e-5 · max|want| (+ a floor for all-zero outputs):
     /// Winograd's transforms round differently from a direct sum, by a few
@@ -789,13 +782,8 @@ mod tests {
     fn avx512_transforms_match_the_portable_ones_to_the_bit() {
         use crate::backend::cpu::winograd_avx512 as wide;
         // not `cpu::avx512()`, which another test may have turned off meanwhile
-        let has = ["avx512f", "avx512bw", "avx512dq", "avx512vl"];
-        if !(std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl"))
-        {
-            eprintln!("skipped: this CPU lacks one of {has:?}");
+        if !crate::backend::cpu::cpu_has_avx512() {
+            eprintln!("skipped: this CPU lacks one of AVX-512 F, BW, DQ, VL");
             return;
         }
         let mut rng = StdRng::seed_from_u64(5);
