@@ -50,10 +50,23 @@ pub const GD_STEPS: usize = 100_000;
 /// mlp-regression's full-batch epochs (as PyTorch's `mlp_10k_s`).
 pub const MLP_EPOCHS: usize = 10_000;
 
+/// A group of figures that `--only` can pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Matmul,
+    Conv,
+    /// cnn-train, cnn-infer and cnn-test (one trained model serves all three)
+    Cnn,
+    GdScalar,
+    Mlp,
+}
+
 /// What to measure, and on what.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
     pub device: Device,
+    /// The groups of figures to measure; empty: all of them.
+    pub only: Vec<Part>,
     /// MNIST-format directory for the CNN figures; None: the shipped sample.
     pub data: Option<PathBuf>,
     /// One timed run per figure and two batches: a smoke test, not a measurement.
@@ -256,12 +269,13 @@ pub fn header(device: &Device) -> Vec<String> {
 /// Run every figure, handing each to `on` as soon as it is measured.
 pub fn run(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Result<()> {
     let runs = if cfg.quick { 1 } else { RUNS };
+    let wanted = |part: Part| cfg.only.is_empty() || cfg.only.contains(&part);
     let mut rng = StdRng::seed_from_u64(1);
-    for n in MATMUL_SIZES {
+    for n in MATMUL_SIZES.into_iter().filter(|_| wanted(Part::Matmul)) {
         let gflops = matmul_gflops(&cfg.device, n, runs, &mut rng)?;
         on(&Figure::Matmul { n, gflops })?;
     }
-    for layer in CONV_LAYERS {
+    for layer in CONV_LAYERS.into_iter().filter(|_| wanted(Part::Conv)) {
         let (forward, backward) = conv_ms(&cfg.device, &layer, runs, &mut rng)?;
         on(&Figure::Conv {
             layer: layer.name,
@@ -274,13 +288,20 @@ pub fn run(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Resu
             ms: backward,
         })?;
     }
-    cnn(cfg, &mut on)?;
-    let steps = if cfg.quick { GD_STEPS / 100 } else { GD_STEPS };
-    let secs = small_lesson_secs("gd-scalar", steps)?.0;
-    on(&Figure::GdScalar {
-        steps,
-        secs: secs * GD_STEPS as f64 / steps as f64,
-    })?;
+    if wanted(Part::Cnn) {
+        cnn(cfg, &mut on)?;
+    }
+    if wanted(Part::GdScalar) {
+        let steps = if cfg.quick { GD_STEPS / 100 } else { GD_STEPS };
+        let secs = small_lesson_secs("gd-scalar", steps)?.0;
+        on(&Figure::GdScalar {
+            steps,
+            secs: secs * GD_STEPS as f64 / steps as f64,
+        })?;
+    }
+    if !wanted(Part::Mlp) {
+        return Ok(());
+    }
     let epochs = if cfg.quick {
         MLP_EPOCHS / 100
     } else {

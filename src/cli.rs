@@ -344,6 +344,10 @@ pub struct BenchArgs {
     /// most 40 batches), so cnn-test is the accuracy of one epoch (as PyTorch's side reports it).
     #[arg(long)]
     pub full_epoch: bool,
+    /// Measure only these groups of figures, comma-separated (default: all): matmul, conv, cnn
+    /// (cnn-train, cnn-infer and cnn-test), gd-scalar, mlp.
+    #[arg(long, value_name = "FIGURES", value_delimiter = ',', value_enum)]
+    pub only: Vec<crate::bench::Part>,
     /// One timed run of each figure and a few batches: checks that the bench works, fast,
     /// not a measurement (for tests).
     #[arg(long, hide = true)]

@@ -145,6 +145,7 @@ fn run_bench(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let cfg = bench::BenchConfig {
         device: open_device(args.device)?,
+        only: args.only,
         data: args.data,
         quick: args.quick,
         full_epoch: args.full_epoch,

@@ -364,6 +364,56 @@ fn bench_json_has_every_figure_with_the_agreed_fields() {
 }
 
 #[test]
+fn bench_only_measures_the_groups_it_names() {
+    let o = dl_lab_env(
+        &[
+            "bench",
+            "--json",
+            "--device",
+            "cpu",
+            "--quick",
+            "--only",
+            "mlp,matmul",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let benches: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON");
+            v["bench"].as_str().expect("a name").to_string()
+        })
+        .collect();
+    // in the usual order, whatever the order asked
+    assert_eq!(benches, ["matmul", "matmul", "matmul", "mlp"], "{out}");
+    let o = dl_lab_env(
+        &["bench", "--json", "--quick", "--only", "cnn,gd-scalar"],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let names: Vec<&str> = out
+        .lines()
+        .map(|l| l.split('"').nth(3).expect("a bench name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["cnn-train", "cnn-infer", "cnn-test", "gd-scalar"],
+        "{out}"
+    );
+    let o = dl_lab_env(&["bench", "--only", "matmul,gpu"], None);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("invalid value 'gpu' for '--only <FIGURES>'")
+            && err.contains("[possible values: matmul, conv, cnn, gd-scalar, mlp]"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bench_table_names_the_device() {
     let o = dl_lab_env(
         &["bench", "--device", "cpu", "--threads", "1", "--quick"],

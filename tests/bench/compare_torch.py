@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """dl-lab against PyTorch and numpy on the same work, in one run, with the ratios.
 
-    python3 tests/bench/compare_torch.py [--threads 2] [--memory] [--no-build]
+    python3 tests/bench/compare_torch.py [--threads 2] [--memory] [--no-build] [--matmul-rounds 5]
 
 Runs, one after the other on the same machine and thread count:
   1. `dl-lab bench --json --device cpu --full-epoch` (release build) on a split of
      ../shared/datasets/mnist: the first 8,000 t10k digits as training files, the last
      2,000 as test files, written to a temporary directory;
   2. ../shared/bench/torch_same_work.py on that directory (PyTorch);
-  3. numpy's float32 matmul, 1024² and 2048², median of 5 after a warm-up (OpenBLAS);
+  3. numpy's float32 matmul, 1024² and 2048², median of 5 after a warm-up (OpenBLAS),
+     and `dl-lab bench --only matmul`, in turn, --matmul-rounds times (default 5): each
+     round's ratio is ours over numpy's from back-to-back runs, and the row reports the
+     median round (with the range), since the host's speed drifts between rounds by more
+     than the two sides differ;
   4. with --memory: peak RSS and test accuracy of one epoch of cnn-mnist on the 60,000
      Fashion-MNIST images (`apt-get install dataset-fashion-mnist`), about two minutes.
 Then prints both sides and the ratio (how many times dl-lab is faster) next to the target.
@@ -58,9 +62,11 @@ def idx_split(src, dst, n_train):
     return n_train, count - n_train
 
 
-def dl_lab_bench(data, threads):
+def dl_lab_bench(data, threads, only):
     cmd = [BIN, "bench", "--json", "--device", "cpu", "--threads", str(threads),
-           "--data", data, "--full-epoch"]
+           "--only", only]
+    if data:
+        cmd += ["--data", data, "--full-epoch"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.strip()]
     got = {}
@@ -114,6 +120,27 @@ def numpy_side(threads):
     return json.loads(out)
 
 
+def matmul_rounds(threads, rounds):
+    """{n: [(dl-lab GFLOP/s, numpy GFLOP/s)] per round}, the two run back to back."""
+    pairs = {1024: [], 2048: []}
+    version = None
+    for _ in range(rounds):
+        numpy = numpy_side(threads)
+        if numpy is None:
+            return None, None
+        version = numpy["numpy"]
+        ours = dl_lab_bench(None, threads, "matmul")
+        for n in pairs:
+            pairs[n].append((ours[f"matmul_{n}_gflops"], numpy[f"matmul_{n}_gflops"]))
+    return pairs, version
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def memory_run(threads):
     """Peak RSS (MB) and the summary of one cnn-mnist epoch on Fashion-MNIST."""
     if not os.path.isdir(FASHION):
@@ -149,6 +176,8 @@ def main():
     ap.add_argument("--memory", action="store_true",
                     help="also one Fashion-MNIST epoch of cnn-mnist for peak RSS (~2 min)")
     ap.add_argument("--no-build", action="store_true", help="use target/release/dl-lab as is")
+    ap.add_argument("--matmul-rounds", type=int, default=5,
+                    help="rounds of numpy then dl-lab matmul (default 5)")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -163,7 +192,7 @@ def main():
     try:
         n_train, n_test = idx_split(mnist, tmp, 8000)
         t = time.time()
-        ours = dl_lab_bench(tmp, args.threads)
+        ours = dl_lab_bench(tmp, args.threads, "conv,cnn,gd-scalar,mlp")
         print(f"dl-lab bench: {time.time() - t:.0f} s", file=sys.stderr)
         t = time.time()
         theirs, why = torch_side(tmp, args.threads)
@@ -171,15 +200,27 @@ def main():
             print(why)
         else:
             print(f"torch_same_work.py: {time.time() - t:.0f} s", file=sys.stderr)
-        numpy = numpy_side(args.threads)
-        if numpy is None:
+        t = time.time()
+        pairs, numpy_version = matmul_rounds(args.threads, max(1, args.matmul_rounds))
+        numpy, matmul_ratio = {}, {}
+        if pairs is None:
             print(f"numpy is not installed: {INSTALL}")
+            alone = dl_lab_bench(None, args.threads, "matmul")
+            pairs = {n: [(alone[f"matmul_{n}_gflops"], None)] for n in (1024, 2048)}
+        else:
+            print(f"matmul, {args.matmul_rounds} rounds: {time.time() - t:.0f} s", file=sys.stderr)
+            numpy["numpy"] = numpy_version
+        for n, runs in pairs.items():
+            key = f"matmul_{n}_gflops"
+            ours[key] = median([a for a, _ in runs])
+            if runs[0][1] is not None:
+                numpy[key] = median([b for _, b in runs])
+                matmul_ratio[key] = [a / b for a, b in runs]
         mem, mem_why = memory_run(args.threads) if args.memory else (None, None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     theirs = theirs or {}
-    numpy = numpy or {}
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads on every side")
     print(f"PyTorch {theirs.get('torch', '-')}, numpy {numpy.get('numpy', '-')}; "
           f"cnn data: first {n_train:,} MNIST t10k digits to train, last {n_test:,} to test")
@@ -203,10 +244,15 @@ def main():
         a, b = ours.get(key), other.get(okey)
         show = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
         ratio = "-"
-        if a and b and higher is not None:
+        if key in matmul_ratio:
+            ratio = f"{median(matmul_ratio[key]):.2f}x"
+        elif a and b and higher is not None:
             ratio = f"{(a / b if higher else b / a):.2f}x"
         goal = "-" if target is None else f">={target:g}x"
         print(fmt.format(label, show(a), show(b), ratio, goal))
+    for key, ratios in matmul_ratio.items():
+        print(f"{key}: {len(ratios)} rounds, ratio median {median(ratios):.2f}x, range "
+              f"{min(ratios):.2f}-{max(ratios):.2f}x (dl-lab and numpy columns: each side's median)")
     if args.memory:
         if mem is None:
             print(f"memory: {mem_why}")
