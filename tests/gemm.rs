@@ -175,6 +175,42 @@ fn the_avx512_kernel_matches_f64_on_every_shape_and_transpose() {
 }
 
 #[test]
+fn the_avx512_kernel_packs_every_layout_of_its_operands() {
+    // the packing has a path per layout: lanes contiguous (a row-major B, a
+    // transposed A), k contiguous (a row-major A, a transposed B: four
+    // lanes by eight steps transposed in registers, the lanes and steps
+    // left over one at a time), and neither (a view that skips elements);
+    // and negative strides (a view read backwards)
+    if !gemm::available() {
+        eprintln!("skipped: this CPU has no AVX-512F (or DL_LAB_GEMM=matrixmultiply)");
+        return;
+    }
+    use ndarray::s;
+    let mut rng = StdRng::seed_from_u64(16);
+    for (m, k, n) in [(13, 17, 31), (30, 45, 70), (7, 9, 33), (25, 390, 3)] {
+        let big_a = random(&mut rng, 2 * m + 1, 3 * k + 2);
+        let big_b = random(&mut rng, 2 * k + 1, 3 * n + 2);
+        let views = [
+            (big_a.slice(s![..;2, ..;3]), big_b.slice(s![..;2, ..;3])),
+            (big_a.slice(s![..m, ..k]), big_b.slice(s![..k;-1, ..n])),
+            (big_a.slice(s![..;-2, ..k]), big_b.slice(s![..k, ..;-3])),
+        ];
+        for (i, (a, b)) in views.into_iter().enumerate() {
+            let (a, b) = (a.slice(s![..m, ..k]), b.slice(s![..k, ..n]));
+            for (ta, tb) in [(false, false), (true, true)] {
+                // the same values, the other layout: (Aᵀ)ᵀ
+                let at = a.t().to_owned();
+                let bt = b.t().to_owned();
+                let a = if ta { at.t() } else { a.view() };
+                let b = if tb { bt.t() } else { b.view() };
+                let what = format!("{m}x{k}x{n} views {i} ta={ta} tb={tb}");
+                check(direct(a, b, None).view(), a, b, None, &what);
+            }
+        }
+    }
+}
+
+#[test]
 fn large_products_split_across_threads_match_f64() {
     // past 2²³ multiply-adds: the AVX-512 kernel where there is one, split
     // by rows (m ≥ n) or by columns

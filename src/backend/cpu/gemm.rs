@@ -25,7 +25,11 @@
 //! the same order but its k blocks are 256 long, ours up to `KC`: results
 //! agree to rounding (a few ulps of the sum of |products|), not to the bit.
 //!
-//! The packing buffers are kept per thread and reused by the next call.
+//! Packing reads along memory whichever way the operand lies: where the
+//! lanes are contiguous (a row-major B) one step of k across every panel
+//! at a time; where k is (a row-major A) four lanes by eight steps,
+//! transposed in registers. The packing buffers are kept per thread and
+//! reused by the next call.
 
 #[cfg(target_arch = "x86_64")]
 use std::cell::RefCell;
@@ -337,6 +341,7 @@ unsafe fn tile(args: KernelArgs) {
 /// a lane: A's panels are `pack::<MR>(mb, kc, a, rs, cs, ..)`, B's
 /// `pack::<NR>(nb, kc, b, cs, rs, ..)`.
 #[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
 unsafe fn pack<const W: usize>(
     lanes: usize,
     kc: usize,
@@ -345,17 +350,17 @@ unsafe fn pack<const W: usize>(
     ks: isize,
     out: *mut f32,
 ) {
+    if ls == 1 {
+        return pack_across::<W>(lanes, kc, src, ks, out);
+    }
     for l0 in (0..lanes).step_by(W) {
         let w = W.min(lanes - l0);
         let panel = out.add(l0 * kc);
         let src = src.offset(l0 as isize * ls);
-        if ls == 1 {
-            // lanes contiguous: copy each step of k at once
-            for p in 0..kc {
-                std::ptr::copy_nonoverlapping(src.offset(p as isize * ks), panel.add(p * W), w);
-            }
+        if ks == 1 {
+            pack_transposing::<W>(w, kc, src, ls, panel);
         } else {
-            // read along each lane
+            // neither along lanes nor along k contiguous: one value at a time
             for r in 0..w {
                 let lane = src.offset(r as isize * ls);
                 for p in 0..kc {
@@ -369,6 +374,97 @@ unsafe fn pack<const W: usize>(
                     *panel.add(p * W + r) = 0.0;
                 }
             }
+        }
+    }
+}
+
+/// [`pack`] where the lanes are contiguous (`ls == 1`: B's columns of a
+/// row-major B, A's rows of a transposed A): step k in the outer loop, so
+/// each step's values are read in one sweep along memory (a row of B
+/// across every panel) rather than a panel at a time, which would jump a
+/// whole row ahead for every 128 bytes read, where no prefetcher follows.
+/// Masked loads fill the last panel's missing lanes with zeros.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_across<const W: usize>(
+    lanes: usize,
+    kc: usize,
+    src: *const f32,
+    ks: isize,
+    out: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let mask = |n: usize| -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    };
+    // W lanes in vectors of 16 (W = 12: one vector of 12)
+    let store_mask = [mask(W), mask(W.saturating_sub(16))];
+    for p in 0..kc {
+        let row = src.offset(p as isize * ks);
+        for l0 in (0..lanes).step_by(W) {
+            let w = W.min(lanes - l0);
+            let dst = out.add(l0 * kc + p * W);
+            for v in 0..W.div_ceil(16) {
+                let x = _mm512_maskz_loadu_ps(mask(w.saturating_sub(16 * v)), row.add(l0 + 16 * v));
+                _mm512_mask_storeu_ps(dst.add(16 * v), store_mask[v], x);
+            }
+        }
+    }
+}
+
+/// One panel of [`pack`] where each lane is contiguous along k (`ks ==
+/// 1`: A's rows of a row-major A, B's columns of a transposed B): four
+/// lanes by eight steps at a time, transposed in registers; the lanes and
+/// steps left over one value at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_transposing<const W: usize>(
+    w: usize,
+    kc: usize,
+    src: *const f32,
+    ls: isize,
+    panel: *mut f32,
+) {
+    use std::arch::x86_64::*;
+    let (w4, kc8) = (w / 4 * 4, kc / 8 * 8);
+    for r0 in (0..w4).step_by(4) {
+        let lane = |i: usize| src.offset((r0 + i) as isize * ls);
+        let (l0, l1, l2, l3) = (lane(0), lane(1), lane(2), lane(3));
+        for p in (0..kc8).step_by(8) {
+            let (a, b) = (_mm256_loadu_ps(l0.add(p)), _mm256_loadu_ps(l1.add(p)));
+            let (c, d) = (_mm256_loadu_ps(l2.add(p)), _mm256_loadu_ps(l3.add(p)));
+            // [a0 b0 a1 b1 | a4 b4 a5 b5], [a2 b2 a3 b3 | a6 b6 a7 b7], same for c, d
+            let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+            let (cd_lo, cd_hi) = (_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+            // step i in the low half, step i + 4 in the high half
+            let steps = [
+                _mm256_shuffle_ps::<0x44>(ab_lo, cd_lo),
+                _mm256_shuffle_ps::<0xEE>(ab_lo, cd_lo),
+                _mm256_shuffle_ps::<0x44>(ab_hi, cd_hi),
+                _mm256_shuffle_ps::<0xEE>(ab_hi, cd_hi),
+            ];
+            for (i, v) in steps.into_iter().enumerate() {
+                _mm_storeu_ps(panel.add((p + i) * W + r0), _mm256_castps256_ps128(v));
+                _mm_storeu_ps(
+                    panel.add((p + 4 + i) * W + r0),
+                    _mm256_extractf128_ps::<1>(v),
+                );
+            }
+        }
+        for p in kc8..kc {
+            for i in 0..4 {
+                *panel.add(p * W + r0 + i) = *lane(i).add(p);
+            }
+        }
+    }
+    for r in w4..w {
+        let lane = src.offset(r as isize * ls);
+        for p in 0..kc {
+            *panel.add(p * W + r) = *lane.add(p);
         }
     }
 }
