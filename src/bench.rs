@@ -271,12 +271,22 @@ pub fn run(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Resu
     let runs = if cfg.quick { 1 } else { RUNS };
     let wanted = |part: Part| cfg.only.is_empty() || cfg.only.contains(&part);
     let mut rng = StdRng::seed_from_u64(1);
-    for n in MATMUL_SIZES.into_iter().filter(|_| wanted(Part::Matmul)) {
+    let matmul_sizes: &[usize] = if wanted(Part::Matmul) {
+        &MATMUL_SIZES
+    } else {
+        &[]
+    };
+    for &n in matmul_sizes {
         let gflops = matmul_gflops(&cfg.device, n, runs, &mut rng)?;
         on(&Figure::Matmul { n, gflops })?;
     }
-    for layer in CONV_LAYERS.into_iter().filter(|_| wanted(Part::Conv)) {
-        let (forward, backward) = conv_ms(&cfg.device, &layer, runs, &mut rng)?;
+    let conv_layers: &[ConvLayer] = if wanted(Part::Conv) {
+        &CONV_LAYERS
+    } else {
+        &[]
+    };
+    for layer in conv_layers {
+        let (forward, backward) = conv_ms(&cfg.device, layer, runs, &mut rng)?;
         on(&Figure::Conv {
             layer: layer.name,
             pass: Pass::Forward,

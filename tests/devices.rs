@@ -389,14 +389,25 @@ fn bench_only_measures_the_groups_it_names() {
     // in the usual order, whatever the order asked
     assert_eq!(benches, ["matmul", "matmul", "matmul", "mlp"], "{out}");
     let o = dl_lab_env(
-        &["bench", "--json", "--quick", "--only", "cnn,gd-scalar"],
+        &[
+            "bench",
+            "--json",
+            "--device",
+            "cpu",
+            "--quick",
+            "--only",
+            "cnn,gd-scalar",
+        ],
         None,
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
-    let names: Vec<&str> = out
+    let names: Vec<String> = out
         .lines()
-        .map(|l| l.split('"').nth(3).expect("a bench name"))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON");
+            v["bench"].as_str().expect("a name").to_string()
+        })
         .collect();
     assert_eq!(
         names,

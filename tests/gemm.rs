@@ -174,38 +174,97 @@ fn the_avx512_kernel_matches_f64_on_every_shape_and_transpose() {
     }
 }
 
+/// `values` as a view whose strides follow `layout` (over a fresh backing
+/// array, returned with it): 0 row-major, 1 column-major, 2 rows stored
+/// last to first, 3 columns last to first, 4 column-major with the rows
+/// last to first, 5 column-major with the columns last to first, 6 every
+/// second row and third column of a larger array.
+fn laid_out(values: &Array2<f32>, layout: usize) -> (Array2<f32>, [isize; 2]) {
+    use ndarray::s;
+    let (r, c) = values.dim();
+    // the backing array, and how to slice or transpose it back to `values`
+    // (in row-major order: `to_owned` would keep a reversed view's strides)
+    let standard = |v: ArrayView2<'_, f32>| v.as_standard_layout().into_owned();
+    let backing = match layout {
+        0 => values.clone(),
+        1 => standard(values.t()),
+        2 => standard(values.slice(s![..;-1, ..])),
+        3 => standard(values.slice(s![.., ..;-1])),
+        4 => standard(values.t().slice(s![.., ..;-1])),
+        5 => standard(values.t().slice(s![..;-1, ..])),
+        _ => {
+            let mut big = Array2::zeros((2 * r, 3 * c));
+            big.slice_mut(s![..;2, ..;3]).assign(values);
+            big
+        }
+    };
+    let strides = {
+        let view = view_of(&backing, layout);
+        assert_eq!(view, values.view(), "layout {layout}");
+        [view.strides()[0], view.strides()[1]]
+    };
+    (backing, strides)
+}
+
+fn view_of(backing: &Array2<f32>, layout: usize) -> ArrayView2<'_, f32> {
+    use ndarray::s;
+    match layout {
+        0 => backing.view(),
+        1 => backing.t(),
+        2 => backing.slice(s![..;-1, ..]),
+        3 => backing.slice(s![.., ..;-1]),
+        4 => backing.slice(s![.., ..;-1]).reversed_axes(),
+        5 => backing.slice(s![..;-1, ..]).reversed_axes(),
+        _ => backing.slice(s![..;2, ..;3]),
+    }
+}
+
 #[test]
 fn the_avx512_kernel_packs_every_layout_of_its_operands() {
     // the packing has a path per layout: lanes contiguous (a row-major B, a
-    // transposed A), k contiguous (a row-major A, a transposed B: four
+    // column-major A), k contiguous (a row-major A, a column-major B: four
     // lanes by eight steps transposed in registers, the lanes and steps
-    // left over one at a time), and neither (a view that skips elements);
-    // and negative strides (a view read backwards)
+    // left over one at a time), and neither (a view that skips elements or
+    // runs backwards along the contiguous axis); each with positive and
+    // negative strides. A takes each of the 7 layouts against B in each.
     if !gemm::available() {
         eprintln!("skipped: this CPU has no AVX-512F (or DL_LAB_GEMM=matrixmultiply)");
         return;
     }
-    use ndarray::s;
     let mut rng = StdRng::seed_from_u64(16);
-    for (m, k, n) in [(13, 17, 31), (30, 45, 70), (7, 9, 33), (25, 390, 3)] {
-        let big_a = random(&mut rng, 2 * m + 1, 3 * k + 2);
-        let big_b = random(&mut rng, 2 * k + 1, 3 * n + 2);
-        let views = [
-            (big_a.slice(s![..;2, ..;3]), big_b.slice(s![..;2, ..;3])),
-            (big_a.slice(s![..m, ..k]), big_b.slice(s![..k;-1, ..n])),
-            (big_a.slice(s![..;-2, ..k]), big_b.slice(s![..k, ..;-3])),
-        ];
-        for (i, (a, b)) in views.into_iter().enumerate() {
-            let (a, b) = (a.slice(s![..m, ..k]), b.slice(s![..k, ..n]));
-            for (ta, tb) in [(false, false), (true, true)] {
-                // the same values, the other layout: (Aᵀ)ᵀ
-                let at = a.t().to_owned();
-                let bt = b.t().to_owned();
-                let a = if ta { at.t() } else { a.view() };
-                let b = if tb { bt.t() } else { b.view() };
-                let what = format!("{m}x{k}x{n} views {i} ta={ta} tb={tb}");
-                check(direct(a, b, None).view(), a, b, None, &what);
+    let mut seen = std::collections::BTreeSet::new();
+    for (m, k, n) in [(13, 17, 31), (7, 5, 33), (30, 45, 70), (25, 390, 3)] {
+        let (a, b) = (random(&mut rng, m, k), random(&mut rng, k, n));
+        for la in 0..7 {
+            for lb in 0..7 {
+                let (back_a, sa) = laid_out(&a, la);
+                let (back_b, sb) = laid_out(&b, lb);
+                let (av, bv) = (view_of(&back_a, la), view_of(&back_b, lb));
+                // (lane stride, k stride) as packing sees them
+                let class = |ls: isize, ks: isize| match (ls, ks) {
+                    (1, ks) => format!("across, ks {}", ks.signum()),
+                    (ls, 1) => format!("transposing, ls {}", ls.signum()),
+                    _ => "one at a time".to_string(),
+                };
+                seen.insert(format!("A {}", class(sa[0], sa[1])));
+                seen.insert(format!("B {}", class(sb[1], sb[0])));
+                let what = format!("{m}x{k}x{n} A layout {la} {sa:?}, B layout {lb} {sb:?}");
+                check(direct(av, bv, None).view(), av, bv, None, &what);
             }
+        }
+    }
+    for side in ["A", "B"] {
+        for path in [
+            "across, ks 1",
+            "across, ks -1",
+            "transposing, ls 1",
+            "transposing, ls -1",
+            "one at a time",
+        ] {
+            assert!(
+                seen.contains(&format!("{side} {path}")),
+                "{side} {path}: {seen:?}"
+            );
         }
     }
 }

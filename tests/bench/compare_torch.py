@@ -4,15 +4,15 @@
     python3 tests/bench/compare_torch.py [--threads 2] [--memory] [--no-build] [--matmul-rounds 5]
 
 Runs, one after the other on the same machine and thread count:
-  1. `dl-lab bench --json --device cpu --full-epoch` (release build) on a split of
-     ../shared/datasets/mnist: the first 8,000 t10k digits as training files, the last
-     2,000 as test files, written to a temporary directory;
+  1. `dl-lab bench --json --device cpu --full-epoch --only conv,cnn,gd-scalar,mlp`
+     (release build) on a split of ../shared/datasets/mnist: the first 8,000 t10k digits
+     as training files, the last 2,000 as test files, written to a temporary directory;
   2. ../shared/bench/torch_same_work.py on that directory (PyTorch);
   3. numpy's float32 matmul, 1024² and 2048², median of 5 after a warm-up (OpenBLAS),
-     and `dl-lab bench --only matmul`, in turn, --matmul-rounds times (default 5): each
-     round's ratio is ours over numpy's from back-to-back runs, and the row reports the
-     median round (with the range), since the host's speed drifts between rounds by more
-     than the two sides differ;
+     and `dl-lab bench --only matmul`, back to back (numpy first in odd rounds, second in
+     even ones), --matmul-rounds times (default 5): each round's ratio is ours over
+     numpy's, and the row's ratio is the median round's (the range is printed below the
+     table), since the host's speed drifts between rounds by more than the sides differ;
   4. with --memory: peak RSS and test accuracy of one epoch of cnn-mnist on the 60,000
      Fashion-MNIST images (`apt-get install dataset-fashion-mnist`), about two minutes.
 Then prints both sides and the ratio (how many times dl-lab is faster) next to the target.
@@ -121,15 +121,21 @@ def numpy_side(threads):
 
 
 def matmul_rounds(threads, rounds):
-    """{n: [(dl-lab GFLOP/s, numpy GFLOP/s)] per round}, the two run back to back."""
+    """{n: [(dl-lab GFLOP/s, numpy GFLOP/s)] per round}, the two run back to back, numpy
+    first in rounds 1, 3, 5... and second in rounds 2, 4...; numpy's version. ({}, None) when numpy
+    does not import; a round where numpy fails after that is an error."""
     pairs = {1024: [], 2048: []}
     version = None
-    for _ in range(rounds):
+    for r in range(rounds):
+        ours = dl_lab_bench(None, threads, "matmul") if r % 2 else None
         numpy = numpy_side(threads)
         if numpy is None:
-            return None, None
+            if r == 0:
+                return {}, None
+            sys.exit(f"numpy's matmul failed in round {r + 1} of {rounds}")
         version = numpy["numpy"]
-        ours = dl_lab_bench(None, threads, "matmul")
+        if ours is None:
+            ours = dl_lab_bench(None, threads, "matmul")
         for n in pairs:
             pairs[n].append((ours[f"matmul_{n}_gflops"], numpy[f"matmul_{n}_gflops"]))
     return pairs, version
@@ -201,14 +207,15 @@ def main():
         else:
             print(f"torch_same_work.py: {time.time() - t:.0f} s", file=sys.stderr)
         t = time.time()
-        pairs, numpy_version = matmul_rounds(args.threads, max(1, args.matmul_rounds))
+        rounds = max(1, args.matmul_rounds)
+        pairs, numpy_version = matmul_rounds(args.threads, rounds)
         numpy, matmul_ratio = {}, {}
-        if pairs is None:
+        if not pairs:
             print(f"numpy is not installed: {INSTALL}")
             alone = dl_lab_bench(None, args.threads, "matmul")
             pairs = {n: [(alone[f"matmul_{n}_gflops"], None)] for n in (1024, 2048)}
         else:
-            print(f"matmul, {args.matmul_rounds} rounds: {time.time() - t:.0f} s", file=sys.stderr)
+            print(f"matmul, {rounds} rounds: {time.time() - t:.0f} s", file=sys.stderr)
             numpy["numpy"] = numpy_version
         for n, runs in pairs.items():
             key = f"matmul_{n}_gflops"
@@ -245,14 +252,15 @@ def main():
         show = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
         ratio = "-"
         if key in matmul_ratio:
-            ratio = f"{median(matmul_ratio[key]):.2f}x"
+            ratio = f"{median(matmul_ratio[key]):.2f}x*"
         elif a and b and higher is not None:
             ratio = f"{(a / b if higher else b / a):.2f}x"
         goal = "-" if target is None else f">={target:g}x"
         print(fmt.format(label, show(a), show(b), ratio, goal))
     for key, ratios in matmul_ratio.items():
-        print(f"{key}: {len(ratios)} rounds, ratio median {median(ratios):.2f}x, range "
-              f"{min(ratios):.2f}-{max(ratios):.2f}x (dl-lab and numpy columns: each side's median)")
+        print(f"* {key}: the median of {len(ratios)} rounds' ratios (range "
+              f"{min(ratios):.2f}-{max(ratios):.2f}x); the dl-lab and numpy columns are each "
+              f"side's median")
     if args.memory:
         if mem is None:
             print(f"memory: {mem_why}")

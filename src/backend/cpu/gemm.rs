@@ -394,6 +394,7 @@ unsafe fn pack_across<const W: usize>(
     out: *mut f32,
 ) {
     use std::arch::x86_64::*;
+    const { assert!(W <= 32, "at most two vectors per step") };
     let mask = |n: usize| -> __mmask16 {
         if n >= 16 {
             0xffff
@@ -409,7 +410,12 @@ unsafe fn pack_across<const W: usize>(
             let w = W.min(lanes - l0);
             let dst = out.add(l0 * kc + p * W);
             for v in 0..W.div_ceil(16) {
-                let x = _mm512_maskz_loadu_ps(mask(w.saturating_sub(16 * v)), row.add(l0 + 16 * v));
+                // wrapping: past a last panel of 16 or fewer lanes the
+                // second vector's address may lie beyond B (nothing loaded)
+                let x = _mm512_maskz_loadu_ps(
+                    mask(w.saturating_sub(16 * v)),
+                    row.wrapping_add(l0 + 16 * v),
+                );
                 _mm512_mask_storeu_ps(dst.add(16 * v), store_mask[v], x);
             }
         }
