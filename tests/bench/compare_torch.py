@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """dl-lab against PyTorch and numpy on the same work, in one run, with the ratios.
 
-    python3 tests/bench/compare_torch.py [--threads 2] [--memory] [--no-build] [--matmul-rounds 5]
+    python3 tests/bench/compare_torch.py [--threads 2] [--memory] [--no-build]
+                                         [--rounds 3] [--matmul-rounds 5]
 
 Runs, one after the other on the same machine and thread count:
   1. `dl-lab bench --json --device cpu --full-epoch --only conv,cnn,gd-scalar,mlp`
      (release build) on a split of ../shared/datasets/mnist: the first 8,000 t10k digits
      as training files, the last 2,000 as test files, written to a temporary directory;
-  2. ../shared/bench/torch_same_work.py on that directory (PyTorch);
+  2. ../shared/bench/torch_same_work.py on that directory (PyTorch); 1 and 2 back to back,
+     dl-lab first in odd rounds, PyTorch first in even ones, --rounds times (default 3):
+     each row's ratio is the median of the rounds' ratios, with the range printed below
+     the table (this shared host's speed drifts by up to 2x between runs);
   3. numpy's float32 matmul, 1024² and 2048², median of 5 after a warm-up (OpenBLAS),
      and `dl-lab bench --only matmul`, back to back (numpy first in odd rounds, second in
      even ones), --matmul-rounds times (default 5): each round's ratio is ours over
@@ -182,8 +186,10 @@ def main():
     ap.add_argument("--memory", action="store_true",
                     help="also one Fashion-MNIST epoch of cnn-mnist for peak RSS (~2 min)")
     ap.add_argument("--no-build", action="store_true", help="use target/release/dl-lab as is")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of dl-lab bench and torch_same_work.py (default 3)")
     ap.add_argument("--matmul-rounds", type=int, default=5,
-                    help="rounds of numpy then dl-lab matmul (default 5)")
+                    help="rounds of numpy's and dl-lab's matmul (default 5)")
     args = ap.parse_args()
 
     if not args.no_build:
@@ -197,19 +203,31 @@ def main():
     tmp = tempfile.mkdtemp(prefix="dl-lab-compare-")
     try:
         n_train, n_test = idx_split(mnist, tmp, 8000)
-        t = time.time()
-        ours = dl_lab_bench(tmp, args.threads, "conv,cnn,gd-scalar,mlp")
-        print(f"dl-lab bench: {time.time() - t:.0f} s", file=sys.stderr)
-        t = time.time()
-        theirs, why = torch_side(tmp, args.threads)
-        if why:
-            print(why)
-        else:
-            print(f"torch_same_work.py: {time.time() - t:.0f} s", file=sys.stderr)
+        # rounds of dl-lab and PyTorch back to back, each going first in turn
+        ours_runs, theirs_runs, why = [], [], None
+        for r in range(max(1, args.rounds)):
+            t = time.time()
+            if r % 2 == 0:
+                ours_runs.append(dl_lab_bench(tmp, args.threads, "conv,cnn,gd-scalar,mlp"))
+            if why is None:
+                got, why = torch_side(tmp, args.threads)
+                if why:
+                    print(why)
+                else:
+                    theirs_runs.append(got)
+            if r % 2 == 1:
+                ours_runs.append(dl_lab_bench(tmp, args.threads, "conv,cnn,gd-scalar,mlp"))
+            print(f"round {r + 1}: {time.time() - t:.0f} s", file=sys.stderr)
+        def medians(runs):
+            """Each number's median over the runs (other values: the first run's)."""
+            return {k: (median([run[k] for run in runs]) if isinstance(v, (int, float)) else v)
+                    for k, v in runs[0].items()} if runs else {}
+        ours, theirs = medians(ours_runs), medians(theirs_runs)
+        paired = list(zip(ours_runs, theirs_runs))
         t = time.time()
         rounds = max(1, args.matmul_rounds)
         pairs, numpy_version = matmul_rounds(args.threads, rounds)
-        numpy, matmul_ratio = {}, {}
+        numpy, round_ratios = {}, {}
         if not pairs:
             print(f"numpy is not installed: {INSTALL}")
             alone = dl_lab_bench(None, args.threads, "matmul")
@@ -222,12 +240,11 @@ def main():
             ours[key] = median([a for a, _ in runs])
             if runs[0][1] is not None:
                 numpy[key] = median([b for _, b in runs])
-                matmul_ratio[key] = [a / b for a, b in runs]
+                round_ratios[key] = [a / b for a, b in runs]
         mem, mem_why = memory_run(args.threads) if args.memory else (None, None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    theirs = theirs or {}
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.threads} threads on every side")
     print(f"PyTorch {theirs.get('torch', '-')}, numpy {numpy.get('numpy', '-')}; "
           f"cnn data: first {n_train:,} MNIST t10k digits to train, last {n_test:,} to test")
@@ -245,22 +262,29 @@ def main():
         ("matmul 2048² f32 (GFLOP/s) vs numpy", "matmul_2048_gflops", numpy,
          "matmul_2048_gflops", True, 0.9),
     ]
+    # each row's ratio from every round, where both sides ran
+    round_ratios = {**{key: [(o[key] / t[key] if higher else t[key] / o[key]) for o, t in paired]
+                         for _, key, other, _, higher, _ in rows
+                         if other is theirs and higher is not None and paired},
+                    **round_ratios}
     fmt = "{:<42} {:>12} {:>12} {:>9} {:>8}"
     print(fmt.format("work", "dl-lab", "other", "ratio", "target"))
     for label, key, other, okey, higher, target in rows:
         a, b = ours.get(key), other.get(okey)
         show = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
         ratio = "-"
-        if key in matmul_ratio:
-            ratio = f"{median(matmul_ratio[key]):.2f}x*"
+        if key in round_ratios:
+            ratio = f"{median(round_ratios[key]):.2f}x*"
         elif a and b and higher is not None:
             ratio = f"{(a / b if higher else b / a):.2f}x"
         goal = "-" if target is None else f">={target:g}x"
         print(fmt.format(label, show(a), show(b), ratio, goal))
-    for key, ratios in matmul_ratio.items():
-        print(f"* {key}: the median of {len(ratios)} rounds' ratios (range "
-              f"{min(ratios):.2f}-{max(ratios):.2f}x); the dl-lab and numpy columns are each "
-              f"side's median")
+    if round_ratios:
+        print("* the median of the rounds' ratios (dl-lab and the other side back to back in "
+              "each round); the dl-lab and other columns are each side's median. Ranges:")
+    for key, ratios in round_ratios.items():
+        print(f"  {key}: {len(ratios)} rounds, {min(ratios):.2f}-{max(ratios):.2f}x "
+              f"({', '.join(f'{x:.2f}' for x in ratios)})")
     if args.memory:
         if mem is None:
             print(f"memory: {mem_why}")
