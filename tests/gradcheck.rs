@@ -677,6 +677,78 @@ fn conv2d_bias_relu_gradcheck() {
     }
 }
 
+/// Inputs (x, w, b) for max_pool(relu(conv2d(x, w, s, p) + b)) clear of
+/// ReLU's kink (as `conv_relu_inputs`) whose pool windows' winners also lead
+/// the runner-up by more than the margin: an ε-step moves each
+/// pre-activation by at most ε, so it can change no window's winner.
+fn conv_relu_pool_inputs(
+    seed: u64,
+    (x, w, s, p): ([usize; 4], [usize; 4], usize, usize),
+    (k, ps): (usize, usize),
+) -> [Array; 3] {
+    let margin = 4.0 * OPTS.eps as f32;
+    (seed..seed + 1000)
+        .map(|start| conv_relu_inputs(start, x, w, s, p))
+        .find(|[x, w, b]| {
+            let y = dl_lab::no_grad(|| {
+                Tensor::new(x.clone()).conv2d_bias_relu(
+                    &Tensor::new(w.clone()),
+                    &Tensor::new(b.clone()),
+                    s,
+                    p,
+                )
+            })
+            .expect("conv runs")
+            .to_array();
+            let (oh, ow) = ((y.shape()[2] - k) / ps + 1, (y.shape()[3] - k) / ps + 1);
+            let plane = y.shape()[2] * y.shape()[3];
+            let values = y.as_slice().expect("contiguous");
+            (0..y.shape()[0] * y.shape()[1]).all(|z| {
+                (0..oh * ow).all(|o| {
+                    let (oy, ox) = (o / ow * ps, o % ow * ps);
+                    let mut window: Vec<f32> = (0..k * k)
+                        .map(|i| values[z * plane + (oy + i / k) * y.shape()[3] + ox + i % k])
+                        .collect();
+                    window.sort_by(|a, b| b.total_cmp(a));
+                    window[0] == 0.0 || window[0] - window[1] > margin
+                })
+            })
+        })
+        .expect("some seed keeps clear of ReLU's kink and the pool's ties")
+}
+
+#[test]
+fn conv2d_bias_relu_max_pool2d_gradcheck() {
+    for (name, shapes, pool) in [
+        // odd W: the pool drops the last column; pooled planes under 16
+        (
+            "1x2x6x5 * 3x2x3x3 s1 p1, pool 2/2",
+            ([1, 2, 6, 5], [3, 2, 3, 3], 1, 1),
+            (2, 2),
+        ),
+        // overlapping windows: a winner can take two windows' gradients
+        (
+            "2x2x6x5 * 3x2x3x3 s1 p1, pool 3/2",
+            ([2, 2, 6, 5], [3, 2, 3, 3], 1, 1),
+            (3, 2),
+        ),
+        // pooled planes of 4×4: the mask and the bias's sum in one pass
+        (
+            "1x1x8x8 * 2x1x3x3 s1 p1, pool 2/2",
+            ([1, 1, 8, 8], [2, 1, 3, 3], 1, 1),
+            (2, 2),
+        ),
+    ] {
+        let inputs = conv_relu_pool_inputs(400, shapes, pool);
+        let (s, p) = (shapes.2, shapes.3);
+        check(
+            &format!("conv2d_bias_relu_max_pool2d {name}"),
+            |t| t[0].conv2d_bias_relu_max_pool2d(&t[1], &t[2], (s, p), pool),
+            &inputs,
+        );
+    }
+}
+
 #[test]
 fn linear_gradcheck() {
     // x·Wᵀ + b, and with ReLU after it (inputs drawn clear of ReLU's kink)

@@ -222,6 +222,64 @@ fn conv_pool_gradcheck_on_opencl() {
 }
 
 #[test]
+fn conv2d_bias_relu_max_pool2d_gradcheck_on_opencl() {
+    // the fused conv → ReLU → max pool (the device's conv, pool and scatter
+    // kernels), overlapping windows included, at a seed whose pre-activations
+    // keep clear of ReLU's kink and whose windows have a clear winner
+    let Some(dev) = common::opencl_device() else {
+        return;
+    };
+    let margin = 4.0 * OPTS.eps as f32;
+    for (xs, ws, k, ps) in [
+        ([1, 2, 6, 5], [3, 2, 3, 3], 2, 2),
+        ([2, 2, 6, 5], [3, 2, 3, 3], 3, 2),
+    ] {
+        let clear = |[x, w, b]: &[Array; 3]| {
+            let (x, w, b) = (
+                Tensor::new(x.clone()),
+                Tensor::new(w.clone()),
+                Tensor::new(b.clone()),
+            );
+            let z = x
+                .conv2d(&w, 1, 1)
+                .and_then(|z| z.add(&b.reshape(&[1, 3, 1, 1])?));
+            let z = z.expect("conv runs").to_array();
+            let (h, w) = (z.shape()[2], z.shape()[3]);
+            let windows = (0..z.len() / (h * w)).flat_map(|plane| {
+                (0..(h - k) / ps + 1).flat_map(move |oy| {
+                    (0..(w - k) / ps + 1).map(move |ox| (plane, oy * ps, ox * ps))
+                })
+            });
+            let zs = z.as_slice().expect("contiguous");
+            zs.iter().all(|v| v.abs() > margin)
+                && windows.into_iter().all(|(plane, y0, x0)| {
+                    let mut win: Vec<f32> = (0..k * k)
+                        .map(|i| zs[(plane * h + y0 + i / k) * w + x0 + i % k].max(0.0))
+                        .collect();
+                    win.sort_by(|a, b| b.total_cmp(a));
+                    win[0] == 0.0 || win[0] - win[1] > margin
+                })
+        };
+        let inputs = (0..2000u64)
+            .map(|seed| {
+                [
+                    uniform(700 + 3 * seed, &xs, -1.0, 1.0),
+                    uniform(701 + 3 * seed, &ws, -1.0, 1.0),
+                    uniform(702 + 3 * seed, &[3], -1.0, 1.0),
+                ]
+            })
+            .find(clear)
+            .expect("some seed keeps clear of ReLU's kink and the pool's ties");
+        check(
+            &dev,
+            &format!("conv2d_bias_relu_max_pool2d pool {k}/{ps}"),
+            |t| t[0].conv2d_bias_relu_max_pool2d(&t[1], &t[2], (1, 1), (k, ps)),
+            &inputs,
+        );
+    }
+}
+
+#[test]
 fn losses_gradcheck_on_opencl() {
     let Some(dev) = common::opencl_device() else {
         return;

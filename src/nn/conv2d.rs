@@ -50,6 +50,17 @@ impl Module for Conv2d {
         Some(x.conv2d_bias_relu(&self.weight, &self.bias, self.stride, self.padding))
     }
 
+    /// max_pool(relu(conv + bias)) as one op (the same values); its
+    /// backward runs ReLU's mask over the pooled gradient.
+    fn forward_relu_max_pool(&self, x: &Tensor, pool: (usize, usize)) -> Option<Result<Tensor>> {
+        Some(x.conv2d_bias_relu_max_pool2d(
+            &self.weight,
+            &self.bias,
+            (self.stride, self.padding),
+            pool,
+        ))
+    }
+
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         vec![
             ("weight".into(), self.weight.clone()),

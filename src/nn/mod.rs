@@ -47,6 +47,20 @@ pub trait Module: Send + Sync {
         false
     }
 
+    /// This layer, ReLU, then a max pool of `(kernel, stride)` as one fused
+    /// op, where the layer has one (`Sequential` uses it for a layer
+    /// followed by [`ReLU`] and [`MaxPool2d`] while a graph is recorded);
+    /// `None` if not.
+    fn forward_relu_max_pool(&self, _x: &Tensor, _pool: (usize, usize)) -> Option<Result<Tensor>> {
+        None
+    }
+
+    /// `(kernel, stride)` when this layer is [`MaxPool2d`] (what
+    /// `forward_relu_max_pool` stands in for).
+    fn max_pool(&self) -> Option<(usize, usize)> {
+        None
+    }
+
     /// The parameters in a fixed order (what an optimizer receives).
     fn parameters(&self) -> Vec<Tensor> {
         self.named_parameters()

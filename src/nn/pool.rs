@@ -18,6 +18,9 @@ impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.max_pool2d(self.kernel_size, self.stride)
     }
+    fn max_pool(&self) -> Option<(usize, usize)> {
+        Some((self.kernel_size, self.stride))
+    }
     fn describe(&self) -> String {
         format!(
             "MaxPool2d(kernel_size={}, stride={}, padding=0)",

@@ -59,8 +59,20 @@ impl Sequential {
     fn forward_whole(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         let mut i = 0;
+        let graph = crate::engine::is_grad_enabled();
         while let Some(layer) = self.layers.get(i) {
             let next_is_relu = self.layers.get(i + 1).is_some_and(|l| l.is_relu());
+            // layer → ReLU → MaxPool2d, while a graph is recorded (without
+            // one there is no backward to shorten)
+            let pool = self.layers.get(i + 2).and_then(|l| l.max_pool());
+            let with_pool = pool
+                .filter(|_| next_is_relu && graph)
+                .and_then(|p| layer.forward_relu_max_pool(&h, p));
+            if let Some(fused) = with_pool {
+                h = fused?;
+                i += 3;
+                continue;
+            }
             match next_is_relu.then(|| layer.forward_relu(&h)).flatten() {
                 Some(fused) => {
                     h = fused?;
@@ -120,7 +132,9 @@ impl Sequential {
 impl Module for Sequential {
     /// The layers in order; a layer followed by ReLU runs as one fused op
     /// where it has one (Conv2d: bias and ReLU in the convolution's output
-    /// pass), with the same values. Without a graph, a large CPU batch of
+    /// pass; with a MaxPool2d after the ReLU too, while a graph is recorded,
+    /// so that ReLU's backward runs on the pooled gradient), with the same
+    /// values. Without a graph, a large CPU batch of
     /// images runs in pieces (`forward_in_chunks`). `forward_all` keeps
     /// every layer's output.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -168,6 +168,17 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         drop(dz.and_then(|dz| dz.sum_axes(&[0, 2, 3], false)));
     };
     let scatter = || drop(gp.scatter_add(&winners, &in_shape));
+    // pool1's and relu1's backward together: the scatter then the mask over
+    // the full tensor (the ops apart), or the mask over the pooled gradient
+    // then the scatter (conv2d_bias_relu_max_pool2d's backward)
+    let pool_relu_apart = || {
+        let dz = gp.scatter_add(&winners, &in_shape);
+        drop(dz.and_then(|dz| y1.relu_backward_channel_sum(dz, true)));
+    };
+    let pool_relu_fused = || {
+        let dp = pooled.relu_backward_channel_sum(gp.try_clone().expect("copy"), true);
+        drop(dp.and_then(|(dp, _)| dp.scatter_add(&winners, &in_shape)));
+    };
     type Kernel<'a> = (&'static str, Box<dyn Fn() + 'a>);
     let kernels: Vec<Kernel<'_>> = vec![
         (
@@ -235,6 +246,8 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         ("relu1+bias bwd plain", Box::new(|| plain(&fused_relu))),
         ("relu1 bwd, then sum", Box::new(two_ops)),
         ("pool1 bwd scatter", Box::new(scatter)),
+        ("pool1+relu1 bwd apart", Box::new(pool_relu_apart)),
+        ("pool1+relu1 bwd fused", Box::new(pool_relu_fused)),
     ];
     // wall time, and the process's CPU time (less disturbed by other
     // programs on a shared machine: compare CPU ms with RAYON_NUM_THREADS=1)
@@ -251,9 +264,9 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         }
     }
     println!("\nconv 32→64 kernels (batch 100), best of {repeats}, alternating:");
-    println!("{:<20} {:>8} {:>8}", "kernel", "wall ms", "CPU ms");
+    println!("{:<22} {:>8} {:>8}", "kernel", "wall ms", "CPU ms");
     for ((w, c), (name, _)) in wall.iter().zip(&cpu).zip(&kernels) {
-        println!("{name:<20} {w:>8.2} {c:>8.2}");
+        println!("{name:<22} {w:>8.2} {c:>8.2}");
     }
     Ok(())
 }

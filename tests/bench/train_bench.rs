@@ -12,6 +12,13 @@
 //! printed. Both devices start from the same weights (seed 1), so their
 //! losses should agree to a few decimals. On a shared machine, look at
 //! `/proc/loadavg` too.
+//!
+//! `-- BATCHES ROUNDS ab` instead times two CPU runs alternately: the model's
+//! own forward (Conv2d → ReLU → MaxPool2d fused into one op) against the
+//! layers with only Conv2d → ReLU fused (the path before that op), with
+//! wall and CPU ms per batch: an A/B in one process for the fused pool's
+//! backward. Their losses agree to rounding (the bias gradient sums in
+//! another order).
 
 use std::time::Instant;
 
@@ -31,6 +38,8 @@ struct Run {
     opt: Adam,
     device: Device,
     next: usize,
+    /// run the layers with only Conv2d → ReLU fused (see `forward_apart`)
+    apart: bool,
 }
 
 impl Run {
@@ -58,6 +67,7 @@ impl Run {
             opt,
             device,
             next: 0,
+            apart: false,
         })
     }
 
@@ -80,12 +90,87 @@ impl Run {
             .collect();
         let x = Tensor::new(images).to(&self.device)?;
         self.opt.zero_grad();
-        let logits = self.model.forward(&x)?;
+        let logits = if self.apart {
+            forward_apart(&self.model, &x)?
+        } else {
+            self.model.forward(&x)?
+        };
         let loss = nn::cross_entropy(&logits, &labels)?;
         loss.backward()?;
         self.opt.step()?;
         Ok(loss.item())
     }
+}
+
+/// The layers in order, a layer followed by ReLU fused where it has a fused
+/// op, a max pool after it kept apart: `Sequential::forward` before
+/// Conv2d → ReLU → MaxPool2d was one op.
+fn forward_apart(model: &nn::Sequential, x: &Tensor) -> Result<Tensor> {
+    let (mut h, mut i) = (x.clone(), 0);
+    while let Some(layer) = model.layers.get(i) {
+        let next_is_relu = model.layers.get(i + 1).is_some_and(|l| l.is_relu());
+        match next_is_relu.then(|| layer.forward_relu(&h)).flatten() {
+            Some(fused) => (h, i) = (fused?, i + 2),
+            None => (h, i) = (layer.forward(&h)?, i + 1),
+        }
+    }
+    Ok(h)
+}
+
+/// The process's CPU seconds (less disturbed by other programs than wall time).
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Fused pool (A) against the layers apart (B), on the CPU, alternating.
+fn ab(data: &Mnist, batches: usize, rounds: usize) -> Result<()> {
+    let mut runs = [Run::new(Device::Cpu)?, Run::new(Device::Cpu)?];
+    runs[1].apart = true;
+    let names = ["fused pool", "pool apart"];
+    let mut losses = [Vec::new(), Vec::new()];
+    for (run, l) in runs.iter_mut().zip(&mut losses) {
+        for _ in 0..2 {
+            l.push(run.step(data)?);
+        }
+    }
+    let (mut wall, mut cpu) = ([vec![], vec![]], [vec![], vec![]]);
+    for round in 0..rounds {
+        // each goes first in turn
+        for i in [round % 2, 1 - round % 2] {
+            let (t, c0) = (Instant::now(), cpu_seconds());
+            for _ in 0..batches {
+                losses[i].push(runs[i].step(data)?);
+            }
+            let per = |s: f64| s * 1e3 / batches as f64;
+            wall[i].push(per(t.elapsed().as_secs_f64()));
+            cpu[i].push(per(cpu_seconds() - c0));
+            println!(
+                "round {round} {:<10} {:7.2} ms/batch wall {:7.2} CPU ms/batch (loss {:.4})",
+                names[i],
+                wall[i][round],
+                cpu[i][round],
+                losses[i].last().copied().unwrap_or(f32::NAN)
+            );
+        }
+    }
+    for i in 0..2 {
+        println!(
+            "median {:<10} {:7.2} ms/batch wall {:7.2} CPU ms/batch over {rounds} rounds of {batches}; losses at batch 1, 10, last: {:.4} {:.4} {:.4}",
+            names[i],
+            median(&mut wall[i]),
+            median(&mut cpu[i]),
+            losses[i][0],
+            losses[i].get(9).copied().unwrap_or(f32::NAN),
+            losses[i].last().copied().unwrap_or(f32::NAN),
+        );
+    }
+    Ok(())
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -98,6 +183,9 @@ fn main() -> Result<()> {
     let batches: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     let data = Mnist::shipped()?;
+    if args.next().as_deref() == Some("ab") {
+        return ab(&data, batches, rounds);
+    }
     let mut devices = vec![Device::Cpu];
     match opencl::ClDevice::open(None) {
         Ok(d) => devices.push(Device::OpenCl(d)),

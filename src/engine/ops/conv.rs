@@ -9,10 +9,12 @@
 //! How each device computes these is its own (`backend::cpu::conv` works one
 //! image at a time in cache); the engine checks shapes and records the op.
 //! Bias is a separate broadcast add (see nn::Conv2d), or, followed by ReLU,
-//! fused into the convolution's output pass (`conv2d_bias_relu`).
+//! fused into the convolution's output pass (`conv2d_bias_relu`), and with a
+//! max pool after the ReLU, ReLU's backward runs on the pooled gradient
+//! (`conv2d_bias_relu_max_pool2d`).
 
 use super::Op;
-use crate::backend::{ConvGeometry, Storage};
+use crate::backend::{ConvGeometry, Indices, Storage};
 use crate::engine::graph::GradStore;
 use crate::engine::tensor::Tensor;
 use crate::{Error, Result};
@@ -68,6 +70,60 @@ impl Tensor {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
+        let value = self.conv2d_bias_relu_value(weight, bias, stride, padding)?;
+        let op = Op::Conv2dBiasRelu {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            stride,
+            padding,
+        };
+        Ok(Tensor::from_op(value, op))
+    }
+
+    /// max_pool2d(relu(conv2d(self, weight) + bias), pool_kernel,
+    /// pool_stride) in one op (the same values as the ops one after
+    /// another). Only the pooled output and the pool's winners are kept for
+    /// backward, which runs ReLU's mask and the bias's sum over the pooled
+    /// gradient (see `conv2d_bias_relu_max_pool2d_backward`). Without a
+    /// graph it is the two ops.
+    pub fn conv2d_bias_relu_max_pool2d(
+        &self,
+        weight: &Tensor,
+        bias: &Tensor,
+        (stride, padding): (usize, usize),
+        (pool_kernel, pool_stride): (usize, usize),
+    ) -> Result<Tensor> {
+        let y = self.conv2d_bias_relu_value(weight, bias, stride, padding)?;
+        let tracked = [self, weight, bias].iter().any(|t| t.requires_grad());
+        if !(tracked && crate::engine::tensor::is_grad_enabled()) {
+            // nothing will ask for the winners (inference, data)
+            return Ok(Tensor::from_storage(
+                y.max_pool2d_values(pool_kernel, pool_stride)?,
+            ));
+        }
+        crate::backend::pool_geometry("max_pool2d", y.shape(), pool_kernel, pool_stride)?;
+        let (value, argmax) = y.max_pool2d(pool_kernel, pool_stride)?;
+        let op = Op::Conv2dBiasReluMaxPool2d {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            stride,
+            padding,
+            argmax,
+            conv_shape: y.shape().to_vec(),
+        };
+        Ok(Tensor::from_op(value, op))
+    }
+
+    /// relu(conv2d(self, weight) + bias)'s value, shapes checked.
+    fn conv2d_bias_relu_value(
+        &self,
+        weight: &Tensor,
+        bias: &Tensor,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Storage> {
         let (x, w, b) = (self.storage(), weight.storage(), bias.storage());
         let g = geometry(x.shape(), w.shape(), stride, padding)?;
         if b.shape() != [g.o] {
@@ -78,16 +134,7 @@ impl Tensor {
                 why: format!("the bias must be ({},), one per output channel", g.o),
             });
         }
-        let value = x.conv2d_bias_relu(&w, &b, &g)?;
-        drop((x, w, b));
-        let op = Op::Conv2dBiasRelu {
-            input: self.clone(),
-            weight: weight.clone(),
-            bias: bias.clone(),
-            stride,
-            padding,
-        };
-        Ok(Tensor::from_op(value, op))
+        x.conv2d_bias_relu(&w, &b, &g)
     }
 }
 
@@ -108,6 +155,33 @@ pub(crate) fn conv2d_bias_relu_backward(
     if let Some(db) = db {
         store.accumulate(bias, db)?;
     }
+    conv2d_backward(&dz, input, weight, stride, padding, store)
+}
+
+/// p = max_pool(y), y = relu(z), z = conv + b. With gp = dL/dp and the
+/// saved p: at a window's winner y = p, so ReLU's mask there is p > 0 and
+///   dp' = gp where p > 0, else 0   (over the pooled shape)
+///   dz  = dp' scattered to the winners (overlapping windows add)
+///   db  = Σ over (N, H', W') of dp' (= Σ of dz, summed in another order)
+///   dx, dw = conv2d's backward of dz
+/// dz has the same values as the pool's backward followed by
+/// `conv2d_bias_relu_backward`, as masking commutes with the scatter.
+pub(crate) fn conv2d_bias_relu_max_pool2d_backward(
+    grad_out: Storage,
+    out: &Storage,
+    (input, weight, bias): (&Tensor, &Tensor, &Tensor),
+    (argmax, conv_shape): (&Indices, &[usize]),
+    (stride, padding): (usize, usize),
+    store: &mut GradStore,
+) -> Result<()> {
+    let (dp, db) = out.relu_backward_channel_sum(grad_out, store.wants(bias))?;
+    if let Some(db) = db {
+        store.accumulate(bias, db)?;
+    }
+    if !store.wants(weight) && !store.wants(input) {
+        return Ok(());
+    }
+    let dz = dp.scatter_add(argmax, conv_shape)?;
     conv2d_backward(&dz, input, weight, stride, padding, store)
 }
 

@@ -82,6 +82,22 @@ pub enum Op {
         stride: usize,
         padding: usize,
     },
+    /// relu(conv2d + bias) then a max pool, in one op. Backward masks the
+    /// pooled gradient by the pooled value's sign (the pooled value IS the
+    /// winner's relu output) and only then scatters it to the winners, so
+    /// ReLU's pass runs over the pool's output, k² times smaller than the
+    /// convolution's, which the graph does not keep.
+    Conv2dBiasReluMaxPool2d {
+        input: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        stride: usize,
+        padding: usize,
+        /// each pooled element's winner, a flat index into `conv_shape`
+        argmax: Indices,
+        /// the convolution's output shape (N, O, H', W')
+        conv_shape: Vec<usize>,
+    },
     // pool.rs
     MaxPool2d {
         input: Tensor,
@@ -123,6 +139,7 @@ impl Op {
             Op::Permute { .. } => "permute",
             Op::Conv2d { .. } => "conv2d",
             Op::Conv2dBiasRelu { .. } => "conv2d_bias_relu",
+            Op::Conv2dBiasReluMaxPool2d { .. } => "conv2d_bias_relu_max_pool2d",
             Op::MaxPool2d { .. } => "max_pool2d",
             Op::AvgPool2d { .. } => "avg_pool2d",
         }
@@ -150,6 +167,12 @@ impl Op {
                 ..
             } => vec![a, b],
             Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                ..
+            }
+            | Op::Conv2dBiasReluMaxPool2d {
                 input,
                 weight,
                 bias,
@@ -190,6 +213,12 @@ impl Op {
                 f(b);
             }
             Op::Conv2dBiasRelu {
+                input,
+                weight,
+                bias,
+                ..
+            }
+            | Op::Conv2dBiasReluMaxPool2d {
                 input,
                 weight,
                 bias,
@@ -276,6 +305,22 @@ impl Op {
                 (input, weight, bias),
                 *stride,
                 *padding,
+                store,
+            ),
+            Op::Conv2dBiasReluMaxPool2d {
+                input,
+                weight,
+                bias,
+                stride,
+                padding,
+                argmax,
+                conv_shape,
+            } => conv::conv2d_bias_relu_max_pool2d_backward(
+                grad_out,
+                out,
+                (input, weight, bias),
+                (argmax, conv_shape),
+                (*stride, *padding),
                 store,
             ),
             Op::MaxPool2d { input, argmax } => {
