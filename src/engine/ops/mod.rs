@@ -85,8 +85,8 @@ pub enum Op {
     /// relu(conv2d + bias) then a max pool, in one op. Backward masks the
     /// pooled gradient by the pooled value's sign (the pooled value IS the
     /// winner's relu output) and only then scatters it to the winners, so
-    /// ReLU's pass runs over the pool's output, k² times smaller than the
-    /// convolution's, which the graph does not keep.
+    /// ReLU's pass runs over the pool's output (stride² times smaller than
+    /// the convolution's, about), and the graph does not keep the latter.
     Conv2dBiasReluMaxPool2d {
         input: Tensor,
         weight: Tensor,
