@@ -328,7 +328,7 @@ pub fn run(cfg: &BenchConfig, mut on: impl FnMut(&Figure) -> Result<()>) -> Resu
 /// Seconds for `steps` epochs of a small lesson with its defaults, as
 /// `dl-lab run` loops it (set-up and data not timed), and the last epoch's
 /// cost.
-fn small_lesson_secs(name: &str, steps: usize) -> Result<(f64, f32)> {
+pub fn small_lesson_secs(name: &str, steps: usize) -> Result<(f64, f32)> {
     let lesson = lessons::find(name)?;
     let mut hyper = lesson.defaults.clone();
     // epochs 0..=epochs: `steps` in all

@@ -365,54 +365,28 @@ fn bench_json_has_every_figure_with_the_agreed_fields() {
 
 #[test]
 fn bench_only_measures_the_groups_it_names() {
-    let o = dl_lab_env(
-        &[
-            "bench",
-            "--json",
-            "--device",
-            "cpu",
-            "--quick",
-            "--only",
-            "mlp,matmul",
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let out = text(&o.stdout);
-    let benches: Vec<String> = out
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("JSON");
-            v["bench"].as_str().expect("a name").to_string()
-        })
-        .collect();
+    // each line's "bench", from a quick CPU run of the groups asked
+    let benches = |only: &str| -> Vec<String> {
+        let o = dl_lab_env(
+            &[
+                "bench", "--json", "--device", "cpu", "--quick", "--only", only,
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).expect("JSON");
+                v["bench"].as_str().expect("a name").to_string()
+            })
+            .collect()
+    };
     // in the usual order, whatever the order asked
-    assert_eq!(benches, ["matmul", "matmul", "matmul", "mlp"], "{out}");
-    let o = dl_lab_env(
-        &[
-            "bench",
-            "--json",
-            "--device",
-            "cpu",
-            "--quick",
-            "--only",
-            "cnn,gd-scalar",
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let out = text(&o.stdout);
-    let names: Vec<String> = out
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("JSON");
-            v["bench"].as_str().expect("a name").to_string()
-        })
-        .collect();
+    assert_eq!(benches("mlp,matmul"), ["matmul", "matmul", "matmul", "mlp"]);
     assert_eq!(
-        names,
-        ["cnn-train", "cnn-infer", "cnn-test", "gd-scalar"],
-        "{out}"
+        benches("cnn,gd-scalar"),
+        ["cnn-train", "cnn-infer", "cnn-test", "gd-scalar"]
     );
     let o = dl_lab_env(&["bench", "--only", "matmul,gpu"], None);
     assert!(!o.status.success());

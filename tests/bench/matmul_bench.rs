@@ -10,22 +10,14 @@
 
 use std::time::Instant;
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 use dl_lab::backend::cpu::{gemm, matmul::matmul};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// CPU time of the whole process (all threads), s: less disturbed than the
-/// wall clock by other programs sharing the cores.
-fn cpu_secs() -> f64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: t is a valid timespec to fill
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-}
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -49,9 +41,9 @@ fn main() {
         std::hint::black_box(matmul(a.view(), b.view()));
         let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..7)
             .map(|_| {
-                let (t, c) = (Instant::now(), cpu_secs());
+                let (t, c) = (Instant::now(), cpu_seconds());
                 std::hint::black_box(matmul(a.view(), b.view()));
-                (t.elapsed().as_secs_f64(), cpu_secs() - c)
+                (t.elapsed().as_secs_f64(), cpu_seconds() - c)
             })
             .unzip();
         wall.sort_by(f64::total_cmp);

@@ -12,6 +12,10 @@
 
 use std::time::Instant;
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 use dl_lab::engine::Array;
 use dl_lab::{Result, Tensor};
 use ndarray::IxDyn;
@@ -269,15 +273,4 @@ fn conv_kernels(rng: &mut StdRng, repeats: usize) -> Result<()> {
         println!("{name:<22} {w:>8.2} {c:>8.2}");
     }
     Ok(())
-}
-
-/// CPU time used by this process so far, all threads, in seconds.
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }

@@ -8,24 +8,8 @@
 //! (the file lives in tests/bench/; defaults 100000 10000 1). Prints seconds
 //! per round and the last cost, which must not change with a speed-up.
 
-use std::time::Instant;
-
-use dl_lab::lessons::{self, SmallSession};
+use dl_lab::bench::small_lesson_secs as run;
 use dl_lab::Result;
-
-/// Seconds for `steps` epochs of lesson `name` with its defaults, and the last cost.
-fn run(name: &str, steps: usize) -> Result<(f64, f32)> {
-    let lesson = lessons::find(name)?;
-    let mut hyper = lesson.defaults.clone();
-    hyper.epochs = steps.saturating_sub(1);
-    let mut session = SmallSession::new(&lesson, &hyper, None)?;
-    let start = Instant::now();
-    let mut cost = f32::NAN;
-    while !session.done() {
-        cost = session.step()?.cost;
-    }
-    Ok((start.elapsed().as_secs_f64(), cost))
-}
 
 fn main() -> Result<()> {
     let args: Vec<usize> = std::env::args()

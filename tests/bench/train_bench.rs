@@ -22,6 +22,10 @@
 
 use std::time::Instant;
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 use dl_lab::backend::{opencl, Device};
 use dl_lab::data::mnist::Mnist;
 use dl_lab::lessons::{self, Task};
@@ -115,17 +119,6 @@ fn forward_apart(model: &nn::Sequential, x: &Tensor) -> Result<Tensor> {
         }
     }
     Ok(h)
-}
-
-/// The process's CPU seconds (less disturbed by other programs than wall time).
-fn cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 /// Fused pool (A) against the layers apart (B), on the CPU, alternating.

@@ -395,13 +395,7 @@ unsafe fn pack_across<const W: usize>(
 ) {
     use std::arch::x86_64::*;
     const { assert!(W <= 32, "at most two vectors per step") };
-    let mask = |n: usize| -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    };
+    let mask = first_lanes;
     // W lanes in vectors of 16 (W = 12: one vector of 12)
     let store_mask = [mask(W), mask(W.saturating_sub(16))];
     for p in 0..kc {
@@ -475,6 +469,17 @@ unsafe fn pack_transposing<const W: usize>(
     }
 }
 
+/// The mask of a 16-lane vector's first `n` lanes (all 16 when n ≥ 16).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn first_lanes(n: usize) -> std::arch::x86_64::__mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as u16
+    }
+}
+
 /// (kc, A panel, B panel, C, ldc, mr, nr, first, bias) of [`kernel`].
 #[cfg(target_arch = "x86_64")]
 type KernelArgs = (
@@ -522,14 +527,7 @@ unsafe fn kernel<const R: usize, const V: usize>(
         a = a.add(MR);
         b = b.add(NR);
     }
-    let lanes = |n: usize| -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            ((1u32 << n) - 1) as __mmask16
-        }
-    };
-    let masks = [lanes(nr), lanes(nr.saturating_sub(16))];
+    let masks = [first_lanes(nr), first_lanes(nr.saturating_sub(16))];
     let start = if !first {
         None
     } else if bias.is_null() {
